@@ -1,0 +1,178 @@
+//! Elementwise activation functions `h = s(z)`.
+
+use crate::Scalar;
+use nalgebra::DMatrix;
+
+/// An elementwise activation `s`, applied to a pre-activation `z`.
+///
+/// Besides `s` itself the crate needs its first and second derivatives: the first for
+/// backpropagation, the second for the exact gradient of the contractive penalty, whose value
+/// holds `s'(z)²`.
+///
+/// | variant | `s(z)` | `s'(z)` | `s''(z)` |
+/// | --- | --- | --- | --- |
+/// | `Sigmoid` | `1 / (1 + e^(−z))` | `h(1 − h)` | `h(1 − h)(1 − 2h)` |
+/// | `Tanh` | `tanh z` | `1 − h²` | `−2h(1 − h²)` |
+/// | `Relu` | `max(z, 0)` | `1` if `z > 0`, else `0` | `0` |
+/// | `Linear` | `z` | `1` | `0` |
+///
+/// The derivatives are written in terms of `h = s(z)`, which is how they are computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Activation {
+    /// The logistic function, codes in (0, 1).
+    #[default]
+    Sigmoid,
+    /// The hyperbolic tangent, codes in (−1, 1).
+    Tanh,
+    /// The rectifier `max(z, 0)`.
+    Relu,
+    /// The identity.
+    Linear,
+}
+
+impl Activation {
+    /// All activations, for exhaustive tests and command-line parsing.
+    pub const ALL: [Activation; 4] = [
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Relu,
+        Activation::Linear,
+    ];
+
+    /// The lowercase name used in files and on the command line (`"sigmoid"`, `"tanh"`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Relu => "relu",
+            Activation::Linear => "linear",
+        }
+    }
+
+    /// The activation with the given [`name`](Self::name), if any.
+    pub fn from_name(name: &str) -> Option<Activation> {
+        Activation::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// `s(z)` for one value. The sigmoid never overflows: for `z ≪ 0` it evaluates
+    /// `e^z / (1 + e^z)`.
+    #[inline]
+    pub fn apply<T: Scalar>(self, z: T) -> T {
+        match self {
+            Activation::Sigmoid => sigmoid(z),
+            Activation::Tanh => z.tanh(),
+            Activation::Relu => {
+                if z > T::zero() {
+                    z
+                } else {
+                    T::zero()
+                }
+            }
+            Activation::Linear => z,
+        }
+    }
+
+    /// `s'(z)`, from `z` and `h = s(z)`.
+    #[inline]
+    pub fn derivative<T: Scalar>(self, z: T, h: T) -> T {
+        match self {
+            Activation::Sigmoid => h * (T::one() - h),
+            Activation::Tanh => T::one() - h * h,
+            Activation::Relu => {
+                if z > T::zero() {
+                    T::one()
+                } else {
+                    T::zero()
+                }
+            }
+            Activation::Linear => T::one(),
+        }
+    }
+
+    /// `s''(z)`, from `z` and `h = s(z)`.
+    #[inline]
+    pub fn second_derivative<T: Scalar>(self, z: T, h: T) -> T {
+        let two = T::one() + T::one();
+        match self {
+            Activation::Sigmoid => h * (T::one() - h) * (T::one() - two * h),
+            Activation::Tanh => -two * h * (T::one() - h * h),
+            Activation::Relu | Activation::Linear => {
+                let _ = z;
+                T::zero()
+            }
+        }
+    }
+
+    /// Applies `s` to every element of `z`, writing `h`.
+    ///
+    /// # Shapes
+    /// `z` and `h` are the same shape; `h` is resized if it is not.
+    pub fn apply_matrix<T: Scalar>(self, z: &DMatrix<T>, h: &mut DMatrix<T>) {
+        if h.shape() != z.shape() {
+            *h = DMatrix::zeros(z.nrows(), z.ncols());
+        }
+        for (h, &z) in h.iter_mut().zip(z.iter()) {
+            *h = self.apply(z);
+        }
+    }
+}
+
+/// The logistic function, stable for any finite `z`.
+#[inline]
+pub(crate) fn sigmoid<T: Scalar>(z: T) -> T {
+    if z >= T::zero() {
+        T::one() / (T::one() + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (T::one() + e)
+    }
+}
+
+/// `ln(1 + e^z)`, stable for any finite `z`.
+#[inline]
+pub(crate) fn softplus<T: Scalar>(z: T) -> T {
+    let zero = T::zero();
+    let positive = if z > zero { z } else { zero };
+    positive + (-z.abs()).exp().ln_1p()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+
+    #[test]
+    fn derivatives_match_finite_differences() {
+        let step = 1e-5;
+        for activation in Activation::ALL {
+            for z in [-2.3, -0.4, 0.3, 1.7] {
+                let h = activation.apply(z);
+                let numeric =
+                    (activation.apply(z + step) - activation.apply(z - step)) / (2.0 * step);
+                assert_relative_eq!(activation.derivative(z, h), numeric, epsilon = 1e-8);
+                let d = |z: f64| activation.derivative(z, activation.apply(z));
+                let numeric2 = (d(z + step) - d(z - step)) / (2.0 * step);
+                assert_relative_eq!(activation.second_derivative(z, h), numeric2, epsilon = 1e-7);
+            }
+        }
+    }
+
+    #[test]
+    fn sigmoid_and_softplus_are_stable_at_the_edges() {
+        assert_eq!(sigmoid(-800.0_f64), 0.0);
+        assert_eq!(sigmoid(800.0_f64), 1.0);
+        assert_relative_eq!(softplus(0.0_f64), 2.0_f64.ln());
+        assert_relative_eq!(softplus(1000.0_f64), 1000.0);
+        assert!(softplus(-1000.0_f64) >= 0.0);
+        assert!(sigmoid(-100.0_f32).is_finite());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for activation in Activation::ALL {
+            assert_eq!(Activation::from_name(activation.name()), Some(activation));
+        }
+        assert_eq!(Activation::from_name("softmax"), None);
+    }
+}

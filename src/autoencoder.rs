@@ -1,0 +1,586 @@
+//! The autoencoder: an encoder, a decoder, a regularizer and a corruption, composed.
+
+use crate::linalg::resize;
+use crate::regularizer::{Architecture, NoRegularizer, RegularizerGradient, RegularizerInput};
+use crate::validate::{check_data, check_unit_interval};
+use crate::{
+    Activation, CodePass, Corruption, Decoder, DenseDecoder, DenseEncoder, Encoder, Error, Init,
+    NoCorruption, ReconstructionLoss, Regularizer, Result, Scalar,
+};
+use nalgebra::{ComplexField, DMatrix};
+use num_traits::Zero;
+use rand::Rng;
+
+/// An autoencoder `x̂ = g(f(x̃))`, trained to minimise
+/// `J = mean over the batch of L(x, x̂) + penalties`, where `x̃` is the corrupted input.
+///
+/// The four parts are independent types: any [`Encoder`], any [`Decoder`] over the same scalar,
+/// any [`Regularizer`] (a tuple for several) and any [`Corruption`]. `R` and `C` default to none.
+///
+/// ```
+/// use autoencoders::{Activation, Contractive, DenseBuilder, GaussianNoise, ReconstructionLoss};
+/// use nalgebra::DMatrix;
+/// use rand::{SeedableRng, rngs::ChaCha8Rng};
+///
+/// let mut rng = ChaCha8Rng::seed_from_u64(0);
+/// let model = DenseBuilder::new(6, 3)
+///     .with_encoder_activation(Activation::Tanh)
+///     .build::<f64, _>(&mut rng)?
+///     .with_regularizer(Contractive::new(0.1)?)
+///     .with_corruption(GaussianNoise::new(0.1)?)
+///     .with_loss(ReconstructionLoss::SquaredError);
+/// let x = DMatrix::from_fn(4, 6, |i, j| ((i + j) % 3) as f64 / 2.0);
+/// assert_eq!(model.encode(&x)?.shape(), (4, 3));
+/// assert_eq!(model.reconstruct(&x)?.shape(), (4, 6));
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Autoencoder<E, D, R = NoRegularizer, C = NoCorruption> {
+    pub(crate) encoder: E,
+    pub(crate) decoder: D,
+    pub(crate) regularizer: R,
+    pub(crate) corruption: C,
+    pub(crate) loss: ReconstructionLoss,
+}
+
+/// The one-layer autoencoder with dense encoder and decoder.
+pub type DenseAutoencoder<T, R = NoRegularizer, C = NoCorruption> =
+    Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C>;
+
+/// The value of the objective `J` on a batch, split into its parts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Objective<T> {
+    /// Mean reconstruction loss `L`.
+    pub reconstruction: T,
+    /// Everything the regularizer adds.
+    pub penalty: T,
+}
+
+impl<T: Scalar> Objective<T> {
+    /// `J = reconstruction + penalty`.
+    pub fn total(&self) -> T {
+        self.reconstruction + self.penalty
+    }
+}
+
+/// Builds a one-layer [`DenseAutoencoder`].
+///
+/// Defaults: sigmoid encoder and decoder, untied weights, [`Init::GlorotUniform`].
+///
+/// ```
+/// use autoencoders::{Activation, DenseBuilder, Init};
+/// use rand::{SeedableRng, rngs::ChaCha8Rng};
+///
+/// let model = DenseBuilder::new(784, 64)
+///     .with_tied(true)
+///     .with_decoder_activation(Activation::Linear)
+///     .with_init(Init::Uniform { limit: 0.01 })
+///     .build::<f32, _>(&mut ChaCha8Rng::seed_from_u64(0))?;
+/// assert_eq!(model.parameter_names(), ["encoder.weight", "encoder.bias", "decoder.bias"]);
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DenseBuilder {
+    input_dim: usize,
+    code_dim: usize,
+    encoder_activation: Activation,
+    decoder_activation: Activation,
+    tied: bool,
+    init: Init,
+}
+
+impl DenseBuilder {
+    /// A builder for `input_dim → code_dim → input_dim`.
+    pub fn new(input_dim: usize, code_dim: usize) -> Self {
+        Self {
+            input_dim,
+            code_dim,
+            encoder_activation: Activation::Sigmoid,
+            decoder_activation: Activation::Sigmoid,
+            tied: false,
+            init: Init::GlorotUniform,
+        }
+    }
+
+    /// The encoder's activation.
+    pub fn with_encoder_activation(mut self, activation: Activation) -> Self {
+        self.encoder_activation = activation;
+        self
+    }
+
+    /// The decoder's activation.
+    pub fn with_decoder_activation(mut self, activation: Activation) -> Self {
+        self.decoder_activation = activation;
+        self
+    }
+
+    /// Whether the decoder uses the encoder's weights transposed.
+    pub fn with_tied(mut self, tied: bool) -> Self {
+        self.tied = tied;
+        self
+    }
+
+    /// The weight initialisation.
+    pub fn with_init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Draws the weights (encoder first, then decoder) from `rng`.
+    ///
+    /// # Errors
+    /// [`Error::ZeroDimension`] for a zero size; [`Error::InvalidHyperParameter`] for a bad init.
+    pub fn build<T: Scalar, G: Rng + ?Sized>(&self, rng: &mut G) -> Result<DenseAutoencoder<T>> {
+        let encoder = DenseEncoder::new(
+            self.input_dim,
+            self.code_dim,
+            self.encoder_activation,
+            self.init,
+            rng,
+        )?;
+        let decoder = if self.tied {
+            DenseDecoder::tied(self.code_dim, self.input_dim, self.decoder_activation)?
+        } else {
+            DenseDecoder::new(
+                self.code_dim,
+                self.input_dim,
+                self.decoder_activation,
+                self.init,
+                rng,
+            )?
+        };
+        Autoencoder::new(encoder, decoder)
+    }
+}
+
+impl<E: Encoder, D: Decoder<E::Scalar>> Autoencoder<E, D> {
+    /// An autoencoder from an encoder and a decoder, with no regularizer, no corruption and the
+    /// squared-error loss.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when the decoder does not map the encoder's codes back to its
+    /// inputs; [`Error::MissingCodeWeights`] for a tied decoder on an encoder without weights.
+    pub fn new(encoder: E, decoder: D) -> Result<Self> {
+        if decoder.code_dim() != encoder.code_dim() {
+            return Err(Error::DimensionMismatch {
+                what: "decoder code_dim",
+                expected: encoder.code_dim(),
+                found: decoder.code_dim(),
+            });
+        }
+        if decoder.output_dim() != encoder.input_dim() {
+            return Err(Error::DimensionMismatch {
+                what: "decoder output_dim",
+                expected: encoder.input_dim(),
+                found: decoder.output_dim(),
+            });
+        }
+        if decoder.is_tied() {
+            let Some(weights) = encoder.code_layer().weights else {
+                return Err(Error::MissingCodeWeights {
+                    component: "a tied decoder",
+                });
+            };
+            if weights.ncols() != decoder.output_dim() {
+                return Err(Error::DimensionMismatch {
+                    what: "input size of the code layer that a tied decoder transposes",
+                    expected: decoder.output_dim(),
+                    found: weights.ncols(),
+                });
+            }
+        }
+        Ok(Self {
+            encoder,
+            decoder,
+            regularizer: NoRegularizer,
+            corruption: NoCorruption,
+            loss: ReconstructionLoss::SquaredError,
+        })
+    }
+}
+
+impl<E, D, R, C> Autoencoder<E, D, R, C> {
+    /// The same model with another regularizer (a tuple for several).
+    pub fn with_regularizer<R2>(self, regularizer: R2) -> Autoencoder<E, D, R2, C> {
+        Autoencoder {
+            encoder: self.encoder,
+            decoder: self.decoder,
+            regularizer,
+            corruption: self.corruption,
+            loss: self.loss,
+        }
+    }
+
+    /// The same model with another corruption.
+    pub fn with_corruption<C2>(self, corruption: C2) -> Autoencoder<E, D, R, C2> {
+        Autoencoder {
+            encoder: self.encoder,
+            decoder: self.decoder,
+            regularizer: self.regularizer,
+            corruption,
+            loss: self.loss,
+        }
+    }
+
+    /// The same model with another reconstruction loss.
+    pub fn with_loss(mut self, loss: ReconstructionLoss) -> Self {
+        self.loss = loss;
+        self
+    }
+
+    /// The encoder.
+    pub fn encoder(&self) -> &E {
+        &self.encoder
+    }
+
+    /// The decoder.
+    pub fn decoder(&self) -> &D {
+        &self.decoder
+    }
+
+    /// The regularizer.
+    pub fn regularizer(&self) -> &R {
+        &self.regularizer
+    }
+
+    /// The corruption.
+    pub fn corruption(&self) -> &C {
+        &self.corruption
+    }
+
+    /// The reconstruction loss.
+    pub fn loss(&self) -> ReconstructionLoss {
+        self.loss
+    }
+
+    /// Takes the model apart.
+    pub fn into_parts(self) -> (E, D, R, C) {
+        (
+            self.encoder,
+            self.decoder,
+            self.regularizer,
+            self.corruption,
+        )
+    }
+}
+
+impl<E, D, R, C> Autoencoder<E, D, R, C>
+where
+    E: Encoder,
+    D: Decoder<E::Scalar>,
+    R: Regularizer<E::Scalar>,
+    C: Corruption<E::Scalar>,
+{
+    /// Features per sample.
+    pub fn input_dim(&self) -> usize {
+        self.encoder.input_dim()
+    }
+
+    /// Units in the code.
+    pub fn code_dim(&self) -> usize {
+        self.encoder.code_dim()
+    }
+
+    /// What the regularizers may check about this model.
+    pub fn architecture(&self) -> Architecture {
+        Architecture {
+            input_dim: self.input_dim(),
+            code_dim: self.code_dim(),
+            encoder_activation: self.encoder.code_layer().activation,
+            decoder_activation: self.decoder.activation(),
+            has_code_weights: self.encoder.code_layer().weights.is_some(),
+            tied: self.decoder.is_tied(),
+            loss: self.loss,
+        }
+    }
+
+    /// Checks that the parts work together and with the data `x`: shapes, finiteness, the
+    /// loss's requirements and each regularizer's. `fit` calls it before any work.
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim`.
+    ///
+    /// # Errors
+    /// The first problem found, as a typed [`Error`].
+    pub fn check(&self, x: &DMatrix<E::Scalar>, what: &'static str) -> Result<()> {
+        check_data(x, self.input_dim(), what)?;
+        if self.loss == ReconstructionLoss::CrossEntropy {
+            if self.decoder.activation() != Activation::Sigmoid {
+                return Err(Error::IncompatibleActivation {
+                    component: "the cross-entropy loss",
+                    expected: "a sigmoid decoder",
+                    found: self.decoder.activation(),
+                });
+            }
+            check_unit_interval(x, what)?;
+        }
+        self.regularizer.check(&self.architecture())
+    }
+
+    /// Codes of a batch.
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim`; returns `n × code_dim`.
+    ///
+    /// # Errors
+    /// [`Error::EmptyData`], [`Error::DimensionMismatch`] or [`Error::NonFiniteData`].
+    pub fn encode(&self, x: &DMatrix<E::Scalar>) -> Result<DMatrix<E::Scalar>> {
+        self.encoder.encode(x)
+    }
+
+    /// Reconstructions of a batch of codes.
+    ///
+    /// # Shapes
+    /// `code` is `n × code_dim`; returns `n × input_dim`.
+    ///
+    /// # Errors
+    /// [`Error::EmptyData`], [`Error::DimensionMismatch`] or [`Error::NonFiniteData`].
+    pub fn decode(&self, code: &DMatrix<E::Scalar>) -> Result<DMatrix<E::Scalar>> {
+        check_data(code, self.code_dim(), "codes to decode")?;
+        let mut pre_activation = DMatrix::zeros(0, 0);
+        let mut x_hat = DMatrix::zeros(0, 0);
+        self.decoder
+            .forward(code, self.tied_weights(), &mut pre_activation, &mut x_hat);
+        Ok(x_hat)
+    }
+
+    /// `x̂ = g(f(x))` for a batch, without corruption.
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim`; returns `n × input_dim`.
+    ///
+    /// # Errors
+    /// [`Error::EmptyData`], [`Error::DimensionMismatch`] or [`Error::NonFiniteData`].
+    pub fn reconstruct(&self, x: &DMatrix<E::Scalar>) -> Result<DMatrix<E::Scalar>> {
+        check_data(x, self.input_dim(), "data to reconstruct")?;
+        let mut workspace = Workspace::new(self);
+        self.evaluate(x, x, &mut workspace, false)?;
+        Ok(workspace.x_hat)
+    }
+
+    /// The objective `J` on `x` taken as one batch, without corruption.
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim`.
+    ///
+    /// # Errors
+    /// Whatever [`check`](Self::check) finds.
+    pub fn objective(&self, x: &DMatrix<E::Scalar>) -> Result<Objective<E::Scalar>> {
+        self.check(x, "data")?;
+        self.evaluate(x, x, &mut Workspace::new(self), false)
+    }
+
+    /// The objective `J` and its gradient for one batch whose clean samples are `x` and whose
+    /// encoder input is `input` (`x` itself, or a corruption of it drawn by the caller).
+    ///
+    /// The gradient lists one flat tensor per entry of [`parameters`](Self::parameters), in the
+    /// same order and layout.
+    ///
+    /// # Shapes
+    /// `x` and `input` are both `n × input_dim`.
+    ///
+    /// # Errors
+    /// Whatever [`check`](Self::check) finds, [`Error::DimensionMismatch`] when `input` and `x`
+    /// differ in shape, [`Error::NonFiniteRegularizer`] for a penalty that is NaN or ∞.
+    #[allow(clippy::type_complexity)]
+    pub fn gradient(
+        &self,
+        x: &DMatrix<E::Scalar>,
+        input: &DMatrix<E::Scalar>,
+    ) -> Result<(Objective<E::Scalar>, Vec<Vec<E::Scalar>>)> {
+        self.check(x, "data")?;
+        check_data(input, self.input_dim(), "corrupted input")?;
+        if input.nrows() != x.nrows() {
+            return Err(Error::DimensionMismatch {
+                what: "rows of the corrupted input",
+                expected: x.nrows(),
+                found: input.nrows(),
+            });
+        }
+        let mut workspace = Workspace::new(self);
+        let objective = self.evaluate(x, input, &mut workspace, true)?;
+        Ok((
+            objective,
+            workspace.gradients().map(<[_]>::to_vec).collect(),
+        ))
+    }
+
+    /// The trainable tensors, encoder first, as flat column-major slices.
+    pub fn parameters(&self) -> Vec<&[E::Scalar]> {
+        let mut p = self.encoder.parameters();
+        p.extend(self.decoder.parameters());
+        p
+    }
+
+    /// The trainable tensors, mutable, in the order of [`parameters`](Self::parameters).
+    pub fn parameters_mut(&mut self) -> Vec<&mut [E::Scalar]> {
+        let mut p = self.encoder.parameters_mut();
+        p.extend(self.decoder.parameters_mut());
+        p
+    }
+
+    /// PyTorch-style names of the tensors of [`parameters`](Self::parameters), such as
+    /// `encoder.weight` and `decoder.bias`.
+    pub fn parameter_names(&self) -> Vec<String> {
+        let encoder = self
+            .encoder
+            .parameter_names()
+            .into_iter()
+            .map(|n| format!("encoder.{n}"));
+        let decoder = self
+            .decoder
+            .parameter_names()
+            .into_iter()
+            .map(|n| format!("decoder.{n}"));
+        encoder.chain(decoder).collect()
+    }
+
+    /// The encoder's weights when the decoder is tied to them.
+    fn tied_weights(&self) -> Option<&DMatrix<E::Scalar>> {
+        if self.decoder.is_tied() {
+            self.encoder.code_layer().weights
+        } else {
+            None
+        }
+    }
+
+    /// Forward pass, loss, penalty and (when `backward`) every gradient, into `ws`.
+    ///
+    /// Shapes and data have been checked by the caller.
+    pub(crate) fn evaluate(
+        &self,
+        x: &DMatrix<E::Scalar>,
+        input: &DMatrix<E::Scalar>,
+        ws: &mut Workspace<E, D>,
+        backward: bool,
+    ) -> Result<Objective<E::Scalar>> {
+        type T<E> = <E as Encoder>::Scalar;
+        let zero = T::<E>::zero();
+        let (n, code_dim) = (x.nrows(), self.code_dim());
+        let code_layer = self.encoder.code_layer();
+        let tied = self.tied_weights();
+
+        self.encoder.forward(input, &mut ws.trace, &mut ws.pass);
+        self.decoder.forward(
+            &ws.pass.code,
+            tied,
+            &mut ws.decoder_pre_activation,
+            &mut ws.x_hat,
+        );
+        let reconstruction = self.loss.value_and_gradient(
+            x,
+            &ws.decoder_pre_activation,
+            &ws.x_hat,
+            self.decoder.activation(),
+            &mut ws.grad_decoder_pre_activation,
+        );
+
+        if let Some(w) = code_layer.weights {
+            resize(&mut ws.grad_code_weights, w.nrows(), w.ncols());
+            ws.grad_code_weights.fill(zero);
+        }
+        resize(&mut ws.grad_code, n, code_dim);
+        if backward {
+            self.decoder.backward(
+                &ws.pass.code,
+                tied,
+                &ws.grad_decoder_pre_activation,
+                &mut ws.grad_decoder,
+                tied.map(|_| &mut ws.grad_code_weights),
+                &mut ws.grad_code,
+            );
+        } else {
+            ws.grad_code.fill(zero);
+        }
+
+        resize(&mut ws.grad_pre_activation, n, code_dim);
+        ws.grad_pre_activation.fill(zero);
+        let penalty = self.regularizer.penalty(
+            &RegularizerInput {
+                input: self.encoder.code_input(input, &ws.trace),
+                pre_activation: &ws.pass.pre_activation,
+                code: &ws.pass.code,
+                activation: code_layer.activation,
+                encoder_weights: code_layer.weights,
+                decoder_weights: self.decoder.weights(),
+            },
+            &mut RegularizerGradient {
+                code: &mut ws.grad_code,
+                pre_activation: &mut ws.grad_pre_activation,
+                encoder_weights: code_layer.weights.map(|_| &mut ws.grad_code_weights),
+                decoder_weights: ws.grad_decoder.weights_mut(),
+            },
+        );
+        if !penalty.is_finite() {
+            return Err(Error::NonFiniteRegularizer {
+                name: self.regularizer.name(),
+                part: "penalty",
+            });
+        }
+
+        if backward {
+            // ∂J/∂z = ∂J/∂h ⊙ s'(z) + the regularizer's direct ∂P/∂z.
+            let activation = code_layer.activation;
+            let terms = ws
+                .grad_code
+                .iter()
+                .zip(ws.pass.pre_activation.iter().zip(ws.pass.code.iter()));
+            for (g, (&grad_h, (&z, &h))) in ws.grad_pre_activation.iter_mut().zip(terms) {
+                *g += grad_h * activation.derivative(z, h);
+            }
+            self.encoder.backward(
+                input,
+                &ws.trace,
+                &ws.pass,
+                &ws.grad_pre_activation,
+                code_layer.weights.map(|_| &ws.grad_code_weights),
+                &mut ws.grad_encoder,
+            );
+        }
+        Ok(Objective {
+            reconstruction,
+            penalty,
+        })
+    }
+}
+
+/// Buffers for one batch's forward and backward pass, reused across batches.
+#[derive(Debug)]
+pub(crate) struct Workspace<E: Encoder, D> {
+    trace: E::Trace,
+    pass: CodePass<E::Scalar>,
+    decoder_pre_activation: DMatrix<E::Scalar>,
+    x_hat: DMatrix<E::Scalar>,
+    grad_decoder_pre_activation: DMatrix<E::Scalar>,
+    grad_code: DMatrix<E::Scalar>,
+    grad_pre_activation: DMatrix<E::Scalar>,
+    grad_code_weights: DMatrix<E::Scalar>,
+    grad_encoder: E,
+    grad_decoder: D,
+}
+
+impl<E: Encoder, D: Decoder<E::Scalar>> Workspace<E, D> {
+    pub(crate) fn new<R, C>(model: &Autoencoder<E, D, R, C>) -> Self {
+        let empty = || DMatrix::zeros(0, 0);
+        Self {
+            trace: E::Trace::default(),
+            pass: CodePass::default(),
+            decoder_pre_activation: empty(),
+            x_hat: empty(),
+            grad_decoder_pre_activation: empty(),
+            grad_code: empty(),
+            grad_pre_activation: empty(),
+            grad_code_weights: empty(),
+            grad_encoder: model.encoder.clone(),
+            grad_decoder: model.decoder.clone(),
+        }
+    }
+
+    /// The gradient tensors, in the model's parameter order.
+    pub(crate) fn gradients(&self) -> impl Iterator<Item = &[E::Scalar]> {
+        self.grad_encoder
+            .parameters()
+            .into_iter()
+            .chain(self.grad_decoder.parameters())
+    }
+}

@@ -1,0 +1,296 @@
+//! Decoders `x̂ = g(h)` and the dense decoder layer, tied or not.
+
+use crate::encoder::check_parts;
+use crate::linalg::{Op, affine_forward, column_sums, gemm, resize};
+use crate::validate::{check_data, check_nonzero};
+use crate::{Activation, Error, Init, Result, Scalar};
+use nalgebra::{DMatrix, DVector};
+use rand::Rng;
+use std::fmt;
+
+/// Maps codes back to inputs: `x̂ = g(h)`.
+///
+/// A decoder ends in an elementwise activation of a pre-activation (which the cross-entropy loss
+/// uses directly, for stability). It may own its weights, or use the encoder's code-layer
+/// weights transposed (*tied* weights), which the autoencoder then passes in as `tied`.
+pub trait Decoder<T: Scalar>: Clone + fmt::Debug {
+    /// Units in the code.
+    fn code_dim(&self) -> usize;
+
+    /// Features of the reconstruction.
+    fn output_dim(&self) -> usize;
+
+    /// The output activation.
+    fn activation(&self) -> Activation;
+
+    /// Whether the decoder uses the encoder's code-layer weights transposed.
+    fn is_tied(&self) -> bool;
+
+    /// The decoder's own weight matrix, `output_dim × code_dim`, or `None` when tied.
+    fn weights(&self) -> Option<&DMatrix<T>>;
+
+    /// Mutable access to the decoder's own weights, `None` when tied. Regularizers add their
+    /// gradient through this on the gradient container.
+    fn weights_mut(&mut self) -> Option<&mut DMatrix<T>>;
+
+    /// Forward pass of a batch of codes (`n × code_dim`), writing the pre-activation and the
+    /// reconstruction (both `n × output_dim`). `tied` is the encoder's code-layer weights
+    /// (`code_dim × output_dim`) when [`is_tied`](Self::is_tied).
+    fn forward(
+        &self,
+        code: &DMatrix<T>,
+        tied: Option<&DMatrix<T>>,
+        pre_activation: &mut DMatrix<T>,
+        output: &mut DMatrix<T>,
+    );
+
+    /// Backward pass: given `∂J/∂(pre-activation)`, *sets* the parameter gradients in `grad` and
+    /// `∂J/∂h` in `grad_code`, and *adds* the gradient on tied weights to `grad_tied`.
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &self,
+        code: &DMatrix<T>,
+        tied: Option<&DMatrix<T>>,
+        grad_pre_activation: &DMatrix<T>,
+        grad: &mut Self,
+        grad_tied: Option<&mut DMatrix<T>>,
+        grad_code: &mut DMatrix<T>,
+    );
+
+    /// The parameters as flat slices, in a fixed order.
+    fn parameters(&self) -> Vec<&[T]>;
+
+    /// The parameters as mutable flat slices, in the order of [`parameters`](Self::parameters).
+    fn parameters_mut(&mut self) -> Vec<&mut [T]>;
+
+    /// One name per parameter tensor, in the order of [`parameters`](Self::parameters).
+    fn parameter_names(&self) -> Vec<String>;
+}
+
+/// A dense layer as a decoder: `x̂ = s(h·Vᵀ + c)`, with `V = Wᵀ` when tied.
+///
+/// `V` is `output_dim × code_dim` (PyTorch's `nn.Linear` layout) and `c` has `output_dim`
+/// entries. A tied decoder owns only `c`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenseDecoder<T: Scalar> {
+    weights: Option<DMatrix<T>>,
+    bias: DVector<T>,
+    activation: Activation,
+    code_dim: usize,
+}
+
+impl<T: Scalar> DenseDecoder<T> {
+    /// An untied decoder with weights drawn by `init` from `rng` and zero biases.
+    ///
+    /// # Errors
+    /// [`Error::ZeroDimension`] for a zero size; [`Error::InvalidHyperParameter`] for a bad `init`.
+    pub fn new<R: Rng + ?Sized>(
+        code_dim: usize,
+        output_dim: usize,
+        activation: Activation,
+        init: Init,
+        rng: &mut R,
+    ) -> Result<Self> {
+        check_nonzero(code_dim, "code_dim")?;
+        check_nonzero(output_dim, "output_dim")?;
+        Ok(Self {
+            weights: Some(init.weights(output_dim, code_dim, rng)?),
+            bias: DVector::zeros(output_dim),
+            activation,
+            code_dim,
+        })
+    }
+
+    /// A tied decoder: it owns a zero bias and borrows the encoder's weights.
+    ///
+    /// # Errors
+    /// [`Error::ZeroDimension`] for a zero size.
+    pub fn tied(code_dim: usize, output_dim: usize, activation: Activation) -> Result<Self> {
+        check_nonzero(code_dim, "code_dim")?;
+        check_nonzero(output_dim, "output_dim")?;
+        Ok(Self {
+            weights: None,
+            bias: DVector::zeros(output_dim),
+            activation,
+            code_dim,
+        })
+    }
+
+    /// A decoder with given weights (`output_dim × code_dim`, or `None` for tied with
+    /// `code_dim` given) and bias (`output_dim`).
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when the parts do not fit, [`Error::NonFiniteData`] for NaN.
+    pub fn from_parts(
+        weights: Option<DMatrix<T>>,
+        bias: DVector<T>,
+        activation: Activation,
+        code_dim: usize,
+    ) -> Result<Self> {
+        check_nonzero(code_dim, "code_dim")?;
+        check_nonzero(bias.len(), "output_dim")?;
+        match &weights {
+            Some(w) => {
+                if w.ncols() != code_dim {
+                    return Err(Error::DimensionMismatch {
+                        what: "columns of the decoder weights (code_dim)",
+                        expected: code_dim,
+                        found: w.ncols(),
+                    });
+                }
+                check_parts(w, &bias, "decoder")?;
+            }
+            None => check_data(
+                &DMatrix::from_column_slice(bias.len(), 1, bias.as_slice()),
+                1,
+                "decoder bias",
+            )?,
+        }
+        Ok(Self {
+            weights,
+            bias,
+            activation,
+            code_dim,
+        })
+    }
+
+    /// The bias `c`, `output_dim` entries.
+    pub fn bias(&self) -> &DVector<T> {
+        &self.bias
+    }
+}
+
+impl<T: Scalar> Decoder<T> for DenseDecoder<T> {
+    fn code_dim(&self) -> usize {
+        self.code_dim
+    }
+
+    fn output_dim(&self) -> usize {
+        self.bias.len()
+    }
+
+    fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    fn is_tied(&self) -> bool {
+        self.weights.is_none()
+    }
+
+    fn weights(&self) -> Option<&DMatrix<T>> {
+        self.weights.as_ref()
+    }
+
+    fn weights_mut(&mut self) -> Option<&mut DMatrix<T>> {
+        self.weights.as_mut()
+    }
+
+    fn forward(
+        &self,
+        code: &DMatrix<T>,
+        tied: Option<&DMatrix<T>>,
+        pre_activation: &mut DMatrix<T>,
+        output: &mut DMatrix<T>,
+    ) {
+        // Own weights V (output × code): h·Vᵀ. Tied, V = Wᵀ with W (code × output): h·W.
+        let (weights, op) = match (&self.weights, tied) {
+            (Some(v), _) => (v, Op::Transposed),
+            (None, Some(w)) => (w, Op::Plain),
+            (None, None) => unreachable_tied(),
+        };
+        affine_forward(code, weights, op, &self.bias, pre_activation);
+        self.activation.apply_matrix(pre_activation, output);
+    }
+
+    fn backward(
+        &self,
+        code: &DMatrix<T>,
+        tied: Option<&DMatrix<T>>,
+        grad_pre_activation: &DMatrix<T>,
+        grad: &mut Self,
+        grad_tied: Option<&mut DMatrix<T>>,
+        grad_code: &mut DMatrix<T>,
+    ) {
+        let (one, zero) = (T::one(), T::zero());
+        resize(grad_code, code.nrows(), code.ncols());
+        match (&self.weights, &mut grad.weights, tied, grad_tied) {
+            (Some(v), Some(grad_v), _, _) => {
+                // ∂J/∂V = (∂J/∂a)ᵀ·h ; ∂J/∂h = ∂J/∂a·V.
+                gemm(
+                    one,
+                    grad_pre_activation,
+                    Op::Transposed,
+                    code,
+                    Op::Plain,
+                    zero,
+                    grad_v,
+                );
+                gemm(
+                    one,
+                    grad_pre_activation,
+                    Op::Plain,
+                    v,
+                    Op::Plain,
+                    zero,
+                    grad_code,
+                );
+            }
+            (None, _, Some(w), Some(grad_w)) => {
+                // a = h·W: ∂J/∂W += hᵀ·∂J/∂a ; ∂J/∂h = ∂J/∂a·Wᵀ.
+                gemm(
+                    one,
+                    code,
+                    Op::Transposed,
+                    grad_pre_activation,
+                    Op::Plain,
+                    one,
+                    grad_w,
+                );
+                gemm(
+                    one,
+                    grad_pre_activation,
+                    Op::Plain,
+                    w,
+                    Op::Transposed,
+                    zero,
+                    grad_code,
+                );
+            }
+            _ => unreachable_tied(),
+        }
+        column_sums(grad_pre_activation, &mut grad.bias);
+    }
+
+    fn parameters(&self) -> Vec<&[T]> {
+        let mut p = Vec::with_capacity(2);
+        if let Some(v) = &self.weights {
+            p.push(v.as_slice());
+        }
+        p.push(self.bias.as_slice());
+        p
+    }
+
+    fn parameters_mut(&mut self) -> Vec<&mut [T]> {
+        let mut p = Vec::with_capacity(2);
+        if let Some(v) = &mut self.weights {
+            p.push(v.as_mut_slice());
+        }
+        p.push(self.bias.as_mut_slice());
+        p
+    }
+
+    fn parameter_names(&self) -> Vec<String> {
+        let mut names = Vec::with_capacity(2);
+        if self.weights.is_some() {
+            names.push("weight".into());
+        }
+        names.push("bias".into());
+        names
+    }
+}
+
+/// The autoencoder checks at construction that a tied decoder gets the encoder's weights.
+#[cold]
+fn unreachable_tied() -> ! {
+    unreachable!("a tied decoder was called without the encoder's weights")
+}

@@ -1,0 +1,320 @@
+//! Encoders `h = f(x)` and the dense encoder layer.
+
+use crate::linalg::{Op, affine_forward, column_sums, gemm};
+use crate::validate::{check_data, check_nonzero};
+use crate::{Activation, Error, Init, Result, Scalar};
+use nalgebra::{DMatrix, DVector};
+use rand::Rng;
+use std::fmt;
+
+/// The layer that produces the code: what regularizers may look at.
+#[derive(Clone, Copy, Debug)]
+pub struct CodeLayer<'a, T: Scalar> {
+    /// Its weights, `code_dim × m` where `m` is the size of the layer's input, or `None` for an
+    /// encoder whose code layer is not an affine map.
+    pub weights: Option<&'a DMatrix<T>>,
+    /// Its elementwise activation.
+    pub activation: Activation,
+}
+
+/// The code layer's pre-activation `z` and code `h = s(z)` for a batch.
+///
+/// Filled by [`Encoder::forward`]; buffers are reused from batch to batch.
+#[derive(Clone, Debug, Default)]
+pub struct CodePass<T: Scalar> {
+    /// `z`, `n × code_dim`.
+    pub pre_activation: DMatrix<T>,
+    /// `h`, `n × code_dim`.
+    pub code: DMatrix<T>,
+}
+
+/// Maps samples to codes: `h = f(x)`.
+///
+/// Samples are rows: a batch `x` is `n × input_dim` and its codes are `n × code_dim`. An encoder's
+/// last layer is an elementwise activation of a pre-activation `z` (the *code layer*); the
+/// regularizers see that layer, its input, `z` and `h`.
+///
+/// The trait is what training needs: a forward pass that keeps what the backward pass uses, the
+/// backward pass itself, and the parameters as flat slices for the optimiser. [`DenseEncoder`]
+/// is one layer; a stack of trained layers implements it too, so a stack can be fine-tuned or
+/// stacked again.
+///
+/// # Implementing `Encoder`
+/// A gradient container is a value of the encoder's own type (`grad: &mut Self`), so an encoder
+/// must be `Clone`. This one scales its input by a learned factor per feature, then applies a
+/// sigmoid; its code has the input's size.
+/// ```
+/// use autoencoders::{Activation, CodeLayer, CodePass, Encoder};
+/// use nalgebra::{DMatrix, DVector};
+///
+/// #[derive(Clone, Debug)]
+/// struct Gain(DVector<f64>);
+///
+/// impl Encoder for Gain {
+///     type Scalar = f64;
+///     type Trace = ();
+///     fn input_dim(&self) -> usize { self.0.len() }
+///     fn code_dim(&self) -> usize { self.0.len() }
+///     fn code_layer(&self) -> CodeLayer<'_, f64> {
+///         CodeLayer { weights: None, activation: Activation::Sigmoid }
+///     }
+///     fn code_input<'a>(&self, x: &'a DMatrix<f64>, _: &'a ()) -> &'a DMatrix<f64> { x }
+///     fn forward(&self, x: &DMatrix<f64>, _: &mut (), pass: &mut CodePass<f64>) {
+///         pass.pre_activation = DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] * self.0[j]);
+///         Activation::Sigmoid.apply_matrix(&pass.pre_activation, &mut pass.code);
+///     }
+///     fn backward(&self, x: &DMatrix<f64>, _: &(), _: &CodePass<f64>, grad_z: &DMatrix<f64>,
+///                 _: Option<&DMatrix<f64>>, grad: &mut Self) {
+///         for j in 0..self.0.len() {
+///             grad.0[j] = (0..x.nrows()).map(|i| grad_z[(i, j)] * x[(i, j)]).sum();
+///         }
+///     }
+///     fn parameters(&self) -> Vec<&[f64]> { vec![self.0.as_slice()] }
+///     fn parameters_mut(&mut self) -> Vec<&mut [f64]> { vec![self.0.as_mut_slice()] }
+///     fn parameter_names(&self) -> Vec<String> { vec!["gain".into()] }
+/// }
+///
+/// let encoder = Gain(DVector::from_element(3, 2.0));
+/// let codes = encoder.encode(&DMatrix::zeros(4, 3))?;
+/// assert_eq!(codes.shape(), (4, 3));
+/// assert!(codes.iter().all(|&h| h == 0.5));
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+pub trait Encoder: Clone + fmt::Debug {
+    /// The floating-point type of the parameters and data.
+    type Scalar: Scalar;
+
+    /// What a forward pass keeps besides the code layer's [`CodePass`] (e.g. the outputs of
+    /// hidden layers); `()` for a single layer.
+    type Trace: Default + Clone + fmt::Debug;
+
+    /// Features per input sample.
+    fn input_dim(&self) -> usize;
+
+    /// Units in the code.
+    fn code_dim(&self) -> usize;
+
+    /// The layer that produces the code.
+    fn code_layer(&self) -> CodeLayer<'_, Self::Scalar>;
+
+    /// The input the code layer received in the pass recorded by `trace`: `x` itself for a
+    /// single layer, the last hidden layer's output for a stack.
+    fn code_input<'a>(
+        &self,
+        x: &'a DMatrix<Self::Scalar>,
+        trace: &'a Self::Trace,
+    ) -> &'a DMatrix<Self::Scalar>;
+
+    /// Forward pass of a batch `x` (`n × input_dim`), writing `z` and `h` into `pass` and
+    /// whatever the backward pass needs into `trace`. Shapes were checked by the caller.
+    fn forward(
+        &self,
+        x: &DMatrix<Self::Scalar>,
+        trace: &mut Self::Trace,
+        pass: &mut CodePass<Self::Scalar>,
+    );
+
+    /// Backward pass: given `∂J/∂z` of the code layer (`n × code_dim`) and an extra gradient on
+    /// the code layer's weights (from regularizers and tied decoders), *sets* every parameter
+    /// gradient in `grad`.
+    fn backward(
+        &self,
+        x: &DMatrix<Self::Scalar>,
+        trace: &Self::Trace,
+        pass: &CodePass<Self::Scalar>,
+        grad_pre_activation: &DMatrix<Self::Scalar>,
+        grad_code_weights: Option<&DMatrix<Self::Scalar>>,
+        grad: &mut Self,
+    );
+
+    /// The parameters as flat slices, in a fixed order.
+    fn parameters(&self) -> Vec<&[Self::Scalar]>;
+
+    /// The parameters as mutable flat slices, in the order of [`parameters`](Self::parameters).
+    fn parameters_mut(&mut self) -> Vec<&mut [Self::Scalar]>;
+
+    /// One name per parameter tensor, in the order of [`parameters`](Self::parameters)
+    /// (e.g. `["weight", "bias"]`).
+    fn parameter_names(&self) -> Vec<String>;
+
+    /// Encodes a batch.
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim`; returns `n × code_dim`.
+    ///
+    /// # Errors
+    /// [`Error::EmptyData`], [`Error::DimensionMismatch`] or [`Error::NonFiniteData`] for bad input.
+    fn encode(&self, x: &DMatrix<Self::Scalar>) -> Result<DMatrix<Self::Scalar>> {
+        check_data(x, self.input_dim(), "data to encode")?;
+        let mut trace = Self::Trace::default();
+        let mut pass = CodePass::default();
+        self.forward(x, &mut trace, &mut pass);
+        Ok(pass.code)
+    }
+}
+
+/// A dense layer as an encoder: `h = s(x·Wᵀ + b)`.
+///
+/// `W` is `code_dim × input_dim` and `b` has `code_dim` entries, as in PyTorch's `nn.Linear`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenseEncoder<T: Scalar> {
+    weights: DMatrix<T>,
+    bias: DVector<T>,
+    activation: Activation,
+}
+
+impl<T: Scalar> DenseEncoder<T> {
+    /// A layer with weights drawn by `init` from `rng` and zero biases.
+    ///
+    /// # Errors
+    /// [`Error::ZeroDimension`] for a zero size; [`Error::InvalidHyperParameter`] for a bad `init`.
+    pub fn new<R: Rng + ?Sized>(
+        input_dim: usize,
+        code_dim: usize,
+        activation: Activation,
+        init: Init,
+        rng: &mut R,
+    ) -> Result<Self> {
+        check_nonzero(input_dim, "input_dim")?;
+        check_nonzero(code_dim, "code_dim")?;
+        let weights = init.weights(code_dim, input_dim, rng)?;
+        Ok(Self {
+            weights,
+            bias: DVector::zeros(code_dim),
+            activation,
+        })
+    }
+
+    /// A layer with the given weights (`code_dim × input_dim`) and bias (`code_dim`).
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when the bias does not fit the weights,
+    /// [`Error::ZeroDimension`] for empty weights, [`Error::NonFiniteData`] for NaN or ∞.
+    pub fn from_parts(
+        weights: DMatrix<T>,
+        bias: DVector<T>,
+        activation: Activation,
+    ) -> Result<Self> {
+        check_nonzero(weights.ncols(), "input_dim")?;
+        check_nonzero(weights.nrows(), "code_dim")?;
+        check_parts(&weights, &bias, "encoder")?;
+        Ok(Self {
+            weights,
+            bias,
+            activation,
+        })
+    }
+
+    /// The weights `W`, `code_dim × input_dim`.
+    pub fn weights(&self) -> &DMatrix<T> {
+        &self.weights
+    }
+
+    /// The bias `b`, `code_dim` entries.
+    pub fn bias(&self) -> &DVector<T> {
+        &self.bias
+    }
+
+    /// The activation `s`.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+}
+
+impl<T: Scalar> Encoder for DenseEncoder<T> {
+    type Scalar = T;
+    type Trace = ();
+
+    fn input_dim(&self) -> usize {
+        self.weights.ncols()
+    }
+
+    fn code_dim(&self) -> usize {
+        self.weights.nrows()
+    }
+
+    fn code_layer(&self) -> CodeLayer<'_, T> {
+        CodeLayer {
+            weights: Some(&self.weights),
+            activation: self.activation,
+        }
+    }
+
+    fn code_input<'a>(&self, x: &'a DMatrix<T>, _trace: &'a ()) -> &'a DMatrix<T> {
+        x
+    }
+
+    fn forward(&self, x: &DMatrix<T>, _trace: &mut (), pass: &mut CodePass<T>) {
+        affine_forward(
+            x,
+            &self.weights,
+            Op::Transposed,
+            &self.bias,
+            &mut pass.pre_activation,
+        );
+        self.activation
+            .apply_matrix(&pass.pre_activation, &mut pass.code);
+    }
+
+    fn backward(
+        &self,
+        x: &DMatrix<T>,
+        _trace: &(),
+        _pass: &CodePass<T>,
+        grad_pre_activation: &DMatrix<T>,
+        grad_code_weights: Option<&DMatrix<T>>,
+        grad: &mut Self,
+    ) {
+        // ∂J/∂W = (∂J/∂z)ᵀ·x, plus what the regularizers and a tied decoder put on W.
+        match grad_code_weights {
+            Some(extra) => grad.weights.copy_from(extra),
+            None => grad.weights.fill(T::zero()),
+        }
+        gemm(
+            T::one(),
+            grad_pre_activation,
+            Op::Transposed,
+            x,
+            Op::Plain,
+            T::one(),
+            &mut grad.weights,
+        );
+        column_sums(grad_pre_activation, &mut grad.bias);
+    }
+
+    fn parameters(&self) -> Vec<&[T]> {
+        vec![self.weights.as_slice(), self.bias.as_slice()]
+    }
+
+    fn parameters_mut(&mut self) -> Vec<&mut [T]> {
+        vec![self.weights.as_mut_slice(), self.bias.as_mut_slice()]
+    }
+
+    fn parameter_names(&self) -> Vec<String> {
+        vec!["weight".into(), "bias".into()]
+    }
+}
+
+/// Checks that a bias fits its weights and that both are finite.
+pub(crate) fn check_parts<T: Scalar>(
+    weights: &DMatrix<T>,
+    bias: &DVector<T>,
+    what: &'static str,
+) -> Result<()> {
+    if bias.len() != weights.nrows() {
+        return Err(Error::DimensionMismatch {
+            what: "bias length (rows of the weights)",
+            expected: weights.nrows(),
+            found: bias.len(),
+        });
+    }
+    check_data(weights, weights.ncols(), what)?;
+    if let Some(row) = bias.iter().position(|b| !b.is_finite()) {
+        return Err(Error::NonFiniteData {
+            what,
+            row,
+            column: 0,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! The crate's one error type.
+
+use crate::Activation;
+
+/// Everything that can go wrong in this crate.
+///
+/// Every public function validates what it is given before doing any work and returns one of
+/// these instead of panicking or producing NaN.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A data matrix has no rows.
+    #[error("{what} has no samples")]
+    EmptyData {
+        /// Which data (e.g. `"training data"`).
+        what: &'static str,
+    },
+
+    /// A dimension is zero where at least one is needed.
+    #[error("{what} must be at least 1")]
+    ZeroDimension {
+        /// Which dimension (e.g. `"code_dim"`).
+        what: &'static str,
+    },
+
+    /// A matrix does not have the size the model expects.
+    #[error("{what}: expected {expected}, found {found}")]
+    DimensionMismatch {
+        /// Which size disagrees (e.g. `"columns of the training data"`).
+        what: &'static str,
+        /// The size the model needs.
+        expected: usize,
+        /// The size it was given.
+        found: usize,
+    },
+
+    /// A NaN or infinite value in user data.
+    #[error("{what} holds a non-finite value at row {row}, column {column}")]
+    NonFiniteData {
+        /// Which data.
+        what: &'static str,
+        /// Row (sample) of the first offending value.
+        row: usize,
+        /// Column (feature) of the first offending value.
+        column: usize,
+    },
+
+    /// A value outside the range a loss or regularizer is defined on.
+    #[error("{what} holds {value} at row {row}, column {column}, outside {expected}")]
+    DataOutOfRange {
+        /// Which data.
+        what: &'static str,
+        /// Row of the first offending value.
+        row: usize,
+        /// Column of the first offending value.
+        column: usize,
+        /// The value.
+        value: f64,
+        /// The range it must lie in.
+        expected: &'static str,
+    },
+
+    /// A hyper-parameter outside its valid range.
+    #[error("{name} = {value} is invalid: expected {expected}")]
+    InvalidHyperParameter {
+        /// Its name (e.g. `"learning_rate"`).
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// What it must be (e.g. `"a finite value > 0"`).
+        expected: &'static str,
+    },
+
+    /// Two parts of a model that cannot work together.
+    #[error("{component} needs {expected}, but the model has {found:?}")]
+    IncompatibleActivation {
+        /// The part that has the requirement (e.g. `"cross-entropy loss"`).
+        component: &'static str,
+        /// What it needs.
+        expected: &'static str,
+        /// The activation the model has.
+        found: Activation,
+    },
+
+    /// A component needs weights that the model does not expose.
+    #[error("{component} needs the code layer's weights, which this encoder does not expose")]
+    MissingCodeWeights {
+        /// The part that needs them.
+        component: &'static str,
+    },
+
+    /// A regularizer returned a NaN or infinite penalty or gradient.
+    #[error("regularizer {name} returned a non-finite {part}")]
+    NonFiniteRegularizer {
+        /// The regularizer's name.
+        name: &'static str,
+        /// `"penalty"` or `"gradient"`.
+        part: &'static str,
+    },
+
+    /// A file could not be read or written.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file's path.
+        file: String,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+
+    /// A file's contents do not follow its format.
+    #[error("{file}: {problem} (at byte {offset})")]
+    MalformedFile {
+        /// The file's path or name.
+        file: String,
+        /// Byte offset (or element index, for element problems) where the problem was found.
+        offset: u64,
+        /// What is wrong.
+        problem: &'static str,
+    },
+
+    /// Training produced a NaN or infinite objective or parameter.
+    #[error("training diverged in epoch {epoch}, batch {batch}: the {what} became non-finite")]
+    Diverged {
+        /// Epoch (from 0) in which it happened.
+        epoch: usize,
+        /// Batch (from 0) within the epoch.
+        batch: usize,
+        /// `"objective"` or `"parameters"`.
+        what: &'static str,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(file: &str, source: std::io::Error) -> Self {
+        Error::Io {
+            file: file.to_owned(),
+            source,
+        }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,48 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Conventions
+//! Samples are **rows**: a batch `x` is an `n × input_dim` matrix, its codes `h` are
+//! `n × code_dim`. Weights use PyTorch's `nn.Linear` layout, `out_features × in_features`.
+//! Vocabulary: input `x`, corrupted input `x̃`, pre-activation `z`, code `h`, reconstruction
+//! `x_hat` (`x̂`).
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod activation;
+mod autoencoder;
+pub mod corruption;
+pub mod data;
+mod decoder;
+mod encoder;
+mod error;
+mod init;
+mod linalg;
+mod loss;
+pub mod optimizer;
+pub mod regularizer;
+mod scalar;
+mod training;
+mod validate;
+
+pub use activation::Activation;
+pub use autoencoder::{Autoencoder, DenseAutoencoder, DenseBuilder, Objective};
+pub use corruption::{Corruption, GaussianNoise, Masking, NoCorruption, SaltAndPepper};
+pub use decoder::{Decoder, DenseDecoder};
+pub use encoder::{CodeLayer, CodePass, DenseEncoder, Encoder};
+pub use error::{Error, Result};
+pub use init::Init;
+pub use loss::ReconstructionLoss;
+pub use optimizer::{Adam, Optimizer, Sgd};
+pub use regularizer::{
+    Architecture, Contractive, KlSparsity, L1Sparsity, L2Sparsity, NoRegularizer, Regularizer,
+    RegularizerGradient, RegularizerInput, WeightDecay,
+};
+pub use scalar::Scalar;
+pub use training::{EpochReport, History, Observer, StopReason, TrainingConfig};
+
+pub use nalgebra;
+pub use rand;

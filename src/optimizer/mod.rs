@@ -1,0 +1,28 @@
+//! Optimisers: how a gradient becomes a parameter update.
+
+mod adam;
+mod sgd;
+
+pub use adam::Adam;
+pub use sgd::Sgd;
+
+use crate::Scalar;
+
+/// Updates parameters from their gradients, one step per batch.
+///
+/// `parameters` and `gradients` list the same tensors in the same order on every call (the
+/// model's [`parameters`](crate::Autoencoder::parameters) order), so an optimiser can keep
+/// per-tensor state such as momentum by position.
+pub trait Optimizer<T: Scalar> {
+    /// One update `θ ← θ + Δθ(∇J)`.
+    fn step(&mut self, parameters: &mut [&mut [T]], gradients: &[&[T]]);
+}
+
+/// Resets per-tensor state when the parameter list changes shape (a new model).
+fn ensure_state<T: Scalar>(state: &mut Vec<Vec<T>>, gradients: &[&[T]]) {
+    let fits = state.len() == gradients.len()
+        && state.iter().zip(gradients).all(|(s, g)| s.len() == g.len());
+    if !fits {
+        *state = gradients.iter().map(|g| vec![T::zero(); g.len()]).collect();
+    }
+}

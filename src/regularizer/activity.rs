@@ -1,0 +1,99 @@
+//! Penalties on the size of the code: L1 and squared.
+
+use super::{Regularizer, RegularizerGradient, RegularizerInput, check_weight};
+use crate::{Result, Scalar};
+
+/// L1 activity sparsity: `λ·Σ_j |h_j|` per sample, averaged over the batch.
+///
+/// Gradient: `∂P/∂h_sj = λ·sign(h_sj)/n` for a batch of `n` (0 at `h = 0`).
+///
+/// ```
+/// use autoencoders::L1Sparsity;
+/// let sparse = L1Sparsity::new(1e-3)?;
+/// assert_eq!(sparse.weight(), 1e-3);
+/// assert!(L1Sparsity::new(-1.0).is_err());
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct L1Sparsity {
+    weight: f64,
+}
+
+impl L1Sparsity {
+    /// L1 sparsity with weight `λ`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperParameter`](crate::Error::InvalidHyperParameter) unless `λ` is finite
+    /// and ≥ 0.
+    pub fn new(weight: f64) -> Result<Self> {
+        check_weight("sparsity weight", weight)?;
+        Ok(Self { weight })
+    }
+
+    /// `λ`.
+    pub fn weight(&self) -> f64 {
+        self.weight
+    }
+}
+
+impl<T: Scalar> Regularizer<T> for L1Sparsity {
+    fn name(&self) -> &'static str {
+        "l1-sparsity"
+    }
+
+    fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T {
+        let scale = T::cast(self.weight) / T::cast(input.code.nrows() as f64);
+        let mut total = T::zero();
+        for (g, &h) in grad.code.iter_mut().zip(input.code.iter()) {
+            total += h.abs();
+            if h > T::zero() {
+                *g += scale;
+            } else if h < T::zero() {
+                *g -= scale;
+            }
+        }
+        total * scale
+    }
+}
+
+/// Squared activity penalty: `λ·Σ_j h_j²` per sample, averaged over the batch.
+///
+/// Gradient: `∂P/∂h_sj = 2λ·h_sj/n` for a batch of `n`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct L2Sparsity {
+    weight: f64,
+}
+
+impl L2Sparsity {
+    /// Squared activity penalty with weight `λ`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperParameter`](crate::Error::InvalidHyperParameter) unless `λ` is finite
+    /// and ≥ 0.
+    pub fn new(weight: f64) -> Result<Self> {
+        check_weight("sparsity weight", weight)?;
+        Ok(Self { weight })
+    }
+
+    /// `λ`.
+    pub fn weight(&self) -> f64 {
+        self.weight
+    }
+}
+
+impl<T: Scalar> Regularizer<T> for L2Sparsity {
+    fn name(&self) -> &'static str {
+        "l2-sparsity"
+    }
+
+    fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T {
+        let scale = T::cast(self.weight) / T::cast(input.code.nrows() as f64);
+        let two_scale = scale + scale;
+        let mut total = T::zero();
+        for (g, &h) in grad.code.iter_mut().zip(input.code.iter()) {
+            total += h * h;
+            *g += two_scale * h;
+        }
+        total * scale
+    }
+}

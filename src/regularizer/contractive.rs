@@ -1,0 +1,98 @@
+//! The contractive penalty: the Frobenius norm of the encoder's Jacobian.
+
+use super::{Architecture, Regularizer, RegularizerGradient, RegularizerInput, check_weight};
+use crate::{Error, Result, Scalar};
+
+/// Contractive penalty: `(λ/2)·‖∂h/∂u‖²_F = (λ/2)·Σ_j s'(z_j)²·Σ_i w_ji²` per sample, averaged
+/// over the batch.
+///
+/// `u` is the code layer's input (the corrupted one under corruption) and `h = s(u·Wᵀ + b)`.
+/// The penalty works for every elementwise activation; for a linear one it is
+/// [`WeightDecay`](super::WeightDecay) on the encoder's weights, for the sigmoid
+/// `s'(z) = h(1 − h)` gives the classic `(λ/2)·Σ_j h_j²(1 − h_j)²·Σ_i w_ji²`.
+///
+/// Gradient, exactly, with `S_j = Σ_i w_ji²` and a batch of `n`:
+/// - through `z` (the part the lecture notes skip): `∂P/∂z_sj = (λ/n)·s'(z_sj)·s''(z_sj)·S_j`,
+///   which backpropagates to `W` and `b` like any other gradient on `z`;
+/// - directly on the weights: `∂P/∂w_ji = (λ/n)·Σ_s s'(z_sj)²·w_ji`.
+///
+/// ```
+/// use autoencoders::Contractive;
+/// let contractive = Contractive::new(0.1)?;
+/// assert_eq!(contractive.weight(), 0.1);
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Contractive {
+    weight: f64,
+}
+
+impl Contractive {
+    /// The contractive penalty with weight `λ`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperParameter`] unless `λ` is finite and ≥ 0.
+    pub fn new(weight: f64) -> Result<Self> {
+        check_weight("contractive weight", weight)?;
+        Ok(Self { weight })
+    }
+
+    /// `λ`.
+    pub fn weight(&self) -> f64 {
+        self.weight
+    }
+}
+
+impl<T: Scalar> Regularizer<T> for Contractive {
+    fn name(&self) -> &'static str {
+        "contractive"
+    }
+
+    fn check(&self, architecture: &Architecture) -> Result<()> {
+        if architecture.has_code_weights {
+            Ok(())
+        } else {
+            Err(Error::MissingCodeWeights {
+                component: "the contractive penalty",
+            })
+        }
+    }
+
+    fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T {
+        let Some(weights) = input.encoder_weights else {
+            return T::zero();
+        };
+        let n = T::cast(input.code.nrows() as f64);
+        let lambda = T::cast(self.weight);
+        let scale = lambda / n;
+        let activation = input.activation;
+        let mut total = T::zero();
+        for (j, (z_column, h_column)) in input
+            .pre_activation
+            .column_iter()
+            .zip(input.code.column_iter())
+            .enumerate()
+        {
+            let row_norm = weights.row(j).norm_squared();
+            let mut slope_squares = T::zero();
+            for (s, (&z, &h)) in z_column.iter().zip(h_column.iter()).enumerate() {
+                let slope = activation.derivative(z, h);
+                slope_squares += slope * slope;
+                grad.pre_activation[(s, j)] +=
+                    scale * slope * activation.second_derivative(z, h) * row_norm;
+            }
+            total += slope_squares * row_norm;
+            if let Some(grad_weights) = grad.encoder_weights.as_deref_mut() {
+                let factor = scale * slope_squares;
+                for (g, &w) in grad_weights
+                    .row_mut(j)
+                    .iter_mut()
+                    .zip(weights.row(j).iter())
+                {
+                    *g += factor * w;
+                }
+            }
+        }
+        lambda * total / (n + n)
+    }
+}

@@ -1,0 +1,192 @@
+//! Regularizers: penalties added to the reconstruction loss.
+//!
+//! The batch objective is
+//! `J = mean over the batch of (L + per-sample penalties) + batch-level penalties`.
+//! A [`Regularizer`] returns its whole contribution to `J` (per-sample penalties already
+//! averaged) and adds its gradient to the buffers it is handed.
+
+mod activity;
+mod contractive;
+mod kl_sparsity;
+mod weight_decay;
+
+pub use activity::{L1Sparsity, L2Sparsity};
+pub use contractive::Contractive;
+pub use kl_sparsity::KlSparsity;
+pub use weight_decay::WeightDecay;
+
+use crate::{Activation, ReconstructionLoss, Result, Scalar};
+use nalgebra::DMatrix;
+
+/// What a regularizer may look at for one batch of `n` samples.
+///
+/// The code layer is the encoder's last layer: `z = u·Wᵀ + b`, `h = s(z)`, where `u` is its
+/// input (the batch itself for a one-layer encoder, after any corruption).
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct RegularizerInput<'a, T: Scalar> {
+    /// `u`, the code layer's input, `n × m`.
+    pub input: &'a DMatrix<T>,
+    /// `z`, `n × code_dim`.
+    pub pre_activation: &'a DMatrix<T>,
+    /// `h = s(z)`, `n × code_dim`.
+    pub code: &'a DMatrix<T>,
+    /// `s`.
+    pub activation: Activation,
+    /// `W`, `code_dim × m`; `None` when the encoder does not expose it.
+    pub encoder_weights: Option<&'a DMatrix<T>>,
+    /// The decoder's own weights, `input_dim × code_dim`; `None` when tied.
+    pub decoder_weights: Option<&'a DMatrix<T>>,
+}
+
+/// Where a regularizer adds its gradient. Every buffer already holds other contributions:
+/// add to it, never overwrite.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RegularizerGradient<'a, T: Scalar> {
+    /// `∂P/∂h`, `n × code_dim`: for penalties on the code. Backpropagated through `s`.
+    pub code: &'a mut DMatrix<T>,
+    /// `∂P/∂z` taken directly (not through `h`), `n × code_dim`: for penalties that depend on
+    /// `z` through `s'(z)`, like the contractive one. Backpropagated through `W` and `b`.
+    pub pre_activation: &'a mut DMatrix<T>,
+    /// `∂P/∂W` taken directly, `code_dim × m`; `None` when the encoder hides `W`.
+    pub encoder_weights: Option<&'a mut DMatrix<T>>,
+    /// `∂P/∂V` for the decoder's own weights, `input_dim × code_dim`; `None` when tied.
+    pub decoder_weights: Option<&'a mut DMatrix<T>>,
+}
+
+/// The parts of a model a regularizer may need to check before training.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Architecture {
+    /// Features per sample.
+    pub input_dim: usize,
+    /// Units in the code.
+    pub code_dim: usize,
+    /// The code layer's activation.
+    pub encoder_activation: Activation,
+    /// The decoder's output activation.
+    pub decoder_activation: Activation,
+    /// Whether the encoder exposes its code-layer weights.
+    pub has_code_weights: bool,
+    /// Whether the decoder's weights are tied to the encoder's.
+    pub tied: bool,
+    /// The reconstruction loss.
+    pub loss: ReconstructionLoss,
+}
+
+/// A penalty on the code, the weights, or both, with its exact gradient.
+///
+/// Small and open, like nalgebra's `Norm`: each built-in penalty is its own type with a
+/// validated constructor, a tuple of regularizers is a regularizer (values and gradients add),
+/// and users write their own against this trait.
+///
+/// # Implementing `Regularizer`
+/// A penalty `(λ/2)·Σ_j (mean_s h_sj)²` on the batch means of the codes. It is batch-level, so
+/// its value is added to `J` once; its gradient `λ·mean_s(h_sj)/n` goes to `∂P/∂h`.
+/// ```
+/// use autoencoders::{Regularizer, RegularizerGradient, RegularizerInput};
+///
+/// struct MeanCodePenalty { weight: f64 }
+///
+/// impl Regularizer<f64> for MeanCodePenalty {
+///     fn penalty(&self, input: &RegularizerInput<'_, f64>, grad: &mut RegularizerGradient<'_, f64>) -> f64 {
+///         let n = input.code.nrows() as f64;
+///         let mut value = 0.0;
+///         for (j, column) in input.code.column_iter().enumerate() {
+///             let mean = column.sum() / n;
+///             value += 0.5 * self.weight * mean * mean;
+///             for s in 0..input.code.nrows() {
+///                 grad.code[(s, j)] += self.weight * mean / n;
+///             }
+///         }
+///         value
+///     }
+/// }
+/// ```
+pub trait Regularizer<T: Scalar> {
+    /// The penalty's name, used in error messages and saved models.
+    fn name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
+
+    /// Checks that the penalty is defined for this model; `fit` calls it before any work.
+    ///
+    /// # Errors
+    /// Whatever the penalty cannot work with (e.g. codes outside (0, 1) for KL sparsity).
+    fn check(&self, architecture: &Architecture) -> Result<()> {
+        let _ = architecture;
+        Ok(())
+    }
+
+    /// The penalty's contribution to the batch objective `J`, with its gradient added to
+    /// `grad`.
+    fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T;
+}
+
+/// No penalty: the plain autoencoder.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoRegularizer;
+
+impl<T: Scalar> Regularizer<T> for NoRegularizer {
+    fn name(&self) -> &'static str {
+        "none"
+    }
+
+    fn penalty(&self, _: &RegularizerInput<'_, T>, _: &mut RegularizerGradient<'_, T>) -> T {
+        T::zero()
+    }
+}
+
+impl<T: Scalar, R: Regularizer<T> + ?Sized> Regularizer<T> for &R {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn check(&self, architecture: &Architecture) -> Result<()> {
+        (**self).check(architecture)
+    }
+
+    fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T {
+        (**self).penalty(input, grad)
+    }
+}
+
+macro_rules! impl_tuple {
+    ($($name:ident),+) => {
+        impl<T: Scalar, $($name: Regularizer<T>),+> Regularizer<T> for ($($name,)+) {
+            fn name(&self) -> &'static str {
+                "tuple"
+            }
+
+            fn check(&self, architecture: &Architecture) -> Result<()> {
+                #[allow(non_snake_case)]
+                let ($($name,)+) = self;
+                $($name.check(architecture)?;)+
+                Ok(())
+            }
+
+            fn penalty(
+                &self,
+                input: &RegularizerInput<'_, T>,
+                grad: &mut RegularizerGradient<'_, T>,
+            ) -> T {
+                #[allow(non_snake_case)]
+                let ($($name,)+) = self;
+                T::zero() $(+ $name.penalty(input, grad))+
+            }
+        }
+    };
+}
+
+impl_tuple!(A);
+impl_tuple!(A, B);
+impl_tuple!(A, B, C);
+impl_tuple!(A, B, C, D);
+impl_tuple!(A, B, C, D, E);
+impl_tuple!(A, B, C, D, E, F);
+
+/// Checks a penalty weight: finite and ≥ 0.
+fn check_weight(name: &'static str, weight: f64) -> Result<()> {
+    crate::validate::check_param(name, weight, weight >= 0.0, "a finite value >= 0")
+}

@@ -1,0 +1,56 @@
+//! L2 penalty on the weight matrices.
+
+use super::{Regularizer, RegularizerGradient, RegularizerInput, check_weight};
+use crate::{Result, Scalar};
+
+/// Weight decay: `(λ/2)·Σ w²` over the encoder's code-layer weights and the decoder's own
+/// weights (once when tied), biases excluded, once per batch.
+///
+/// Gradient: `∂P/∂w = λ·w`.
+///
+/// This is what the [`Contractive`](super::Contractive) penalty becomes for a linear encoder.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WeightDecay {
+    weight: f64,
+}
+
+impl WeightDecay {
+    /// Weight decay with weight `λ`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperParameter`](crate::Error::InvalidHyperParameter) unless `λ` is finite
+    /// and ≥ 0.
+    pub fn new(weight: f64) -> Result<Self> {
+        check_weight("weight decay", weight)?;
+        Ok(Self { weight })
+    }
+
+    /// `λ`.
+    pub fn weight(&self) -> f64 {
+        self.weight
+    }
+}
+
+impl<T: Scalar> Regularizer<T> for WeightDecay {
+    fn name(&self) -> &'static str {
+        "weight-decay"
+    }
+
+    fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T {
+        let lambda = T::cast(self.weight);
+        let mut squares = T::zero();
+        let pairs = [
+            (input.encoder_weights, grad.encoder_weights.as_deref_mut()),
+            (input.decoder_weights, grad.decoder_weights.as_deref_mut()),
+        ];
+        for (weights, grad) in pairs {
+            if let (Some(w), Some(g)) = (weights, grad) {
+                squares += w.norm_squared();
+                for (g, &w) in g.iter_mut().zip(w.iter()) {
+                    *g += lambda * w;
+                }
+            }
+        }
+        lambda * squares / T::cast(2.0)
+    }
+}

@@ -1,0 +1,109 @@
+//! The floating-point types the crate computes in.
+
+use nalgebra::RealField;
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+use std::fmt;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A floating-point scalar: `f32` or `f64`.
+///
+/// Every model, regularizer and optimiser in the crate is generic over it. The trait is sealed
+/// because the matrix products dispatch to a kernel per type.
+pub trait Scalar:
+    RealField + Copy + Default + fmt::Debug + fmt::Display + Send + Sync + sealed::Sealed + 'static
+{
+    /// The type's name as a dtype string (`"f32"` or `"f64"`).
+    const NAME: &'static str;
+
+    /// Converts from `f64`, rounding to nearest for `f32`.
+    fn cast(value: f64) -> Self;
+
+    /// Converts to `f64` exactly.
+    fn as_f64(self) -> f64;
+
+    /// Draws one value from the standard normal distribution `N(0, 1)`.
+    fn sample_standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self;
+
+    /// `C ← α·A·B + β·C` on raw strided storage; the caller has checked every dimension.
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_raw(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: Self,
+        a: (&[Self], isize, isize),
+        b: (&[Self], isize, isize),
+        beta: Self,
+        c: (&mut [Self], isize, isize),
+    );
+}
+
+macro_rules! impl_scalar {
+    ($t:ty, $name:literal, $gemm:path) => {
+        impl Scalar for $t {
+            const NAME: &'static str = $name;
+
+            #[inline]
+            fn cast(value: f64) -> Self {
+                value as $t
+            }
+
+            #[inline]
+            fn as_f64(self) -> f64 {
+                f64::from(self)
+            }
+
+            #[inline]
+            fn sample_standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self {
+                <StandardNormal as Distribution<$t>>::sample(&StandardNormal, rng)
+            }
+
+            #[allow(unsafe_code)]
+            fn gemm_raw(
+                m: usize,
+                k: usize,
+                n: usize,
+                alpha: Self,
+                a: (&[Self], isize, isize),
+                b: (&[Self], isize, isize),
+                beta: Self,
+                c: (&mut [Self], isize, isize),
+            ) {
+                crate::linalg::check_extent(m, k, a.0.len(), a.1, a.2);
+                crate::linalg::check_extent(k, n, b.0.len(), b.1, b.2);
+                crate::linalg::check_extent(m, n, c.0.len(), c.1, c.2);
+                // SAFETY: `check_extent` proved that every index the kernel touches,
+                // `row * row_stride + col * col_stride`, lies inside the borrowed slice, and the
+                // output slice is borrowed mutably, so it aliases neither input.
+                unsafe {
+                    $gemm(
+                        m,
+                        k,
+                        n,
+                        alpha,
+                        a.0.as_ptr(),
+                        a.1,
+                        a.2,
+                        b.0.as_ptr(),
+                        b.1,
+                        b.2,
+                        beta,
+                        c.0.as_mut_ptr(),
+                        c.1,
+                        c.2,
+                    )
+                }
+            }
+        }
+    };
+}
+
+impl_scalar!(f32, "f32", matrixmultiply::sgemm);
+impl_scalar!(f64, "f64", matrixmultiply::dgemm);

@@ -1,0 +1,297 @@
+//! Minibatch training: configuration, per-epoch reports, observers and history.
+
+use crate::autoencoder::Workspace;
+use crate::linalg::resize;
+use crate::validate::check_nonzero;
+use crate::{
+    Autoencoder, Corruption, Decoder, Encoder, Error, Optimizer, Regularizer, Result, Scalar,
+};
+use nalgebra::{ComplexField, DMatrix};
+use rand::Rng;
+use rand::seq::SliceRandom;
+use std::ops::ControlFlow;
+
+/// How `fit` walks through the data.
+///
+/// Defaults: 10 epochs, batches of 32, samples shuffled every epoch.
+///
+/// ```
+/// use autoencoders::TrainingConfig;
+/// let config = TrainingConfig::default().with_epochs(3).with_batch_size(128).with_shuffle(false);
+/// assert_eq!((config.epochs(), config.batch_size(), config.shuffle()), (3, 128, false));
+/// assert!(TrainingConfig::default().with_batch_size(0).validate().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrainingConfig {
+    epochs: usize,
+    batch_size: usize,
+    shuffle: bool,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 32,
+            shuffle: true,
+        }
+    }
+}
+
+impl TrainingConfig {
+    /// Passes over the data.
+    pub fn with_epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
+    /// Samples per batch (the last batch of an epoch may be smaller).
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Whether to shuffle the samples, from the caller's generator, before every epoch.
+    pub fn with_shuffle(mut self, shuffle: bool) -> Self {
+        self.shuffle = shuffle;
+        self
+    }
+
+    /// Passes over the data.
+    pub fn epochs(&self) -> usize {
+        self.epochs
+    }
+
+    /// Samples per batch.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// Whether samples are shuffled.
+    pub fn shuffle(&self) -> bool {
+        self.shuffle
+    }
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::ZeroDimension`] for a batch size of 0.
+    pub fn validate(&self) -> Result<()> {
+        check_nonzero(self.batch_size, "batch_size")
+    }
+}
+
+/// What one epoch of training did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct EpochReport {
+    /// The epoch, from 0.
+    pub epoch: usize,
+    /// Mean reconstruction loss over the epoch's batches, weighted by batch size, as measured
+    /// during training (on corrupted inputs, with the parameters of the time).
+    pub reconstruction_loss: f64,
+    /// Mean penalty over the epoch's batches, weighted the same way.
+    pub penalty: f64,
+    /// `reconstruction_loss + penalty`.
+    pub objective: f64,
+    /// Reconstruction loss on the validation data after the epoch, without corruption.
+    pub validation_loss: Option<f64>,
+}
+
+/// Why training stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// All epochs ran.
+    Completed,
+    /// The observer asked to stop.
+    Observer,
+}
+
+/// Everything `fit` reported, epoch by epoch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct History {
+    /// One report per epoch run.
+    pub epochs: Vec<EpochReport>,
+    /// Why training stopped.
+    pub stop_reason: StopReason,
+}
+
+impl History {
+    /// The last epoch's report, if any epoch ran.
+    pub fn last(&self) -> Option<&EpochReport> {
+        self.epochs.last()
+    }
+}
+
+/// Receives a report after every epoch and may stop training.
+///
+/// `()` is the silent observer; any `FnMut(&EpochReport) -> ControlFlow<()>` is an observer.
+///
+/// ```
+/// use autoencoders::{EpochReport, Observer};
+/// use std::ops::ControlFlow;
+///
+/// // Early stopping once the validation loss stops improving.
+/// let mut best = f64::INFINITY;
+/// let mut early_stop = move |report: &EpochReport| match report.validation_loss {
+///     Some(loss) if loss >= best => ControlFlow::Break(()),
+///     Some(loss) => { best = loss; ControlFlow::Continue(()) }
+///     None => ControlFlow::Continue(()),
+/// };
+/// # let _ = &mut early_stop as &mut dyn Observer;
+/// ```
+pub trait Observer {
+    /// Called after each epoch; `Break` stops training.
+    fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
+        let _ = report;
+        ControlFlow::Continue(())
+    }
+}
+
+impl Observer for () {}
+
+impl<F: FnMut(&EpochReport) -> ControlFlow<()>> Observer for F {
+    fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
+        self(report)
+    }
+}
+
+impl<E, D, R, C> Autoencoder<E, D, R, C>
+where
+    E: Encoder,
+    D: Decoder<E::Scalar>,
+    R: Regularizer<E::Scalar>,
+    C: Corruption<E::Scalar>,
+{
+    /// Trains on `x` by minibatch gradient descent; see [`fit_with`](Self::fit_with).
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim`.
+    ///
+    /// # Errors
+    /// As [`fit_with`](Self::fit_with).
+    pub fn fit<O, G>(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        config: &TrainingConfig,
+        optimizer: &mut O,
+        rng: &mut G,
+    ) -> Result<History>
+    where
+        O: Optimizer<E::Scalar>,
+        G: Rng + ?Sized,
+    {
+        self.fit_with(x, None, config, optimizer, rng, &mut ())
+    }
+
+    /// Trains on `x`, reporting every epoch to `observer`, with the reconstruction loss on
+    /// `validation` in each report.
+    ///
+    /// Each epoch shuffles the samples (when configured), then for every batch draws a fresh
+    /// corruption, computes `J` and its gradient, and takes one optimiser step. All randomness
+    /// comes from `rng`, in that order, so a seed fixes the run bit for bit.
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim`; `validation` is `m × input_dim`.
+    ///
+    /// # Errors
+    /// Before any work: every problem [`check`](Self::check) finds in `x` or `validation`, and an
+    /// invalid `config`. During training: [`Error::Diverged`] when the objective or a gradient
+    /// becomes NaN or ∞ (the parameters are then those before the failing step), and
+    /// [`Error::NonFiniteRegularizer`].
+    pub fn fit_with<O, G, B>(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        validation: Option<&DMatrix<E::Scalar>>,
+        config: &TrainingConfig,
+        optimizer: &mut O,
+        rng: &mut G,
+        observer: &mut B,
+    ) -> Result<History>
+    where
+        O: Optimizer<E::Scalar>,
+        G: Rng + ?Sized,
+        B: Observer + ?Sized,
+    {
+        config.validate()?;
+        self.check(x, "training data")?;
+        if let Some(v) = validation {
+            self.check(v, "validation data")?;
+        }
+
+        let n = x.nrows();
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut workspace = Workspace::new(self);
+        let mut validation_workspace = validation.map(|_| Workspace::new(self));
+        let mut batch = DMatrix::zeros(0, 0);
+        let mut corrupted = DMatrix::zeros(0, 0);
+        let mut history = History {
+            epochs: Vec::with_capacity(config.epochs),
+            stop_reason: StopReason::Completed,
+        };
+
+        for epoch in 0..config.epochs {
+            if config.shuffle {
+                order.shuffle(rng);
+            }
+            let (mut reconstruction_sum, mut penalty_sum) = (0.0, 0.0);
+            for (index, rows) in order.chunks(config.batch_size).enumerate() {
+                gather_rows(x, rows, &mut batch);
+                let input = if self.corruption.is_identity() {
+                    &batch
+                } else {
+                    resize(&mut corrupted, batch.nrows(), batch.ncols());
+                    self.corruption.corrupt_into(&batch, &mut corrupted, rng);
+                    &corrupted
+                };
+                let objective = self.evaluate(&batch, input, &mut workspace, true)?;
+                let diverged = |what| Error::Diverged {
+                    epoch,
+                    batch: index,
+                    what,
+                };
+                if !objective.total().is_finite() {
+                    return Err(diverged("objective"));
+                }
+                let gradients: Vec<&[E::Scalar]> = workspace.gradients().collect();
+                if gradients.iter().any(|g| g.iter().any(|v| !v.is_finite())) {
+                    return Err(diverged("gradient"));
+                }
+                optimizer.step(&mut self.parameters_mut(), &gradients);
+                let weight = rows.len() as f64;
+                reconstruction_sum += objective.reconstruction.as_f64() * weight;
+                penalty_sum += objective.penalty.as_f64() * weight;
+            }
+            let validation_loss = match (validation, validation_workspace.as_mut()) {
+                (Some(v), Some(ws)) => {
+                    Some(self.evaluate(v, v, ws, false)?.reconstruction.as_f64())
+                }
+                _ => None,
+            };
+            let report = EpochReport {
+                epoch,
+                reconstruction_loss: reconstruction_sum / n as f64,
+                penalty: penalty_sum / n as f64,
+                objective: (reconstruction_sum + penalty_sum) / n as f64,
+                validation_loss,
+            };
+            history.epochs.push(report);
+            if observer.on_epoch(&report).is_break() {
+                history.stop_reason = StopReason::Observer;
+                break;
+            }
+        }
+        Ok(history)
+    }
+}
+
+/// Copies the rows `rows` of `x`, in that order, into `batch`.
+fn gather_rows<T: Scalar>(x: &DMatrix<T>, rows: &[usize], batch: &mut DMatrix<T>) {
+    resize(batch, rows.len(), x.ncols());
+    for (mut out, column) in batch.column_iter_mut().zip(x.column_iter()) {
+        for (o, &r) in out.iter_mut().zip(rows) {
+            *o = column[r];
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Checks of user data, shared by every public entry point.
+
+use crate::{Error, Result, Scalar};
+use nalgebra::DMatrix;
+
+/// Checks that `x` has samples, `expected_cols` features and only finite values.
+pub(crate) fn check_data<T: Scalar>(
+    x: &DMatrix<T>,
+    expected_cols: usize,
+    what: &'static str,
+) -> Result<()> {
+    if x.nrows() == 0 {
+        return Err(Error::EmptyData { what });
+    }
+    if x.ncols() != expected_cols {
+        return Err(Error::DimensionMismatch {
+            what,
+            expected: expected_cols,
+            found: x.ncols(),
+        });
+    }
+    if let Some(index) = x.iter().position(|v| !v.is_finite()) {
+        // Column-major storage: index = row + column · nrows.
+        return Err(Error::NonFiniteData {
+            what,
+            row: index % x.nrows(),
+            column: index / x.nrows(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that every value of `x` lies in `[0, 1]`.
+pub(crate) fn check_unit_interval<T: Scalar>(x: &DMatrix<T>, what: &'static str) -> Result<()> {
+    if let Some(index) = x.iter().position(|&v| v < T::zero() || v > T::one()) {
+        return Err(Error::DataOutOfRange {
+            what,
+            row: index % x.nrows(),
+            column: index / x.nrows(),
+            value: x[index].as_f64(),
+            expected: "[0, 1]",
+        });
+    }
+    Ok(())
+}
+
+/// Checks a hyper-parameter: finite and `valid` (the caller's range test), else names it.
+pub(crate) fn check_param(
+    name: &'static str,
+    value: f64,
+    valid: bool,
+    expected: &'static str,
+) -> Result<()> {
+    if value.is_finite() && valid {
+        Ok(())
+    } else {
+        Err(Error::InvalidHyperParameter {
+            name,
+            value,
+            expected,
+        })
+    }
+}
+
+/// Checks that a size is at least 1.
+pub(crate) fn check_nonzero(value: usize, what: &'static str) -> Result<()> {
+    if value == 0 {
+        Err(Error::ZeroDimension { what })
+    } else {
+        Ok(())
+    }
+}
