@@ -56,7 +56,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         );
         ControlFlow::Continue(())
     };
-    model.fit_with(train, Some(test), &config, &mut optimizer, &mut rng, &mut show)?;
+    model.fit_with(
+        train,
+        Some(test),
+        &config,
+        &mut optimizer,
+        &mut rng,
+        &mut show,
+    )?;
     let seconds = start.elapsed().as_secs_f64();
 
     let after = model.objective(test)?.reconstruction;
@@ -71,7 +78,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let reconstructions = model.reconstruct(&test.rows(0, 3).into_owned())?;
     println!("\nthree test digits (left) and their reconstructions (right):");
     for i in 0..3 {
-        print_side_by_side(&test.row(i).transpose(), &reconstructions.row(i).transpose());
+        print_side_by_side(
+            &test.row(i).transpose(),
+            &reconstructions.row(i).transpose(),
+        );
     }
     Ok(())
 }
