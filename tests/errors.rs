@@ -1,0 +1,297 @@
+//! Bad input gets a typed error before any work, never a panic or a NaN.
+
+mod common;
+
+use autoencoders::{
+    Activation, Adam, Autoencoder, Contractive, DenseBuilder, DenseDecoder, DenseEncoder, Error,
+    GaussianNoise, Init, KlSparsity, L1Sparsity, L2Sparsity, Masking, ReconstructionLoss,
+    Regularizer, RegularizerGradient, RegularizerInput, SaltAndPepper, Sgd, TrainingConfig,
+    WeightDecay,
+};
+use nalgebra::{DMatrix, DVector};
+
+fn model() -> autoencoders::DenseAutoencoder<f64> {
+    DenseBuilder::new(4, 3).build(&mut common::rng(0)).unwrap()
+}
+
+fn fit_error<R: Regularizer<f64>>(
+    model: &mut Autoencoder<DenseEncoder<f64>, DenseDecoder<f64>, R>,
+    x: &DMatrix<f64>,
+) -> Error {
+    let before: Vec<Vec<f64>> = model.parameters().iter().map(|p| p.to_vec()).collect();
+    let err = model
+        .fit(
+            x,
+            &TrainingConfig::default(),
+            &mut Adam::new(1e-3).unwrap(),
+            &mut common::rng(1),
+        )
+        .unwrap_err();
+    let after: Vec<Vec<f64>> = model.parameters().iter().map(|p| p.to_vec()).collect();
+    assert_eq!(before, after, "a rejected fit must not touch the model");
+    err
+}
+
+#[test]
+fn bad_data_is_rejected_before_training() {
+    let mut m = model();
+    assert!(matches!(
+        fit_error(&mut m, &DMatrix::zeros(0, 4)),
+        Error::EmptyData { .. }
+    ));
+    assert!(matches!(
+        fit_error(&mut m, &DMatrix::zeros(5, 3)),
+        Error::DimensionMismatch {
+            expected: 4,
+            found: 3,
+            ..
+        }
+    ));
+    let mut x = DMatrix::from_element(5, 4, 0.5);
+    x[(3, 2)] = f64::NAN;
+    assert!(matches!(
+        fit_error(&mut m, &x),
+        Error::NonFiniteData {
+            row: 3,
+            column: 2,
+            ..
+        }
+    ));
+    x[(3, 2)] = f64::INFINITY;
+    assert!(matches!(
+        fit_error(&mut m, &x),
+        Error::NonFiniteData {
+            row: 3,
+            column: 2,
+            ..
+        }
+    ));
+
+    assert!(matches!(
+        m.encode(&DMatrix::zeros(2, 5)),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        m.decode(&DMatrix::zeros(2, 4)),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        m.reconstruct(&DMatrix::zeros(0, 4)),
+        Err(Error::EmptyData { .. })
+    ));
+    let validation = DMatrix::zeros(2, 7);
+    let err = m
+        .fit_with(
+            &DMatrix::from_element(5, 4, 0.5),
+            Some(&validation),
+            &TrainingConfig::default(),
+            &mut Adam::new(1e-3).unwrap(),
+            &mut common::rng(1),
+            &mut (),
+        )
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::DimensionMismatch {
+            what: "validation data",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn cross_entropy_needs_unit_interval_data_and_a_sigmoid_decoder() {
+    let mut m = model().with_loss(ReconstructionLoss::CrossEntropy);
+    let mut x = DMatrix::from_element(3, 4, 0.5);
+    x[(1, 1)] = 1.5;
+    assert!(matches!(
+        fit_error(&mut m, &x),
+        Error::DataOutOfRange {
+            row: 1,
+            column: 1,
+            ..
+        }
+    ));
+    let mut linear = DenseBuilder::new(4, 3)
+        .with_decoder_activation(Activation::Linear)
+        .build::<f64, _>(&mut common::rng(0))
+        .unwrap()
+        .with_loss(ReconstructionLoss::CrossEntropy);
+    assert!(matches!(
+        fit_error(&mut linear, &DMatrix::from_element(3, 4, 0.5)),
+        Error::IncompatibleActivation {
+            found: Activation::Linear,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn kl_sparsity_needs_codes_in_the_unit_interval() {
+    let mut tanh = DenseBuilder::new(4, 3)
+        .with_encoder_activation(Activation::Tanh)
+        .build::<f64, _>(&mut common::rng(0))
+        .unwrap()
+        .with_regularizer(KlSparsity::new(0.1, 1.0).unwrap());
+    assert!(matches!(
+        fit_error(&mut tanh, &DMatrix::from_element(3, 4, 0.5)),
+        Error::IncompatibleActivation {
+            found: Activation::Tanh,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn hyper_parameters_out_of_range_are_rejected() {
+    let invalid = |r: Result<(), Error>| matches!(r, Err(Error::InvalidHyperParameter { .. }));
+    for bad in [-0.1, f64::NAN, f64::INFINITY] {
+        assert!(invalid(L1Sparsity::new(bad).map(drop)));
+        assert!(invalid(L2Sparsity::new(bad).map(drop)));
+        assert!(invalid(Contractive::new(bad).map(drop)));
+        assert!(invalid(WeightDecay::new(bad).map(drop)));
+        assert!(invalid(KlSparsity::new(0.1, bad).map(drop)));
+        assert!(invalid(GaussianNoise::new(bad).map(drop)));
+    }
+    for rho in [0.0, 1.0, -0.5, 2.0, f64::NAN] {
+        assert!(invalid(KlSparsity::new(rho, 1.0).map(drop)));
+    }
+    for p in [-0.01, 1.01, f64::NAN] {
+        assert!(invalid(Masking::new(p).map(drop)));
+        assert!(invalid(SaltAndPepper::new(p).map(drop)));
+    }
+    for lr in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        assert!(invalid(Sgd::<f64>::new(lr).map(drop)));
+        assert!(invalid(Adam::<f64>::new(lr).map(drop)));
+    }
+    for momentum in [-0.1, 1.0, f64::NAN] {
+        assert!(invalid(
+            Sgd::<f64>::new(0.1)
+                .unwrap()
+                .with_momentum(momentum)
+                .map(drop)
+        ));
+    }
+    assert!(invalid(
+        DenseBuilder::new(4, 3)
+            .with_init(Init::Normal { std_dev: -1.0 })
+            .build::<f64, _>(&mut common::rng(0))
+            .map(drop)
+    ));
+    // Boundary values are valid.
+    assert!(
+        L1Sparsity::new(0.0).is_ok()
+            && Masking::new(1.0).is_ok()
+            && GaussianNoise::new(0.0).is_ok()
+    );
+}
+
+#[test]
+fn zero_sizes_and_a_zero_batch_are_rejected() {
+    let zero = |r: Result<(), Error>| matches!(r, Err(Error::ZeroDimension { .. }));
+    assert!(zero(
+        DenseBuilder::new(4, 0)
+            .build::<f64, _>(&mut common::rng(0))
+            .map(drop)
+    ));
+    assert!(zero(
+        DenseBuilder::new(0, 3)
+            .build::<f64, _>(&mut common::rng(0))
+            .map(drop)
+    ));
+    let mut m = model();
+    let err = m
+        .fit(
+            &DMatrix::from_element(3, 4, 0.5),
+            &TrainingConfig::default().with_batch_size(0),
+            &mut Adam::new(1e-3).unwrap(),
+            &mut common::rng(1),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::ZeroDimension { what: "batch_size" }));
+}
+
+#[test]
+fn parts_that_do_not_fit_together_are_rejected() {
+    let mut r = common::rng(0);
+    let encoder =
+        DenseEncoder::<f64>::new(4, 3, Activation::Sigmoid, Init::default(), &mut r).unwrap();
+    let wrong_code = DenseDecoder::new(2, 4, Activation::Sigmoid, Init::default(), &mut r).unwrap();
+    assert!(matches!(
+        Autoencoder::new(encoder.clone(), wrong_code),
+        Err(Error::DimensionMismatch {
+            expected: 3,
+            found: 2,
+            ..
+        })
+    ));
+    let wrong_output = DenseDecoder::tied(3, 5, Activation::Sigmoid).unwrap();
+    assert!(matches!(
+        Autoencoder::new(encoder, wrong_output),
+        Err(Error::DimensionMismatch {
+            expected: 4,
+            found: 5,
+            ..
+        })
+    ));
+    assert!(matches!(
+        DenseEncoder::<f64>::from_parts(DMatrix::zeros(3, 4), DVector::zeros(2), Activation::Relu),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    let mut weights = DMatrix::zeros(3, 4);
+    weights[(0, 0)] = f64::NAN;
+    assert!(matches!(
+        DenseEncoder::from_parts(weights, DVector::zeros(3), Activation::Relu),
+        Err(Error::NonFiniteData { .. })
+    ));
+}
+
+/// A user regularizer that returns NaN gets a typed error naming it.
+struct Broken;
+
+impl Regularizer<f64> for Broken {
+    fn name(&self) -> &'static str {
+        "broken"
+    }
+
+    fn penalty(&self, _: &RegularizerInput<'_, f64>, _: &mut RegularizerGradient<'_, f64>) -> f64 {
+        f64::NAN
+    }
+}
+
+#[test]
+fn a_non_finite_user_penalty_is_named() {
+    let mut m = model().with_regularizer(Broken);
+    let err = fit_error(&mut m, &DMatrix::from_element(3, 4, 0.5));
+    assert!(
+        matches!(err, Error::NonFiniteRegularizer { name: "broken", .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn divergence_stops_training_with_the_last_finite_parameters() {
+    let x = DMatrix::from_fn(20, 4, |i, j| ((i * 7 + j * 3) % 11) as f64);
+    let mut m = DenseBuilder::new(4, 3)
+        .with_encoder_activation(Activation::Linear)
+        .with_decoder_activation(Activation::Linear)
+        .build::<f64, _>(&mut common::rng(2))
+        .unwrap();
+    let err = m
+        .fit(
+            &x,
+            &TrainingConfig::default()
+                .with_epochs(100)
+                .with_batch_size(5),
+            &mut Sgd::new(10.0).unwrap(),
+            &mut common::rng(3),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::Diverged { .. }), "{err}");
+    assert!(
+        m.parameters()
+            .iter()
+            .all(|p| p.iter().all(|v| v.is_finite()))
+    );
+    assert!(err.to_string().contains("epoch"));
+}
