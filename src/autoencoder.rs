@@ -81,12 +81,12 @@ impl<T: Scalar> Objective<T> {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DenseBuilder {
-    input_dim: usize,
-    code_dim: usize,
-    encoder_activation: Activation,
-    decoder_activation: Activation,
-    tied: bool,
-    init: Init,
+    pub(crate) input_dim: usize,
+    pub(crate) code_dim: usize,
+    pub(crate) encoder_activation: Activation,
+    pub(crate) decoder_activation: Activation,
+    pub(crate) tied: bool,
+    pub(crate) init: Init,
 }
 
 impl DenseBuilder {

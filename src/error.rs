@@ -118,6 +118,15 @@ pub enum Error {
         problem: &'static str,
     },
 
+    /// A model file that is not valid safetensors or does not fit the model.
+    #[error("{file}: {problem}")]
+    ModelFile {
+        /// The file's path or name.
+        file: String,
+        /// What is wrong.
+        problem: crate::persistence::ModelFileProblem,
+    },
+
     /// Training produced a NaN or infinite objective or parameter.
     #[error("training diverged in epoch {epoch}, batch {batch}: the {what} became non-finite")]
     Diverged {

@@ -23,6 +23,7 @@ mod init;
 mod linalg;
 mod loss;
 pub mod optimizer;
+pub mod persistence;
 pub mod regularizer;
 mod scalar;
 mod training;
@@ -30,16 +31,19 @@ mod validate;
 
 pub use activation::Activation;
 pub use autoencoder::{Autoencoder, DenseAutoencoder, DenseBuilder, Objective};
-pub use corruption::{Corruption, GaussianNoise, Masking, NoCorruption, SaltAndPepper};
+pub use corruption::{
+    BuiltinCorruption, Corruption, GaussianNoise, Masking, NoCorruption, SaltAndPepper,
+};
 pub use decoder::{Decoder, DenseDecoder};
 pub use encoder::{CodeLayer, CodePass, DenseEncoder, Encoder};
 pub use error::{Error, Result};
 pub use init::Init;
 pub use loss::ReconstructionLoss;
 pub use optimizer::{Adam, Optimizer, Sgd};
+pub use persistence::DynamicAutoencoder;
 pub use regularizer::{
-    Architecture, Contractive, KlSparsity, L1Sparsity, L2Sparsity, NoRegularizer, Regularizer,
-    RegularizerGradient, RegularizerInput, WeightDecay,
+    Architecture, BuiltinRegularizer, Contractive, KlSparsity, L1Sparsity, L2Sparsity,
+    NoRegularizer, Regularizer, RegularizerGradient, RegularizerInput, WeightDecay,
 };
 pub use scalar::Scalar;
 pub use training::{EpochReport, History, Observer, StopReason, TrainingConfig};

@@ -48,6 +48,10 @@ impl GaussianNoise {
 }
 
 impl<T: Scalar> Corruption<T> for GaussianNoise {
+    fn builtin(&self) -> Option<super::BuiltinCorruption> {
+        Some((*self).into())
+    }
+
     fn corrupt_into<R: Rng + ?Sized>(&self, x: &DMatrix<T>, out: &mut DMatrix<T>, rng: &mut R) {
         let std_dev = T::cast(self.std_dev);
         for (o, &v) in out.iter_mut().zip(x.iter()) {

@@ -41,6 +41,10 @@ impl Masking {
 }
 
 impl<T: Scalar> Corruption<T> for Masking {
+    fn builtin(&self) -> Option<super::BuiltinCorruption> {
+        Some((*self).into())
+    }
+
     fn corrupt_into<R: Rng + ?Sized>(&self, x: &DMatrix<T>, out: &mut DMatrix<T>, rng: &mut R) {
         for (o, &v) in out.iter_mut().zip(x.iter()) {
             *o = if rng.random_bool(self.probability) {

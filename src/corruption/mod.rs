@@ -3,10 +3,12 @@
 //! The encoder sees the corrupted batch; the loss compares the reconstruction with the clean one.
 //! A fresh corruption is drawn for every batch from the caller's generator.
 
+mod builtin;
 mod gaussian;
 mod masking;
 mod salt_and_pepper;
 
+pub use builtin::BuiltinCorruption;
 pub use gaussian::GaussianNoise;
 pub use masking::Masking;
 pub use salt_and_pepper::SaltAndPepper;
@@ -67,6 +69,13 @@ pub trait Corruption<T: Scalar> {
     fn name(&self) -> &'static str {
         std::any::type_name::<Self>()
     }
+
+    /// The corruption as a built-in one, so that a saved model can be rebuilt; `None` (the
+    /// default) for a corruption the crate does not know, which is then saved by
+    /// [`name`](Self::name) only.
+    fn builtin(&self) -> Option<BuiltinCorruption> {
+        None
+    }
 }
 
 /// No corruption: the encoder sees the clean input.
@@ -85,6 +94,10 @@ impl<T: Scalar> Corruption<T> for NoCorruption {
     fn name(&self) -> &'static str {
         "none"
     }
+
+    fn builtin(&self) -> Option<BuiltinCorruption> {
+        Some(BuiltinCorruption::None)
+    }
 }
 
 impl<T: Scalar, C: Corruption<T> + ?Sized> Corruption<T> for &C {
@@ -98,6 +111,10 @@ impl<T: Scalar, C: Corruption<T> + ?Sized> Corruption<T> for &C {
 
     fn name(&self) -> &'static str {
         (**self).name()
+    }
+
+    fn builtin(&self) -> Option<BuiltinCorruption> {
+        (**self).builtin()
     }
 }
 

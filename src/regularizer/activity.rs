@@ -37,6 +37,10 @@ impl L1Sparsity {
 }
 
 impl<T: Scalar> Regularizer<T> for L1Sparsity {
+    fn builtin(&self) -> Option<Vec<super::BuiltinRegularizer>> {
+        Some(vec![(*self).into()])
+    }
+
     fn name(&self) -> &'static str {
         "l1-sparsity"
     }
@@ -82,6 +86,10 @@ impl L2Sparsity {
 }
 
 impl<T: Scalar> Regularizer<T> for L2Sparsity {
+    fn builtin(&self) -> Option<Vec<super::BuiltinRegularizer>> {
+        Some(vec![(*self).into()])
+    }
+
     fn name(&self) -> &'static str {
         "l2-sparsity"
     }

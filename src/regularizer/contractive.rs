@@ -44,6 +44,10 @@ impl Contractive {
 }
 
 impl<T: Scalar> Regularizer<T> for Contractive {
+    fn builtin(&self) -> Option<Vec<super::BuiltinRegularizer>> {
+        Some(vec![(*self).into()])
+    }
+
     fn name(&self) -> &'static str {
         "contractive"
     }

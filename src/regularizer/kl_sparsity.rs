@@ -55,6 +55,10 @@ impl KlSparsity {
 }
 
 impl<T: Scalar> Regularizer<T> for KlSparsity {
+    fn builtin(&self) -> Option<Vec<super::BuiltinRegularizer>> {
+        Some(vec![(*self).into()])
+    }
+
     fn name(&self) -> &'static str {
         "kl-sparsity"
     }

@@ -6,11 +6,13 @@
 //! averaged) and adds its gradient to the buffers it is handed.
 
 mod activity;
+mod builtin;
 mod contractive;
 mod kl_sparsity;
 mod weight_decay;
 
 pub use activity::{L1Sparsity, L2Sparsity};
+pub use builtin::BuiltinRegularizer;
 pub use contractive::Contractive;
 pub use kl_sparsity::KlSparsity;
 pub use weight_decay::WeightDecay;
@@ -122,6 +124,13 @@ pub trait Regularizer<T: Scalar> {
     /// The penalty's contribution to the batch objective `J`, with its gradient added to
     /// `grad`.
     fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T;
+
+    /// The penalty as a list of built-in regularizers, so that a saved model can be rebuilt;
+    /// `None` (the default) for a penalty the crate does not know, which is then saved by
+    /// [`name`](Self::name) only.
+    fn builtin(&self) -> Option<Vec<BuiltinRegularizer>> {
+        None
+    }
 }
 
 /// No penalty: the plain autoencoder.
@@ -136,6 +145,10 @@ impl<T: Scalar> Regularizer<T> for NoRegularizer {
     fn penalty(&self, _: &RegularizerInput<'_, T>, _: &mut RegularizerGradient<'_, T>) -> T {
         T::zero()
     }
+
+    fn builtin(&self) -> Option<Vec<BuiltinRegularizer>> {
+        Some(Vec::new())
+    }
 }
 
 impl<T: Scalar, R: Regularizer<T> + ?Sized> Regularizer<T> for &R {
@@ -149,6 +162,32 @@ impl<T: Scalar, R: Regularizer<T> + ?Sized> Regularizer<T> for &R {
 
     fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T {
         (**self).penalty(input, grad)
+    }
+
+    fn builtin(&self) -> Option<Vec<BuiltinRegularizer>> {
+        (**self).builtin()
+    }
+}
+
+/// A list of regularizers is a regularizer: the penalties and gradients add.
+impl<T: Scalar, R: Regularizer<T>> Regularizer<T> for Vec<R> {
+    fn name(&self) -> &'static str {
+        "list"
+    }
+
+    fn check(&self, architecture: &Architecture) -> Result<()> {
+        self.iter().try_for_each(|r| r.check(architecture))
+    }
+
+    fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T {
+        self.iter()
+            .fold(T::zero(), |total, r| total + r.penalty(input, grad))
+    }
+
+    fn builtin(&self) -> Option<Vec<BuiltinRegularizer>> {
+        let parts: Option<Vec<Vec<BuiltinRegularizer>>> =
+            self.iter().map(|r| r.builtin()).collect();
+        parts.map(|p| p.concat())
     }
 }
 
@@ -174,6 +213,14 @@ macro_rules! impl_tuple {
                 #[allow(non_snake_case)]
                 let ($($name,)+) = self;
                 T::zero() $(+ $name.penalty(input, grad))+
+            }
+
+            fn builtin(&self) -> Option<Vec<BuiltinRegularizer>> {
+                #[allow(non_snake_case)]
+                let ($($name,)+) = self;
+                let mut all = Vec::new();
+                $(all.extend($name.builtin()?);)+
+                Some(all)
             }
         }
     };

@@ -32,6 +32,10 @@ impl WeightDecay {
 }
 
 impl<T: Scalar> Regularizer<T> for WeightDecay {
+    fn builtin(&self) -> Option<Vec<super::BuiltinRegularizer>> {
+        Some(vec![(*self).into()])
+    }
+
     fn name(&self) -> &'static str {
         "weight-decay"
     }

@@ -1,0 +1,600 @@
+//! Saving and loading models as safetensors, with PyTorch's `nn.Linear` names and layouts.
+//!
+//! A one-layer autoencoder is saved as the tensors
+//!
+//! | name | shape | |
+//! | --- | --- | --- |
+//! | `encoder.weight` | `[code_dim, input_dim]` | |
+//! | `encoder.bias` | `[code_dim]` | |
+//! | `decoder.weight` | `[input_dim, code_dim]` | absent when tied |
+//! | `decoder.bias` | `[input_dim]` | |
+//!
+//! row-major, little-endian, in the model's dtype (`F32` or `F64`), so that
+//! `torch.nn.Linear.load_state_dict` takes them as they are. The architecture (activations,
+//! tying, loss, regularizers, corruption) goes in the file's metadata as JSON under the one key
+//! `autoencoders`, with a CRC-32 of the tensor data in its field `crc32`, so that loading
+//! rebuilds the same model and detects damage. The same model always gives the same bytes.
+//! Files are written crash-safely (temporary file, fsync, rename, fsync of the folder).
+
+mod atomic;
+mod record;
+
+pub(crate) use atomic::write_atomically;
+#[cfg(test)]
+pub(crate) use atomic::write_atomically_with;
+
+use crate::{
+    Activation, Autoencoder, BuiltinCorruption, BuiltinRegularizer, Corruption, DenseBuilder,
+    DenseDecoder, DenseEncoder, Error, Regularizer, Result, Scalar,
+};
+use nalgebra::{DMatrix, DVector};
+use record::ModelRecord;
+use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
+use std::path::Path;
+
+/// The metadata key holding the model's architecture as JSON.
+pub const METADATA_KEY: &str = "autoencoders";
+/// The field of that JSON holding the CRC-32 (IEEE, 8 hex digits) of the tensor data section.
+pub const CHECKSUM_FIELD: &str = "crc32";
+
+/// What is wrong with a model file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelFileProblem {
+    /// Shorter than the 8-byte header length.
+    #[error("the file is shorter than the 8-byte header length")]
+    HeaderTooSmall,
+    /// The header length points past the end of the file.
+    #[error("the header length points past the end of the file")]
+    HeaderPastEnd,
+    /// The header is larger than the safetensors cap (100 MB).
+    #[error("the header is larger than the 100 MB cap")]
+    HeaderTooLarge,
+    /// The header is not UTF-8.
+    #[error("the header is not valid UTF-8")]
+    HeaderNotUtf8,
+    /// The header is not the JSON safetensors expects.
+    #[error("the header is not valid safetensors JSON: {detail}")]
+    HeaderNotJson {
+        /// What the JSON parser said.
+        detail: String,
+    },
+    /// A tensor's offsets overlap another's or leave a gap.
+    #[error("the data offsets of tensor `{tensor}` overlap or leave a gap")]
+    BadOffsets {
+        /// The tensor.
+        tensor: String,
+    },
+    /// A tensor's byte range does not match its shape and dtype.
+    #[error("a tensor's byte size does not match its shape and dtype")]
+    SizeMismatch,
+    /// The tensors do not end exactly at the end of the file.
+    #[error("the tensor data do not end at the end of the file (truncated, or trailing bytes)")]
+    DataLengthMismatch,
+    /// A shape whose element count overflows.
+    #[error("a tensor shape's element count overflows")]
+    ShapeOverflow,
+    /// The file lacks our metadata (use `load_weights` for plain state dicts).
+    #[error("no `autoencoders` metadata (for weights saved elsewhere use load_weights)")]
+    MissingMetadata,
+    /// Our metadata is not what this version writes.
+    #[error("invalid `autoencoders` metadata: {detail}")]
+    InvalidMetadata {
+        /// What is wrong.
+        detail: String,
+    },
+    /// The metadata names a regularizer or corruption the crate cannot rebuild.
+    #[error("the model's {component} `{name}` is user-defined: load the weights and attach it")]
+    CustomComponent {
+        /// `"regularizer"` or `"corruption"`.
+        component: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// No checksum where our metadata requires one.
+    #[error("no crc32 checksum in the metadata")]
+    MissingChecksum,
+    /// The data do not match the stored checksum.
+    #[error("checksum mismatch: stored {stored:08x}, computed {computed:08x}")]
+    ChecksumMismatch {
+        /// The checksum in the metadata.
+        stored: u32,
+        /// The checksum of the data read.
+        computed: u32,
+    },
+    /// A tensor the model needs is absent.
+    #[error("tensor `{tensor}` is missing")]
+    MissingTensor {
+        /// Its name.
+        tensor: String,
+    },
+    /// A tensor the model does not have.
+    #[error("unexpected tensor `{tensor}`")]
+    UnexpectedTensor {
+        /// Its name.
+        tensor: String,
+    },
+    /// A tensor of another dtype than the model's.
+    #[error("tensor `{tensor}` has dtype {found}, expected {expected}")]
+    WrongDtype {
+        /// Its name.
+        tensor: String,
+        /// The model's dtype.
+        expected: &'static str,
+        /// The file's.
+        found: String,
+    },
+    /// A tensor of the wrong shape.
+    #[error("tensor `{tensor}` has shape {found:?}, expected {expected:?}")]
+    WrongShape {
+        /// Its name.
+        tensor: String,
+        /// The shape the model needs.
+        expected: Vec<usize>,
+        /// The file's.
+        found: Vec<usize>,
+    },
+    /// NaN or ∞ among a tensor's values.
+    #[error("tensor `{tensor}` holds NaN or infinite values")]
+    NonFinite {
+        /// Its name.
+        tensor: String,
+    },
+}
+
+impl ModelFileProblem {
+    fn from_safetensors(error: SafeTensorError) -> Self {
+        match error {
+            SafeTensorError::HeaderTooSmall => ModelFileProblem::HeaderTooSmall,
+            SafeTensorError::HeaderTooLarge => ModelFileProblem::HeaderTooLarge,
+            SafeTensorError::InvalidHeaderLength => ModelFileProblem::HeaderPastEnd,
+            SafeTensorError::InvalidHeader(_) => ModelFileProblem::HeaderNotUtf8,
+            SafeTensorError::InvalidHeaderDeserialization(e) | SafeTensorError::JsonError(e) => {
+                ModelFileProblem::HeaderNotJson {
+                    detail: e.to_string(),
+                }
+            }
+            SafeTensorError::InvalidOffset(tensor) => ModelFileProblem::BadOffsets { tensor },
+            SafeTensorError::MetadataIncompleteBuffer => ModelFileProblem::DataLengthMismatch,
+            SafeTensorError::ValidationOverflow => ModelFileProblem::ShapeOverflow,
+            SafeTensorError::TensorNotFound(tensor) => ModelFileProblem::MissingTensor { tensor },
+            _ => ModelFileProblem::SizeMismatch,
+        }
+    }
+}
+
+/// The model type a saved file loads as: dense layers, with the regularizers and corruption
+/// chosen at run time.
+pub type DynamicAutoencoder<T> =
+    Autoencoder<DenseEncoder<T>, DenseDecoder<T>, Vec<BuiltinRegularizer>, BuiltinCorruption>;
+
+fn dtype_of<T: Scalar>() -> Dtype {
+    if T::NAME == "f64" {
+        Dtype::F64
+    } else {
+        Dtype::F32
+    }
+}
+
+/// Row-major little-endian bytes of a column-major matrix.
+fn matrix_bytes<T: Scalar>(m: &DMatrix<T>) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(m.len() * std::mem::size_of::<T>());
+    for r in 0..m.nrows() {
+        for c in 0..m.ncols() {
+            push_le(&mut bytes, m[(r, c)]);
+        }
+    }
+    bytes
+}
+
+fn push_le<T: Scalar>(bytes: &mut Vec<u8>, v: T) {
+    if T::NAME == "f64" {
+        bytes.extend_from_slice(&v.as_f64().to_le_bytes());
+    } else {
+        // Exact: the value is an f32 widened to f64.
+        bytes.extend_from_slice(&(v.as_f64() as f32).to_le_bytes());
+    }
+}
+
+fn vector_bytes<T: Scalar>(v: &DVector<T>) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(v.len() * std::mem::size_of::<T>());
+    for &x in v.iter() {
+        push_le(&mut bytes, x);
+    }
+    bytes
+}
+
+/// Serialises named row-major tensors with metadata and a checksum of the data section.
+fn serialize<T: Scalar>(
+    tensors: Vec<(String, Vec<usize>, Vec<u8>)>,
+    record: ModelRecord,
+    file: &str,
+) -> Result<Vec<u8>> {
+    let dtype = dtype_of::<T>();
+    let views = tensors
+        .iter()
+        .map(|(name, shape, data)| {
+            TensorView::new(dtype, shape.clone(), data).map(|view| (name.as_str(), view))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| model_error(file, ModelFileProblem::from_safetensors(e)))?;
+    // The data section is the tensors in the order safetensors writes them: one dtype, so by
+    // name. The checksum covers exactly those bytes.
+    let mut ordered: Vec<&(String, Vec<usize>, Vec<u8>)> = tensors.iter().collect();
+    ordered.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut crc = crc32fast::Hasher::new();
+    for (_, _, data) in ordered {
+        crc.update(data);
+    }
+    let record = ModelRecord {
+        crc32: format!("{:08x}", crc.finalize()),
+        ..record
+    };
+    let metadata = [(METADATA_KEY.to_owned(), record.to_json())];
+    safetensors::tensor::serialize(views, Some(metadata.into_iter().collect()))
+        .map_err(|e| model_error(file, ModelFileProblem::from_safetensors(e)))
+}
+
+pub(crate) fn model_error(file: &str, problem: ModelFileProblem) -> Error {
+    Error::ModelFile {
+        file: file.to_owned(),
+        problem,
+    }
+}
+
+/// A parsed, checksum-verified safetensors file.
+pub(crate) struct TensorFile<'a> {
+    file: &'a str,
+    tensors: SafeTensors<'a>,
+    record_json: Option<String>,
+}
+
+impl<'a> TensorFile<'a> {
+    /// Parses `bytes`; verifies the checksum when one is stored, and requires one when
+    /// `require_checksum`.
+    pub(crate) fn parse(bytes: &'a [u8], file: &'a str, require_checksum: bool) -> Result<Self> {
+        let fail = |problem| model_error(file, problem);
+        let (header_len, metadata) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| fail(ModelFileProblem::from_safetensors(e)))?;
+        let tensors = SafeTensors::deserialize(bytes)
+            .map_err(|e| fail(ModelFileProblem::from_safetensors(e)))?;
+        let record_json = metadata
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(METADATA_KEY))
+            .cloned();
+        let stored = match &record_json {
+            Some(json) => Some(ModelRecord::checksum_field(json).map_err(fail)?),
+            None => None,
+        };
+        match stored {
+            Some(hex) => {
+                let stored = u32::from_str_radix(&hex, 16).map_err(|_| {
+                    fail(ModelFileProblem::InvalidMetadata {
+                        detail: format!("crc32 `{hex}` is not 8 hex digits"),
+                    })
+                })?;
+                // The data section starts after the 8-byte length and the header.
+                let computed = crc32fast::hash(&bytes[8 + header_len..]);
+                if stored != computed {
+                    return Err(fail(ModelFileProblem::ChecksumMismatch {
+                        stored,
+                        computed,
+                    }));
+                }
+            }
+            None if require_checksum => return Err(fail(ModelFileProblem::MissingMetadata)),
+            None => {}
+        }
+        Ok(Self {
+            file,
+            tensors,
+            record_json,
+        })
+    }
+
+    fn fail(&self, problem: ModelFileProblem) -> Error {
+        model_error(self.file, problem)
+    }
+
+    /// The model record from the metadata.
+    pub(crate) fn record(&self) -> Result<ModelRecord> {
+        let json = self
+            .record_json
+            .as_deref()
+            .ok_or_else(|| self.fail(ModelFileProblem::MissingMetadata))?;
+        ModelRecord::from_json(json).map_err(|problem| self.fail(problem))
+    }
+
+    /// Fails on any tensor not in `expected`.
+    pub(crate) fn only(&self, expected: &[String]) -> Result<()> {
+        for name in self.tensors.names() {
+            if !expected.iter().any(|e| e == name) {
+                return Err(self.fail(ModelFileProblem::UnexpectedTensor {
+                    tensor: name.to_owned(),
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    /// A tensor's row-major values, checked for dtype, shape and finiteness.
+    fn values<T: Scalar>(&self, name: &str, shape: &[usize]) -> Result<Vec<T>> {
+        let view = self.tensors.tensor(name).map_err(|_| {
+            self.fail(ModelFileProblem::MissingTensor {
+                tensor: name.to_owned(),
+            })
+        })?;
+        if view.dtype() != dtype_of::<T>() {
+            return Err(self.fail(ModelFileProblem::WrongDtype {
+                tensor: name.to_owned(),
+                expected: if T::NAME == "f64" { "F64" } else { "F32" },
+                found: format!("{:?}", view.dtype()),
+            }));
+        }
+        if view.shape() != shape {
+            return Err(self.fail(ModelFileProblem::WrongShape {
+                tensor: name.to_owned(),
+                expected: shape.to_vec(),
+                found: view.shape().to_vec(),
+            }));
+        }
+        let values: Vec<T> = if T::NAME == "f64" {
+            view.data()
+                .chunks_exact(8)
+                .map(|c| {
+                    T::cast(f64::from_le_bytes([
+                        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+                    ]))
+                })
+                .collect()
+        } else {
+            view.data()
+                .chunks_exact(4)
+                .map(|c| T::cast(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
+                .collect()
+        };
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(self.fail(ModelFileProblem::NonFinite {
+                tensor: name.to_owned(),
+            }));
+        }
+        Ok(values)
+    }
+
+    /// A `[rows, cols]` tensor as a matrix.
+    pub(crate) fn matrix<T: Scalar>(
+        &self,
+        name: &str,
+        rows: usize,
+        cols: usize,
+    ) -> Result<DMatrix<T>> {
+        let values = self.values::<T>(name, &[rows, cols])?;
+        Ok(DMatrix::from_row_slice(rows, cols, &values))
+    }
+
+    /// A `[len]` tensor as a vector.
+    pub(crate) fn vector<T: Scalar>(&self, name: &str, len: usize) -> Result<DVector<T>> {
+        Ok(DVector::from_vec(self.values::<T>(name, &[len])?))
+    }
+}
+
+fn read_file(path: &Path) -> Result<(Vec<u8>, String)> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(&file, e))?;
+    Ok((bytes, file))
+}
+
+/// The tensors of a one-layer model.
+fn layer_tensors(tied: bool) -> Vec<String> {
+    let mut names = vec!["encoder.weight".to_owned(), "encoder.bias".to_owned()];
+    if !tied {
+        names.push("decoder.weight".to_owned());
+    }
+    names.push("decoder.bias".to_owned());
+    names
+}
+
+/// Reads the layers of a one-layer model from a parsed file.
+fn read_layers<T: Scalar>(
+    file: &TensorFile<'_>,
+    input_dim: usize,
+    code_dim: usize,
+    encoder_activation: Activation,
+    decoder_activation: Activation,
+    tied: bool,
+) -> Result<(DenseEncoder<T>, DenseDecoder<T>)> {
+    file.only(&layer_tensors(tied))?;
+    let encoder = DenseEncoder::from_parts(
+        file.matrix("encoder.weight", code_dim, input_dim)?,
+        file.vector("encoder.bias", code_dim)?,
+        encoder_activation,
+    )?;
+    let decoder_weights = if tied {
+        None
+    } else {
+        Some(file.matrix("decoder.weight", input_dim, code_dim)?)
+    };
+    let decoder = DenseDecoder::from_parts(
+        decoder_weights,
+        file.vector("decoder.bias", input_dim)?,
+        decoder_activation,
+        code_dim,
+    )?;
+    Ok((encoder, decoder))
+}
+
+impl<T, R, C> Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C>
+where
+    T: Scalar,
+    R: Regularizer<T>,
+    C: Corruption<T>,
+{
+    /// The model as the bytes of a safetensors file (see the [module docs](crate::persistence)).
+    ///
+    /// # Errors
+    /// None in practice; a model too large for the format gives [`Error::ModelFile`].
+    pub fn to_safetensors(&self) -> Result<Vec<u8>> {
+        let encoder = &self.encoder;
+        let mut tensors = vec![
+            (
+                "encoder.weight".to_owned(),
+                vec![self.code_dim(), self.input_dim()],
+                matrix_bytes(encoder.weights()),
+            ),
+            (
+                "encoder.bias".to_owned(),
+                vec![self.code_dim()],
+                vector_bytes(encoder.bias()),
+            ),
+        ];
+        if let Some(w) = crate::Decoder::weights(&self.decoder) {
+            tensors.push((
+                "decoder.weight".to_owned(),
+                vec![self.input_dim(), self.code_dim()],
+                matrix_bytes(w),
+            ));
+        }
+        tensors.push((
+            "decoder.bias".to_owned(),
+            vec![self.input_dim()],
+            vector_bytes(self.decoder.bias()),
+        ));
+        serialize::<T>(tensors, ModelRecord::describe::<T, R, C>(self), "<memory>")
+    }
+
+    /// Saves the model to `path` as safetensors, crash-safely: the file at `path` is either the
+    /// old one or the complete new one.
+    ///
+    /// ```
+    /// use autoencoders::{Contractive, DenseBuilder, DynamicAutoencoder};
+    /// use rand::{SeedableRng, rngs::ChaCha8Rng};
+    ///
+    /// let model = DenseBuilder::new(4, 2)
+    ///     .build::<f32, _>(&mut ChaCha8Rng::seed_from_u64(0))?
+    ///     .with_regularizer(Contractive::new(0.1)?);
+    /// let path = std::env::temp_dir().join("autoencoders-doc-save.safetensors");
+    /// model.save(&path)?;
+    /// let loaded = DynamicAutoencoder::<f32>::load(&path)?;
+    /// assert_eq!(loaded.parameters(), model.parameters());
+    /// assert_eq!(loaded.regularizer(), &vec![Contractive::new(0.1)?.into()]);
+    /// # std::fs::remove_file(path).ok();
+    /// # Ok::<(), autoencoders::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file cannot be written (the old file, if any, is kept).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        write_atomically(path.as_ref(), &self.to_safetensors()?)
+    }
+
+    /// Replaces the encoder and decoder parameters by those in a safetensors file with this
+    /// model's tensor names and shapes (saved by this crate or by PyTorch); the architecture,
+    /// regularizers and corruption stay as they are.
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::ModelFile`] for a file that does not fit; the model is then
+    /// unchanged.
+    pub fn load_parameters(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        let (bytes, name) = read_file(path.as_ref())?;
+        let file = TensorFile::parse(&bytes, &name, false)?;
+        let (encoder, decoder) = read_layers(
+            &file,
+            self.input_dim(),
+            self.code_dim(),
+            self.encoder.activation(),
+            crate::Decoder::activation(&self.decoder),
+            crate::Decoder::is_tied(&self.decoder),
+        )?;
+        self.encoder = encoder;
+        self.decoder = decoder;
+        Ok(())
+    }
+}
+
+impl<T: Scalar> DynamicAutoencoder<T> {
+    /// Loads a model saved by [`save`](Autoencoder::save), rebuilding its architecture,
+    /// regularizers and corruption from the metadata.
+    ///
+    /// # Errors
+    /// [`Error::Io`]; [`Error::ModelFile`] naming the problem for a damaged or foreign file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let (bytes, name) = read_file(path.as_ref())?;
+        Self::from_safetensors(&bytes, &name)
+    }
+
+    /// [`load`](Self::load) from bytes; `name` identifies them in errors.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn from_safetensors(bytes: &[u8], name: &str) -> Result<Self> {
+        let file = TensorFile::parse(bytes, name, true)?;
+        let record = file.record()?;
+        if record.dtype != T::NAME {
+            return Err(file.fail(ModelFileProblem::WrongDtype {
+                tensor: "(model)".to_owned(),
+                expected: T::NAME,
+                found: record.dtype.clone(),
+            }));
+        }
+        let (encoder, decoder) = read_layers(
+            &file,
+            record.input_dim,
+            record.code_dim,
+            record.encoder_activation()?,
+            record.decoder_activation()?,
+            record.tied,
+        )?;
+        let model = Autoencoder::new(encoder, decoder)?
+            .with_loss(record.loss()?)
+            .with_regularizer(record.regularizers().map_err(|p| file.fail(p))?)
+            .with_corruption(record.corruption().map_err(|p| file.fail(p))?);
+        Ok(model)
+    }
+}
+
+impl<T: Scalar> Autoencoder<DenseEncoder<T>, DenseDecoder<T>> {
+    /// Loads weights saved without this crate's metadata — for instance by PyTorch's
+    /// `safetensors.torch.save_file(model.state_dict())` — into the architecture `builder`
+    /// describes. The tensors must have this crate's names and `nn.Linear` layouts and the
+    /// model's dtype.
+    ///
+    /// # Errors
+    /// [`Error::Io`]; [`Error::ModelFile`] for a missing, extra or misshapen tensor.
+    pub fn load_weights(path: impl AsRef<Path>, builder: &DenseBuilder) -> Result<Self> {
+        let (bytes, name) = read_file(path.as_ref())?;
+        let file = TensorFile::parse(&bytes, &name, false)?;
+        let (encoder, decoder) = read_layers(
+            &file,
+            builder.input_dim,
+            builder.code_dim,
+            builder.encoder_activation,
+            builder.decoder_activation,
+            builder.tied,
+        )?;
+        Autoencoder::new(encoder, decoder)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_failed_write_leaves_the_previous_file_intact() {
+        let folder = std::env::temp_dir().join(format!("ae-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let path = folder.join("model.bin");
+        write_atomically(&path, b"first version").unwrap();
+        let result = write_atomically_with(&path, b"second version", |file, bytes| {
+            file.write_all(&bytes[..3])?;
+            Err(std::io::Error::other("disk full"))
+        });
+        assert!(matches!(result, Err(Error::Io { .. })));
+        assert_eq!(std::fs::read(&path).unwrap(), b"first version");
+        let leftovers: Vec<_> = std::fs::read_dir(&folder).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "the temporary file must be removed");
+        std::fs::remove_dir_all(&folder).unwrap();
+    }
+}

@@ -1,0 +1,225 @@
+//! The architecture of a saved model, as the JSON in the file's metadata.
+
+use super::ModelFileProblem;
+use crate::{
+    Activation, Autoencoder, BuiltinCorruption, BuiltinRegularizer, Contractive, Corruption,
+    DenseDecoder, DenseEncoder, Error, GaussianNoise, KlSparsity, L1Sparsity, L2Sparsity, Masking,
+    ReconstructionLoss, Regularizer, Result, SaltAndPepper, Scalar, WeightDecay,
+};
+use serde::{Deserialize, Serialize};
+
+/// The version of the metadata this crate writes.
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ModelRecord {
+    pub(crate) format_version: u32,
+    /// Filled in by the writer once the tensor data are laid out.
+    pub(crate) crc32: String,
+    pub(crate) dtype: String,
+    pub(crate) input_dim: usize,
+    pub(crate) code_dim: usize,
+    pub(crate) encoder_activation: String,
+    pub(crate) decoder_activation: String,
+    pub(crate) tied: bool,
+    pub(crate) loss: String,
+    pub(crate) regularizers: Vec<RegularizerRecord>,
+    pub(crate) corruption: CorruptionRecord,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) enum RegularizerRecord {
+    L1Sparsity { weight: f64 },
+    L2Sparsity { weight: f64 },
+    KlSparsity { target: f64, weight: f64 },
+    Contractive { weight: f64 },
+    WeightDecay { weight: f64 },
+    Custom { name: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) enum CorruptionRecord {
+    None,
+    GaussianNoise { std_dev: f64 },
+    Masking { probability: f64 },
+    SaltAndPepper { probability: f64 },
+    Custom { name: String },
+}
+
+impl RegularizerRecord {
+    fn from_builtin(r: &BuiltinRegularizer) -> Self {
+        match r {
+            BuiltinRegularizer::L1Sparsity(r) => Self::L1Sparsity { weight: r.weight() },
+            BuiltinRegularizer::L2Sparsity(r) => Self::L2Sparsity { weight: r.weight() },
+            BuiltinRegularizer::KlSparsity(r) => Self::KlSparsity {
+                target: r.target(),
+                weight: r.weight(),
+            },
+            BuiltinRegularizer::Contractive(r) => Self::Contractive { weight: r.weight() },
+            BuiltinRegularizer::WeightDecay(r) => Self::WeightDecay { weight: r.weight() },
+        }
+    }
+
+    fn to_builtin(&self) -> std::result::Result<BuiltinRegularizer, ModelFileProblem> {
+        let built: Result<BuiltinRegularizer> = match self {
+            Self::L1Sparsity { weight } => L1Sparsity::new(*weight).map(Into::into),
+            Self::L2Sparsity { weight } => L2Sparsity::new(*weight).map(Into::into),
+            Self::KlSparsity { target, weight } => {
+                KlSparsity::new(*target, *weight).map(Into::into)
+            }
+            Self::Contractive { weight } => Contractive::new(*weight).map(Into::into),
+            Self::WeightDecay { weight } => WeightDecay::new(*weight).map(Into::into),
+            Self::Custom { name } => {
+                return Err(ModelFileProblem::CustomComponent {
+                    component: "regularizer",
+                    name: name.clone(),
+                });
+            }
+        };
+        built.map_err(invalid_parameter)
+    }
+}
+
+impl CorruptionRecord {
+    fn to_builtin(&self) -> std::result::Result<BuiltinCorruption, ModelFileProblem> {
+        let built: Result<BuiltinCorruption> = match self {
+            Self::None => Ok(BuiltinCorruption::None),
+            Self::GaussianNoise { std_dev } => GaussianNoise::new(*std_dev).map(Into::into),
+            Self::Masking { probability } => Masking::new(*probability).map(Into::into),
+            Self::SaltAndPepper { probability } => SaltAndPepper::new(*probability).map(Into::into),
+            Self::Custom { name } => {
+                return Err(ModelFileProblem::CustomComponent {
+                    component: "corruption",
+                    name: name.clone(),
+                });
+            }
+        };
+        built.map_err(invalid_parameter)
+    }
+}
+
+fn invalid_parameter(error: Error) -> ModelFileProblem {
+    ModelFileProblem::InvalidMetadata {
+        detail: error.to_string(),
+    }
+}
+
+fn invalid(detail: String) -> ModelFileProblem {
+    ModelFileProblem::InvalidMetadata { detail }
+}
+
+impl ModelRecord {
+    pub(crate) fn describe<T, R, C>(
+        model: &Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C>,
+    ) -> Self
+    where
+        T: Scalar,
+        R: Regularizer<T>,
+        C: Corruption<T>,
+    {
+        let regularizers = match model.regularizer().builtin() {
+            Some(list) => list.iter().map(RegularizerRecord::from_builtin).collect(),
+            None => vec![RegularizerRecord::Custom {
+                name: model.regularizer().name().to_owned(),
+            }],
+        };
+        let corruption = match model.corruption().builtin() {
+            Some(BuiltinCorruption::GaussianNoise(c)) => CorruptionRecord::GaussianNoise {
+                std_dev: c.std_dev(),
+            },
+            Some(BuiltinCorruption::Masking(c)) => CorruptionRecord::Masking {
+                probability: c.probability(),
+            },
+            Some(BuiltinCorruption::SaltAndPepper(c)) => CorruptionRecord::SaltAndPepper {
+                probability: c.probability(),
+            },
+            Some(_) => CorruptionRecord::None,
+            None => CorruptionRecord::Custom {
+                name: model.corruption().name().to_owned(),
+            },
+        };
+        let architecture = model.architecture();
+        Self {
+            format_version: FORMAT_VERSION,
+            crc32: String::new(),
+            dtype: T::NAME.to_owned(),
+            input_dim: architecture.input_dim,
+            code_dim: architecture.code_dim,
+            encoder_activation: architecture.encoder_activation.name().to_owned(),
+            decoder_activation: architecture.decoder_activation.name().to_owned(),
+            tied: architecture.tied,
+            loss: architecture.loss.name().to_owned(),
+            regularizers,
+            corruption,
+        }
+    }
+
+    pub(crate) fn to_json(&self) -> String {
+        // Serialising plain data with string keys cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The `crc32` field of the metadata JSON, read before the rest is validated.
+    pub(crate) fn checksum_field(json: &str) -> std::result::Result<String, ModelFileProblem> {
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
+        match value.get(super::CHECKSUM_FIELD).and_then(|v| v.as_str()) {
+            Some(hex) => Ok(hex.to_owned()),
+            None => Err(ModelFileProblem::MissingChecksum),
+        }
+    }
+
+    pub(crate) fn from_json(json: &str) -> std::result::Result<Self, ModelFileProblem> {
+        let record: Self = serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
+        if record.format_version != FORMAT_VERSION {
+            return Err(invalid(format!(
+                "format_version {} is not {FORMAT_VERSION}",
+                record.format_version
+            )));
+        }
+        if record.dtype != "f32" && record.dtype != "f64" {
+            return Err(invalid(format!(
+                "dtype `{}` is not f32 or f64",
+                record.dtype
+            )));
+        }
+        Ok(record)
+    }
+
+    fn activation(name: &str) -> std::result::Result<Activation, ModelFileProblem> {
+        Activation::from_name(name).ok_or_else(|| invalid(format!("unknown activation `{name}`")))
+    }
+
+    pub(crate) fn encoder_activation(&self) -> Result<Activation> {
+        Self::activation(&self.encoder_activation).map_err(|p| self.error(p))
+    }
+
+    pub(crate) fn decoder_activation(&self) -> Result<Activation> {
+        Self::activation(&self.decoder_activation).map_err(|p| self.error(p))
+    }
+
+    pub(crate) fn loss(&self) -> Result<ReconstructionLoss> {
+        ReconstructionLoss::from_name(&self.loss)
+            .ok_or_else(|| self.error(invalid(format!("unknown loss `{}`", self.loss))))
+    }
+
+    pub(crate) fn regularizers(
+        &self,
+    ) -> std::result::Result<Vec<BuiltinRegularizer>, ModelFileProblem> {
+        self.regularizers
+            .iter()
+            .map(RegularizerRecord::to_builtin)
+            .collect()
+    }
+
+    pub(crate) fn corruption(&self) -> std::result::Result<BuiltinCorruption, ModelFileProblem> {
+        self.corruption.to_builtin()
+    }
+
+    fn error(&self, problem: ModelFileProblem) -> Error {
+        super::model_error("(metadata)", problem)
+    }
+}

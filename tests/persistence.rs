@@ -1,0 +1,383 @@
+//! Saving and loading: bit-exact round trips, PyTorch's names and layouts, typed errors, and an
+//! independent NumPy implementation that reads what we save and writes what we load.
+
+mod common;
+
+use autoencoders::data::bundled_digits;
+use autoencoders::persistence::ModelFileProblem;
+use autoencoders::{
+    Activation, BuiltinCorruption, BuiltinRegularizer, Contractive, DenseAutoencoder, DenseBuilder,
+    DynamicAutoencoder, Error, GaussianNoise, KlSparsity, L1Sparsity, L2Sparsity, Masking,
+    ReconstructionLoss, Regularizer, RegularizerGradient, RegularizerInput, Scalar, WeightDecay,
+};
+use nalgebra::DMatrix;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A fresh folder under the system's temporary folder.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("autoencoders-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn trained<T: Scalar>(tied: bool) -> DenseAutoencoder<T> {
+    let x = bundled_digits::<T>()
+        .unwrap()
+        .train_images
+        .rows(0, 64)
+        .into_owned();
+    let mut model = DenseBuilder::new(784, 16)
+        .with_encoder_activation(Activation::Tanh)
+        .with_tied(tied)
+        .build::<T, _>(&mut common::rng(1))
+        .unwrap();
+    let config = autoencoders::TrainingConfig::default().with_epochs(1);
+    model
+        .fit(
+            &x,
+            &config,
+            &mut autoencoders::Adam::new(1e-3).unwrap(),
+            &mut common::rng(2),
+        )
+        .unwrap();
+    model
+}
+
+fn round_trip<T: Scalar>() {
+    let dir = scratch(&format!("round-trip-{}", T::NAME));
+    for tied in [false, true] {
+        let model = trained::<T>(tied)
+            .with_regularizer((
+                Contractive::new(0.25).unwrap(),
+                KlSparsity::new(0.05, 3.0).unwrap(),
+                L1Sparsity::new(1e-3).unwrap(),
+                L2Sparsity::new(2e-3).unwrap(),
+                WeightDecay::new(1e-4).unwrap(),
+            ))
+            .with_corruption(Masking::new(0.3).unwrap())
+            .with_loss(ReconstructionLoss::CrossEntropy);
+        let path = dir.join(format!("model-{tied}.safetensors"));
+        model.save(&path).unwrap();
+        let loaded = DynamicAutoencoder::<T>::load(&path).unwrap();
+        // Bit-exact: compare the raw bits, not approximately.
+        let bits = |p: Vec<&[T]>| -> Vec<Vec<u64>> {
+            p.iter()
+                .map(|t| t.iter().map(|v| v.as_f64().to_bits()).collect())
+                .collect()
+        };
+        assert_eq!(bits(loaded.parameters()), bits(model.parameters()));
+        assert_eq!(loaded.parameter_names(), model.parameter_names());
+        assert_eq!(loaded.architecture(), model.architecture());
+        let expected: Vec<BuiltinRegularizer> =
+            Regularizer::<T>::builtin(model.regularizer()).unwrap();
+        assert_eq!(loaded.regularizer(), &expected);
+        assert_eq!(
+            loaded.corruption(),
+            &BuiltinCorruption::Masking(Masking::new(0.3).unwrap())
+        );
+        assert_eq!(loaded.loss(), ReconstructionLoss::CrossEntropy);
+        // Saving is deterministic, and saving the loaded model again gives the same bytes.
+        let original = model.to_safetensors().unwrap();
+        assert!(
+            original == model.to_safetensors().unwrap(),
+            "two saves differ"
+        );
+        assert!(
+            original == loaded.to_safetensors().unwrap(),
+            "the re-saved file differs"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn save_and_load_round_trip_bit_exactly_f32() {
+    round_trip::<f32>();
+}
+
+#[test]
+fn save_and_load_round_trip_bit_exactly_f64() {
+    round_trip::<f64>();
+}
+
+#[test]
+fn tensors_have_pytorch_names_shapes_and_dtypes() {
+    let model = trained::<f32>(false);
+    let bytes = model.to_safetensors().unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    for (name, shape) in [
+        ("encoder.weight", [16, 784].as_slice()),
+        ("encoder.bias", &[16]),
+        ("decoder.weight", &[784, 16]),
+        ("decoder.bias", &[784]),
+    ] {
+        assert_eq!(header[name]["dtype"], "F32", "{name}");
+        assert_eq!(header[name]["shape"], serde_json::json!(shape), "{name}");
+    }
+    // Row-major: element [1, 2] of encoder.weight is W[(1, 2)].
+    let start = header["encoder.weight"]["data_offsets"][0]
+        .as_u64()
+        .unwrap() as usize;
+    let at = 8 + header_len + start + (784 + 2) * 4;
+    let value = f32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+    assert_eq!(value, model.encoder().weights()[(1, 2)]);
+    let tied = trained::<f64>(true).to_safetensors().unwrap();
+    let header_len = u64::from_le_bytes(tied[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&tied[8..8 + header_len]).unwrap();
+    assert!(
+        header.get("decoder.weight").is_none(),
+        "a tied model has no decoder.weight"
+    );
+    assert_eq!(header["encoder.weight"]["dtype"], "F64");
+    let metadata = header["__metadata__"].as_object().unwrap();
+    assert_eq!(
+        metadata.len(),
+        1,
+        "one metadata key, so that files are deterministic"
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(metadata["autoencoders"].as_str().unwrap()).unwrap();
+    assert_eq!(meta["crc32"].as_str().unwrap().len(), 8);
+    assert_eq!(meta["tied"], true);
+    assert_eq!(meta["encoder_activation"], "tanh");
+}
+
+fn problem(result: Result<DynamicAutoencoder<f32>, Error>) -> ModelFileProblem {
+    match result {
+        Err(Error::ModelFile { problem, .. }) => problem,
+        other => panic!("expected a model file error, got {other:?}"),
+    }
+}
+
+#[test]
+fn files_that_do_not_fit_give_typed_errors() {
+    let good = trained::<f32>(false).to_safetensors().unwrap();
+    let load = |bytes: &[u8]| DynamicAutoencoder::<f32>::from_safetensors(bytes, "test");
+    assert!(load(&good).is_ok());
+    assert_eq!(problem(load(&good[..5])), ModelFileProblem::HeaderTooSmall);
+    assert_eq!(
+        problem(load(&good[..good.len() - 1])),
+        ModelFileProblem::DataLengthMismatch
+    );
+    let mut flipped = good.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x40;
+    assert!(matches!(
+        problem(load(&flipped)),
+        ModelFileProblem::ChecksumMismatch { .. }
+    ));
+    assert!(matches!(
+        problem(DynamicAutoencoder::<f64>::from_safetensors(&good, "test").map(|_| unreachable!())),
+        ModelFileProblem::WrongDtype { .. }
+    ));
+
+    // A user-defined regularizer is saved by name, and loading says so.
+    struct Mine;
+    impl Regularizer<f32> for Mine {
+        fn name(&self) -> &'static str {
+            "mine"
+        }
+        fn penalty(
+            &self,
+            _: &RegularizerInput<'_, f32>,
+            _: &mut RegularizerGradient<'_, f32>,
+        ) -> f32 {
+            0.0
+        }
+    }
+    let custom = trained::<f32>(false)
+        .with_regularizer(Mine)
+        .to_safetensors()
+        .unwrap();
+    assert_eq!(
+        problem(load(&custom)),
+        ModelFileProblem::CustomComponent {
+            component: "regularizer",
+            name: "mine".into()
+        }
+    );
+
+    // Weights of another size than the architecture asks for.
+    let dir = scratch("mismatch");
+    let path = dir.join("m.safetensors");
+    trained::<f32>(false).save(&path).unwrap();
+    let wrong = DenseAutoencoder::<f32>::load_weights(&path, &DenseBuilder::new(784, 8));
+    assert!(matches!(
+        wrong,
+        Err(Error::ModelFile {
+            problem: ModelFileProblem::WrongShape { .. },
+            ..
+        })
+    ));
+    let wrong =
+        DenseAutoencoder::<f32>::load_weights(&path, &DenseBuilder::new(784, 16).with_tied(true));
+    assert!(matches!(
+        wrong,
+        Err(Error::ModelFile {
+            problem: ModelFileProblem::UnexpectedTensor { .. },
+            ..
+        })
+    ));
+    let mut model = DenseBuilder::new(784, 16)
+        .build::<f32, _>(&mut common::rng(9))
+        .unwrap();
+    let before = model
+        .parameters()
+        .iter()
+        .map(|p| p.to_vec())
+        .collect::<Vec<_>>();
+    assert!(
+        model
+            .load_parameters(dir.join("missing.safetensors"))
+            .is_err()
+    );
+    assert_eq!(
+        model
+            .parameters()
+            .iter()
+            .map(|p| p.to_vec())
+            .collect::<Vec<_>>(),
+        before
+    );
+    model.load_parameters(&path).unwrap();
+    assert_eq!(model.parameters(), trained::<f32>(false).parameters());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Python with NumPy and safetensors, which `.ci/run` installs.
+fn python(args: &[&str]) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/reconstruct.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 must be installed for the cross-check");
+    assert!(
+        output.status.success(),
+        "the NumPy oracle failed (pip install numpy safetensors):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The tensor `reconstructions` from a file the oracle wrote (f64, no metadata of ours).
+fn read_reconstructions(path: &std::path::Path, n: usize) -> DMatrix<f64> {
+    let bytes = std::fs::read(path).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    assert_eq!(header["reconstructions"]["dtype"], "F64");
+    let data = &bytes[8 + header_len..];
+    let values: Vec<f64> = data
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    DMatrix::from_row_slice(n, 784, &values)
+}
+
+fn max_relative_difference<T: Scalar>(ours: &DMatrix<T>, theirs: &DMatrix<f64>) -> f64 {
+    ours.iter()
+        .zip(theirs.iter())
+        .map(|(&a, &b)| (a.as_f64() - b).abs() / b.abs().max(1e-3))
+        .fold(0.0, f64::max)
+}
+
+fn numpy_reads_what_we_save<T: Scalar>(tolerance: f64) {
+    let dir = scratch(&format!("numpy-reads-{}", T::NAME));
+    let n = 200;
+    let test = bundled_digits::<T>()
+        .unwrap()
+        .test_images
+        .rows(0, n)
+        .into_owned();
+    for tied in [false, true] {
+        let model = trained::<T>(tied).with_corruption(GaussianNoise::new(0.1).unwrap());
+        let path = dir.join("model.safetensors");
+        model.save(&path).unwrap();
+        let out = dir.join("recon.safetensors");
+        python(&[
+            "evaluate",
+            path.to_str().unwrap(),
+            &n.to_string(),
+            out.to_str().unwrap(),
+        ]);
+        let theirs = read_reconstructions(&out, n);
+        let ours = model.reconstruct(&test).unwrap();
+        let diff = max_relative_difference(&ours, &theirs);
+        assert!(
+            diff <= tolerance,
+            "{} tied={tied}: max relative difference {diff:.2e}",
+            T::NAME
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn numpy_reconstructs_the_test_digits_like_we_do_f64() {
+    numpy_reads_what_we_save::<f64>(1e-12);
+}
+
+#[test]
+fn numpy_reconstructs_the_test_digits_like_we_do_f32() {
+    // f32 arithmetic against NumPy's f64: a few ulps of f32 per operation.
+    numpy_reads_what_we_save::<f32>(1e-5);
+}
+
+fn we_load_a_plain_state_dict<T: Scalar>(tolerance: f64) {
+    let dir = scratch(&format!("state-dict-{}", T::NAME));
+    let n = 100;
+    let test = bundled_digits::<T>()
+        .unwrap()
+        .test_images
+        .rows(0, n)
+        .into_owned();
+    for tied in [false, true] {
+        let model_path = dir.join("state_dict.safetensors");
+        let out = dir.join("recon.safetensors");
+        let dtype = if T::NAME == "f64" {
+            "float64"
+        } else {
+            "float32"
+        };
+        python(&[
+            "export",
+            dtype,
+            if tied { "tied" } else { "untied" },
+            "7",
+            model_path.to_str().unwrap(),
+            &n.to_string(),
+            out.to_str().unwrap(),
+        ]);
+        // No metadata of ours: the caller gives the architecture.
+        assert!(matches!(
+            DynamicAutoencoder::<T>::load(&model_path),
+            Err(Error::ModelFile {
+                problem: ModelFileProblem::MissingMetadata | ModelFileProblem::MissingChecksum,
+                ..
+            })
+        ));
+        let builder = DenseBuilder::new(784, 32).with_tied(tied);
+        let model = DenseAutoencoder::<T>::load_weights(&model_path, &builder).unwrap();
+        let diff = max_relative_difference(
+            &model.reconstruct(&test).unwrap(),
+            &read_reconstructions(&out, n),
+        );
+        assert!(
+            diff <= tolerance,
+            "{} tied={tied}: max relative difference {diff:.2e}",
+            T::NAME
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn weights_saved_by_a_numpy_state_dict_load_f32() {
+    we_load_a_plain_state_dict::<f32>(1e-5);
+}
+
+#[test]
+fn weights_saved_by_a_numpy_state_dict_load_f64() {
+    we_load_a_plain_state_dict::<f64>(1e-12);
+}
