@@ -339,8 +339,13 @@ where
         check_data(code, self.code_dim(), "codes to decode")?;
         let mut pre_activation = DMatrix::zeros(0, 0);
         let mut x_hat = DMatrix::zeros(0, 0);
-        self.decoder
-            .forward(code, self.tied_weights(), &mut pre_activation, &mut x_hat);
+        self.decoder.forward(
+            code,
+            self.tied_weights(),
+            &mut D::Trace::default(),
+            &mut pre_activation,
+            &mut x_hat,
+        );
         Ok(x_hat)
     }
 
@@ -464,6 +469,7 @@ where
         self.decoder.forward(
             &ws.pass.code,
             tied,
+            &mut ws.decoder_trace,
             &mut ws.decoder_pre_activation,
             &mut ws.x_hat,
         );
@@ -484,6 +490,7 @@ where
             self.decoder.backward(
                 &ws.pass.code,
                 tied,
+                &mut ws.decoder_trace,
                 &ws.grad_decoder_pre_activation,
                 &mut ws.grad_decoder,
                 tied.map(|_| &mut ws.grad_code_weights),
@@ -530,7 +537,7 @@ where
             }
             self.encoder.backward(
                 input,
-                &ws.trace,
+                &mut ws.trace,
                 &ws.pass,
                 &ws.grad_pre_activation,
                 code_layer.weights.map(|_| &ws.grad_code_weights),
@@ -546,8 +553,9 @@ where
 
 /// Buffers for one batch's forward and backward pass, reused across batches.
 #[derive(Debug)]
-pub(crate) struct Workspace<E: Encoder, D> {
+pub(crate) struct Workspace<E: Encoder, D: Decoder<E::Scalar>> {
     trace: E::Trace,
+    decoder_trace: D::Trace,
     pass: CodePass<E::Scalar>,
     decoder_pre_activation: DMatrix<E::Scalar>,
     x_hat: DMatrix<E::Scalar>,
@@ -564,6 +572,7 @@ impl<E: Encoder, D: Decoder<E::Scalar>> Workspace<E, D> {
         let empty = || DMatrix::zeros(0, 0);
         Self {
             trace: E::Trace::default(),
+            decoder_trace: D::Trace::default(),
             pass: CodePass::default(),
             decoder_pre_activation: empty(),
             x_hat: empty(),

@@ -14,6 +14,10 @@ use std::fmt;
 /// uses directly, for stability). It may own its weights, or use the encoder's code-layer
 /// weights transposed (*tied* weights), which the autoencoder then passes in as `tied`.
 pub trait Decoder<T: Scalar>: Clone + fmt::Debug {
+    /// What a forward pass keeps for the backward pass besides its output (e.g. the outputs of
+    /// hidden layers); `()` for a single layer.
+    type Trace: Default + Clone + fmt::Debug;
+
     /// Units in the code.
     fn code_dim(&self) -> usize;
 
@@ -40,6 +44,7 @@ pub trait Decoder<T: Scalar>: Clone + fmt::Debug {
         &self,
         code: &DMatrix<T>,
         tied: Option<&DMatrix<T>>,
+        trace: &mut Self::Trace,
         pre_activation: &mut DMatrix<T>,
         output: &mut DMatrix<T>,
     );
@@ -51,6 +56,7 @@ pub trait Decoder<T: Scalar>: Clone + fmt::Debug {
         &self,
         code: &DMatrix<T>,
         tied: Option<&DMatrix<T>>,
+        trace: &mut Self::Trace,
         grad_pre_activation: &DMatrix<T>,
         grad: &mut Self,
         grad_tied: Option<&mut DMatrix<T>>,
@@ -161,6 +167,8 @@ impl<T: Scalar> DenseDecoder<T> {
 }
 
 impl<T: Scalar> Decoder<T> for DenseDecoder<T> {
+    type Trace = ();
+
     fn code_dim(&self) -> usize {
         self.code_dim
     }
@@ -189,6 +197,7 @@ impl<T: Scalar> Decoder<T> for DenseDecoder<T> {
         &self,
         code: &DMatrix<T>,
         tied: Option<&DMatrix<T>>,
+        _trace: &mut (),
         pre_activation: &mut DMatrix<T>,
         output: &mut DMatrix<T>,
     ) {
@@ -206,6 +215,7 @@ impl<T: Scalar> Decoder<T> for DenseDecoder<T> {
         &self,
         code: &DMatrix<T>,
         tied: Option<&DMatrix<T>>,
+        _trace: &mut (),
         grad_pre_activation: &DMatrix<T>,
         grad: &mut Self,
         grad_tied: Option<&mut DMatrix<T>>,

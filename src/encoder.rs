@@ -63,7 +63,7 @@ pub struct CodePass<T: Scalar> {
 ///         pass.pre_activation = DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] * self.0[j]);
 ///         Activation::Sigmoid.apply_matrix(&pass.pre_activation, &mut pass.code);
 ///     }
-///     fn backward(&self, x: &DMatrix<f64>, _: &(), _: &CodePass<f64>, grad_z: &DMatrix<f64>,
+///     fn backward(&self, x: &DMatrix<f64>, _: &mut (), _: &CodePass<f64>, grad_z: &DMatrix<f64>,
 ///                 _: Option<&DMatrix<f64>>, grad: &mut Self) {
 ///         for j in 0..self.0.len() {
 ///             grad.0[j] = (0..x.nrows()).map(|i| grad_z[(i, j)] * x[(i, j)]).sum();
@@ -116,11 +116,11 @@ pub trait Encoder: Clone + fmt::Debug {
 
     /// Backward pass: given `∂J/∂z` of the code layer (`n × code_dim`) and an extra gradient on
     /// the code layer's weights (from regularizers and tied decoders), *sets* every parameter
-    /// gradient in `grad`.
+    /// gradient in `grad`. `trace` is the forward pass's, and may serve as scratch space.
     fn backward(
         &self,
         x: &DMatrix<Self::Scalar>,
-        trace: &Self::Trace,
+        trace: &mut Self::Trace,
         pass: &CodePass<Self::Scalar>,
         grad_pre_activation: &DMatrix<Self::Scalar>,
         grad_code_weights: Option<&DMatrix<Self::Scalar>>,
@@ -259,7 +259,7 @@ impl<T: Scalar> Encoder for DenseEncoder<T> {
     fn backward(
         &self,
         x: &DMatrix<T>,
-        _trace: &(),
+        _trace: &mut (),
         _pass: &CodePass<T>,
         grad_pre_activation: &DMatrix<T>,
         grad_code_weights: Option<&DMatrix<T>>,
