@@ -164,6 +164,17 @@ impl<T: Scalar> DenseDecoder<T> {
     pub fn bias(&self) -> &DVector<T> {
         &self.bias
     }
+
+    /// An untied copy whose weights are `W` transposed: unrolls a tied layer.
+    pub(crate) fn untied(&self, tied: &DMatrix<T>) -> Self {
+        match &self.weights {
+            Some(_) => self.clone(),
+            None => Self {
+                weights: Some(tied.transpose()),
+                ..self.clone()
+            },
+        }
+    }
 }
 
 impl<T: Scalar> Decoder<T> for DenseDecoder<T> {

@@ -221,6 +221,30 @@ impl<T: Scalar> DenseEncoder<T> {
     }
 }
 
+impl<T: Scalar> DenseEncoder<T> {
+    /// `∂J/∂u = ∂J/∂z·W` for the layer's input `u`, written into `grad_input`.
+    pub(crate) fn backward_input(
+        &self,
+        grad_pre_activation: &DMatrix<T>,
+        grad_input: &mut DMatrix<T>,
+    ) {
+        crate::linalg::resize(
+            grad_input,
+            grad_pre_activation.nrows(),
+            self.weights.ncols(),
+        );
+        gemm(
+            T::one(),
+            grad_pre_activation,
+            Op::Plain,
+            &self.weights,
+            Op::Plain,
+            T::zero(),
+            grad_input,
+        );
+    }
+}
+
 impl<T: Scalar> Encoder for DenseEncoder<T> {
     type Scalar = T;
     type Trace = ();

@@ -14,6 +14,7 @@
 
 mod activation;
 mod autoencoder;
+mod classifier;
 pub mod corruption;
 pub mod data;
 mod decoder;
@@ -23,14 +24,18 @@ mod init;
 mod linalg;
 mod loss;
 pub mod optimizer;
+mod pca;
 pub mod persistence;
+mod pretraining;
 pub mod regularizer;
 mod scalar;
+mod stack;
 mod training;
 mod validate;
 
 pub use activation::Activation;
 pub use autoencoder::{Autoencoder, DenseAutoencoder, DenseBuilder, Objective};
+pub use classifier::{Classifier, SupervisedReport};
 pub use corruption::{
     BuiltinCorruption, Corruption, GaussianNoise, Masking, NoCorruption, SaltAndPepper,
 };
@@ -40,12 +45,15 @@ pub use error::{Error, Result};
 pub use init::Init;
 pub use loss::ReconstructionLoss;
 pub use optimizer::{Adam, Optimizer, Sgd};
+pub use pca::Pca;
 pub use persistence::DynamicAutoencoder;
+pub use pretraining::{LayerSpec, LayerwisePretrainer, PretrainedStack};
 pub use regularizer::{
     Architecture, BuiltinRegularizer, Contractive, KlSparsity, L1Sparsity, L2Sparsity,
     NoRegularizer, Regularizer, RegularizerGradient, RegularizerInput, WeightDecay,
 };
 pub use scalar::Scalar;
+pub use stack::{StackTrace, StackedDecoder, StackedDecoderTrace, StackedEncoder};
 pub use training::{EpochReport, History, Observer, StopReason, TrainingConfig};
 
 pub use nalgebra;

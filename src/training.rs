@@ -108,18 +108,19 @@ pub enum StopReason {
     Observer,
 }
 
-/// Everything `fit` reported, epoch by epoch.
+/// Everything `fit` reported, epoch by epoch: [`EpochReport`]s for autoencoders,
+/// [`SupervisedReport`](crate::SupervisedReport)s for classifiers.
 #[derive(Clone, Debug, PartialEq)]
-pub struct History {
+pub struct History<R = EpochReport> {
     /// One report per epoch run.
-    pub epochs: Vec<EpochReport>,
+    pub epochs: Vec<R>,
     /// Why training stopped.
     pub stop_reason: StopReason,
 }
 
-impl History {
+impl<R> History<R> {
     /// The last epoch's report, if any epoch ran.
-    pub fn last(&self) -> Option<&EpochReport> {
+    pub fn last(&self) -> Option<&R> {
         self.epochs.last()
     }
 }
@@ -141,18 +142,18 @@ impl History {
 /// };
 /// # let _ = &mut early_stop as &mut dyn Observer;
 /// ```
-pub trait Observer {
+pub trait Observer<R = EpochReport> {
     /// Called after each epoch; `Break` stops training.
-    fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
+    fn on_epoch(&mut self, report: &R) -> ControlFlow<()> {
         let _ = report;
         ControlFlow::Continue(())
     }
 }
 
-impl Observer for () {}
+impl<R> Observer<R> for () {}
 
-impl<F: FnMut(&EpochReport) -> ControlFlow<()>> Observer for F {
-    fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
+impl<R, F: FnMut(&R) -> ControlFlow<()>> Observer<R> for F {
+    fn on_epoch(&mut self, report: &R) -> ControlFlow<()> {
         self(report)
     }
 }
@@ -287,7 +288,7 @@ where
 }
 
 /// Copies the rows `rows` of `x`, in that order, into `batch`.
-fn gather_rows<T: Scalar>(x: &DMatrix<T>, rows: &[usize], batch: &mut DMatrix<T>) {
+pub(crate) fn gather_rows<T: Scalar>(x: &DMatrix<T>, rows: &[usize], batch: &mut DMatrix<T>) {
     resize(batch, rows.len(), x.ncols());
     for (mut out, column) in batch.column_iter_mut().zip(x.column_iter()) {
         for (o, &r) in out.iter_mut().zip(rows) {

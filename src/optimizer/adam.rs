@@ -19,6 +19,21 @@ pub struct Adam<T: Scalar> {
     second_moment: Vec<Vec<T>>,
 }
 
+impl<T: Scalar> Default for Adam<T> {
+    /// Adam with learning rate 1e-3 and the default `β₁`, `β₂`, `ε`.
+    fn default() -> Self {
+        Self {
+            learning_rate: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-8,
+            steps: 0,
+            first_moment: Vec::new(),
+            second_moment: Vec::new(),
+        }
+    }
+}
+
 impl<T: Scalar> Adam<T> {
     /// Adam with learning rate `η` and the default `β₁`, `β₂`, `ε`.
     ///
@@ -34,12 +49,7 @@ impl<T: Scalar> Adam<T> {
         )?;
         Ok(Self {
             learning_rate,
-            beta1: 0.9,
-            beta2: 0.999,
-            epsilon: 1e-8,
-            steps: 0,
-            first_moment: Vec::new(),
-            second_moment: Vec::new(),
+            ..Self::default()
         })
     }
 

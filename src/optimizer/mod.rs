@@ -18,6 +18,18 @@ pub trait Optimizer<T: Scalar> {
     fn step(&mut self, parameters: &mut [&mut [T]], gradients: &[&[T]]);
 }
 
+impl<T: Scalar, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
+    fn step(&mut self, parameters: &mut [&mut [T]], gradients: &[&[T]]) {
+        (**self).step(parameters, gradients);
+    }
+}
+
+impl<T: Scalar, O: Optimizer<T> + ?Sized> Optimizer<T> for &mut O {
+    fn step(&mut self, parameters: &mut [&mut [T]], gradients: &[&[T]]) {
+        (**self).step(parameters, gradients);
+    }
+}
+
 /// Resets per-tensor state when the parameter list changes shape (a new model).
 fn ensure_state<T: Scalar>(state: &mut Vec<Vec<T>>, gradients: &[&[T]]) {
     let fits = state.len() == gradients.len()

@@ -169,6 +169,25 @@ impl<T: Scalar, R: Regularizer<T> + ?Sized> Regularizer<T> for &R {
     }
 }
 
+/// A boxed regularizer, for lists of different penalties chosen at run time.
+impl<T: Scalar, R: Regularizer<T> + ?Sized> Regularizer<T> for Box<R> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn check(&self, architecture: &Architecture) -> Result<()> {
+        (**self).check(architecture)
+    }
+
+    fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T {
+        (**self).penalty(input, grad)
+    }
+
+    fn builtin(&self) -> Option<Vec<BuiltinRegularizer>> {
+        (**self).builtin()
+    }
+}
+
 /// A list of regularizers is a regularizer: the penalties and gradients add.
 impl<T: Scalar, R: Regularizer<T>> Regularizer<T> for Vec<R> {
     fn name(&self) -> &'static str {

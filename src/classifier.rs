@@ -1,0 +1,687 @@
+//! A softmax output layer on top of an encoder, trained by backpropagation through every layer:
+//! supervised fine-tuning, training from scratch, and linear probes.
+
+use crate::linalg::{Op, affine_forward, column_sums, gemm, resize};
+use crate::training::gather_rows;
+use crate::validate::{check_data, check_nonzero, check_param};
+use crate::{
+    CodePass, Encoder, Error, History, Init, Observer, Optimizer, Result, Scalar, StopReason,
+    TrainingConfig,
+};
+use nalgebra::{ComplexField, DMatrix, DVector};
+use num_traits::{One, Zero};
+use rand::Rng;
+use rand::seq::SliceRandom;
+use std::ops::ControlFlow;
+
+/// What one epoch of supervised training did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct SupervisedReport {
+    /// The epoch, from 0.
+    pub epoch: usize,
+    /// Mean objective (negative log-likelihood plus weight decay) over the epoch's batches,
+    /// weighted by batch size.
+    pub loss: f64,
+    /// Fraction of training samples classified correctly during the epoch (by the parameters
+    /// of the time).
+    pub accuracy: f64,
+    /// Mean negative log-likelihood on the validation data after the epoch.
+    pub validation_loss: Option<f64>,
+    /// Accuracy on the validation data after the epoch.
+    pub validation_accuracy: Option<f64>,
+}
+
+/// An encoder with a softmax output layer: `p(y | x) = softmax(f(x)·Vᵀ + c)`.
+///
+/// Trained on the mean negative log-likelihood `−(1/n)·Σ_s ln p(y_s | x_s)`, plus
+/// `(λ/2)·Σ w²` over every weight matrix (head and encoder; biases excluded) when weight decay
+/// is set. The encoder is fine-tuned by backpropagation unless frozen; a frozen encoder makes
+/// a linear probe of its codes.
+///
+/// ```
+/// use autoencoders::{Activation, Classifier, Init, Sgd, StackedEncoder, TrainingConfig};
+/// use nalgebra::DMatrix;
+/// use rand::{SeedableRng, rngs::ChaCha8Rng};
+///
+/// let mut rng = ChaCha8Rng::seed_from_u64(0);
+/// let x = DMatrix::from_fn(40, 2, |i, j| if (i % 2 == 0) == (j == 0) { 1.0 } else { 0.0 });
+/// let labels: Vec<usize> = (0..40).map(|i| i % 2).collect();
+/// let encoder = StackedEncoder::<f64>::random(&[2, 8], Activation::Tanh, Init::GlorotUniform, &mut rng)?;
+/// let mut classifier = Classifier::new(encoder, 2, Init::GlorotUniform, &mut rng)?;
+/// let config = TrainingConfig::default().with_epochs(50).with_batch_size(8);
+/// classifier.fit(&x, &labels, &config, &mut Sgd::new(0.5)?, &mut rng)?;
+/// assert_eq!(classifier.accuracy(&x, &labels)?, 1.0);
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Classifier<E: Encoder> {
+    encoder: E,
+    weights: DMatrix<E::Scalar>,
+    bias: DVector<E::Scalar>,
+    frozen: bool,
+    weight_decay: f64,
+}
+
+/// Buffers for one batch, reused.
+#[derive(Debug)]
+struct Workspace<E: Encoder> {
+    trace: E::Trace,
+    pass: CodePass<E::Scalar>,
+    logits: DMatrix<E::Scalar>,
+    grad_logits: DMatrix<E::Scalar>,
+    grad_code: DMatrix<E::Scalar>,
+    grad_encoder: E,
+    grad_weights: DMatrix<E::Scalar>,
+    grad_bias: DVector<E::Scalar>,
+}
+
+impl<E: Encoder> Workspace<E> {
+    fn new(classifier: &Classifier<E>) -> Self {
+        Self {
+            trace: E::Trace::default(),
+            pass: CodePass::default(),
+            logits: DMatrix::zeros(0, 0),
+            grad_logits: DMatrix::zeros(0, 0),
+            grad_code: DMatrix::zeros(0, 0),
+            grad_encoder: classifier.encoder.clone(),
+            grad_weights: classifier.weights.clone(),
+            grad_bias: classifier.bias.clone(),
+        }
+    }
+}
+
+impl<E: Encoder> Classifier<E> {
+    /// A softmax layer of `classes` outputs on top of `encoder`, its weights drawn by `init`.
+    ///
+    /// # Errors
+    /// [`Error::ZeroDimension`] for `classes == 0`; [`Error::InvalidHyperParameter`] for a bad
+    /// `init`.
+    pub fn new<R: Rng + ?Sized>(
+        encoder: E,
+        classes: usize,
+        init: Init,
+        rng: &mut R,
+    ) -> Result<Self> {
+        check_nonzero(classes, "classes")?;
+        let weights = init.weights(classes, encoder.code_dim(), rng)?;
+        Ok(Self {
+            encoder,
+            weights,
+            bias: DVector::zeros(classes),
+            frozen: false,
+            weight_decay: 0.0,
+        })
+    }
+
+    /// Whether training leaves the encoder as it is (a linear probe of its codes).
+    pub fn with_frozen_encoder(mut self, frozen: bool) -> Self {
+        self.frozen = frozen;
+        self
+    }
+
+    /// Weight decay `λ` on every weight matrix.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperParameter`] unless `λ` is finite and ≥ 0.
+    pub fn with_weight_decay(mut self, weight: f64) -> Result<Self> {
+        check_param("weight decay", weight, weight >= 0.0, "a finite value >= 0")?;
+        self.weight_decay = weight;
+        Ok(self)
+    }
+
+    /// The encoder.
+    pub fn encoder(&self) -> &E {
+        &self.encoder
+    }
+
+    /// The softmax layer's weights, `classes × code_dim`.
+    pub fn head_weights(&self) -> &DMatrix<E::Scalar> {
+        &self.weights
+    }
+
+    /// The softmax layer's bias, `classes` entries.
+    pub fn head_bias(&self) -> &DVector<E::Scalar> {
+        &self.bias
+    }
+
+    /// Number of classes.
+    pub fn classes(&self) -> usize {
+        self.bias.len()
+    }
+
+    /// Whether the encoder is frozen.
+    pub fn is_frozen(&self) -> bool {
+        self.frozen
+    }
+
+    /// Takes the classifier apart into its encoder and head (weights, bias).
+    pub fn into_parts(self) -> (E, DMatrix<E::Scalar>, DVector<E::Scalar>) {
+        (self.encoder, self.weights, self.bias)
+    }
+
+    /// Rebuilds a classifier from an encoder and a head.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when the head does not fit the encoder's codes;
+    /// [`Error::NonFiniteData`] for NaN or ∞.
+    pub fn from_parts(
+        encoder: E,
+        weights: DMatrix<E::Scalar>,
+        bias: DVector<E::Scalar>,
+    ) -> Result<Self> {
+        if weights.ncols() != encoder.code_dim() {
+            return Err(Error::DimensionMismatch {
+                what: "columns of the softmax weights (code_dim)",
+                expected: encoder.code_dim(),
+                found: weights.ncols(),
+            });
+        }
+        check_nonzero(weights.nrows(), "classes")?;
+        crate::encoder::check_parts(&weights, &bias, "softmax layer")?;
+        Ok(Self {
+            encoder,
+            weights,
+            bias,
+            frozen: false,
+            weight_decay: 0.0,
+        })
+    }
+
+    /// Class probabilities.
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim`; returns `n × classes`, rows summing to 1.
+    ///
+    /// # Errors
+    /// [`Error::EmptyData`], [`Error::DimensionMismatch`] or [`Error::NonFiniteData`].
+    pub fn predict_proba(&self, x: &DMatrix<E::Scalar>) -> Result<DMatrix<E::Scalar>> {
+        check_data(x, self.encoder.input_dim(), "data to classify")?;
+        let mut ws = Workspace::new(self);
+        self.forward(x, &mut ws);
+        let mut probabilities = ws.logits;
+        softmax_rows(&mut probabilities);
+        Ok(probabilities)
+    }
+
+    /// The most probable class of each sample.
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim`; returns `n` labels.
+    ///
+    /// # Errors
+    /// As [`predict_proba`](Self::predict_proba).
+    pub fn predict(&self, x: &DMatrix<E::Scalar>) -> Result<Vec<usize>> {
+        let p = self.predict_proba(x)?;
+        Ok(p.row_iter()
+            .map(|row| argmax(row.iter().copied()))
+            .collect())
+    }
+
+    /// Fraction of samples whose predicted class is the label.
+    ///
+    /// # Errors
+    /// As [`predict_proba`](Self::predict_proba), and [`Error::DimensionMismatch`] or
+    /// [`Error::DataOutOfRange`] for labels that do not fit.
+    pub fn accuracy(&self, x: &DMatrix<E::Scalar>, labels: &[usize]) -> Result<f64> {
+        self.check_labels(x, labels, "labels")?;
+        let predicted = self.predict(x)?;
+        let correct = predicted.iter().zip(labels).filter(|(p, y)| p == y).count();
+        Ok(correct as f64 / labels.len() as f64)
+    }
+
+    /// The objective on `x` taken as one batch: mean negative log-likelihood plus weight decay.
+    ///
+    /// # Errors
+    /// As [`accuracy`](Self::accuracy).
+    pub fn loss(&self, x: &DMatrix<E::Scalar>, labels: &[usize]) -> Result<E::Scalar> {
+        check_data(x, self.encoder.input_dim(), "data")?;
+        self.check_labels(x, labels, "labels")?;
+        let mut ws = Workspace::new(self);
+        Ok(self.evaluate(x, labels, &mut ws, false).0)
+    }
+
+    /// The objective and its gradient for one batch, one flat tensor per entry of
+    /// [`parameters`](Self::parameters) (the encoder's gradient is computed even when frozen).
+    ///
+    /// # Errors
+    /// As [`loss`](Self::loss).
+    #[allow(clippy::type_complexity)]
+    pub fn gradient(
+        &self,
+        x: &DMatrix<E::Scalar>,
+        labels: &[usize],
+    ) -> Result<(E::Scalar, Vec<Vec<E::Scalar>>)> {
+        check_data(x, self.encoder.input_dim(), "data")?;
+        self.check_labels(x, labels, "labels")?;
+        let mut ws = Workspace::new(self);
+        let (loss, _) = self.evaluate(x, labels, &mut ws, true);
+        let mut gradient: Vec<Vec<E::Scalar>> = ws
+            .grad_encoder
+            .parameters()
+            .into_iter()
+            .map(<[_]>::to_vec)
+            .collect();
+        gradient.push(ws.grad_weights.as_slice().to_vec());
+        gradient.push(ws.grad_bias.as_slice().to_vec());
+        Ok((loss, gradient))
+    }
+
+    /// Every trainable tensor: the encoder's, then the head's weights and bias.
+    pub fn parameters(&self) -> Vec<&[E::Scalar]> {
+        let mut p = self.encoder.parameters();
+        p.push(self.weights.as_slice());
+        p.push(self.bias.as_slice());
+        p
+    }
+
+    /// Every trainable tensor, mutable, in the order of [`parameters`](Self::parameters).
+    pub fn parameters_mut(&mut self) -> Vec<&mut [E::Scalar]> {
+        let mut p = self.encoder.parameters_mut();
+        p.push(self.weights.as_mut_slice());
+        p.push(self.bias.as_mut_slice());
+        p
+    }
+
+    /// Names of the tensors: `encoder.*` then `head.weight`, `head.bias`.
+    pub fn parameter_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .encoder
+            .parameter_names()
+            .into_iter()
+            .map(|n| format!("encoder.{n}"))
+            .collect();
+        names.push("head.weight".into());
+        names.push("head.bias".into());
+        names
+    }
+
+    /// Trains on labelled data; see [`fit_with`](Self::fit_with).
+    ///
+    /// # Errors
+    /// As [`fit_with`](Self::fit_with).
+    pub fn fit<O, G>(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        labels: &[usize],
+        config: &TrainingConfig,
+        optimizer: &mut O,
+        rng: &mut G,
+    ) -> Result<History<SupervisedReport>>
+    where
+        O: Optimizer<E::Scalar>,
+        G: Rng + ?Sized,
+    {
+        self.fit_with(x, labels, None, config, optimizer, rng, &mut ())
+    }
+
+    /// Trains on labelled data by minibatch gradient descent, reporting every epoch.
+    ///
+    /// A frozen encoder encodes the data once and only the softmax layer trains.
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim` with `n` labels; `validation` likewise.
+    ///
+    /// # Errors
+    /// Before any work: bad data or labels ([`Error::DataOutOfRange`] for a label ≥ classes),
+    /// an invalid config. During training: [`Error::Diverged`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit_with<O, G, B>(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        labels: &[usize],
+        validation: Option<(&DMatrix<E::Scalar>, &[usize])>,
+        config: &TrainingConfig,
+        optimizer: &mut O,
+        rng: &mut G,
+        observer: &mut B,
+    ) -> Result<History<SupervisedReport>>
+    where
+        O: Optimizer<E::Scalar>,
+        G: Rng + ?Sized,
+        B: Observer<SupervisedReport> + ?Sized,
+    {
+        config.validate()?;
+        check_data(x, self.encoder.input_dim(), "training data")?;
+        self.check_labels(x, labels, "training labels")?;
+        if let Some((vx, vy)) = validation {
+            check_data(vx, self.encoder.input_dim(), "validation data")?;
+            self.check_labels(vx, vy, "validation labels")?;
+        }
+        // A frozen encoder's codes never change: compute them once and train the head on them.
+        let codes = if self.frozen {
+            Some(self.encoder.encode(x)?)
+        } else {
+            None
+        };
+        let n = x.nrows();
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut ws = Workspace::new(self);
+        let mut batch = DMatrix::zeros(0, 0);
+        let mut batch_labels = Vec::with_capacity(config.batch_size());
+        let mut history = History {
+            epochs: Vec::with_capacity(config.epochs()),
+            stop_reason: StopReason::Completed,
+        };
+        for epoch in 0..config.epochs() {
+            if config.shuffle() {
+                order.shuffle(rng);
+            }
+            let (mut loss_sum, mut correct) = (0.0, 0usize);
+            for (index, rows) in order.chunks(config.batch_size()).enumerate() {
+                batch_labels.clear();
+                batch_labels.extend(rows.iter().map(|&r| labels[r]));
+                let (loss, hits) = match &codes {
+                    Some(codes) => {
+                        gather_rows(codes, rows, &mut batch);
+                        self.evaluate_head(&batch, &batch_labels, &mut ws, true)
+                    }
+                    None => {
+                        gather_rows(x, rows, &mut batch);
+                        self.evaluate(&batch, &batch_labels, &mut ws, true)
+                    }
+                };
+                let finite = loss.is_finite()
+                    && ws.grad_weights.iter().all(|v| v.is_finite())
+                    && (self.frozen
+                        || ws
+                            .grad_encoder
+                            .parameters()
+                            .iter()
+                            .all(|g| g.iter().all(|v| v.is_finite())));
+                if !finite {
+                    return Err(Error::Diverged {
+                        epoch,
+                        batch: index,
+                        what: "objective",
+                    });
+                }
+                self.step(&ws, optimizer);
+                loss_sum += loss.as_f64() * rows.len() as f64;
+                correct += hits;
+            }
+            let (validation_loss, validation_accuracy) = match validation {
+                Some((vx, vy)) => {
+                    let mut vws = Workspace::new(self);
+                    let (loss, hits) = self.evaluate(vx, vy, &mut vws, false);
+                    (
+                        Some(self.nll_only(loss).as_f64()),
+                        Some(hits as f64 / vy.len() as f64),
+                    )
+                }
+                None => (None, None),
+            };
+            let report = SupervisedReport {
+                epoch,
+                loss: loss_sum / n as f64,
+                accuracy: correct as f64 / n as f64,
+                validation_loss,
+                validation_accuracy,
+            };
+            history.epochs.push(report);
+            if let ControlFlow::Break(()) = observer.on_epoch(&report) {
+                history.stop_reason = StopReason::Observer;
+                break;
+            }
+        }
+        Ok(history)
+    }
+
+    fn step<O: Optimizer<E::Scalar>>(&mut self, ws: &Workspace<E>, optimizer: &mut O) {
+        let mut gradients: Vec<&[E::Scalar]> = Vec::new();
+        if !self.frozen {
+            gradients.extend(ws.grad_encoder.parameters());
+        }
+        gradients.push(ws.grad_weights.as_slice());
+        gradients.push(ws.grad_bias.as_slice());
+        let mut parameters: Vec<&mut [E::Scalar]> = Vec::new();
+        if !self.frozen {
+            parameters.extend(self.encoder.parameters_mut());
+        }
+        parameters.push(self.weights.as_mut_slice());
+        parameters.push(self.bias.as_mut_slice());
+        optimizer.step(&mut parameters, &gradients);
+    }
+
+    /// The objective without its weight decay (for validation reports).
+    fn nll_only(&self, loss: E::Scalar) -> E::Scalar {
+        loss - self.decay_value()
+    }
+
+    /// The whole weight-decay term: the head's and the encoder's.
+    fn decay_value(&self) -> E::Scalar {
+        E::Scalar::cast(self.weight_decay / 2.0) * self.weights.norm_squared()
+            + self.encoder_decay_value()
+    }
+
+    fn check_labels(
+        &self,
+        x: &DMatrix<E::Scalar>,
+        labels: &[usize],
+        what: &'static str,
+    ) -> Result<()> {
+        if labels.len() != x.nrows() {
+            return Err(Error::DimensionMismatch {
+                what,
+                expected: x.nrows(),
+                found: labels.len(),
+            });
+        }
+        if let Some(row) = labels.iter().position(|&y| y >= self.classes()) {
+            return Err(Error::DataOutOfRange {
+                what,
+                row,
+                column: 0,
+                value: labels[row] as f64,
+                expected: "0 ≤ label < classes",
+            });
+        }
+        Ok(())
+    }
+
+    /// Encoder forward and logits into `ws`.
+    fn forward(&self, x: &DMatrix<E::Scalar>, ws: &mut Workspace<E>) {
+        self.encoder.forward(x, &mut ws.trace, &mut ws.pass);
+        affine_forward(
+            &ws.pass.code,
+            &self.weights,
+            Op::Transposed,
+            &self.bias,
+            &mut ws.logits,
+        );
+    }
+
+    /// Loss and number of correct predictions of a batch; with `backward`, every gradient.
+    fn evaluate(
+        &self,
+        x: &DMatrix<E::Scalar>,
+        labels: &[usize],
+        ws: &mut Workspace<E>,
+        backward: bool,
+    ) -> (E::Scalar, usize) {
+        self.forward(x, ws);
+        // Borrow the codes out of the workspace while the head writes its gradients into it.
+        let codes = std::mem::replace(&mut ws.pass.code, DMatrix::zeros(0, 0));
+        let (loss, hits) = self.head_loss(&codes, labels, ws, backward);
+        ws.pass.code = codes;
+        if backward {
+            // ∂J/∂z = ∂J/∂h ⊙ s'(z) at the code layer, then through the encoder.
+            let activation = self.encoder.code_layer().activation;
+            for (g, (&z, &h)) in ws
+                .grad_code
+                .iter_mut()
+                .zip(ws.pass.pre_activation.iter().zip(ws.pass.code.iter()))
+            {
+                *g *= activation.derivative(z, h);
+            }
+            self.encoder.backward(
+                x,
+                &mut ws.trace,
+                &ws.pass,
+                &ws.grad_code,
+                None,
+                &mut ws.grad_encoder,
+            );
+            self.add_encoder_decay(&mut ws.grad_encoder);
+        }
+        (loss + self.encoder_decay_value(), hits)
+    }
+
+    /// Like `evaluate`, for precomputed codes (frozen encoder).
+    fn evaluate_head(
+        &self,
+        codes: &DMatrix<E::Scalar>,
+        labels: &[usize],
+        ws: &mut Workspace<E>,
+        backward: bool,
+    ) -> (E::Scalar, usize) {
+        affine_forward(
+            codes,
+            &self.weights,
+            Op::Transposed,
+            &self.bias,
+            &mut ws.logits,
+        );
+        self.head_loss(codes, labels, ws, backward)
+    }
+
+    /// Softmax negative log-likelihood of `ws.logits` (plus the head's weight decay), and when
+    /// `backward` the head's gradients and `∂J/∂h` in `ws.grad_code`.
+    fn head_loss(
+        &self,
+        codes: &DMatrix<E::Scalar>,
+        labels: &[usize],
+        ws: &mut Workspace<E>,
+        backward: bool,
+    ) -> (E::Scalar, usize) {
+        let n = E::Scalar::cast(labels.len() as f64);
+        let (rows, classes) = ws.logits.shape();
+        resize(&mut ws.grad_logits, rows, classes);
+        let mut total = E::Scalar::zero();
+        let mut hits = 0;
+        for (s, &y) in labels.iter().enumerate() {
+            let row = ws.logits.row(s);
+            let max = row
+                .iter()
+                .copied()
+                .fold(row[0], |a, b| if b > a { b } else { a });
+            let sum = row
+                .iter()
+                .fold(E::Scalar::zero(), |acc, &v| acc + (v - max).exp());
+            let log_normaliser = max + sum.ln();
+            total += log_normaliser - row[y];
+            if argmax(row.iter().copied()) == y {
+                hits += 1;
+            }
+            for c in 0..classes {
+                let p = (ws.logits[(s, c)] - log_normaliser).exp();
+                let target = if c == y {
+                    E::Scalar::one()
+                } else {
+                    E::Scalar::zero()
+                };
+                ws.grad_logits[(s, c)] = (p - target) / n;
+            }
+        }
+        let mut loss = total / n;
+        let lambda = E::Scalar::cast(self.weight_decay);
+        if self.weight_decay > 0.0 {
+            loss += lambda / E::Scalar::cast(2.0) * self.weights.norm_squared();
+        }
+        if backward {
+            let (one, zero) = (E::Scalar::one(), E::Scalar::zero());
+            gemm(
+                one,
+                &ws.grad_logits,
+                Op::Transposed,
+                codes,
+                Op::Plain,
+                zero,
+                &mut ws.grad_weights,
+            );
+            if self.weight_decay > 0.0 {
+                for (g, &w) in ws.grad_weights.iter_mut().zip(self.weights.iter()) {
+                    *g += lambda * w;
+                }
+            }
+            column_sums(&ws.grad_logits, &mut ws.grad_bias);
+            resize(&mut ws.grad_code, rows, codes.ncols());
+            gemm(
+                one,
+                &ws.grad_logits,
+                Op::Plain,
+                &self.weights,
+                Op::Plain,
+                zero,
+                &mut ws.grad_code,
+            );
+        }
+        (loss, hits)
+    }
+
+    fn encoder_decay_value(&self) -> E::Scalar {
+        if self.weight_decay == 0.0 {
+            return E::Scalar::zero();
+        }
+        let mut squares = E::Scalar::zero();
+        for (name, p) in self
+            .encoder
+            .parameter_names()
+            .iter()
+            .zip(self.encoder.parameters())
+        {
+            if name.ends_with("weight") {
+                squares += p.iter().fold(E::Scalar::zero(), |acc, &w| acc + w * w);
+            }
+        }
+        E::Scalar::cast(self.weight_decay / 2.0) * squares
+    }
+
+    fn add_encoder_decay(&self, grad: &mut E) {
+        if self.weight_decay == 0.0 {
+            return;
+        }
+        let lambda = E::Scalar::cast(self.weight_decay);
+        let names = self.encoder.parameter_names();
+        for ((name, g), w) in names
+            .iter()
+            .zip(grad.parameters_mut())
+            .zip(self.encoder.parameters())
+        {
+            if name.ends_with("weight") {
+                for (g, &w) in g.iter_mut().zip(w) {
+                    *g += lambda * w;
+                }
+            }
+        }
+    }
+}
+
+/// Index of the largest value (the first of equals).
+fn argmax<T: Scalar>(values: impl Iterator<Item = T>) -> usize {
+    let mut best = (0, None::<T>);
+    for (i, v) in values.enumerate() {
+        if best.1.is_none_or(|b| v > b) {
+            best = (i, Some(v));
+        }
+    }
+    best.0
+}
+
+/// Replaces each row of logits by its softmax, stably.
+fn softmax_rows<T: Scalar>(m: &mut DMatrix<T>) {
+    for mut row in m.row_iter_mut() {
+        let max = row
+            .iter()
+            .copied()
+            .fold(row[0], |a, b| if b > a { b } else { a });
+        let mut sum = T::zero();
+        for v in row.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        for v in row.iter_mut() {
+            *v /= sum;
+        }
+    }
+}
