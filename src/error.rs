@@ -112,10 +112,25 @@ pub enum Error {
     MalformedFile {
         /// The file's path or name.
         file: String,
-        /// Byte offset (or element index, for element problems) where the problem was found.
+        /// Byte offset where the problem was found. For a gzip-compressed file it counts
+        /// decompressed bytes, except for problems of the compression itself (a truncated or
+        /// corrupt gzip stream), where it counts compressed bytes.
         offset: u64,
         /// What is wrong.
         problem: &'static str,
+    },
+
+    /// A file of labels that does not hold one label per sample of its data file.
+    #[error("{labels_file} holds {labels} labels but {features_file} holds {samples} samples")]
+    SampleCountMismatch {
+        /// The file of samples.
+        features_file: String,
+        /// The file of labels.
+        labels_file: String,
+        /// Samples in `features_file`.
+        samples: usize,
+        /// Labels in `labels_file`.
+        labels: usize,
     },
 
     /// Training produced a NaN or infinite objective or parameter.

@@ -1,9 +1,15 @@
-//! Reading data sets: the IDX format (MNIST's) and the digits bundled with the crate.
+//! Reading data sets: IDX files (MNIST's format) and the digits bundled with the crate.
+//!
+//! Readers return a [`Table`] (or an [`IdxArray`]) whose values are as in the file.
+//! Gzip-compressed files are recognised from their first bytes and decompressed transparently.
+//! Errors name the file and the position of the problem.
 
 mod idx;
 #[cfg(feature = "bundled-digits")]
 mod mnist;
+mod table;
 
-pub use idx::{IdxArray, IdxData, parse_idx, read_idx};
+pub use idx::{IdxArray, IdxData, parse_idx, read_idx, read_idx_table};
 #[cfg(feature = "bundled-digits")]
 pub use mnist::{Digits, bundled_digits};
+pub use table::Table;
