@@ -120,6 +120,56 @@ pub enum Error {
         problem: &'static str,
     },
 
+    /// A field of a text file (CSV) that is not what its column needs: not a number, NaN or
+    /// infinite, or not a class label.
+    #[error("{file}: line {line}, column {column}: expected {expected}, found {found:?}")]
+    InvalidField {
+        /// The file's path or name.
+        file: String,
+        /// Line of the field, from 1, counting every line of the file.
+        line: usize,
+        /// Position of the field in its row, from 1.
+        column: usize,
+        /// The field's text, shortened to 32 characters.
+        found: String,
+        /// What it must be (e.g. `"a number"`).
+        expected: &'static str,
+    },
+
+    /// A row of a text file (CSV) with a different number of fields from the file's first row.
+    #[error("{file}: line {line}: expected {expected} fields like the first row, found {found}")]
+    RaggedRow {
+        /// The file's path or name.
+        file: String,
+        /// Line of the row, from 1.
+        line: usize,
+        /// Fields in the first row.
+        expected: usize,
+        /// Fields in this row.
+        found: usize,
+    },
+
+    /// A text file (CSV) without a single data row: empty, blank, or a header alone.
+    #[error("{file}: no data rows")]
+    NoDataRows {
+        /// The file's path or name.
+        file: String,
+    },
+
+    /// The label column asked for is not in a text file's rows, or is their only column.
+    #[error(
+        "{file}: cannot take label column {column} from rows of {fields} fields \
+         (it must exist and leave at least one feature column)"
+    )]
+    LabelColumnOutOfRange {
+        /// The file's path or name.
+        file: String,
+        /// The label column asked for, from 1.
+        column: usize,
+        /// Fields in the file's first row.
+        fields: usize,
+    },
+
     /// A file of labels that does not hold one label per sample of its data file.
     #[error("{labels_file} holds {labels} labels but {features_file} holds {samples} samples")]
     SampleCountMismatch {
