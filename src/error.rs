@@ -112,7 +112,9 @@ pub enum Error {
     MalformedFile {
         /// The file's path or name.
         file: String,
-        /// Byte offset (or element index, for element problems) where the problem was found.
+        /// Byte offset where the problem was found. For a gzip-compressed file it counts
+        /// decompressed bytes, except for problems of the compression itself (a truncated or
+        /// corrupt gzip stream), where it counts compressed bytes.
         offset: u64,
         /// What is wrong.
         problem: &'static str,
@@ -125,6 +127,69 @@ pub enum Error {
         file: String,
         /// What is wrong.
         problem: crate::persistence::ModelFileProblem,
+    },
+
+    /// A field of a text file (CSV) that is not what its column needs: not a number, NaN or
+    /// infinite, or not a class label.
+    #[error("{file}: line {line}, column {column}: expected {expected}, found {found:?}")]
+    InvalidField {
+        /// The file's path or name.
+        file: String,
+        /// Line of the field, from 1, counting every line of the file.
+        line: usize,
+        /// Position of the field in its row, from 1.
+        column: usize,
+        /// The field's text, shortened to 32 characters.
+        found: String,
+        /// What it must be (e.g. `"a number"`).
+        expected: &'static str,
+    },
+
+    /// A row of a text file (CSV) with a different number of fields from the file's first row.
+    #[error("{file}: line {line}: expected {expected} fields like the first row, found {found}")]
+    RaggedRow {
+        /// The file's path or name.
+        file: String,
+        /// Line of the row, from 1.
+        line: usize,
+        /// Fields in the first row.
+        expected: usize,
+        /// Fields in this row.
+        found: usize,
+    },
+
+    /// A text file (CSV) without a single data row: empty, blank, or a header alone.
+    #[error("{file}: no data rows")]
+    NoDataRows {
+        /// The file's path or name.
+        file: String,
+    },
+
+    /// The label column asked for is not in a text file's rows, or is their only column.
+    #[error(
+        "{file}: cannot take label column {column} from rows of {fields} fields \
+         (it must exist and leave at least one feature column)"
+    )]
+    LabelColumnOutOfRange {
+        /// The file's path or name.
+        file: String,
+        /// The label column asked for, from 1.
+        column: usize,
+        /// Fields in the file's first row.
+        fields: usize,
+    },
+
+    /// A file of labels that does not hold one label per sample of its data file.
+    #[error("{labels_file} holds {labels} labels but {features_file} holds {samples} samples")]
+    SampleCountMismatch {
+        /// The file of samples.
+        features_file: String,
+        /// The file of labels.
+        labels_file: String,
+        /// Samples in `features_file`.
+        samples: usize,
+        /// Labels in `labels_file`.
+        labels: usize,
     },
 
     /// Training produced a NaN or infinite objective or parameter.

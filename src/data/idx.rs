@@ -1,9 +1,10 @@
 //! The IDX format: a magic number, big-endian dimensions, then big-endian elements.
 
+use super::Table;
 use crate::{Error, Result, Scalar};
-use flate2::read::GzDecoder;
+use flate2::bufread::MultiGzDecoder;
 use nalgebra::DMatrix;
-use std::io::Read;
+use std::io::{ErrorKind, Read};
 use std::path::Path;
 
 /// Decompressed files larger than this are refused rather than read into memory.
@@ -39,6 +40,16 @@ impl IdxData {
         }
     }
 
+    /// Bytes per element in the file.
+    fn element_size(&self) -> usize {
+        match self {
+            IdxData::U8(_) | IdxData::I8(_) => 1,
+            IdxData::I16(_) => 2,
+            IdxData::I32(_) | IdxData::F32(_) => 4,
+            IdxData::F64(_) => 8,
+        }
+    }
+
     fn get(&self, i: usize) -> f64 {
         match self {
             IdxData::U8(v) => f64::from(v[i]),
@@ -64,18 +75,30 @@ impl IdxArray {
     /// The array as a matrix with one row per entry of the first dimension and the remaining
     /// dimensions flattened (row-major) into columns; values converted, not scaled.
     ///
+    /// An `f64` value larger than `f32` can hold becomes infinite in an `f32` matrix, and NaN
+    /// elements stay NaN; [`read_idx_table`] refuses both.
+    ///
     /// # Shapes
     /// Returns `dims[0] × (dims[1]·dims[2]·…)`; a one-dimensional array gives one column.
     pub fn to_matrix<T: Scalar>(&self) -> DMatrix<T> {
         let rows = self.dims.first().copied().unwrap_or(0);
-        let cols = self.data.len().checked_div(rows).unwrap_or(0);
+        let cols = match self.data.len().checked_div(rows) {
+            Some(cols) => cols,
+            // No samples: the columns still follow from the other dimensions.
+            None => self
+                .dims
+                .iter()
+                .skip(1)
+                .fold(1usize, |a, &d| a.saturating_mul(d)),
+        };
         DMatrix::from_fn(rows, cols, |r, c| T::cast(self.data.get(r * cols + c)))
     }
 
     /// The array as class labels: every element must be an integer ≥ 0.
     ///
     /// # Errors
-    /// [`Error::MalformedFile`] naming the first element that is not a label.
+    /// [`Error::MalformedFile`] naming `file` and the byte offset (in an uncompressed IDX file
+    /// with these dimensions) of the first element that is not a label.
     pub fn to_labels(&self, file: &str) -> Result<Vec<usize>> {
         (0..self.data.len())
             .map(|i| {
@@ -85,21 +108,88 @@ impl IdxArray {
                 } else {
                     Err(Error::MalformedFile {
                         file: file.to_owned(),
-                        offset: i as u64,
+                        offset: self.element_offset(i),
                         problem: "element is not a non-negative integer label",
                     })
                 }
             })
             .collect()
     }
+
+    /// Byte offset of element `i` in an uncompressed IDX file holding this array.
+    fn element_offset(&self, i: usize) -> u64 {
+        let header = 4 + 4 * self.dims.len() as u64;
+        header.saturating_add((i as u64).saturating_mul(self.data.element_size() as u64))
+    }
+
+    /// Checks that every element is finite once converted to `T`.
+    fn check_finite<T: Scalar>(&self, file: &str) -> Result<()> {
+        match (0..self.data.len()).find(|&i| !T::cast(self.data.get(i)).is_finite()) {
+            None => Ok(()),
+            Some(i) => Err(Error::MalformedFile {
+                file: file.to_owned(),
+                offset: self.element_offset(i),
+                problem: "element is NaN, infinite or beyond the range of the matrix's type",
+            }),
+        }
+    }
+}
+
+/// Reads a data set stored as two IDX files, the samples and their labels (MNIST's layout),
+/// each gzip-compressed or not. Values are converted, not scaled.
+///
+/// ```no_run
+/// use autoencoders::data::read_idx_table;
+///
+/// let train = read_idx_table::<f32>("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")?;
+/// assert_eq!(train.features.ncols(), 784); // 28 × 28 pixels, flattened row by row
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+///
+/// # Shapes
+/// `features` dimensions `[n, d1, d2, …]` give an `n × (d1·d2·…)` matrix; `labels` must hold
+/// `n` elements.
+///
+/// # Errors
+/// As [`read_idx`] for either file; [`Error::MalformedFile`] for a NaN or infinite sample
+/// value (or an `f64` beyond the range of `f32` when `T` is `f32`) or a label that is not a
+/// non-negative integer; [`Error::SampleCountMismatch`] unless there is one label per sample.
+pub fn read_idx_table<T: Scalar>(
+    features: impl AsRef<Path>,
+    labels: impl AsRef<Path>,
+) -> Result<Table<T>> {
+    let (features, labels) = (features.as_ref(), labels.as_ref());
+    let (features_file, labels_file) =
+        (features.display().to_string(), labels.display().to_string());
+    let samples = read_idx(features)?;
+    samples.check_finite::<T>(&features_file)?;
+    let label_values = read_idx(labels)?.to_labels(&labels_file)?;
+    let count = samples.dims.first().copied().unwrap_or(0);
+    if label_values.len() != count {
+        return Err(Error::SampleCountMismatch {
+            features_file,
+            labels_file,
+            samples: count,
+            labels: label_values.len(),
+        });
+    }
+    Ok(Table {
+        features: samples.to_matrix(),
+        labels: Some(label_values),
+        feature_names: None,
+    })
 }
 
 /// Reads an IDX file, gzip-compressed or not (detected from its first bytes, not its name).
 ///
+/// The file is a magic number `0x00 0x00 type ndims`, `ndims` big-endian `u32` dimension sizes,
+/// then the elements, big-endian, row-major. The type byte is `0x08` (u8), `0x09` (i8), `0x0B`
+/// (i16), `0x0C` (i32), `0x0D` (f32) or `0x0E` (f64); any number of dimensions from 1 to 255.
+///
 /// # Errors
-/// [`Error::Io`] when the file cannot be read; [`Error::MalformedFile`] (with the byte offset)
-/// for a wrong magic number, an unknown type code, a truncated file, or a length that does not
-/// match the dimensions.
+/// [`Error::Io`] when the file cannot be read; [`Error::MalformedFile`] (naming the file, with
+/// the byte offset) for a wrong magic number, an unknown type code, a truncated file, a length
+/// that does not match the dimensions, or a truncated or corrupt gzip stream.
 pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
     let path = path.as_ref();
     let file = path.display().to_string();
@@ -108,16 +198,34 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
     parse_idx(&bytes, &file)
 }
 
-/// Decompresses `bytes` when they start with the gzip magic number.
+/// Decompresses `bytes` when they start with the gzip magic number; every member of a
+/// multi-member stream (as `cat a.gz b.gz` makes) is read.
 pub(crate) fn maybe_gunzip(bytes: Vec<u8>, file: &str) -> Result<Vec<u8>> {
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return Ok(bytes);
     }
     let mut out = Vec::new();
-    GzDecoder::new(&bytes[..])
+    let mut decoder = MultiGzDecoder::new(&bytes[..]);
+    if let Err(error) = (&mut decoder)
         .take(MAX_DECOMPRESSED_BYTES + 1)
         .read_to_end(&mut out)
-        .map_err(|e| Error::io(file, e))?;
+    {
+        // The decoder reads straight from the slice, so what it left unread marks the position.
+        let unread = decoder.get_ref().len();
+        let (offset, problem) = if error.kind() == ErrorKind::UnexpectedEof {
+            (
+                bytes.len(),
+                "gzip stream ends early: the compressed file is truncated",
+            )
+        } else {
+            (bytes.len() - unread, "gzip stream is corrupt")
+        };
+        return Err(Error::MalformedFile {
+            file: file.to_owned(),
+            offset: offset as u64,
+            problem,
+        });
+    }
     if out.len() as u64 > MAX_DECOMPRESSED_BYTES {
         return Err(Error::MalformedFile {
             file: file.to_owned(),
@@ -249,6 +357,57 @@ mod tests {
         assert_eq!((a.dims.len(), a.data), (3, IdxData::F32(vec![1.5])));
         let a = parse_idx(&file(0x0E, &[1], &(-2.25f64).to_be_bytes()), "t").unwrap();
         assert_eq!(a.data, IdxData::F64(vec![-2.25]));
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn gunzips_every_member_and_locates_broken_streams() {
+        let plain = file(0x08, &[3], &[1, 2, 3]);
+        assert_eq!(maybe_gunzip(plain.clone(), "t").unwrap(), plain);
+        let mut two = gzip(&plain[..5]);
+        two.extend_from_slice(&gzip(&plain[5..]));
+        assert_eq!(maybe_gunzip(two, "t").unwrap(), plain);
+
+        let packed = gzip(&plain);
+        let cut = packed.len() - 3;
+        match maybe_gunzip(packed[..cut].to_vec(), "t.gz") {
+            Err(Error::MalformedFile {
+                offset, problem, ..
+            }) => assert_eq!((offset, problem.contains("truncated")), (cut as u64, true)),
+            other => panic!("{other:?}"),
+        }
+        let mut corrupt = packed.clone();
+        corrupt[3] = 0xff; // reserved header flag bits
+        assert!(matches!(
+            maybe_gunzip(corrupt, "t.gz"),
+            Err(Error::MalformedFile { problem, .. }) if problem.contains("corrupt")
+        ));
+    }
+
+    #[test]
+    fn reports_bad_labels_at_their_byte() {
+        let a = parse_idx(&file(0x0C, &[2, 2], &[0; 16]), "t").unwrap();
+        assert_eq!(a.to_labels("t").unwrap(), vec![0; 4]);
+        let mut body = [0u8; 16];
+        body[8..12].copy_from_slice(&(-1i32).to_be_bytes());
+        let a = parse_idx(&file(0x0C, &[2, 2], &body), "t").unwrap();
+        match a.to_labels("t") {
+            // Header 4 + 2·4 bytes, then element 2 of 4 bytes each.
+            Err(Error::MalformedFile { offset, .. }) => assert_eq!(offset, 12 + 8),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn keeps_the_columns_of_an_array_without_samples() {
+        let a = parse_idx(&file(0x08, &[0, 28, 28], &[]), "t").unwrap();
+        assert_eq!(a.to_matrix::<f32>().shape(), (0, 784));
     }
 
     #[test]

@@ -1,9 +1,33 @@
-//! Reading data sets: the IDX format (MNIST's) and the digits bundled with the crate.
+//! Reading and scaling data sets: IDX files (MNIST's format), CSV files of numbers, feature
+//! scaling learned on training data, and the digits bundled with the crate.
+//!
+//! Readers return a [`Table`] (or an [`IdxArray`]) whose values are as in the file; a
+//! [`Scaler`] then scales them. Gzip-compressed files are recognised from their first bytes and
+//! decompressed transparently. Errors name the file and the position of the problem.
+//!
+//! ```
+//! use autoencoders::data::{CsvOptions, LabelColumn, Scaler, parse_csv};
+//!
+//! let options = CsvOptions::default().with_label_column(LabelColumn::Last);
+//! let train = parse_csv::<f64>("a,b,class\n0,10,0\n4,30,1\n", "train.csv", &options)?;
+//! let test = parse_csv::<f64>("a,b,class\n2,50,1\n", "test.csv", &options)?;
+//!
+//! let scaler = Scaler::MinMax.fit(&train.features)?; // statistics of the training data only
+//! let test_x = scaler.transform(&test.features)?;
+//! assert_eq!((test_x[(0, 0)], test_x[(0, 1)]), (0.5, 2.0));
+//! # Ok::<(), autoencoders::Error>(())
+//! ```
 
+mod csv;
 mod idx;
 #[cfg(feature = "bundled-digits")]
 mod mnist;
+mod scale;
+mod table;
 
-pub use idx::{IdxArray, IdxData, parse_idx, read_idx};
+pub use csv::{CsvOptions, HeaderMode, LabelColumn, parse_csv, read_csv};
+pub use idx::{IdxArray, IdxData, parse_idx, read_idx, read_idx_table};
 #[cfg(feature = "bundled-digits")]
 pub use mnist::{Digits, bundled_digits};
+pub use scale::{FittedScaler, Scaler, clip_to_unit};
+pub use table::Table;

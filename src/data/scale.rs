@@ -1,0 +1,462 @@
+//! Feature scaling: statistics learned on training data, applied unchanged to any other data.
+
+use crate::validate::check_param;
+use crate::{Error, Result, Scalar};
+use nalgebra::DMatrix;
+
+/// How to scale each feature (column) before training.
+///
+/// [`fit`](Scaler::fit) learns what the scaling needs from the training data and returns a
+/// [`FittedScaler`], which applies the same statistics to training, validation and test data
+/// alike, so no information leaks from test data into the model.
+///
+/// | scaler | `x'_ij` | learned per feature `j` |
+/// | --- | --- | --- |
+/// | `Identity` | `x_ij` | nothing |
+/// | `Bytes` | `x_ij / 255` | nothing |
+/// | `MinMax` | `(x_ij − min_j) / (max_j − min_j)` | minimum and maximum |
+/// | `Standard` | `(x_ij − μ_j) / σ_j` | mean and standard deviation (population, divided by `n`) |
+///
+/// A feature that is constant in the training data (`max_j = min_j`, hence `σ_j = 0`) carries
+/// no information: it maps to 0 in any data, rather than dividing by zero.
+///
+/// ```
+/// use autoencoders::data::Scaler;
+/// use nalgebra::DMatrix;
+///
+/// let train = DMatrix::from_row_slice(3, 2, &[0.0, 5.0, 5.0, 5.0, 10.0, 5.0]);
+/// let scaler = Scaler::MinMax.fit(&train)?;
+/// assert_eq!(scaler.minimum(), Some(&[0.0, 5.0][..]));
+///
+/// let test = DMatrix::from_row_slice(1, 2, &[12.5, 7.0]);
+/// let scaled = scaler.transform(&test)?;
+/// assert_eq!(scaled[(0, 0)], 1.25); // beyond the training range: not clipped
+/// assert_eq!(scaled[(0, 1)], 0.0); // constant in training: always 0
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Scaler {
+    /// Leaves values unchanged.
+    #[default]
+    Identity,
+    /// Divides by 255, taking bytes (such as 8-bit pixels) to `[0, 1]`.
+    Bytes,
+    /// Maps the training range of each feature to `[0, 1]`.
+    MinMax,
+    /// Shifts and scales each feature to mean 0 and standard deviation 1 on the training data.
+    Standard,
+}
+
+impl Scaler {
+    /// Learns the per-feature statistics of `x`, the training data.
+    ///
+    /// Statistics are computed and kept in `f64` whatever `T` is.
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim`, `n ≥ 1`.
+    ///
+    /// # Errors
+    /// [`Error::EmptyData`] when `x` has no rows; [`Error::NonFiniteData`] when it holds a NaN
+    /// or an infinity.
+    pub fn fit<T: Scalar>(self, x: &DMatrix<T>) -> Result<FittedScaler> {
+        const WHAT: &str = "data to fit a scaler on";
+        if x.nrows() == 0 {
+            return Err(Error::EmptyData { what: WHAT });
+        }
+        check_finite(x, WHAT)?;
+        let input_dim = x.ncols();
+        let statistics = match self {
+            Scaler::Identity => Statistics::Identity { input_dim },
+            Scaler::Bytes => Statistics::Bytes { input_dim },
+            Scaler::MinMax => {
+                let (minimum, maximum) = x.column_iter().map(|c| range(c.iter())).unzip();
+                Statistics::MinMax { minimum, maximum }
+            }
+            Scaler::Standard => {
+                let (mean, std_dev) = x.column_iter().map(|c| moments(c.as_slice())).unzip();
+                Statistics::Standard { mean, std_dev }
+            }
+        };
+        Ok(FittedScaler { statistics })
+    }
+}
+
+/// A [`Scaler`] with the statistics it learned from training data.
+///
+/// [`transform`](Self::transform) applies them unchanged to any data with the same features.
+/// It does not clip: test data outside the training range land outside `[0, 1]` under
+/// `MinMax` (and `Bytes` data above 255 above 1); [`clip_to_unit`] clips when a loss needs
+/// `[0, 1]`. The statistics are `f64` and can be read back with the getters and restored with
+/// the constructors ([`min_max`](Self::min_max), [`standard`](Self::standard), …), e.g. to
+/// save them beside a model.
+///
+/// ```
+/// use approx::assert_relative_eq;
+/// use autoencoders::data::{FittedScaler, Scaler};
+/// use nalgebra::DMatrix;
+///
+/// let train = DMatrix::from_row_slice(4, 1, &[1.0, 2.0, 3.0, 6.0]);
+/// let scaler = Scaler::Standard.fit(&train)?;
+/// assert_relative_eq!(scaler.mean().unwrap()[0], 3.0);
+/// assert_relative_eq!(scaler.std_dev().unwrap()[0], 3.5f64.sqrt());
+///
+/// let restored = FittedScaler::standard(vec![3.0], vec![3.5f64.sqrt()])?;
+/// let x = DMatrix::from_row_slice(1, 1, &[10.0]);
+/// assert_relative_eq!(restored.transform(&x)?, scaler.transform(&x)?);
+/// assert_relative_eq!(scaler.inverse_transform(&scaler.transform(&x)?)?, x);
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct FittedScaler {
+    statistics: Statistics,
+}
+
+/// What each scaler learned; `Vec`s hold one entry per feature.
+#[derive(Clone, Debug, PartialEq)]
+enum Statistics {
+    Identity {
+        input_dim: usize,
+    },
+    Bytes {
+        input_dim: usize,
+    },
+    MinMax {
+        minimum: Vec<f64>,
+        maximum: Vec<f64>,
+    },
+    Standard {
+        mean: Vec<f64>,
+        std_dev: Vec<f64>,
+    },
+}
+
+impl FittedScaler {
+    /// The identity on `input_dim` features, as [`Scaler::Identity`] fits.
+    pub fn identity(input_dim: usize) -> Self {
+        Self {
+            statistics: Statistics::Identity { input_dim },
+        }
+    }
+
+    /// Division by 255 on `input_dim` features, as [`Scaler::Bytes`] fits.
+    pub fn bytes(input_dim: usize) -> Self {
+        Self {
+            statistics: Statistics::Bytes { input_dim },
+        }
+    }
+
+    /// Min-max scaling with the given per-feature minima and maxima, as [`Scaler::MinMax`]
+    /// fits.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] unless both have the same length;
+    /// [`Error::InvalidHyperParameter`] unless every value is finite and each minimum is at
+    /// most its maximum.
+    pub fn min_max(minimum: Vec<f64>, maximum: Vec<f64>) -> Result<Self> {
+        check_same_length(minimum.len(), maximum.len(), "length of the maxima")?;
+        for (&low, &high) in minimum.iter().zip(&maximum) {
+            check_param("maximum", high, high.is_finite(), "finite values")?;
+            check_param(
+                "minimum",
+                low,
+                low <= high,
+                "finite values no greater than the matching maximum",
+            )?;
+        }
+        Ok(Self {
+            statistics: Statistics::MinMax { minimum, maximum },
+        })
+    }
+
+    /// Standardisation with the given per-feature means and standard deviations, as
+    /// [`Scaler::Standard`] fits.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] unless both have the same length;
+    /// [`Error::InvalidHyperParameter`] unless every mean is finite and every standard
+    /// deviation finite and ≥ 0.
+    pub fn standard(mean: Vec<f64>, std_dev: Vec<f64>) -> Result<Self> {
+        check_same_length(
+            mean.len(),
+            std_dev.len(),
+            "length of the standard deviations",
+        )?;
+        for (&m, &s) in mean.iter().zip(&std_dev) {
+            check_param("mean", m, true, "finite values")?;
+            check_param("std_dev", s, s >= 0.0, "finite values >= 0")?;
+        }
+        Ok(Self {
+            statistics: Statistics::Standard { mean, std_dev },
+        })
+    }
+
+    /// The scaler that was fitted.
+    pub fn scaler(&self) -> Scaler {
+        match self.statistics {
+            Statistics::Identity { .. } => Scaler::Identity,
+            Statistics::Bytes { .. } => Scaler::Bytes,
+            Statistics::MinMax { .. } => Scaler::MinMax,
+            Statistics::Standard { .. } => Scaler::Standard,
+        }
+    }
+
+    /// The number of features it scales.
+    pub fn input_dim(&self) -> usize {
+        match &self.statistics {
+            Statistics::Identity { input_dim } | Statistics::Bytes { input_dim } => *input_dim,
+            Statistics::MinMax { minimum, .. } => minimum.len(),
+            Statistics::Standard { mean, .. } => mean.len(),
+        }
+    }
+
+    /// Per-feature minima of the training data, for [`Scaler::MinMax`].
+    pub fn minimum(&self) -> Option<&[f64]> {
+        match &self.statistics {
+            Statistics::MinMax { minimum, .. } => Some(minimum),
+            _ => None,
+        }
+    }
+
+    /// Per-feature maxima of the training data, for [`Scaler::MinMax`].
+    pub fn maximum(&self) -> Option<&[f64]> {
+        match &self.statistics {
+            Statistics::MinMax { maximum, .. } => Some(maximum),
+            _ => None,
+        }
+    }
+
+    /// Per-feature means of the training data, for [`Scaler::Standard`].
+    pub fn mean(&self) -> Option<&[f64]> {
+        match &self.statistics {
+            Statistics::Standard { mean, .. } => Some(mean),
+            _ => None,
+        }
+    }
+
+    /// Per-feature standard deviations (population) of the training data, for
+    /// [`Scaler::Standard`]; 0 for a constant feature.
+    pub fn std_dev(&self) -> Option<&[f64]> {
+        match &self.statistics {
+            Statistics::Standard { std_dev, .. } => Some(std_dev),
+            _ => None,
+        }
+    }
+
+    /// `(shift, divisor)` of feature `j`: `x' = (x − shift) / divisor`, or 0 when the divisor
+    /// is 0.
+    fn affine(&self, j: usize) -> (f64, f64) {
+        match &self.statistics {
+            Statistics::Identity { .. } => (0.0, 1.0),
+            Statistics::Bytes { .. } => (0.0, 255.0),
+            Statistics::MinMax { minimum, maximum } => (minimum[j], maximum[j] - minimum[j]),
+            Statistics::Standard { mean, std_dev } => (mean[j], std_dev[j]),
+        }
+    }
+
+    /// Scales `x` with the learned statistics, unchanged; values are not clipped.
+    ///
+    /// Computed in `f64`, then converted to `T`.
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim` (any `n`, including 0); returns `n × input_dim`.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] unless `x` has `input_dim` columns;
+    /// [`Error::NonFiniteData`] when `x` holds a NaN or an infinity, or a scaled value
+    /// overflows `T`.
+    pub fn transform<T: Scalar>(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
+        self.apply(x, "data to scale", |v, (shift, divisor)| {
+            if divisor == 0.0 {
+                0.0
+            } else {
+                (v - shift) / divisor
+            }
+        })
+    }
+
+    /// Undoes [`transform`](Self::transform): `x = x' · divisor + shift`. A feature that was
+    /// constant in training comes back as that constant.
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim`; returns `n × input_dim`.
+    ///
+    /// # Errors
+    /// As [`transform`](Self::transform).
+    pub fn inverse_transform<T: Scalar>(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
+        self.apply(x, "data to unscale", |v, (shift, divisor)| {
+            v * divisor + shift
+        })
+    }
+
+    fn apply<T: Scalar>(
+        &self,
+        x: &DMatrix<T>,
+        what: &'static str,
+        f: impl Fn(f64, (f64, f64)) -> f64,
+    ) -> Result<DMatrix<T>> {
+        if x.ncols() != self.input_dim() {
+            return Err(Error::DimensionMismatch {
+                what: "columns of the data to scale",
+                expected: self.input_dim(),
+                found: x.ncols(),
+            });
+        }
+        check_finite(x, what)?;
+        let mut out = x.clone();
+        for (j, mut column) in out.column_iter_mut().enumerate() {
+            let affine = self.affine(j);
+            for (i, value) in column.iter_mut().enumerate() {
+                let scaled = T::cast(f(value.as_f64(), affine));
+                if !scaled.is_finite() {
+                    return Err(Error::NonFiniteData {
+                        what: "scaled data",
+                        row: i,
+                        column: j,
+                    });
+                }
+                *value = scaled;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Clips every value of `x` to `[0, 1]`, e.g. test data scaled by [`Scaler::MinMax`] before a
+/// cross-entropy loss, which is defined on `[0, 1]` only. NaN stays NaN.
+///
+/// ```
+/// use autoencoders::data::clip_to_unit;
+/// use nalgebra::DMatrix;
+///
+/// let x = DMatrix::from_row_slice(1, 3, &[-0.5, 0.25, 1.5]);
+/// assert_eq!(clip_to_unit(&x), DMatrix::from_row_slice(1, 3, &[0.0, 0.25, 1.0]));
+/// ```
+///
+/// # Shapes
+/// Returns the shape of `x`.
+pub fn clip_to_unit<T: Scalar>(x: &DMatrix<T>) -> DMatrix<T> {
+    x.map(|v| {
+        if v < T::zero() {
+            T::zero()
+        } else if v > T::one() {
+            T::one()
+        } else {
+            v
+        }
+    })
+}
+
+/// Checks that every value is finite, naming the first that is not.
+fn check_finite<T: Scalar>(x: &DMatrix<T>, what: &'static str) -> Result<()> {
+    match x.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        // Column-major storage: index = row + column · nrows.
+        Some(index) => Err(Error::NonFiniteData {
+            what,
+            row: index % x.nrows(),
+            column: index / x.nrows(),
+        }),
+    }
+}
+
+fn check_same_length(expected: usize, found: usize, what: &'static str) -> Result<()> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(Error::DimensionMismatch {
+            what,
+            expected,
+            found,
+        })
+    }
+}
+
+/// Minimum and maximum of finite values (at least one).
+fn range<'a, T: Scalar>(values: impl Iterator<Item = &'a T>) -> (f64, f64) {
+    values.fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), v| {
+        let v = v.as_f64();
+        (low.min(v), high.max(v))
+    })
+}
+
+/// Mean and population standard deviation of finite values (at least one), exactly 0 for
+/// constant values.
+///
+/// Values are divided by the largest magnitude first, so neither the sum nor the squares
+/// overflow, whatever the finite inputs.
+fn moments<T: Scalar>(values: &[T]) -> (f64, f64) {
+    let (low, high) = range(values.iter());
+    if low == high {
+        return (low, 0.0);
+    }
+    let magnitude = low.abs().max(high.abs());
+    let n = values.len() as f64;
+    let mean = values.iter().map(|v| v.as_f64() / magnitude).sum::<f64>() / n;
+    let variance = values
+        .iter()
+        .map(|v| (v.as_f64() / magnitude - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    (mean * magnitude, variance.sqrt() * magnitude)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+
+    #[test]
+    fn constant_features_map_to_zero_exactly() {
+        // 0.1 summed ten times is not 1.0: a mean-based test would see a tiny spread.
+        let x = DMatrix::from_element(10, 1, 0.1f64);
+        assert_eq!(moments(x.as_slice()), (0.1, 0.0));
+        for scaler in [Scaler::MinMax, Scaler::Standard] {
+            let fitted = scaler.fit(&x).unwrap();
+            let test = DMatrix::from_row_slice(2, 1, &[0.1, 7.0]);
+            assert_eq!(fitted.transform(&test).unwrap(), DMatrix::zeros(2, 1));
+            let back = fitted
+                .inverse_transform(&DMatrix::<f64>::zeros(1, 1))
+                .unwrap();
+            assert_relative_eq!(back[(0, 0)], 0.1);
+        }
+    }
+
+    #[test]
+    fn moments_survive_huge_values() {
+        let x = [f64::MAX, -f64::MAX, f64::MAX, -f64::MAX];
+        let (mean, std_dev) = moments(&x);
+        assert_eq!(mean, 0.0);
+        assert_relative_eq!(std_dev, f64::MAX);
+        let (mean, std_dev) = moments(&[1.0, 2.0, 3.0, 4.0]);
+        assert_relative_eq!(mean, 2.5);
+        assert_relative_eq!(std_dev, 1.25f64.sqrt());
+    }
+
+    #[test]
+    fn reports_overflow_instead_of_infinity() {
+        let fitted = FittedScaler::standard(vec![0.0], vec![1e-300]).unwrap();
+        let x = DMatrix::from_row_slice(2, 1, &[0.0f32, 1.0]);
+        assert!(matches!(
+            fitted.transform(&x),
+            Err(Error::NonFiniteData {
+                what: "scaled data",
+                row: 1,
+                column: 0
+            })
+        ));
+    }
+
+    #[test]
+    fn validates_restored_statistics() {
+        assert!(FittedScaler::min_max(vec![0.0], vec![1.0, 2.0]).is_err());
+        assert!(FittedScaler::min_max(vec![2.0], vec![1.0]).is_err());
+        assert!(FittedScaler::min_max(vec![f64::NAN], vec![1.0]).is_err());
+        assert!(FittedScaler::min_max(vec![0.0], vec![f64::INFINITY]).is_err());
+        assert!(FittedScaler::min_max(vec![1.0], vec![1.0]).is_ok());
+        assert!(FittedScaler::standard(vec![0.0], vec![-1.0]).is_err());
+        assert!(FittedScaler::standard(vec![f64::NAN], vec![1.0]).is_err());
+        assert!(FittedScaler::standard(vec![0.0, 1.0], vec![1.0]).is_err());
+        assert!(FittedScaler::standard(vec![0.0], vec![0.0]).is_ok());
+    }
+}
