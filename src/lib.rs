@@ -1,4 +1,8 @@
-#![doc = include_str!("../README.md")]
+#![cfg_attr(feature = "bundled-digits", doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(feature = "bundled-digits"),
+    doc = "Autoencoders for representation learning; see the README."
+)]
 //!
 //! # Conventions
 //! Samples are **rows**: a batch `x` is an `n × input_dim` matrix, its codes `h` are

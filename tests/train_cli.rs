@@ -1,0 +1,195 @@
+//! The `train` example as a user runs it: its flags, its exit codes, and its promise that one
+//! full-batch SGD epoch from `--init` weights is exactly one gradient step.
+
+mod common;
+
+use autoencoders::data::bundled_digits;
+use autoencoders::{Contractive, DenseBuilder, DynamicAutoencoder, WeightDecay};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The example binary, which `cargo test` builds next to the test binaries.
+fn train_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let binary = profile_dir
+        .join("examples")
+        .join(format!("train{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "build the example first: {}",
+        binary.display()
+    );
+    binary
+}
+
+fn train(args: &[&str]) -> Output {
+    Command::new(train_binary()).args(args).output().unwrap()
+}
+
+#[test]
+fn help_documents_every_flag() {
+    let output = train(&["--help"]);
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for flag in [
+        "--train-images",
+        "--test-images",
+        "--limit",
+        "--hidden",
+        "--encoder-activation",
+        "--decoder-activation",
+        "--loss",
+        "--tied",
+        "--sparsity-l1",
+        "--sparsity-kl",
+        "--contractive",
+        "--weight-decay",
+        "--gaussian-noise",
+        "--masking",
+        "--salt-and-pepper",
+        "--optimizer",
+        "--lr",
+        "--momentum",
+        "--batch-size",
+        "--epochs",
+        "--seed",
+        "--no-shuffle",
+        "--dtype",
+        "--init",
+        "--save",
+        "--pictures",
+        "--label-column",
+        "--scale",
+        "--image-shape",
+    ] {
+        assert!(help.contains(flag), "--help does not mention {flag}");
+    }
+}
+
+#[test]
+fn bad_flags_exit_with_code_2_and_say_why() {
+    for args in [
+        vec!["--no-such-flag"],
+        vec!["--hidden", "many"],
+        vec!["--contractive", "-1"],
+        vec!["--masking", "1.5"],
+        vec!["--sparsity-kl", "2,3"],
+        vec!["--gaussian-noise", "0.1", "--masking", "0.1"],
+        vec!["--loss", "cross-entropy", "--decoder-activation", "linear"],
+        vec!["--optimizer", "adam", "--momentum", "0.9"],
+        vec!["--batch-size", "0"],
+        vec!["--lr", "0"],
+    ] {
+        let output = train(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("error"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn one_full_batch_sgd_epoch_from_init_is_one_gradient_step() {
+    let dir = std::env::temp_dir().join(format!("autoencoders-train-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (init, out) = (dir.join("init.safetensors"), dir.join("out.safetensors"));
+    let model = DenseBuilder::new(784, 8)
+        .build::<f32, _>(&mut common::rng(11))
+        .unwrap()
+        .with_regularizer::<Vec<autoencoders::BuiltinRegularizer>>(vec![
+            Contractive::new(0.1).unwrap().into(),
+            WeightDecay::new(0.01).unwrap().into(),
+        ]);
+    model.save(&init).unwrap();
+    let output = train(&[
+        "--limit",
+        "50",
+        "--hidden",
+        "8",
+        "--contractive",
+        "0.1",
+        "--weight-decay",
+        "0.01",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.05",
+        "--no-shuffle",
+        "--batch-size",
+        "50",
+        "--epochs",
+        "1",
+        "--init",
+        init.to_str().unwrap(),
+        "--save",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    for line in ["train: ", "test: ", "time: ", "samples_per_sec="] {
+        assert!(stdout.contains(line), "missing `{line}` in\n{stdout}");
+    }
+
+    let x = bundled_digits::<f32>()
+        .unwrap()
+        .train_images
+        .rows(0, 50)
+        .into_owned();
+    let (_, gradient) = model.gradient(&x, &x).unwrap();
+    let expected: Vec<Vec<u32>> = model
+        .parameters()
+        .iter()
+        .zip(&gradient)
+        .map(|(p, g)| {
+            p.iter()
+                .zip(g)
+                .map(|(p, g)| (p - 0.05 * g).to_bits())
+                .collect()
+        })
+        .collect();
+    let trained = DynamicAutoencoder::<f32>::load(&out).unwrap();
+    let actual: Vec<Vec<u32>> = trained
+        .parameters()
+        .iter()
+        .map(|p| p.iter().map(|v| v.to_bits()).collect())
+        .collect();
+    assert_eq!(actual, expected, "one epoch must be exactly θ − η∇J");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn reads_csv_with_a_label_column_and_scales_it() {
+    let dir = std::env::temp_dir().join(format!("autoencoders-train-csv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("data.csv");
+    let mut text = String::from("a,b,c,d,label\n");
+    for i in 0..40 {
+        text += &format!("{},{},{},{},{}\n", i, 2 * i, 100 - i, (i * 7) % 13, i % 3);
+    }
+    std::fs::write(&csv, text).unwrap();
+    let output = train(&[
+        "--train-images",
+        csv.to_str().unwrap(),
+        "--label-column",
+        "last",
+        "--hidden",
+        "3",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("train: samples=40"), "{stdout}");
+    assert!(stdout.contains("test: none"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
