@@ -1,0 +1,577 @@
+//! `experiments`: what each autoencoder buys, measured on the bundled digits (train on the 8,000
+//! training digits, report on the 2,000 test digits; mean ± standard deviation over seeds).
+//! Each subcommand prints one Markdown table; the README shows them.
+//!
+//! ```text
+//! cargo run --release --example experiments -- pretraining     # pretrained vs random init, by labels
+//! cargo run --release --example experiments -- regularizers    # which regularizer gives the best features
+//! cargo run --release --example experiments -- deep-vs-pca     # deep autoencoder vs PCA with a 30-unit code
+//! cargo run --release --example experiments -- dae-cae         # denoising and contraction
+//! ```
+//!
+//! `--seeds N` (default 3) sets the number of seeds, `--quick` shrinks every run for a smoke
+//! test. Each subcommand is sized to finish in under 10 minutes on two cores.
+
+use autoencoders::data::{Digits, bundled_digits};
+use autoencoders::{
+    Activation, Autoencoder, Classifier, Contractive, Corruption, DenseBuilder, Encoder,
+    GaussianNoise, Init, KlSparsity, L1Sparsity, LayerSpec, LayerwisePretrainer, Masking, Pca,
+    ReconstructionLoss, Regularizer, Sgd, StackedEncoder, TrainingConfig, WeightDecay,
+};
+use clap::{Parser, Subcommand};
+use nalgebra::DMatrix;
+use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
+use rand::seq::SliceRandom;
+use std::error::Error;
+use std::time::Instant;
+
+type Res<T> = Result<T, Box<dyn Error>>;
+
+#[derive(Parser)]
+#[command(about = "Experiments on the bundled digits; each prints a Markdown table.")]
+struct Args {
+    #[command(subcommand)]
+    experiment: Experiment,
+    /// Number of seeds to average over.
+    #[arg(long, default_value_t = 3, global = true)]
+    seeds: u64,
+    /// Much smaller runs, for a smoke test.
+    #[arg(long, global = true)]
+    quick: bool,
+}
+
+#[derive(Subcommand)]
+enum Experiment {
+    /// Pretraining vs random initialisation of a 784-500-500-10 network, by number of labels.
+    Pretraining,
+    /// Which regularizer gives the best features (one hidden layer of 500 units).
+    Regularizers,
+    /// A greedily pretrained, fine-tuned deep autoencoder with a 30-unit code vs PCA-30.
+    DeepVsPca,
+    /// Jacobian norm and noisy-test error as the DAE noise level and the CAE λ grow.
+    DaeCae,
+}
+
+fn main() -> Res<()> {
+    let args = Args::parse();
+    let digits = bundled_digits::<f32>()?;
+    let start = Instant::now();
+    match args.experiment {
+        Experiment::Pretraining => pretraining(&digits, &args)?,
+        Experiment::Regularizers => regularizers(&digits, &args)?,
+        Experiment::DeepVsPca => deep_vs_pca(&digits, &args)?,
+        Experiment::DaeCae => dae_cae(&digits, &args)?,
+    }
+    eprintln!("finished in {:.0} s", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `mean ± std` of a list of values (population std over seeds).
+fn summary(values: &[f64], scale: f64, digits: usize) -> String {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    format!("{:.digits$} ± {:.digits$}", mean * scale, std * scale)
+}
+
+fn rows(x: &DMatrix<f32>, indices: &[usize]) -> DMatrix<f32> {
+    DMatrix::from_fn(indices.len(), x.ncols(), |i, j| x[(indices[i], j)])
+}
+
+/// Fine-tunes (or trains) a classifier for a fixed number of updates; returns the test error.
+fn supervised<E: Encoder<Scalar = f32>>(
+    classifier: &mut Classifier<E>,
+    x: &DMatrix<f32>,
+    labels: &[usize],
+    updates: usize,
+    learning_rate: f64,
+    digits: &Digits<f32>,
+    rng: &mut ChaCha8Rng,
+) -> Res<f64> {
+    let batch = 32.min(x.nrows());
+    let batches_per_epoch = x.nrows().div_ceil(batch);
+    let epochs = updates.div_ceil(batches_per_epoch).max(1);
+    let config = TrainingConfig::default()
+        .with_epochs(epochs)
+        .with_batch_size(batch);
+    let mut sgd = Sgd::new(learning_rate)?.with_momentum(0.9)?;
+    classifier.fit(x, labels, &config, &mut sgd, rng)?;
+    Ok(1.0 - classifier.accuracy(&digits.test_images, &digits.test_labels)?)
+}
+
+fn pretraining(digits: &Digits<f32>, args: &Args) -> Res<()> {
+    let (hidden, epochs, updates) = if args.quick {
+        (100, 2, 300)
+    } else {
+        (500, 10, 3000)
+    };
+    let label_counts: &[usize] = &[100, 300, 1000, 8000];
+    let n = digits.train_images.nrows();
+    let mut pretrained: Vec<Vec<f64>> = vec![Vec::new(); label_counts.len()];
+    let mut random: Vec<Vec<f64>> = vec![Vec::new(); label_counts.len()];
+    for seed in 0..args.seeds {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        // Stacked denoising autoencoders on all training digits, without labels.
+        let layer = |size| {
+            LayerSpec::new(size)
+                .with_loss(ReconstructionLoss::CrossEntropy)
+                .with_corruption(Masking::new(0.25).expect("valid"))
+                .with_training(
+                    TrainingConfig::default()
+                        .with_epochs(epochs)
+                        .with_batch_size(32),
+                )
+                .with_optimizer(Sgd::new(0.1).expect("valid"))
+        };
+        let stack = LayerwisePretrainer::new()
+            .with_layer(layer(hidden))
+            .with_layer(layer(hidden))
+            .pretrain(&digits.train_images, &mut rng)?;
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut rng);
+        for (i, &count) in label_counts.iter().enumerate() {
+            let chosen = &order[..count];
+            let x = rows(&digits.train_images, chosen);
+            let labels: Vec<usize> = chosen.iter().map(|&r| digits.train_labels[r]).collect();
+            let mut tuned =
+                Classifier::new(stack.encoder.clone(), 10, Init::GlorotUniform, &mut rng)?;
+            pretrained[i].push(supervised(
+                &mut tuned, &x, &labels, updates, 0.05, digits, &mut rng,
+            )?);
+            let scratch = StackedEncoder::random(
+                &[784, hidden, hidden],
+                Activation::Sigmoid,
+                Init::GlorotUniform,
+                &mut rng,
+            )?;
+            let mut from_scratch = Classifier::new(scratch, 10, Init::GlorotUniform, &mut rng)?;
+            random[i].push(supervised(
+                &mut from_scratch,
+                &x,
+                &labels,
+                updates,
+                0.05,
+                digits,
+                &mut rng,
+            )?);
+            eprintln!(
+                "seed {seed}, {count} labels: pretrained {:.4}, random {:.4}",
+                pretrained[i][seed as usize], random[i][seed as usize]
+            );
+        }
+    }
+    println!("| labels | pretrained (SdA, 784-{hidden}-{hidden}-10) | random init | seeds |");
+    println!("| ---: | ---: | ---: | ---: |");
+    for (i, count) in label_counts.iter().enumerate() {
+        println!(
+            "| {count} | {} % | {} % | {} |",
+            summary(&pretrained[i], 100.0, 2),
+            summary(&random[i], 100.0, 2),
+            args.seeds
+        );
+    }
+    Ok(())
+}
+
+/// Mean Frobenius norm of the encoder's Jacobian `∂h/∂x` over the samples of `x`, for a
+/// one-layer encoder: `‖J‖_F = √(Σ_j s'(z_j)²·‖w_j‖²)`.
+fn mean_jacobian_norm(encoder: &autoencoders::DenseEncoder<f32>, x: &DMatrix<f32>) -> f64 {
+    let w = encoder.weights();
+    let row_norms: Vec<f64> = w.row_iter().map(|r| f64::from(r.norm_squared())).collect();
+    let mut z = x * w.transpose();
+    for (mut column, &b) in z.column_iter_mut().zip(encoder.bias().iter()) {
+        column.add_scalar_mut(b);
+    }
+    let activation = encoder.activation();
+    let total: f64 = z
+        .row_iter()
+        .map(|row| {
+            row.iter()
+                .zip(&row_norms)
+                .map(|(&z, n)| {
+                    let slope = f64::from(activation.derivative(z, activation.apply(z)));
+                    slope * slope * n
+                })
+                .sum::<f64>()
+                .sqrt()
+        })
+        .sum();
+    total / x.nrows() as f64
+}
+
+/// What one trained single-layer autoencoder's features are worth.
+struct FeatureReport {
+    fine_tuned: f64,
+    probe: f64,
+    jacobian: f64,
+    reconstruction: f64,
+}
+
+fn train_autoencoder<R, C>(
+    model: Autoencoder<autoencoders::DenseEncoder<f32>, autoencoders::DenseDecoder<f32>, R, C>,
+    x: &DMatrix<f32>,
+    epochs: usize,
+    rng: &mut ChaCha8Rng,
+) -> Res<Autoencoder<autoencoders::DenseEncoder<f32>, autoencoders::DenseDecoder<f32>, R, C>>
+where
+    R: Regularizer<f32>,
+    C: Corruption<f32>,
+{
+    let mut model = model;
+    let config = TrainingConfig::default()
+        .with_epochs(epochs)
+        .with_batch_size(32);
+    model.fit(x, &config, &mut Sgd::new(0.1)?, rng)?;
+    Ok(model)
+}
+
+/// Linear-probe error of the encoder's codes: softmax on frozen codes.
+fn probe_error(
+    encoder: &autoencoders::DenseEncoder<f32>,
+    x: &DMatrix<f32>,
+    labels: &[usize],
+    test: &DMatrix<f32>,
+    test_labels: &[usize],
+    rng: &mut ChaCha8Rng,
+) -> Res<f64> {
+    let mut probe = Classifier::new(
+        StackedEncoder::new(vec![encoder.clone()])?,
+        10,
+        Init::GlorotUniform,
+        rng,
+    )?
+    .with_frozen_encoder(true);
+    let config = TrainingConfig::default()
+        .with_epochs(30)
+        .with_batch_size(64);
+    probe.fit(
+        x,
+        labels,
+        &config,
+        &mut Sgd::new(0.1)?.with_momentum(0.9)?,
+        rng,
+    )?;
+    Ok(1.0 - probe.accuracy(test, test_labels)?)
+}
+
+/// The regularizer variants of the table, each with its hyper-parameter grid.
+fn variants() -> Vec<(&'static str, Vec<f64>)> {
+    vec![
+        ("AE", vec![0.0]),
+        ("AE + weight decay", vec![1e-4, 1e-3]),
+        ("sparse AE (L1)", vec![1e-3, 1e-2]),
+        ("sparse AE (KL, ρ = 0.05)", vec![0.1, 1.0]),
+        ("DAE (Gaussian σ)", vec![0.2, 0.4]),
+        ("DAE (masking p)", vec![0.25, 0.5]),
+        ("CAE (λ)", vec![0.01, 0.1]),
+    ]
+}
+
+/// Trains variant `name` with hyper-parameter `h` and reports on `(test, test_labels)`.
+#[allow(clippy::too_many_arguments)]
+fn evaluate_variant(
+    name: &str,
+    h: f64,
+    hidden: usize,
+    epochs: usize,
+    x: &DMatrix<f32>,
+    labels: &[usize],
+    test: &DMatrix<f32>,
+    test_labels: &[usize],
+    fine_tune_updates: usize,
+    seed: u64,
+) -> Res<FeatureReport> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let base = DenseBuilder::new(784, hidden)
+        .build::<f32, _>(&mut rng)?
+        .with_loss(ReconstructionLoss::CrossEntropy);
+    macro_rules! trained {
+        ($model:expr) => {{
+            let m = train_autoencoder($model, x, epochs, &mut rng)?;
+            let reconstruction = f64::from(m.objective(test)?.reconstruction);
+            (m.into_parts().0, reconstruction)
+        }};
+    }
+    let (encoder, reconstruction) = match name {
+        "AE" => trained!(base),
+        "AE + weight decay" => trained!(base.with_regularizer(WeightDecay::new(h)?)),
+        "sparse AE (L1)" => trained!(base.with_regularizer(L1Sparsity::new(h)?)),
+        "sparse AE (KL, ρ = 0.05)" => trained!(base.with_regularizer(KlSparsity::new(0.05, h)?)),
+        "DAE (Gaussian σ)" => trained!(base.with_corruption(GaussianNoise::new(h)?)),
+        "DAE (masking p)" => trained!(base.with_corruption(Masking::new(h)?)),
+        _ => trained!(base.with_regularizer(Contractive::new(h)?)),
+    };
+    let jacobian = mean_jacobian_norm(&encoder, test);
+    let probe = probe_error(&encoder, x, labels, test, test_labels, &mut rng)?;
+    let mut classifier = Classifier::new(
+        StackedEncoder::new(vec![encoder])?,
+        10,
+        Init::GlorotUniform,
+        &mut rng,
+    )?;
+    let batches = x.nrows().div_ceil(32);
+    let config = TrainingConfig::default()
+        .with_epochs(fine_tune_updates.div_ceil(batches))
+        .with_batch_size(32);
+    classifier.fit(
+        x,
+        labels,
+        &config,
+        &mut Sgd::new(0.05)?.with_momentum(0.9)?,
+        &mut rng,
+    )?;
+    let fine_tuned = 1.0 - classifier.accuracy(test, test_labels)?;
+    Ok(FeatureReport {
+        fine_tuned,
+        probe,
+        jacobian,
+        reconstruction,
+    })
+}
+
+fn regularizers(digits: &Digits<f32>, args: &Args) -> Res<()> {
+    let (hidden, epochs, updates) = if args.quick {
+        (100, 1, 300)
+    } else {
+        (500, 10, 5000)
+    };
+    // Hyper-parameters are chosen on a validation split of the training digits (the last
+    // 1,000), by the linear-probe error, with seed 0; the test digits are never looked at.
+    let (fit_rows, validation_rows): (Vec<usize>, Vec<usize>) =
+        ((0..7000).collect(), (7000..8000).collect());
+    let x_fit = rows(&digits.train_images, &fit_rows);
+    let y_fit: Vec<usize> = fit_rows.iter().map(|&r| digits.train_labels[r]).collect();
+    let x_val = rows(&digits.train_images, &validation_rows);
+    let y_val: Vec<usize> = validation_rows
+        .iter()
+        .map(|&r| digits.train_labels[r])
+        .collect();
+    println!(
+        "| model | chosen | fine-tuned test error | linear-probe test error | mean ‖∂h/∂x‖_F (test) | test reconstruction (cross-entropy) |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for (name, grid) in variants() {
+        let mut best = (f64::INFINITY, grid[0]);
+        if grid.len() > 1 {
+            for &h in &grid {
+                let r = evaluate_variant(
+                    name, h, hidden, epochs, &x_fit, &y_fit, &x_val, &y_val, 0, 0,
+                )?;
+                eprintln!("{name} {h}: validation probe error {:.4}", r.probe);
+                if r.probe < best.0 {
+                    best = (r.probe, h);
+                }
+            }
+        }
+        let chosen = best.1;
+        let mut reports = Vec::new();
+        for seed in 0..args.seeds {
+            reports.push(evaluate_variant(
+                name,
+                chosen,
+                hidden,
+                epochs,
+                &digits.train_images,
+                &digits.train_labels,
+                &digits.test_images,
+                &digits.test_labels,
+                updates,
+                100 + seed,
+            )?);
+        }
+        let column = |f: fn(&FeatureReport) -> f64| reports.iter().map(f).collect::<Vec<_>>();
+        println!(
+            "| {name} | {} | {} % | {} % | {} | {} |",
+            if grid.len() > 1 {
+                format!("{chosen}")
+            } else {
+                "–".into()
+            },
+            summary(&column(|r| r.fine_tuned), 100.0, 2),
+            summary(&column(|r| r.probe), 100.0, 2),
+            summary(&column(|r| r.jacobian), 1.0, 2),
+            summary(&column(|r| r.reconstruction), 1.0, 1),
+        );
+    }
+    Ok(())
+}
+
+fn deep_vs_pca(digits: &Digits<f32>, args: &Args) -> Res<()> {
+    let (sizes, epochs, fine_tune_epochs) = if args.quick {
+        ([200, 100, 30], 1, 1)
+    } else {
+        ([500, 250, 30], 10, 30)
+    };
+    let x64 = digits.train_images.map(f64::from);
+    let test64 = digits.test_images.map(f64::from);
+    let pca = Pca::fit(&x64, 30)?;
+    let pca_error = (&test64 - pca.reconstruct(&test64)?).norm_squared() / test64.nrows() as f64;
+    let mut deep_errors = Vec::new();
+    let mut pretrained_errors = Vec::new();
+    for seed in 0..args.seeds {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let training = TrainingConfig::default()
+            .with_epochs(epochs)
+            .with_batch_size(32);
+        let stack = LayerwisePretrainer::new()
+            .with_layer(
+                LayerSpec::new(sizes[0])
+                    .with_loss(ReconstructionLoss::CrossEntropy)
+                    .with_training(training)
+                    .with_optimizer(Sgd::new(0.1)?),
+            )
+            .with_layer(
+                LayerSpec::new(sizes[1])
+                    .with_loss(ReconstructionLoss::CrossEntropy)
+                    .with_training(training)
+                    .with_optimizer(Sgd::new(0.1)?),
+            )
+            .with_layer(
+                LayerSpec::new(sizes[2])
+                    .with_activation(Activation::Linear)
+                    .with_training(training)
+                    .with_optimizer(Sgd::new(0.01)?),
+            )
+            .pretrain(&digits.train_images, &mut rng)?;
+        let mut deep = stack.deep_autoencoder()?;
+        let squared_error =
+            |m: &Autoencoder<StackedEncoder<f32>, autoencoders::StackedDecoder<f32>>| -> Res<f64> {
+                let r = m.reconstruct(&digits.test_images)?;
+                Ok(f64::from((&digits.test_images - r).norm_squared())
+                    / digits.test_images.nrows() as f64)
+            };
+        pretrained_errors.push(squared_error(&deep)?);
+        let config = TrainingConfig::default()
+            .with_epochs(fine_tune_epochs)
+            .with_batch_size(32);
+        deep.fit(
+            &digits.train_images,
+            &config,
+            &mut Sgd::new(0.01)?.with_momentum(0.9)?,
+            &mut rng,
+        )?;
+        deep_errors.push(squared_error(&deep)?);
+        eprintln!(
+            "seed {seed}: pretrained only {:.2}, fine-tuned {:.2}, PCA {:.2}",
+            pretrained_errors.last().unwrap_or(&0.0),
+            deep_errors.last().unwrap_or(&0.0),
+            pca_error
+        );
+        if seed == 0 {
+            save_comparison_picture(digits, &pca, &deep)?;
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    println!("| model (30-unit code) | squared error per test digit | vs PCA-30 |");
+    println!("| --- | ---: | ---: |");
+    println!("| PCA, 30 components | {pca_error:.2} | 1.00× |");
+    println!(
+        "| deep AE 784-{}-{}-30, pretrained only | {} | {:.2}× |",
+        sizes[0],
+        sizes[1],
+        summary(&pretrained_errors, 1.0, 2),
+        pca_error / mean(&pretrained_errors)
+    );
+    println!(
+        "| deep AE 784-{}-{}-30, pretrained + fine-tuned | {} | {:.2}× |",
+        sizes[0],
+        sizes[1],
+        summary(&deep_errors, 1.0, 2),
+        pca_error / mean(&deep_errors)
+    );
+    Ok(())
+}
+
+#[cfg(feature = "pictures")]
+fn save_comparison_picture(
+    digits: &Digits<f32>,
+    pca: &Pca<f64>,
+    deep: &Autoencoder<StackedEncoder<f32>, autoencoders::StackedDecoder<f32>>,
+) -> Res<()> {
+    let _ = (digits, pca, deep);
+    Ok(())
+}
+
+#[cfg(not(feature = "pictures"))]
+fn save_comparison_picture(
+    _: &Digits<f32>,
+    _: &Pca<f64>,
+    _: &Autoencoder<StackedEncoder<f32>, autoencoders::StackedDecoder<f32>>,
+) -> Res<()> {
+    Ok(())
+}
+
+fn dae_cae(digits: &Digits<f32>, args: &Args) -> Res<()> {
+    let (hidden, epochs) = if args.quick { (100, 1) } else { (500, 5) };
+    let mut noise_rng = ChaCha8Rng::seed_from_u64(12345);
+    let noisy_test = GaussianNoise::new(0.3)?.corrupt(&digits.test_images, &mut noise_rng);
+    println!(
+        "| model | setting | mean ‖∂h/∂x‖_F (test) | probe error, clean test | probe error, test + N(0, 0.3²) |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    let settings: Vec<(&str, f64)> = [0.0, 0.1, 0.2, 0.4, 0.8]
+        .iter()
+        .map(|&s| ("DAE σ", s))
+        .chain([0.01, 0.1, 0.3, 1.0].iter().map(|&l| ("CAE λ", l)))
+        .collect();
+    for (kind, value) in settings {
+        let (mut jacobians, mut clean, mut noisy) = (Vec::new(), Vec::new(), Vec::new());
+        for seed in 0..args.seeds {
+            let mut rng = ChaCha8Rng::seed_from_u64(200 + seed);
+            let base = DenseBuilder::new(784, hidden)
+                .build::<f32, _>(&mut rng)?
+                .with_loss(ReconstructionLoss::CrossEntropy);
+            let encoder = if kind == "DAE σ" {
+                let m = train_autoencoder(
+                    base.with_corruption(GaussianNoise::new(value)?),
+                    &digits.train_images,
+                    epochs,
+                    &mut rng,
+                )?;
+                m.into_parts().0
+            } else {
+                let m = train_autoencoder(
+                    base.with_regularizer(Contractive::new(value)?),
+                    &digits.train_images,
+                    epochs,
+                    &mut rng,
+                )?;
+                m.into_parts().0
+            };
+            jacobians.push(mean_jacobian_norm(&encoder, &digits.test_images));
+            let mut probe = Classifier::new(
+                StackedEncoder::new(vec![encoder])?,
+                10,
+                Init::GlorotUniform,
+                &mut rng,
+            )?
+            .with_frozen_encoder(true);
+            let config = TrainingConfig::default()
+                .with_epochs(30)
+                .with_batch_size(64);
+            probe.fit(
+                &digits.train_images,
+                &digits.train_labels,
+                &config,
+                &mut Sgd::new(0.1)?.with_momentum(0.9)?,
+                &mut rng,
+            )?;
+            clean.push(1.0 - probe.accuracy(&digits.test_images, &digits.test_labels)?);
+            noisy.push(1.0 - probe.accuracy(&noisy_test, &digits.test_labels)?);
+        }
+        println!(
+            "| {} | {value} | {} | {} % | {} % |",
+            if kind == "DAE σ" {
+                "DAE (Gaussian)"
+            } else {
+                "CAE"
+            },
+            summary(&jacobians, 1.0, 2),
+            summary(&clean, 100.0, 2),
+            summary(&noisy, 100.0, 2)
+        );
+        eprintln!("{kind} {value} done");
+    }
+    Ok(())
+}
