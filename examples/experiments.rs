@@ -334,7 +334,7 @@ fn regularizers(digits: &Digits<f32>, args: &Args) -> Res<()> {
     let (hidden, epochs, updates) = if args.quick {
         (100, 1, 300)
     } else {
-        (500, 10, 5000)
+        (500, 5, 1500)
     };
     // Hyper-parameters are chosen on a validation split of the training digits (the last
     // 1,000), by the linear-probe error, with seed 0; the test digits are never looked at.
