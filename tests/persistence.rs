@@ -381,3 +381,45 @@ fn weights_saved_by_a_numpy_state_dict_load_f32() {
 fn weights_saved_by_a_numpy_state_dict_load_f64() {
     we_load_a_plain_state_dict::<f64>(1e-12);
 }
+
+#[test]
+fn stacks_and_classifiers_round_trip_with_pytorch_style_names() {
+    use autoencoders::{Classifier, Init, StackedEncoder};
+    let mut r = common::rng(21);
+    let stack = StackedEncoder::<f64>::random(
+        &[784, 32, 16],
+        Activation::Relu,
+        Init::GlorotUniform,
+        &mut r,
+    )
+    .unwrap();
+    let loaded =
+        StackedEncoder::<f64>::from_safetensors(&stack.to_safetensors().unwrap(), "s").unwrap();
+    assert_eq!(loaded, stack);
+    let classifier = Classifier::new(stack.clone(), 10, Init::GlorotUniform, &mut r).unwrap();
+    let bytes = classifier.to_safetensors().unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    for (name, shape) in [
+        ("encoders.0.weight", vec![32, 784]),
+        ("encoders.1.bias", vec![16]),
+        ("head.weight", vec![10, 16]),
+        ("head.bias", vec![10]),
+    ] {
+        assert_eq!(header[name]["shape"], serde_json::json!(shape), "{name}");
+    }
+    let back = Classifier::<StackedEncoder<f64>>::from_safetensors(&bytes, "c").unwrap();
+    assert_eq!(back.parameters(), classifier.parameters());
+    let test = bundled_digits::<f64>()
+        .unwrap()
+        .test_images
+        .rows(0, 20)
+        .into_owned();
+    assert_eq!(
+        back.predict(&test).unwrap(),
+        classifier.predict(&test).unwrap()
+    );
+    // A classifier file is not a bare stack, nor a one-layer autoencoder.
+    assert!(StackedEncoder::<f64>::from_safetensors(&bytes, "c").is_err());
+    assert!(DynamicAutoencoder::<f64>::from_safetensors(&bytes, "c").is_err());
+}

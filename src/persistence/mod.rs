@@ -18,6 +18,7 @@
 
 mod atomic;
 mod record;
+mod stack;
 
 pub(crate) use atomic::write_atomically;
 #[cfg(test)]
@@ -168,7 +169,7 @@ impl ModelFileProblem {
 pub type DynamicAutoencoder<T> =
     Autoencoder<DenseEncoder<T>, DenseDecoder<T>, Vec<BuiltinRegularizer>, BuiltinCorruption>;
 
-fn dtype_of<T: Scalar>() -> Dtype {
+pub(crate) fn dtype_of<T: Scalar>() -> Dtype {
     if T::NAME == "f64" {
         Dtype::F64
     } else {
@@ -177,7 +178,7 @@ fn dtype_of<T: Scalar>() -> Dtype {
 }
 
 /// Row-major little-endian bytes of a column-major matrix.
-fn matrix_bytes<T: Scalar>(m: &DMatrix<T>) -> Vec<u8> {
+pub(crate) fn matrix_bytes<T: Scalar>(m: &DMatrix<T>) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(m.len() * std::mem::size_of::<T>());
     for r in 0..m.nrows() {
         for c in 0..m.ncols() {
@@ -196,7 +197,7 @@ fn push_le<T: Scalar>(bytes: &mut Vec<u8>, v: T) {
     }
 }
 
-fn vector_bytes<T: Scalar>(v: &DVector<T>) -> Vec<u8> {
+pub(crate) fn vector_bytes<T: Scalar>(v: &DVector<T>) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(v.len() * std::mem::size_of::<T>());
     for &x in v.iter() {
         push_le(&mut bytes, x);
@@ -210,7 +211,22 @@ fn serialize<T: Scalar>(
     record: ModelRecord,
     file: &str,
 ) -> Result<Vec<u8>> {
-    let dtype = dtype_of::<T>();
+    serialize_with(
+        tensors,
+        |crc32| ModelRecord { crc32, ..record }.to_json(),
+        dtype_of::<T>(),
+        file,
+    )
+}
+
+/// Serialises named row-major tensors of one dtype; `metadata` turns the checksum of the data
+/// section (8 hex digits) into the JSON stored under [`METADATA_KEY`].
+pub(crate) fn serialize_with(
+    tensors: Vec<(String, Vec<usize>, Vec<u8>)>,
+    metadata: impl FnOnce(String) -> String,
+    dtype: Dtype,
+    file: &str,
+) -> Result<Vec<u8>> {
     let views = tensors
         .iter()
         .map(|(name, shape, data)| {
@@ -226,11 +242,10 @@ fn serialize<T: Scalar>(
     for (_, _, data) in ordered {
         crc.update(data);
     }
-    let record = ModelRecord {
-        crc32: format!("{:08x}", crc.finalize()),
-        ..record
-    };
-    let metadata = [(METADATA_KEY.to_owned(), record.to_json())];
+    let metadata = [(
+        METADATA_KEY.to_owned(),
+        metadata(format!("{:08x}", crc.finalize())),
+    )];
     safetensors::tensor::serialize(views, Some(metadata.into_iter().collect()))
         .map_err(|e| model_error(file, ModelFileProblem::from_safetensors(e)))
 }
@@ -293,7 +308,7 @@ impl<'a> TensorFile<'a> {
         })
     }
 
-    fn fail(&self, problem: ModelFileProblem) -> Error {
+    pub(crate) fn fail(&self, problem: ModelFileProblem) -> Error {
         model_error(self.file, problem)
     }
 
@@ -304,6 +319,13 @@ impl<'a> TensorFile<'a> {
             .as_deref()
             .ok_or_else(|| self.fail(ModelFileProblem::MissingMetadata))?;
         ModelRecord::from_json(json).map_err(|problem| self.fail(problem))
+    }
+
+    /// The raw metadata JSON.
+    pub(crate) fn metadata_json(&self) -> Result<&str> {
+        self.record_json
+            .as_deref()
+            .ok_or_else(|| self.fail(ModelFileProblem::MissingMetadata))
     }
 
     /// Fails on any tensor not in `expected`.
@@ -379,7 +401,7 @@ impl<'a> TensorFile<'a> {
     }
 }
 
-fn read_file(path: &Path) -> Result<(Vec<u8>, String)> {
+pub(crate) fn read_file(path: &Path) -> Result<(Vec<u8>, String)> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| Error::io(&file, e))?;
     Ok((bytes, file))
