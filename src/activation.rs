@@ -62,13 +62,7 @@ impl Activation {
         match self {
             Activation::Sigmoid => sigmoid(z),
             Activation::Tanh => z.tanh(),
-            Activation::Relu => {
-                if z > T::zero() {
-                    z
-                } else {
-                    T::zero()
-                }
-            }
+            Activation::Relu => z.max(T::zero()),
             Activation::Linear => z,
         }
     }
@@ -112,21 +106,65 @@ impl Activation {
         if h.shape() != z.shape() {
             *h = DMatrix::zeros(z.nrows(), z.ncols());
         }
-        for (h, &z) in h.iter_mut().zip(z.iter()) {
-            *h = self.apply(z);
+        let (z, h) = (z.as_slice(), h.as_mut_slice());
+        // One loop per activation, so that each compiles to a tight (vectorisable) loop.
+        match self {
+            Activation::Sigmoid => h.iter_mut().zip(z).for_each(|(h, &z)| *h = sigmoid(z)),
+            Activation::Tanh => h.iter_mut().zip(z).for_each(|(h, &z)| *h = z.tanh()),
+            Activation::Relu => h
+                .iter_mut()
+                .zip(z)
+                .for_each(|(h, &z)| *h = z.max(T::zero())),
+            Activation::Linear => h.copy_from_slice(z),
+        }
+    }
+
+    /// `out[i] += upstream[i]·s'(z[i])` for every element: the chain rule through `s`, with
+    /// `h = s(z)` already computed.
+    ///
+    /// # Shapes
+    /// All four slices have the same length.
+    pub fn accumulate_chain<T: Scalar>(self, z: &[T], h: &[T], upstream: &[T], out: &mut [T]) {
+        let one = T::one();
+        let terms = out.iter_mut().zip(upstream).zip(z.iter().zip(h));
+        match self {
+            Activation::Sigmoid => terms.for_each(|((o, &u), (_, &h))| *o += u * h * (one - h)),
+            Activation::Tanh => terms.for_each(|((o, &u), (_, &h))| *o += u * (one - h * h)),
+            Activation::Relu => terms.for_each(|((o, &u), (&z, _))| {
+                if z > T::zero() {
+                    *o += u;
+                }
+            }),
+            Activation::Linear => terms.for_each(|((o, &u), _)| *o += u),
+        }
+    }
+
+    /// `g[i] *= s'(z[i])` for every element, with `h = s(z)` already computed.
+    ///
+    /// # Shapes
+    /// All three slices have the same length.
+    pub fn scale_by_derivative<T: Scalar>(self, z: &[T], h: &[T], g: &mut [T]) {
+        let one = T::one();
+        let terms = g.iter_mut().zip(z.iter().zip(h));
+        match self {
+            Activation::Sigmoid => terms.for_each(|(g, (_, &h))| *g *= h * (one - h)),
+            Activation::Tanh => terms.for_each(|(g, (_, &h))| *g *= one - h * h),
+            Activation::Relu => terms.for_each(|(g, (&z, _))| {
+                if z <= T::zero() {
+                    *g = T::zero();
+                }
+            }),
+            Activation::Linear => {}
         }
     }
 }
 
-/// The logistic function, stable for any finite `z`.
+/// The logistic function `1 / (1 + e^(−z))`, without a branch: for `z ≪ 0` the exponential
+/// overflows to ∞ and the result is exactly 0, for `z ≫ 0` it underflows to 0 and the result
+/// is 1, so no finite `z` gives NaN.
 #[inline]
 pub(crate) fn sigmoid<T: Scalar>(z: T) -> T {
-    if z >= T::zero() {
-        T::one() / (T::one() + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (T::one() + e)
-    }
+    T::one() / (T::one() + (-z).exp())
 }
 
 /// `ln(1 + e^z)`, stable for any finite `z`.

@@ -527,14 +527,12 @@ where
 
         if backward {
             // ∂J/∂z = ∂J/∂h ⊙ s'(z) + the regularizer's direct ∂P/∂z.
-            let activation = code_layer.activation;
-            let terms = ws
-                .grad_code
-                .iter()
-                .zip(ws.pass.pre_activation.iter().zip(ws.pass.code.iter()));
-            for (g, (&grad_h, (&z, &h))) in ws.grad_pre_activation.iter_mut().zip(terms) {
-                *g += grad_h * activation.derivative(z, h);
-            }
+            code_layer.activation.accumulate_chain(
+                ws.pass.pre_activation.as_slice(),
+                ws.pass.code.as_slice(),
+                ws.grad_code.as_slice(),
+                ws.grad_pre_activation.as_mut_slice(),
+            );
             self.encoder.backward(
                 input,
                 &mut ws.trace,

@@ -506,14 +506,11 @@ impl<E: Encoder> Classifier<E> {
         ws.pass.code = codes;
         if backward {
             // ∂J/∂z = ∂J/∂h ⊙ s'(z) at the code layer, then through the encoder.
-            let activation = self.encoder.code_layer().activation;
-            for (g, (&z, &h)) in ws
-                .grad_code
-                .iter_mut()
-                .zip(ws.pass.pre_activation.iter().zip(ws.pass.code.iter()))
-            {
-                *g *= activation.derivative(z, h);
-            }
+            self.encoder.code_layer().activation.scale_by_derivative(
+                ws.pass.pre_activation.as_slice(),
+                ws.pass.code.as_slice(),
+                ws.grad_code.as_mut_slice(),
+            );
             self.encoder.backward(
                 x,
                 &mut ws.trace,

@@ -76,18 +76,24 @@ impl ReconstructionLoss {
         crate::linalg::resize(grad, x.nrows(), x.ncols());
         let scale = T::one() / T::cast(x.nrows() as f64);
         let two_scale = scale + scale;
+        let (x, a, y, g) = (
+            x.as_slice(),
+            pre_activation.as_slice(),
+            x_hat.as_slice(),
+            grad.as_mut_slice(),
+        );
         let mut total = T::zero();
-        let values = x.iter().zip(pre_activation.iter()).zip(x_hat.iter());
         match self {
             ReconstructionLoss::SquaredError => {
-                for (g, ((&x, &a), &y)) in grad.iter_mut().zip(values) {
+                for ((g, &x), &y) in g.iter_mut().zip(x).zip(y) {
                     let diff = y - x;
                     total += diff * diff;
-                    *g = two_scale * diff * activation.derivative(a, y);
+                    *g = two_scale * diff;
                 }
+                activation.scale_by_derivative(a, y, g);
             }
             ReconstructionLoss::CrossEntropy => {
-                for (g, ((&x, &a), &y)) in grad.iter_mut().zip(values) {
+                for (((g, &x), &a), &y) in g.iter_mut().zip(x).zip(a).zip(y) {
                     total += softplus(a) - x * a;
                     *g = scale * (y - x);
                 }

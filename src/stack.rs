@@ -154,13 +154,11 @@ impl<T: Scalar> Encoder for StackedEncoder<T> {
                 // ∂J/∂z_{l−1} = (∂J/∂z_l·W_l) ⊙ s'(z_{l−1}).
                 self.layers[l].backward_input(g, grad_input);
                 let below = &hidden[l - 1];
-                let activation = self.layers[l - 1].activation();
-                for (gi, (&z, &h)) in grad_input
-                    .iter_mut()
-                    .zip(below.pre_activation.iter().zip(below.code.iter()))
-                {
-                    *gi *= activation.derivative(z, h);
-                }
+                self.layers[l - 1].activation().scale_by_derivative(
+                    below.pre_activation.as_slice(),
+                    below.code.as_slice(),
+                    grad_input.as_mut_slice(),
+                );
                 std::mem::swap(g, grad_input);
             }
         }
@@ -310,13 +308,11 @@ impl<T: Scalar> Decoder<T> for StackedDecoder<T> {
             self.layers[l].backward(input, None, &mut (), g, &mut grad.layers[l], None, out);
             if l > 0 {
                 let pass = &hidden[l - 1];
-                let activation = self.layers[l - 1].activation();
-                for (gi, (&z, &h)) in below
-                    .iter_mut()
-                    .zip(pass.pre_activation.iter().zip(pass.code.iter()))
-                {
-                    *gi *= activation.derivative(z, h);
-                }
+                self.layers[l - 1].activation().scale_by_derivative(
+                    pass.pre_activation.as_slice(),
+                    pass.code.as_slice(),
+                    below.as_mut_slice(),
+                );
                 std::mem::swap(g, below);
             }
         }
