@@ -23,6 +23,8 @@ mod init;
 mod linalg;
 mod loss;
 pub mod optimizer;
+#[cfg(feature = "pictures")]
+pub mod pictures;
 pub mod regularizer;
 mod scalar;
 mod training;
