@@ -121,6 +121,15 @@ pub enum Error {
         limit: usize,
     },
 
+    /// A series to be plotted holds a NaN or infinite value (feature `pictures`).
+    #[error("series {series:?} holds a non-finite value at index {index}")]
+    NonFiniteSeries {
+        /// The series' name.
+        series: String,
+        /// Index of the first offending value.
+        index: usize,
+    },
+
     /// A file could not be read or written.
     #[error("{file}: {source}")]
     Io {

@@ -3,11 +3,13 @@
 //! - [`filter_grid`]: the encoder's weight rows as a grid of tiles, each normalised on its own,
 //!   the way the UFLDL tutorial's `display_network` shows learned filters.
 //! - [`reconstruction_grid`]: inputs above their reconstructions.
+//! - [`loss_curves`] (and [`LinePlot`] for any series): the per-epoch losses of a [`History`].
 //!
-//! Each function draws a [`Picture`] in memory; [`Picture::save_png`] writes it.
+//! Each function draws a [`Picture`] in memory; [`Picture::save_png`] writes it. The module
+//! draws everything itself (lines, an 8×8 bitmap font for the text) and needs no system fonts.
 //!
 //! ```no_run
-//! use autoencoders::pictures::{TileGrid, filter_grid, reconstruction_grid};
+//! use autoencoders::pictures::{TileGrid, filter_grid, loss_curves, reconstruction_grid};
 //! use autoencoders::{Adam, DenseBuilder, TrainingConfig};
 //! use rand::{SeedableRng, rngs::ChaCha8Rng};
 //!
@@ -15,18 +17,24 @@
 //! let mut rng = ChaCha8Rng::seed_from_u64(0);
 //! let mut model = DenseBuilder::new(784, 100).build::<f32, _>(&mut rng)?;
 //! let config = TrainingConfig::default().with_epochs(3);
-//! model.fit(&digits.train_images, &config, &mut Adam::new(1e-3)?, &mut rng)?;
+//! let history = model.fit(&digits.train_images, &config, &mut Adam::new(1e-3)?, &mut rng)?;
 //!
 //! let digit = TileGrid::new(28, 28);
 //! filter_grid(model.encoder().weights(), &digit.with_scale(2))?.save_png("filters.png")?;
 //! let test = digits.test_images.rows(0, 20).into_owned();
 //! reconstruction_grid(&test, &model.reconstruct(&test)?, &digit)?.save_png("reconstructions.png")?;
+//! loss_curves(&history)?.save_png("losses.png")?;
 //! # Ok::<(), autoencoders::Error>(())
 //! ```
+//!
+//! [`History`]: crate::History
 
+mod canvas;
 mod grid;
+mod plot;
 
 pub use grid::{TileGrid, filter_grid, reconstruction_grid};
+pub use plot::{LinePlot, PALETTE, loss_curves};
 
 use crate::{Error, Result};
 use std::fs::{self, File};
