@@ -483,13 +483,24 @@ fn deep_vs_pca(digits: &Digits<f32>, args: &Args) -> Res<()> {
     Ok(())
 }
 
+/// Test digits (top), their PCA-30 reconstructions and their deep-autoencoder reconstructions,
+/// written to `target/pictures/deep-vs-pca-*.png`.
 #[cfg(feature = "pictures")]
 fn save_comparison_picture(
     digits: &Digits<f32>,
     pca: &Pca<f64>,
     deep: &Autoencoder<StackedEncoder<f32>, autoencoders::StackedDecoder<f32>>,
 ) -> Res<()> {
-    let _ = (digits, pca, deep);
+    use autoencoders::pictures::{TileGrid, reconstruction_grid};
+    let folder = std::path::Path::new("target/pictures");
+    std::fs::create_dir_all(folder)?;
+    let shown = digits.test_images.rows(0, 10).into_owned();
+    let grid = TileGrid::new(28, 28).with_scale(2).with_columns(10);
+    let by_pca = pca.reconstruct(&shown.map(f64::from))?.map(|v| v as f32);
+    reconstruction_grid(&shown, &by_pca, &grid)?.save_png(folder.join("deep-vs-pca-pca.png"))?;
+    reconstruction_grid(&shown, &deep.reconstruct(&shown)?, &grid)?
+        .save_png(folder.join("deep-vs-pca-deep.png"))?;
+    eprintln!("pictures: target/pictures/deep-vs-pca-{{pca,deep}}.png");
     Ok(())
 }
 

@@ -503,8 +503,37 @@ fn write_pictures<T: Scalar>(
     image_shape: Option<(usize, usize)>,
     dir: &Path,
 ) -> Result<(), Failure> {
-    let _ = (model, train, test, history, image_shape, dir);
-    Err(Failure::Run("pictures are not wired in yet".into()))
+    use autoencoders::pictures::{TileGrid, filter_grid, loss_curves, reconstruction_grid};
+    let (height, width) = image_shape.ok_or_else(|| {
+        Failure::Usage("--pictures needs an image shape: give --image-shape HxW".into())
+    })?;
+    if height * width != train.ncols() {
+        return Err(Failure::Usage(format!(
+            "--image-shape {height}x{width} does not have the data's {} features",
+            train.ncols()
+        )));
+    }
+    std::fs::create_dir_all(dir)?;
+    let scale = if height * width <= 1024 { 2 } else { 1 };
+    let grid = TileGrid::new(height, width).with_scale(scale);
+    let written = [
+        (
+            "filters.png",
+            filter_grid(model.encoder().weights(), &grid)?,
+        ),
+        ("loss.png", loss_curves(history)?),
+    ];
+    for (name, picture) in written {
+        picture.save_png(dir.join(name))?;
+        println!("picture: {}", dir.join(name).display());
+    }
+    let shown = test.unwrap_or(train);
+    let shown = shown.rows(0, shown.nrows().min(20)).into_owned();
+    let reconstructions = model.reconstruct(&shown)?;
+    let path = dir.join("reconstructions.png");
+    reconstruction_grid(&shown, &reconstructions, &grid)?.save_png(&path)?;
+    println!("picture: {}", path.display());
+    Ok(())
 }
 
 #[cfg(not(feature = "pictures"))]

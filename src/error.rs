@@ -98,6 +98,38 @@ pub enum Error {
         part: &'static str,
     },
 
+    /// Tiles of a picture do not hold as many pixels as the rows they show have values
+    /// (feature `pictures`).
+    #[error("tiles of {height}×{width} pixels cannot show rows of {input_dim} values")]
+    TileShape {
+        /// Tile height in pixels.
+        height: usize,
+        /// Tile width in pixels.
+        width: usize,
+        /// Values per row of the matrix shown.
+        input_dim: usize,
+    },
+
+    /// A picture would be larger than the crate draws (feature `pictures`).
+    #[error("a picture of {width}×{height} pixels exceeds the limit of {limit} pixels per side")]
+    PictureTooLarge {
+        /// Width it would have, in pixels (saturated at `usize::MAX`).
+        width: usize,
+        /// Height it would have, in pixels (saturated at `usize::MAX`).
+        height: usize,
+        /// The largest width or height allowed.
+        limit: usize,
+    },
+
+    /// A series to be plotted holds a NaN or infinite value (feature `pictures`).
+    #[error("series {series:?} holds a non-finite value at index {index}")]
+    NonFiniteSeries {
+        /// The series' name.
+        series: String,
+        /// Index of the first offending value.
+        index: usize,
+    },
+
     /// A file could not be read or written.
     #[error("{file}: {source}")]
     Io {

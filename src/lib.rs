@@ -30,6 +30,8 @@ mod loss;
 pub mod optimizer;
 mod pca;
 pub mod persistence;
+#[cfg(feature = "pictures")]
+pub mod pictures;
 mod pretraining;
 pub mod regularizer;
 mod scalar;
