@@ -176,9 +176,7 @@ impl<T: Scalar> Encoder for StackedEncoder<T> {
     }
 
     fn parameter_names(&self) -> Vec<String> {
-        (0..self.layers.len())
-            .flat_map(|l| [format!("{l}.weight"), format!("{l}.bias")])
-            .collect()
+        layer_parameter_names(self.layers.len())
     }
 }
 
@@ -330,8 +328,13 @@ impl<T: Scalar> Decoder<T> for StackedDecoder<T> {
     }
 
     fn parameter_names(&self) -> Vec<String> {
-        (0..self.layers.len())
-            .flat_map(|l| [format!("{l}.weight"), format!("{l}.bias")])
-            .collect()
+        layer_parameter_names(self.layers.len())
     }
+}
+
+/// `0.weight`, `0.bias`, `1.weight`, … for `layers` dense layers.
+fn layer_parameter_names(layers: usize) -> Vec<String> {
+    (0..layers)
+        .flat_map(|l| [format!("{l}.weight"), format!("{l}.bias")])
+        .collect()
 }
