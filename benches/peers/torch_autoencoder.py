@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""The throughput example's workloads in PyTorch eager mode on the CPU, for BENCHMARKS.md.
+
+Same data, same model, same loss, same optimiser and the same timing as
+`cargo run --release --example throughput`, and the same output: one `key=value` line per run
+with `samples_per_sec`, the median over the timed epochs.
+
+W1 `plain`: 784 -> 256 sigmoid encoder, 256 -> 784 sigmoid decoder (two untied nn.Linear,
+Glorot-uniform weights and zero biases as in the crate), per-sample loss the squared error summed
+over the 784 pixels, averaged over the batch, torch.optim.SGD with learning rate 0.01.
+W2 `contractive`: W1 + (lambda/2) * sum_j (h_j (1 - h_j))^2 * sum_i W_ji^2 per sample, lambda = 0.1,
+differentiated by autograd. W3 `denoising`: the encoder sees x + N(0, 0.3^2) noise, drawn fresh
+per batch; the loss compares with the clean x.
+
+The 8,000 training digits are read from the crate's data/mnist/train-images-idx3-ubyte.gz with
+the gzip module and scaled by 1/255, and visited in file order every epoch (no shuffling): one
+warm-up epoch, then --epochs timed ones.
+
+Run: python3 benches/peers/torch_autoencoder.py --workload plain --batch-size 128 --threads 1
+"""
+
+import argparse
+import gzip
+import os
+import struct
+import time
+
+import numpy as np
+import torch
+
+# Matrix-product floating-point operations per W1 training sample (as in the Rust example).
+FLOP_PER_SAMPLE = 5.0 * 2.0 * 784.0 * 256.0
+DATA = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)),
+    "..",
+    "..",
+    "data",
+    "mnist",
+    "train-images-idx3-ubyte.gz",
+)
+
+
+def read_images(path, dtype):
+    """The IDX image file as an `n x 784` tensor of values byte / 255."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    magic, n, rows, cols = struct.unpack(">IIII", raw[:16])
+    if magic != 0x00000803:
+        raise ValueError(f"{path}: not an IDX file of unsigned bytes in 3 dimensions")
+    pixels = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, rows * cols)
+    return torch.from_numpy(pixels.copy()).to(dtype) / 255
+
+
+class Autoencoder(torch.nn.Module):
+    def __init__(self, input_dim, code_dim):
+        super().__init__()
+        self.encoder = torch.nn.Linear(input_dim, code_dim)
+        self.decoder = torch.nn.Linear(code_dim, input_dim)
+        for layer in (self.encoder, self.decoder):
+            torch.nn.init.xavier_uniform_(layer.weight)
+            torch.nn.init.zeros_(layer.bias)
+
+    def forward(self, x):
+        h = torch.sigmoid(self.encoder(x))
+        return h, torch.sigmoid(self.decoder(h))
+
+
+def objective(model, x, workload, contractive_weight, noise_std_dev):
+    """The batch objective: mean over samples of the summed squared error, plus the penalty."""
+    encoder_input = x
+    if workload == "denoising":
+        encoder_input = x + noise_std_dev * torch.randn_like(x)
+    h, x_hat = model(encoder_input)
+    loss = ((x_hat - x) ** 2).sum(dim=1).mean()
+    if workload == "contractive":
+        slope_squares = (h * (1 - h)) ** 2  # n x code_dim
+        row_norms = (model.encoder.weight**2).sum(dim=1)  # code_dim
+        loss = loss + 0.5 * contractive_weight * (slope_squares @ row_norms).mean()
+    return loss
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--workload", choices=["plain", "contractive", "denoising"], default="plain"
+    )
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--dtype", choices=["f32", "f64"], default="f32")
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(2024)
+    dtype = torch.float32 if args.dtype == "f32" else torch.float64
+    x = read_images(DATA, dtype)
+    n = x.shape[0]
+    model = Autoencoder(784, 256).to(dtype)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+
+    epoch_seconds = []
+    final_loss = float("nan")
+    cpu_start = wall_start = None
+    for epoch in range(1 + args.epochs):
+        start = time.perf_counter()
+        if epoch == 1:
+            cpu_start, wall_start = time.process_time(), start
+        total = torch.zeros((), dtype=dtype)
+        for first in range(0, n, args.batch_size):
+            batch = x[first : first + args.batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss = objective(model, batch, args.workload, 0.1, 0.3)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * batch.shape[0]
+        final_loss = total.item() / n
+        if epoch > 0:
+            epoch_seconds.append(time.perf_counter() - start)
+    cpu_per_wall = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
+
+    samples_per_sec = n / float(np.median(epoch_seconds))
+    per_epoch = ",".join(f"{n / s:.0f}" for s in epoch_seconds)
+    print(
+        f"impl=torch workload={args.workload} dtype={args.dtype} "
+        f"batch_size={args.batch_size} threads={args.threads} epochs={args.epochs} "
+        f"samples_per_sec={samples_per_sec:.0f} "
+        f"gflops={samples_per_sec * FLOP_PER_SAMPLE / 1e9:.1f} final_loss={final_loss:.4f} "
+        f"cpu_per_wall={cpu_per_wall:.2f} epoch_samples_per_sec={per_epoch}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+//! Training throughput on the bundled digits: the workloads that BENCHMARKS.md compares with
+//! PyTorch, one configuration per run, printed as one `key=value` line.
+//!
+//! The workloads: `plain` (W1) is a 784 → 256 sigmoid encoder and a 256 → 784 sigmoid decoder,
+//! untied, with the squared error summed over the 784 pixels and averaged over the batch, trained
+//! by plain SGD (learning rate 0.01); `contractive` (W2) adds the contractive penalty λ = 0.1;
+//! `denoising` (W3) corrupts the inputs with Gaussian noise σ = 0.3. Every run trains on the 8,000
+//! training digits in a fixed order (no shuffling): one warm-up epoch, then `--epochs` timed ones
+//! (default 3), and reports their median as `samples_per_sec`, with `gflops` (2.01 MFLOP of
+//! matrix products per sample), the final epoch's mean training objective `final_loss`, and the
+//! CPU time per wall-clock second of the timed epochs `cpu_per_wall` (Linux only), which shows
+//! whether a second thread did any work.
+//!
+//! Expect, with the command below on the 2-core AMD EPYC of BENCHMARKS.md, about 12,000
+//! samples/s (24 GFLOP/s) and `final_loss=51.4574` after the four epochs: the run is seeded, so
+//! the loss is the same on every run and thread count, while the speed depends on the machine.
+//!
+//! Run: `cargo run --release --example throughput -- --workload plain --batch-size 128 --threads 1`
+//! Two threads need the `threading` feature:
+//! `cargo run --release --features threading --example throughput -- --threads 2`
+//! Other options: `--dtype f32|f64` (default f32), `--epochs N` (default 3).
+
+use autoencoders::data::bundled_digits;
+use autoencoders::{
+    Activation, Contractive, Corruption, DenseAutoencoder, DenseBuilder, EpochReport,
+    GaussianNoise, ReconstructionLoss, Regularizer, Scalar, Sgd, TrainingConfig,
+};
+use nalgebra::DMatrix;
+use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
+use std::error::Error;
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+/// Floating-point operations of the matrix products of one W1 training sample: five products
+/// of 784 × 256 multiply-adds (two forward, three backward).
+const FLOP_PER_SAMPLE: f64 = 5.0 * 2.0 * 784.0 * 256.0;
+
+/// `matrixmultiply` reads its thread count from this variable, once, at its first product.
+const THREADS_VARIABLE: &str = "MATMUL_NUM_THREADS";
+
+/// `matrixmultiply` never uses more threads than this.
+const MAX_THREADS: usize = 4;
+
+const USAGE: &str = "usage: throughput [--workload plain|contractive|denoising] \
+[--batch-size B] [--threads T] [--dtype f32|f64] [--epochs N]";
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let options = Options::parse(std::env::args().skip(1))?;
+    if options.threads > 1 && !cfg!(feature = "threading") {
+        return Err("--threads above 1 needs the `threading` feature: \
+             cargo run --release --features threading --example throughput -- …"
+            .into());
+    }
+    // SAFETY: we are still on the only thread of the process (nothing above spawns one), so no
+    // other thread can be reading or writing the environment while it changes. It has to be set
+    // here, before the first matrix product, because `matrixmultiply` reads it only once.
+    unsafe { std::env::set_var(THREADS_VARIABLE, options.threads.to_string()) };
+
+    let measured = match options.dtype {
+        Dtype::F32 => run::<f32>(&options)?,
+        Dtype::F64 => run::<f64>(&options)?,
+    };
+    let samples_per_sec = measured.samples / median(&measured.epoch_seconds);
+    let per_epoch: Vec<String> = measured
+        .epoch_seconds
+        .iter()
+        .map(|s| format!("{:.0}", measured.samples / s))
+        .collect();
+    let cpu_per_wall = measured
+        .cpu_per_wall
+        .map_or_else(|| "unknown".to_string(), |r| format!("{r:.2}"));
+    println!(
+        "impl=ours workload={} dtype={} batch_size={} threads={} epochs={} \
+         samples_per_sec={samples_per_sec:.0} gflops={:.1} final_loss={:.4} \
+         cpu_per_wall={cpu_per_wall} epoch_samples_per_sec={}",
+        options.workload.name(),
+        options.dtype.name(),
+        options.batch_size,
+        options.threads,
+        options.epochs,
+        samples_per_sec * FLOP_PER_SAMPLE / 1e9,
+        measured.final_loss,
+        per_epoch.join(","),
+    );
+    Ok(())
+}
+
+/// What one run measured.
+struct Measured {
+    /// Samples per epoch.
+    samples: f64,
+    /// Wall-clock seconds of each timed epoch.
+    epoch_seconds: Vec<f64>,
+    /// The last epoch's mean training objective.
+    final_loss: f64,
+    /// Process CPU seconds per wall-clock second over the timed epochs.
+    cpu_per_wall: Option<f64>,
+}
+
+/// Builds the workload's model in `T` and times its training.
+fn run<T: Scalar>(options: &Options) -> Result<Measured, Box<dyn Error>> {
+    let digits = bundled_digits::<T>()?;
+    let mut rng = ChaCha8Rng::seed_from_u64(2024);
+    let model = DenseBuilder::new(784, 256)
+        .with_encoder_activation(Activation::Sigmoid)
+        .with_decoder_activation(Activation::Sigmoid)
+        .with_tied(false)
+        .build::<T, _>(&mut rng)?
+        .with_loss(ReconstructionLoss::SquaredError);
+    let x = &digits.train_images;
+    match options.workload {
+        Workload::Plain => train(model, x, options, &mut rng),
+        Workload::Contractive => train(
+            model.with_regularizer(Contractive::new(0.1)?),
+            x,
+            options,
+            &mut rng,
+        ),
+        Workload::Denoising => train(
+            model.with_corruption(GaussianNoise::new(0.3)?),
+            x,
+            options,
+            &mut rng,
+        ),
+    }
+}
+
+/// One warm-up epoch and `options.epochs` timed ones, each timed from the end of the one before.
+fn train<T: Scalar, R: Regularizer<T>, C: Corruption<T>>(
+    mut model: DenseAutoencoder<T, R, C>,
+    x: &DMatrix<T>,
+    options: &Options,
+    rng: &mut ChaCha8Rng,
+) -> Result<Measured, Box<dyn Error>> {
+    let config = TrainingConfig::default()
+        .with_epochs(1 + options.epochs)
+        .with_batch_size(options.batch_size)
+        .with_shuffle(false);
+    let mut optimizer = Sgd::new(0.01)?;
+    // The end of every epoch, in wall-clock and process CPU time.
+    let mut marks: Vec<(Instant, Option<f64>)> = Vec::with_capacity(config.epochs());
+    let mut mark = |_: &EpochReport| {
+        marks.push((Instant::now(), process_cpu_seconds()));
+        ControlFlow::Continue(())
+    };
+    let history = model.fit_with(x, None, &config, &mut optimizer, rng, &mut mark)?;
+    let final_loss = history.last().ok_or("no epoch ran")?.objective;
+
+    let epoch_seconds = marks
+        .windows(2)
+        .map(|w| w[1].0.duration_since(w[0].0).as_secs_f64())
+        .collect();
+    let cpu_per_wall = match (marks.first(), marks.last()) {
+        (Some(&(t0, Some(c0))), Some(&(t1, Some(c1)))) if t1 > t0 => {
+            Some((c1 - c0) / t1.duration_since(t0).as_secs_f64())
+        }
+        _ => None,
+    };
+    Ok(Measured {
+        samples: x.nrows() as f64,
+        epoch_seconds,
+        final_loss,
+        cpu_per_wall,
+    })
+}
+
+/// User plus system CPU time of the whole process (all threads), from `/proc/self/stat`, which
+/// counts in clock ticks of 1/100 s on Linux; `None` elsewhere.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces: the 14th and
+    // 15th fields of the line (utime, stime) are the 12th and 13th after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((user + system) / 100.0)
+}
+
+/// The median of a non-empty list.
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[middle]
+    } else {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Workload {
+    Plain,
+    Contractive,
+    Denoising,
+}
+
+impl Workload {
+    const ALL: [Workload; 3] = [Workload::Plain, Workload::Contractive, Workload::Denoising];
+
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Plain => "plain",
+            Workload::Contractive => "contractive",
+            Workload::Denoising => "denoising",
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Dtype {
+    F32,
+    F64,
+}
+
+impl Dtype {
+    fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "f32",
+            Dtype::F64 => "f64",
+        }
+    }
+}
+
+/// The command line.
+struct Options {
+    workload: Workload,
+    batch_size: usize,
+    threads: usize,
+    dtype: Dtype,
+    epochs: usize,
+}
+
+impl Options {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, Box<dyn Error>> {
+        let mut options = Options {
+            workload: Workload::Plain,
+            batch_size: 32,
+            threads: 1,
+            dtype: Dtype::F32,
+            epochs: 3,
+        };
+        while let Some(flag) = args.next() {
+            if flag == "--help" || flag == "-h" {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            let value = args
+                .next()
+                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+            match flag.as_str() {
+                "--workload" => {
+                    options.workload = Workload::ALL
+                        .into_iter()
+                        .find(|w| w.name() == value)
+                        .ok_or_else(|| format!("unknown workload {value:?}\n{USAGE}"))?;
+                }
+                "--batch-size" => options.batch_size = positive(&flag, &value)?,
+                "--threads" => options.threads = positive(&flag, &value)?,
+                "--epochs" => options.epochs = positive(&flag, &value)?,
+                "--dtype" => {
+                    options.dtype = match value.as_str() {
+                        "f32" => Dtype::F32,
+                        "f64" => Dtype::F64,
+                        _ => return Err(format!("unknown dtype {value:?}\n{USAGE}").into()),
+                    };
+                }
+                _ => return Err(format!("unknown option {flag:?}\n{USAGE}").into()),
+            }
+        }
+        if options.threads > MAX_THREADS {
+            return Err(format!("matrixmultiply uses at most {MAX_THREADS} threads").into());
+        }
+        Ok(options)
+    }
+}
+
+/// A whole number of at least 1.
+fn positive(flag: &str, value: &str) -> Result<usize, Box<dyn Error>> {
+    match value.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{flag} needs a whole number of at least 1, not {value:?}").into()),
+    }
+}
