@@ -11,9 +11,9 @@
 //! CPU time per wall-clock second of the timed epochs `cpu_per_wall` (Linux only), which shows
 //! whether a second thread did any work.
 //!
-//! Expect, with the command below on the 2-core AMD EPYC of BENCHMARKS.md, about 12,000
-//! samples/s (24 GFLOP/s) and `final_loss=51.4574` after the four epochs: the run is seeded, so
-//! the loss is the same on every run and thread count, while the speed depends on the machine.
+//! Expect, with the command below on the quiet 2-core AMD EPYC of BENCHMARKS.md, about 13,400
+//! samples/s (27 GFLOP/s) and `final_loss=51.4574`. The run is seeded, so the loss is the same on
+//! every run and thread count. The speed depends on the machine and on what else runs on it.
 //!
 //! Run: `cargo run --release --example throughput -- --workload plain --batch-size 128 --threads 1`
 //! Two threads need the `threading` feature:

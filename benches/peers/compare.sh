@@ -8,26 +8,27 @@
 # each, their ratio, the matrix-product GFLOP/s (2.01 MFLOP per sample), and the median CPU time
 # per wall-clock second (near 1 for one busy thread, near 2 for two).
 #
-# The machine may be shared: before each run the script waits (up to QUIET_WAIT seconds) until
-# the other processes use less than QUIET of the machine's CPU over one second, and it logs with
-# each result how busy the machine was just before (`busy_before`) and how much of it the other
-# processes took during the run (`others_during`), both as fractions of all cores. The table
-# takes its medians over the runs with `others_during` at most CONTENDED (default 0.10) when
-# there are any, and says how many runs that was.
+# The machine may be shared, and a busy neighbour slows even a one-thread run (virtual CPUs may
+# share a physical core), so before each run the script waits (up to QUIET_WAIT seconds) until
+# the other processes use less than QUIET of all cores over one second. It logs with each result
+# that share just before the run (`busy_before`) and during it (`others_during`). The table takes
+# its medians over the uncontended runs, those with `others_during` at most CONTENDED, when there
+# are any, and says how many runs that was.
 #
 # Usage: PYTHON=/path/to/python-with-torch benches/peers/compare.sh
 # Settings (environment): PYTHON (default python3), ROUNDS (default 3), EPOCHS timed per run
 # (default 3), ONLY (a regular expression: only the configurations "workload dtype batch threads"
 # that match it, e.g. ONLY='plain f32 128'), LOG (raw result lines, default
-# target/peers/compare.log; appended to, so a rerun with the same LOG adds rounds), QUIET
-# (default 0.15), QUIET_WAIT (default 60) and CONTENDED (default 0.10).
+# target/peers/compare.log; appended to, so a rerun with the same LOG adds rounds, and ROUNDS=0
+# only prints the table of an existing LOG), QUIET (default 0.10), QUIET_WAIT (default 60) and
+# CONTENDED (default 0.10).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 PYTHON=${PYTHON:-python3}
 ROUNDS=${ROUNDS:-3}
 ONLY=${ONLY:-}
-QUIET=${QUIET:-0.15}
+QUIET=${QUIET:-0.10}
 QUIET_WAIT=${QUIET_WAIT:-60}
 CONTENDED=${CONTENDED:-0.10}
 EPOCHS=${EPOCHS:-3}
@@ -105,7 +106,7 @@ run() { # impl workload dtype batch threads
     echo "$(cat "$scratch/out") busy_before=$before others_during=$others" | tee -a "$LOG" >&2
 }
 
-echo "# $(date -u +%FT%TZ) rounds=$ROUNDS epochs=$EPOCHS" >>"$LOG"
+if ((ROUNDS > 0)); then echo "# $(date -u +%FT%TZ) rounds=$ROUNDS epochs=$EPOCHS" >>"$LOG"; fi
 for ((round = 1; round <= ROUNDS; round++)); do
     echo "== round $round of $ROUNDS" >&2
     for config in "${configs[@]}"; do
