@@ -483,7 +483,7 @@ where
 
         if let Some(w) = code_layer.weights {
             resize(&mut ws.grad_code_weights, w.nrows(), w.ncols());
-            ws.grad_code_weights.fill(zero);
+            ws.grad_code_weights.as_mut_slice().fill(zero);
         }
         resize(&mut ws.grad_code, n, code_dim);
         if backward {
@@ -497,11 +497,11 @@ where
                 &mut ws.grad_code,
             );
         } else {
-            ws.grad_code.fill(zero);
+            ws.grad_code.as_mut_slice().fill(zero);
         }
 
         resize(&mut ws.grad_pre_activation, n, code_dim);
-        ws.grad_pre_activation.fill(zero);
+        ws.grad_pre_activation.as_mut_slice().fill(zero);
         let penalty = self.regularizer.penalty(
             &RegularizerInput {
                 input: self.encoder.code_input(input, &ws.trace),

@@ -256,7 +256,7 @@ where
                     return Err(diverged("objective"));
                 }
                 let gradients: Vec<&[E::Scalar]> = workspace.gradients().collect();
-                if gradients.iter().any(|g| g.iter().any(|v| !v.is_finite())) {
+                if !gradients.iter().all(|g| crate::validate::all_finite(g)) {
                     return Err(diverged("gradient"));
                 }
                 optimizer.step(&mut self.parameters_mut(), &gradients);

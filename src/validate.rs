@@ -70,3 +70,12 @@ pub(crate) fn check_nonzero(value: usize, what: &'static str) -> Result<()> {
         Ok(())
     }
 }
+
+/// Whether every value is finite, in one branch-free (vectorisable) pass: `v − v` is 0 for a
+/// finite `v` and NaN for NaN or ±∞, and a NaN survives the sum.
+pub(crate) fn all_finite<T: Scalar>(values: &[T]) -> bool {
+    values
+        .iter()
+        .fold(T::zero(), |acc, &v| acc + (v - v))
+        .is_finite()
+}

@@ -70,30 +70,44 @@ impl<T: Scalar> Regularizer<T> for Contractive {
         let lambda = T::cast(self.weight);
         let scale = lambda / n;
         let activation = input.activation;
+        // S_j = Σ_i w_ji², accumulated column by column of the column-major W (contiguous).
+        let mut row_norms = vec![T::zero(); weights.nrows()];
+        for column in weights.column_iter() {
+            for (s, &w) in row_norms.iter_mut().zip(column.iter()) {
+                *s += w * w;
+            }
+        }
         let mut total = T::zero();
-        for (j, (z_column, h_column)) in input
+        let mut slope_squares = vec![T::zero(); weights.nrows()];
+        for (j, ((z_column, h_column), mut grad_column)) in input
             .pre_activation
             .column_iter()
             .zip(input.code.column_iter())
+            .zip(grad.pre_activation.column_iter_mut())
             .enumerate()
         {
-            let row_norm = weights.row(j).norm_squared();
-            let mut slope_squares = T::zero();
-            for (s, (&z, &h)) in z_column.iter().zip(h_column.iter()).enumerate() {
+            let row_norm = row_norms[j];
+            let mut squares = T::zero();
+            for ((g, &z), &h) in grad_column
+                .iter_mut()
+                .zip(z_column.iter())
+                .zip(h_column.iter())
+            {
                 let slope = activation.derivative(z, h);
-                slope_squares += slope * slope;
-                grad.pre_activation[(s, j)] +=
-                    scale * slope * activation.second_derivative(z, h) * row_norm;
+                squares += slope * slope;
+                *g += scale * slope * activation.second_derivative(z, h) * row_norm;
             }
-            total += slope_squares * row_norm;
-            if let Some(grad_weights) = grad.encoder_weights.as_deref_mut() {
-                let factor = scale * slope_squares;
-                for (g, &w) in grad_weights
-                    .row_mut(j)
-                    .iter_mut()
-                    .zip(weights.row(j).iter())
-                {
-                    *g += factor * w;
+            slope_squares[j] = squares;
+            total += squares * row_norm;
+        }
+        if let Some(grad_weights) = grad.encoder_weights.as_deref_mut() {
+            // ∂P/∂w_ji = (λ/n)·(Σ_s s'(z_sj)²)·w_ji, column by column.
+            let factors: Vec<T> = slope_squares.iter().map(|&q| scale * q).collect();
+            for (mut g_column, w_column) in
+                grad_weights.column_iter_mut().zip(weights.column_iter())
+            {
+                for ((g, &w), &f) in g_column.iter_mut().zip(w_column.iter()).zip(&factors) {
+                    *g += f * w;
                 }
             }
         }
