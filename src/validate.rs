@@ -73,9 +73,26 @@ pub(crate) fn check_nonzero(value: usize, what: &'static str) -> Result<()> {
 
 /// Whether every value is finite, in one branch-free (vectorisable) pass: `v − v` is 0 for a
 /// finite `v` and NaN for NaN or ±∞, and a NaN survives the sum.
+#[allow(clippy::eq_op)] // `v − v` is the test itself.
 pub(crate) fn all_finite<T: Scalar>(values: &[T]) -> bool {
     values
         .iter()
         .fold(T::zero(), |acc, &v| acc + (v - v))
         .is_finite()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::all_finite;
+
+    #[test]
+    fn all_finite_spots_nan_and_infinities_anywhere() {
+        assert!(all_finite(&[0.0_f32, 1e30, -3.0, f32::MAX]));
+        assert!(all_finite::<f64>(&[]));
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut v = vec![1.0; 100];
+            v[57] = bad;
+            assert!(!all_finite(&v), "{bad}");
+        }
+    }
 }
