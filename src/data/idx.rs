@@ -82,14 +82,15 @@ impl IdxArray {
     /// Returns `dims[0] × (dims[1]·dims[2]·…)`; a one-dimensional array gives one column.
     pub fn to_matrix<T: Scalar>(&self) -> DMatrix<T> {
         let rows = self.dims.first().copied().unwrap_or(0);
-        let cols = match self.data.len().checked_div(rows) {
-            Some(cols) => cols,
-            // No samples: the columns still follow from the other dimensions.
-            None => self
+        let Some(cols) = self.data.len().checked_div(rows) else {
+            // No samples: the columns still follow from the other dimensions. `from_fn` would
+            // visit every one of them (up to 2^64 for dimensions read from a file).
+            let cols = self
                 .dims
                 .iter()
                 .skip(1)
-                .fold(1usize, |a, &d| a.saturating_mul(d)),
+                .fold(1usize, |a, &d| a.saturating_mul(d));
+            return DMatrix::zeros(0, cols);
         };
         DMatrix::from_fn(rows, cols, |r, c| T::cast(self.data.get(r * cols + c)))
     }
@@ -408,6 +409,10 @@ mod tests {
     fn keeps_the_columns_of_an_array_without_samples() {
         let a = parse_idx(&file(0x08, &[0, 28, 28], &[]), "t").unwrap();
         assert_eq!(a.to_matrix::<f32>().shape(), (0, 784));
+        // Without visiting 2^64 empty columns one by one (a hang in debug builds).
+        let huge = parse_idx(&file(0x08, &[0, u32::MAX, u32::MAX], &[]), "t").unwrap();
+        let columns = u32::MAX as usize * u32::MAX as usize;
+        assert_eq!(huge.to_matrix::<f64>().shape(), (0, columns));
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! Files are written crash-safely (temporary file, fsync, rename, fsync of the folder).
 
 mod atomic;
+mod offsets;
 mod record;
 mod stack;
 
@@ -29,6 +30,7 @@ use crate::{
     DenseDecoder, DenseEncoder, Error, Regularizer, Result, Scalar,
 };
 use nalgebra::{DMatrix, DVector};
+use offsets::check_offsets_fit;
 use record::ModelRecord;
 use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
 use std::path::Path;
@@ -269,6 +271,7 @@ impl<'a> TensorFile<'a> {
     /// `require_checksum`.
     pub(crate) fn parse(bytes: &'a [u8], file: &'a str, require_checksum: bool) -> Result<Self> {
         let fail = |problem| model_error(file, problem);
+        check_offsets_fit(bytes).map_err(fail)?;
         let (header_len, metadata) = SafeTensors::read_metadata(bytes)
             .map_err(|e| fail(ModelFileProblem::from_safetensors(e)))?;
         let tensors = SafeTensors::deserialize(bytes)
@@ -563,12 +566,12 @@ impl<T: Scalar> DynamicAutoencoder<T> {
             &file,
             record.input_dim,
             record.code_dim,
-            record.encoder_activation()?,
-            record.decoder_activation()?,
+            record.encoder_activation().map_err(|p| file.fail(p))?,
+            record.decoder_activation().map_err(|p| file.fail(p))?,
             record.tied,
         )?;
         let model = Autoencoder::new(encoder, decoder)?
-            .with_loss(record.loss()?)
+            .with_loss(record.loss().map_err(|p| file.fail(p))?)
             .with_regularizer(record.regularizers().map_err(|p| file.fail(p))?)
             .with_corruption(record.corruption().map_err(|p| file.fail(p))?);
         Ok(model)

@@ -180,6 +180,15 @@ impl ModelRecord {
                 record.format_version
             )));
         }
+        // Zero sizes would fail later as `Error::ZeroDimension`, without naming the file.
+        for (name, size) in [
+            ("input_dim", record.input_dim),
+            ("code_dim", record.code_dim),
+        ] {
+            if size == 0 {
+                return Err(invalid(format!("{name} is 0")));
+            }
+        }
         if record.dtype != "f32" && record.dtype != "f64" {
             return Err(invalid(format!(
                 "dtype `{}` is not f32 or f64",
@@ -193,17 +202,17 @@ impl ModelRecord {
         Activation::from_name(name).ok_or_else(|| invalid(format!("unknown activation `{name}`")))
     }
 
-    pub(crate) fn encoder_activation(&self) -> Result<Activation> {
-        Self::activation(&self.encoder_activation).map_err(|p| self.error(p))
+    pub(crate) fn encoder_activation(&self) -> std::result::Result<Activation, ModelFileProblem> {
+        Self::activation(&self.encoder_activation)
     }
 
-    pub(crate) fn decoder_activation(&self) -> Result<Activation> {
-        Self::activation(&self.decoder_activation).map_err(|p| self.error(p))
+    pub(crate) fn decoder_activation(&self) -> std::result::Result<Activation, ModelFileProblem> {
+        Self::activation(&self.decoder_activation)
     }
 
-    pub(crate) fn loss(&self) -> Result<ReconstructionLoss> {
+    pub(crate) fn loss(&self) -> std::result::Result<ReconstructionLoss, ModelFileProblem> {
         ReconstructionLoss::from_name(&self.loss)
-            .ok_or_else(|| self.error(invalid(format!("unknown loss `{}`", self.loss))))
+            .ok_or_else(|| invalid(format!("unknown loss `{}`", self.loss)))
     }
 
     pub(crate) fn regularizers(
@@ -217,9 +226,5 @@ impl ModelRecord {
 
     pub(crate) fn corruption(&self) -> std::result::Result<BuiltinCorruption, ModelFileProblem> {
         self.corruption.to_builtin()
-    }
-
-    fn error(&self, problem: ModelFileProblem) -> Error {
-        super::model_error("(metadata)", problem)
     }
 }

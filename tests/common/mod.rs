@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: seeded data and the finite-difference oracle.
 #![allow(dead_code)]
 
+pub mod allocation;
+pub mod model_file;
+
 use autoencoders::{Autoencoder, Corruption, Decoder, Encoder, Regularizer};
 use nalgebra::DMatrix;
 use rand::rngs::ChaCha8Rng;
