@@ -16,6 +16,13 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// A data matrix has samples but no features (zero columns).
+    #[error("{what} has no features")]
+    NoFeatures {
+        /// Which data (e.g. `"training data"`).
+        what: &'static str,
+    },
+
     /// A dimension is zero where at least one is needed.
     #[error("{what} must be at least 1")]
     ZeroDimension {
@@ -96,6 +103,23 @@ pub enum Error {
         name: &'static str,
         /// `"penalty"` or `"gradient"`.
         part: &'static str,
+    },
+
+    /// A regularizer replaced one of the gradient buffers it is handed by a matrix of another
+    /// shape (it must add to them in place).
+    #[error(
+        "regularizer {name} changed the shape of its {buffer} gradient from {expected:?} to {found:?}"
+    )]
+    MisshapenRegularizerGradient {
+        /// The regularizer's name.
+        name: &'static str,
+        /// Which buffer of [`RegularizerGradient`](crate::RegularizerGradient): `"code"`,
+        /// `"pre_activation"`, `"encoder_weights"` or `"decoder_weights"`.
+        buffer: &'static str,
+        /// Its shape (rows, columns) before the call.
+        expected: (usize, usize),
+        /// Its shape after.
+        found: (usize, usize),
     },
 
     /// A file could not be read or written.

@@ -12,6 +12,9 @@ pub(crate) fn check_data<T: Scalar>(
     if x.nrows() == 0 {
         return Err(Error::EmptyData { what });
     }
+    if x.ncols() == 0 {
+        return Err(Error::NoFeatures { what });
+    }
     if x.ncols() != expected_cols {
         return Err(Error::DimensionMismatch {
             what,

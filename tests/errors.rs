@@ -66,6 +66,34 @@ fn bad_data_is_rejected_before_training() {
             ..
         }
     ));
+    x[(3, 2)] = f64::NEG_INFINITY;
+    assert!(matches!(
+        fit_error(&mut m, &x),
+        Error::NonFiniteData {
+            row: 3,
+            column: 2,
+            ..
+        }
+    ));
+    // Samples without features: a 5 × 0 matrix.
+    assert!(matches!(
+        fit_error(&mut m, &DMatrix::zeros(5, 0)),
+        Error::NoFeatures {
+            what: "training data"
+        }
+    ));
+    assert!(matches!(
+        m.encode(&DMatrix::zeros(5, 0)),
+        Err(Error::NoFeatures { .. })
+    ));
+    assert!(matches!(
+        m.reconstruct(&DMatrix::zeros(5, 0)),
+        Err(Error::NoFeatures { .. })
+    ));
+    assert!(matches!(
+        m.objective(&DMatrix::zeros(5, 0)),
+        Err(Error::NoFeatures { .. })
+    ));
 
     assert!(matches!(
         m.encode(&DMatrix::zeros(2, 5)),
@@ -97,6 +125,39 @@ fn bad_data_is_rejected_before_training() {
             ..
         }
     ));
+    let mut validation = DMatrix::from_element(2, 4, 0.5);
+    validation[(1, 0)] = f64::NAN;
+    for (validation, expected) in [
+        (validation, "NonFiniteData"),
+        (DMatrix::zeros(2, 0), "NoFeatures"),
+        (DMatrix::zeros(0, 4), "EmptyData"),
+    ] {
+        let err = m
+            .fit_with(
+                &DMatrix::from_element(5, 4, 0.5),
+                Some(&validation),
+                &TrainingConfig::default(),
+                &mut Adam::new(1e-3).unwrap(),
+                &mut common::rng(1),
+                &mut (),
+            )
+            .unwrap_err();
+        let found = match err {
+            Error::NonFiniteData {
+                what: "validation data",
+                row: 1,
+                column: 0,
+            } => "NonFiniteData",
+            Error::NoFeatures {
+                what: "validation data",
+            } => "NoFeatures",
+            Error::EmptyData {
+                what: "validation data",
+            } => "EmptyData",
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(found, expected);
+    }
 }
 
 #[test]
@@ -128,18 +189,25 @@ fn cross_entropy_needs_unit_interval_data_and_a_sigmoid_decoder() {
 
 #[test]
 fn kl_sparsity_needs_codes_in_the_unit_interval() {
-    let mut tanh = DenseBuilder::new(4, 3)
-        .with_encoder_activation(Activation::Tanh)
-        .build::<f64, _>(&mut common::rng(0))
-        .unwrap()
-        .with_regularizer(KlSparsity::new(0.1, 1.0).unwrap());
-    assert!(matches!(
-        fit_error(&mut tanh, &DMatrix::from_element(3, 4, 0.5)),
-        Error::IncompatibleActivation {
-            found: Activation::Tanh,
-            ..
-        }
-    ));
+    for activation in [Activation::Tanh, Activation::Relu, Activation::Linear] {
+        let mut model = DenseBuilder::new(4, 3)
+            .with_encoder_activation(activation)
+            .build::<f64, _>(&mut common::rng(0))
+            .unwrap()
+            .with_regularizer(KlSparsity::new(0.1, 1.0).unwrap());
+        let err = fit_error(&mut model, &DMatrix::from_element(3, 4, 0.5));
+        assert!(
+            matches!(
+                err,
+                Error::IncompatibleActivation {
+                    component: "KL sparsity",
+                    found,
+                    ..
+                } if found == activation
+            ),
+            "{err}"
+        );
+    }
 }
 
 #[test]
@@ -160,9 +228,30 @@ fn hyper_parameters_out_of_range_are_rejected() {
         assert!(invalid(Masking::new(p).map(drop)));
         assert!(invalid(SaltAndPepper::new(p).map(drop)));
     }
-    for lr in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+    for lr in [0.0, -1.0, -0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
         assert!(invalid(Sgd::<f64>::new(lr).map(drop)));
         assert!(invalid(Adam::<f64>::new(lr).map(drop)));
+        assert!(invalid(Sgd::<f32>::new(lr).map(drop)));
+        assert!(invalid(Adam::<f32>::new(lr).map(drop)));
+    }
+    // Finite in f64 but ∞ or 0 once rounded to f32.
+    for lr in [1e39, 1e-50] {
+        assert!(invalid(Sgd::<f32>::new(lr).map(drop)));
+        assert!(invalid(Adam::<f32>::new(lr).map(drop)));
+        assert!(Sgd::<f64>::new(lr).is_ok() && Adam::<f64>::new(lr).is_ok());
+    }
+    for epsilon in [0.0, -1e-8, 1e-50, f64::NAN] {
+        assert!(invalid(
+            Adam::<f32>::default().with_epsilon(epsilon).map(drop)
+        ));
+    }
+    for beta in [-0.1, 1.0, f64::NAN] {
+        assert!(invalid(
+            Adam::<f64>::default().with_betas(beta, 0.9).map(drop)
+        ));
+        assert!(invalid(
+            Adam::<f64>::default().with_betas(0.9, beta).map(drop)
+        ));
     }
     for momentum in [-0.1, 1.0, f64::NAN] {
         assert!(invalid(
@@ -259,12 +348,128 @@ impl Regularizer<f64> for Broken {
     }
 }
 
+/// A user regularizer that misbehaves in one of the gradient buffers it is handed.
+struct Misbehaving {
+    buffer: &'static str,
+    misdeed: Misdeed,
+}
+
+#[derive(Clone, Copy)]
+enum Misdeed {
+    /// Adds this value to the buffer's first entry.
+    Add(f64),
+    /// Replaces the buffer by a 1 × 1 matrix.
+    Resize,
+}
+
+impl Regularizer<f64> for Misbehaving {
+    fn name(&self) -> &'static str {
+        "misbehaving"
+    }
+
+    fn penalty(
+        &self,
+        _: &RegularizerInput<'_, f64>,
+        grad: &mut RegularizerGradient<'_, f64>,
+    ) -> f64 {
+        let buffer: &mut DMatrix<f64> = match self.buffer {
+            "code" => grad.code,
+            "pre_activation" => grad.pre_activation,
+            "encoder_weights" => grad.encoder_weights.as_deref_mut().unwrap(),
+            "decoder_weights" => grad.decoder_weights.as_deref_mut().unwrap(),
+            other => unreachable!("{other}"),
+        };
+        match self.misdeed {
+            Misdeed::Add(value) => buffer[(0, 0)] += value,
+            Misdeed::Resize => *buffer = DMatrix::zeros(1, 1),
+        }
+        0.5
+    }
+}
+
+/// The four buffers of a 4 → 3 model on a batch of 3 samples, with their shapes.
+const BUFFERS: [(&str, (usize, usize)); 4] = [
+    ("code", (3, 3)),
+    ("pre_activation", (3, 3)),
+    ("encoder_weights", (3, 4)),
+    ("decoder_weights", (4, 3)),
+];
+
+#[test]
+fn a_non_finite_user_gradient_is_named() {
+    let x = DMatrix::from_element(3, 4, 0.5);
+    for (buffer, _) in BUFFERS {
+        for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let misbehaving = Misbehaving {
+                buffer,
+                misdeed: Misdeed::Add(value),
+            };
+            let mut m = model().with_regularizer(misbehaving);
+            let err = fit_error(&mut m, &x);
+            assert!(
+                matches!(
+                    err,
+                    Error::NonFiniteRegularizer {
+                        name: "misbehaving",
+                        part: "gradient"
+                    }
+                ),
+                "{buffer}: {err}"
+            );
+            assert!(matches!(
+                m.gradient(&x, &x),
+                Err(Error::NonFiniteRegularizer {
+                    part: "gradient",
+                    ..
+                })
+            ));
+            // Without a backward pass the gradient is not used: the objective is fine.
+            assert!(m.objective(&x).unwrap().total().is_finite());
+        }
+    }
+}
+
+#[test]
+fn a_user_regularizer_that_resizes_a_gradient_buffer_is_named() {
+    let x = DMatrix::from_element(3, 4, 0.5);
+    for (buffer, shape) in BUFFERS {
+        let misbehaving = Misbehaving {
+            buffer,
+            misdeed: Misdeed::Resize,
+        };
+        let mut m = model().with_regularizer(misbehaving);
+        let is_named = |err: &Error| {
+            matches!(
+                err,
+                Error::MisshapenRegularizerGradient {
+                    name: "misbehaving",
+                    buffer: b,
+                    expected,
+                    found: (1, 1),
+                } if *b == buffer && *expected == shape
+            )
+        };
+        let err = fit_error(&mut m, &x);
+        assert!(is_named(&err), "{buffer}: {err}");
+        assert!(err.to_string().contains("misbehaving"));
+        assert!(is_named(&m.gradient(&x, &x).unwrap_err()));
+        assert!(is_named(&m.objective(&x).unwrap_err()));
+        assert!(is_named(&m.reconstruct(&x).unwrap_err()));
+    }
+}
+
 #[test]
 fn a_non_finite_user_penalty_is_named() {
     let mut m = model().with_regularizer(Broken);
     let err = fit_error(&mut m, &DMatrix::from_element(3, 4, 0.5));
     assert!(
-        matches!(err, Error::NonFiniteRegularizer { name: "broken", .. }),
+        matches!(
+            err,
+            Error::NonFiniteRegularizer {
+                name: "broken",
+                part: "penalty"
+            }
+        ),
         "{err}"
     );
 }

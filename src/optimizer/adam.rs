@@ -1,6 +1,6 @@
 //! Adam (Kingma & Ba 2015).
 
-use super::{Optimizer, ensure_state};
+use super::{Optimizer, POSITIVE_IN_T, ensure_state, positive_in};
 use crate::validate::check_param;
 use crate::{Result, Scalar};
 
@@ -39,13 +39,14 @@ impl<T: Scalar> Adam<T> {
     ///
     /// # Errors
     /// [`Error::InvalidHyperParameter`](crate::Error::InvalidHyperParameter) unless `η` is
-    /// finite and > 0.
+    /// finite and > 0, also once rounded to `T` (so not beyond `f32::MAX`, nor so small that it
+    /// rounds to 0, for `f32`).
     pub fn new(learning_rate: f64) -> Result<Self> {
         check_param(
             "learning_rate",
             learning_rate,
-            learning_rate > 0.0,
-            "a finite value > 0",
+            positive_in::<T>(learning_rate),
+            POSITIVE_IN_T,
         )?;
         Ok(Self {
             learning_rate,
@@ -80,9 +81,9 @@ impl<T: Scalar> Adam<T> {
     ///
     /// # Errors
     /// [`Error::InvalidHyperParameter`](crate::Error::InvalidHyperParameter) unless `ε` is
-    /// finite and > 0.
+    /// finite and > 0, also once rounded to `T`.
     pub fn with_epsilon(mut self, epsilon: f64) -> Result<Self> {
-        check_param("epsilon", epsilon, epsilon > 0.0, "a finite value > 0")?;
+        check_param("epsilon", epsilon, positive_in::<T>(epsilon), POSITIVE_IN_T)?;
         self.epsilon = epsilon;
         Ok(self)
     }

@@ -30,6 +30,16 @@ impl<T: Scalar, O: Optimizer<T> + ?Sized> Optimizer<T> for &mut O {
     }
 }
 
+/// What [`positive_in`] requires, for error messages.
+const POSITIVE_IN_T: &str = "a finite value > 0, also once rounded to the model's scalar type";
+
+/// Whether `value` is finite and positive both as `f64` and rounded to `T`: an `f32` model
+/// cannot use a learning rate of `1e39` (∞) or an `ε` of `1e-50` (0).
+fn positive_in<T: Scalar>(value: f64) -> bool {
+    let rounded = T::cast(value);
+    value > 0.0 && rounded.is_finite() && rounded > T::zero()
+}
+
 /// Resets per-tensor state when the parameter list changes shape (a new model).
 fn ensure_state<T: Scalar>(state: &mut Vec<Vec<T>>, gradients: &[&[T]]) {
     let fits = state.len() == gradients.len()

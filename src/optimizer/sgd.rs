@@ -1,6 +1,6 @@
 //! Stochastic gradient descent, with optional momentum.
 
-use super::{Optimizer, ensure_state};
+use super::{Optimizer, POSITIVE_IN_T, ensure_state, positive_in};
 use crate::validate::check_param;
 use crate::{Result, Scalar};
 
@@ -28,13 +28,14 @@ impl<T: Scalar> Sgd<T> {
     ///
     /// # Errors
     /// [`Error::InvalidHyperParameter`](crate::Error::InvalidHyperParameter) unless `η` is
-    /// finite and > 0.
+    /// finite and > 0, also once rounded to `T` (so not beyond `f32::MAX`, nor so small that it
+    /// rounds to 0, for `f32`).
     pub fn new(learning_rate: f64) -> Result<Self> {
         check_param(
             "learning_rate",
             learning_rate,
-            learning_rate > 0.0,
-            "a finite value > 0",
+            positive_in::<T>(learning_rate),
+            POSITIVE_IN_T,
         )?;
         Ok(Self {
             learning_rate,
