@@ -122,6 +122,15 @@ pub enum Error {
         found: (usize, usize),
     },
 
+    /// An optimiser state that an optimiser cannot continue from.
+    #[error("cannot restore the state into optimiser {optimizer}: {problem}")]
+    IncompatibleOptimizerState {
+        /// The optimiser asked to restore it.
+        optimizer: &'static str,
+        /// What is wrong.
+        problem: &'static str,
+    },
+
     /// A file could not be read or written.
     #[error("{file}: {source}")]
     Io {
@@ -216,14 +225,16 @@ pub enum Error {
         labels: usize,
     },
 
-    /// Training produced a NaN or infinite objective or parameter.
+    /// Training produced a NaN or infinite objective, gradient or parameter. The model and the
+    /// optimiser hold what they held after the last good step.
     #[error("training diverged in epoch {epoch}, batch {batch}: the {what} became non-finite")]
     Diverged {
         /// Epoch (from 0) in which it happened.
         epoch: usize,
         /// Batch (from 0) within the epoch.
         batch: usize,
-        /// `"objective"` or `"parameters"`.
+        /// `"objective"`, `"gradient"`, or `"parameters"` when the step would have made a
+        /// parameter or a value of the optimiser's state non-finite (the step is not taken).
         what: &'static str,
     },
 }

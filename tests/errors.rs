@@ -3,10 +3,10 @@
 mod common;
 
 use autoencoders::{
-    Activation, Adam, Autoencoder, Contractive, DenseBuilder, DenseDecoder, DenseEncoder, Error,
-    GaussianNoise, Init, KlSparsity, L1Sparsity, L2Sparsity, Masking, ReconstructionLoss,
-    Regularizer, RegularizerGradient, RegularizerInput, SaltAndPepper, Sgd, TrainingConfig,
-    WeightDecay,
+    Activation, Adam, Autoencoder, Contractive, DenseAutoencoder, DenseBuilder, DenseDecoder,
+    DenseEncoder, Error, GaussianNoise, Init, KlSparsity, L1Sparsity, L2Sparsity, Masking,
+    Optimizer, OptimizerState, ReconstructionLoss, Regularizer, RegularizerGradient,
+    RegularizerInput, SaltAndPepper, Sgd, TrainingConfig, WeightDecay,
 };
 use nalgebra::{DMatrix, DVector};
 
@@ -499,4 +499,217 @@ fn divergence_stops_training_with_the_last_finite_parameters() {
             .all(|p| p.iter().all(|v| v.is_finite()))
     );
     assert!(err.to_string().contains("epoch"));
+}
+
+/// The bits of every parameter, to compare without tolerance.
+fn parameter_bits<R, C>(
+    model: &Autoencoder<DenseEncoder<f32>, DenseDecoder<f32>, R, C>,
+) -> Vec<Vec<u32>>
+where
+    R: Regularizer<f32>,
+    C: autoencoders::Corruption<f32>,
+{
+    model
+        .parameters()
+        .iter()
+        .map(|p| p.iter().map(|v| v.to_bits()).collect())
+        .collect()
+}
+
+/// Counters by name, and tensor states by name as bits.
+type StateBits = (Vec<(String, u64)>, Vec<(String, Vec<Vec<u32>>)>);
+
+/// The bits of an optimiser's counters and tensor states (not its hyper-parameters).
+fn state_bits(state: &OptimizerState<f32>) -> StateBits {
+    let counters = state
+        .counters()
+        .iter()
+        .map(|(k, &v)| (k.clone(), v))
+        .collect();
+    let tensors = state
+        .tensors()
+        .iter()
+        .map(|(k, t)| {
+            let bits = t
+                .iter()
+                .map(|t| t.iter().map(|v| v.to_bits()).collect())
+                .collect();
+            (k.clone(), bits)
+        })
+        .collect();
+    (counters, tensors)
+}
+
+/// A linear f32 model and data of magnitude 100, whose gradients are in the thousands.
+fn overflowing_setup() -> (DenseAutoencoder<f32>, DMatrix<f32>) {
+    let model = DenseBuilder::new(4, 3)
+        .with_encoder_activation(Activation::Linear)
+        .with_decoder_activation(Activation::Linear)
+        .build::<f32, _>(&mut common::rng(2))
+        .unwrap();
+    let x = DMatrix::from_fn(8, 4, |i, j| 100.0 + ((i * 5 + j * 3) % 7) as f32);
+    (model, x)
+}
+
+#[test]
+fn a_step_that_overflows_f32_is_refused_and_located() {
+    let (mut model, x) = overflowing_setup();
+    let before = parameter_bits(&model);
+    // 1e36 is a valid f32 learning rate, but 1e36 times a gradient in the thousands is not.
+    let err = model
+        .fit(
+            &x,
+            &TrainingConfig::default().with_batch_size(4),
+            &mut Sgd::new(1e36).unwrap(),
+            &mut common::rng(3),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Diverged {
+                epoch: 0,
+                batch: 0,
+                what: "parameters"
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("epoch 0, batch 0"), "{err}");
+    assert_eq!(parameter_bits(&model), before);
+}
+
+/// Trains `optimizer` for two epochs on gentle data, then hands its state to `explosive` (the
+/// same optimiser with a huge learning rate) and trains on large data: the first step
+/// overflows, and neither the model nor the optimiser's state may change.
+fn a_refused_step_leaves_model_and_state<O: Optimizer<f32>>(mut optimizer: O, mut explosive: O) {
+    let (mut model, big) = overflowing_setup();
+    let gentle = big.map(|v| (v - 100.0) / 7.0);
+    let config = TrainingConfig::default().with_epochs(2).with_batch_size(3);
+    model
+        .fit(&gentle, &config, &mut optimizer, &mut common::rng(4))
+        .unwrap();
+    let state = optimizer.state();
+    assert!(!state.tensors().is_empty(), "the state must not be trivial");
+    explosive.restore(state.clone()).unwrap();
+    let before = parameter_bits(&model);
+    let err = model
+        .fit(&big, &config, &mut explosive, &mut common::rng(5))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Diverged {
+                epoch: 0,
+                batch: 0,
+                what: "parameters"
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(parameter_bits(&model), before);
+    assert_eq!(state_bits(&explosive.state()), state_bits(&state));
+}
+
+#[test]
+fn a_refused_step_leaves_momentum_untouched() {
+    a_refused_step_leaves_model_and_state(
+        Sgd::new(0.05).unwrap().with_momentum(0.9).unwrap(),
+        Sgd::new(1e36).unwrap().with_momentum(0.9).unwrap(),
+    );
+}
+
+#[test]
+fn a_refused_step_leaves_adam_moments_and_step_count_untouched() {
+    a_refused_step_leaves_model_and_state(Adam::new(1e-2).unwrap(), Adam::new(1e38).unwrap());
+}
+
+/// Plain SGD that counts its steps, overflows every parameter on step `explode_at`, and stops
+/// moving after step `freeze_after`. It keeps the default `try_step`.
+struct Scripted {
+    steps: u64,
+    explode_at: u64,
+    freeze_after: u64,
+}
+
+impl Optimizer<f64> for Scripted {
+    fn step(&mut self, parameters: &mut [&mut [f64]], gradients: &[&[f64]]) {
+        self.steps += 1;
+        for (theta, g) in parameters.iter_mut().zip(gradients) {
+            for (t, g) in theta.iter_mut().zip(g.iter()) {
+                if self.steps == self.explode_at {
+                    *t = f64::MAX * 2.0;
+                } else if self.steps <= self.freeze_after {
+                    *t -= 0.5 * g;
+                }
+            }
+        }
+    }
+
+    fn state(&self) -> OptimizerState<f64> {
+        OptimizerState::new("scripted").with_counter("steps", self.steps)
+    }
+
+    fn restore(&mut self, state: OptimizerState<f64>) -> Result<(), Error> {
+        self.steps = state.counters()["steps"];
+        Ok(())
+    }
+}
+
+#[test]
+fn divergence_names_its_epoch_and_batch_and_keeps_the_last_good_step() {
+    // 20 samples in batches of 6: batches of 6, 6, 6 and 2, four steps an epoch. Shuffling and
+    // masking noise draw from the generator, so both runs must replay it identically.
+    let x = common::uniform(20, 4, 0.0, 1.0, &mut common::rng(6));
+    let config = TrainingConfig::default().with_epochs(5).with_batch_size(6);
+    let good_steps = 9;
+    let fresh = || {
+        model()
+            .with_corruption(Masking::new(0.25).unwrap())
+            .with_regularizer(L1Sparsity::new(0.01).unwrap())
+    };
+
+    let mut diverging = fresh();
+    let mut optimizer = Scripted {
+        steps: 0,
+        explode_at: good_steps + 1,
+        freeze_after: u64::MAX,
+    };
+    let err = diverging
+        .fit(&x, &config, &mut optimizer, &mut common::rng(7))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Diverged {
+                epoch: 2,
+                batch: 1,
+                what: "parameters"
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(optimizer.steps, good_steps, "the step count is restored");
+
+    // The same run, frozen after the last good step instead.
+    let mut reference = fresh();
+    reference
+        .fit(
+            &x,
+            &config,
+            &mut Scripted {
+                steps: 0,
+                explode_at: u64::MAX,
+                freeze_after: good_steps,
+            },
+            &mut common::rng(7),
+        )
+        .unwrap();
+    let bits = |m: &Autoencoder<_, _, _, _>| -> Vec<Vec<u64>> {
+        m.parameters()
+            .iter()
+            .map(|p: &&[f64]| p.iter().map(|v| v.to_bits()).collect())
+            .collect()
+    };
+    assert_eq!(bits(&diverging), bits(&reference));
 }

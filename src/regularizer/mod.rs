@@ -17,6 +17,7 @@ pub use contractive::Contractive;
 pub use kl_sparsity::KlSparsity;
 pub use weight_decay::WeightDecay;
 
+use crate::validate::all_finite;
 use crate::{Activation, Error, ReconstructionLoss, Result, Scalar};
 use nalgebra::DMatrix;
 
@@ -282,7 +283,7 @@ impl<T: Scalar> RegularizerGradient<'_, T> {
         self.buffers()
             .into_iter()
             .flatten()
-            .all(|b| b.iter().all(|v| v.is_finite()))
+            .all(|b| all_finite(b.as_slice()))
     }
 }
 
