@@ -1,13 +1,15 @@
 //! The autoencoder: an encoder, a decoder, a regularizer and a corruption, composed.
 
 use crate::linalg::resize;
-use crate::regularizer::{Architecture, NoRegularizer, RegularizerGradient, RegularizerInput};
+use crate::regularizer::{
+    Architecture, NoRegularizer, RegularizerGradient, RegularizerInput, checked_penalty,
+};
 use crate::validate::{check_data, check_unit_interval};
 use crate::{
     Activation, CodePass, Corruption, Decoder, DenseDecoder, DenseEncoder, Encoder, Error, Init,
     NoCorruption, ReconstructionLoss, Regularizer, Result, Scalar,
 };
-use nalgebra::{ComplexField, DMatrix};
+use nalgebra::DMatrix;
 use num_traits::Zero;
 use rand::Rng;
 
@@ -323,7 +325,8 @@ where
     /// `x` is `n × input_dim`; returns `n × code_dim`.
     ///
     /// # Errors
-    /// [`Error::EmptyData`], [`Error::DimensionMismatch`] or [`Error::NonFiniteData`].
+    /// [`Error::EmptyData`], [`Error::NoFeatures`], [`Error::DimensionMismatch`] or
+    /// [`Error::NonFiniteData`].
     pub fn encode(&self, x: &DMatrix<E::Scalar>) -> Result<DMatrix<E::Scalar>> {
         self.encoder.encode(x)
     }
@@ -334,7 +337,8 @@ where
     /// `code` is `n × code_dim`; returns `n × input_dim`.
     ///
     /// # Errors
-    /// [`Error::EmptyData`], [`Error::DimensionMismatch`] or [`Error::NonFiniteData`].
+    /// [`Error::EmptyData`], [`Error::NoFeatures`], [`Error::DimensionMismatch`] or
+    /// [`Error::NonFiniteData`].
     pub fn decode(&self, code: &DMatrix<E::Scalar>) -> Result<DMatrix<E::Scalar>> {
         check_data(code, self.code_dim(), "codes to decode")?;
         let mut pre_activation = DMatrix::zeros(0, 0);
@@ -355,7 +359,8 @@ where
     /// `x` is `n × input_dim`; returns `n × input_dim`.
     ///
     /// # Errors
-    /// [`Error::EmptyData`], [`Error::DimensionMismatch`] or [`Error::NonFiniteData`].
+    /// [`Error::EmptyData`], [`Error::NoFeatures`], [`Error::DimensionMismatch`] or
+    /// [`Error::NonFiniteData`].
     pub fn reconstruct(&self, x: &DMatrix<E::Scalar>) -> Result<DMatrix<E::Scalar>> {
         check_data(x, self.input_dim(), "data to reconstruct")?;
         let mut workspace = Workspace::new(self);
@@ -386,7 +391,9 @@ where
     ///
     /// # Errors
     /// Whatever [`check`](Self::check) finds, [`Error::DimensionMismatch`] when `input` and `x`
-    /// differ in shape, [`Error::NonFiniteRegularizer`] for a penalty that is NaN or ∞.
+    /// differ in shape, [`Error::NonFiniteRegularizer`] for a penalty or a gradient contribution
+    /// that is NaN or ∞, [`Error::MisshapenRegularizerGradient`] for a regularizer that resizes
+    /// a gradient buffer.
     #[allow(clippy::type_complexity)]
     pub fn gradient(
         &self,
@@ -502,7 +509,8 @@ where
 
         resize(&mut ws.grad_pre_activation, n, code_dim);
         ws.grad_pre_activation.as_mut_slice().fill(zero);
-        let penalty = self.regularizer.penalty(
+        let penalty = checked_penalty(
+            &self.regularizer,
             &RegularizerInput {
                 input: self.encoder.code_input(input, &ws.trace),
                 pre_activation: &ws.pass.pre_activation,
@@ -517,13 +525,8 @@ where
                 encoder_weights: code_layer.weights.map(|_| &mut ws.grad_code_weights),
                 decoder_weights: ws.grad_decoder.weights_mut(),
             },
-        );
-        if !penalty.is_finite() {
-            return Err(Error::NonFiniteRegularizer {
-                name: self.regularizer.name(),
-                part: "penalty",
-            });
-        }
+            backward,
+        )?;
 
         if backward {
             // ∂J/∂z = ∂J/∂h ⊙ s'(z) + the regularizer's direct ∂P/∂z.

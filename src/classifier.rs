@@ -396,7 +396,13 @@ impl<E: Encoder> Classifier<E> {
                         what: "objective",
                     });
                 }
-                self.step(&ws, optimizer);
+                if !self.step(&ws, optimizer) {
+                    return Err(Error::Diverged {
+                        epoch,
+                        batch: index,
+                        what: "parameters",
+                    });
+                }
                 loss_sum += loss.as_f64() * rows.len() as f64;
                 correct += hits;
             }
@@ -427,7 +433,8 @@ impl<E: Encoder> Classifier<E> {
         Ok(history)
     }
 
-    fn step<O: Optimizer<E::Scalar>>(&mut self, ws: &Workspace<E>, optimizer: &mut O) {
+    /// One optimiser step, refused (and `false`) when it would make a value non-finite.
+    fn step<O: Optimizer<E::Scalar>>(&mut self, ws: &Workspace<E>, optimizer: &mut O) -> bool {
         let mut gradients: Vec<&[E::Scalar]> = Vec::new();
         if !self.frozen {
             gradients.extend(ws.grad_encoder.parameters());
@@ -440,7 +447,7 @@ impl<E: Encoder> Classifier<E> {
         }
         parameters.push(self.weights.as_mut_slice());
         parameters.push(self.bias.as_mut_slice());
-        optimizer.step(&mut parameters, &gradients);
+        optimizer.try_step(&mut parameters, &gradients)
     }
 
     /// The objective without its weight decay (for validation reports).

@@ -16,6 +16,13 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// A data matrix has samples but no features (zero columns).
+    #[error("{what} has no features")]
+    NoFeatures {
+        /// Which data (e.g. `"training data"`).
+        what: &'static str,
+    },
+
     /// A dimension is zero where at least one is needed.
     #[error("{what} must be at least 1")]
     ZeroDimension {
@@ -130,6 +137,32 @@ pub enum Error {
         index: usize,
     },
 
+    /// A regularizer replaced one of the gradient buffers it is handed by a matrix of another
+    /// shape (it must add to them in place).
+    #[error(
+        "regularizer {name} changed the shape of its {buffer} gradient from {expected:?} to {found:?}"
+    )]
+    MisshapenRegularizerGradient {
+        /// The regularizer's name.
+        name: &'static str,
+        /// Which buffer of [`RegularizerGradient`](crate::RegularizerGradient): `"code"`,
+        /// `"pre_activation"`, `"encoder_weights"` or `"decoder_weights"`.
+        buffer: &'static str,
+        /// Its shape (rows, columns) before the call.
+        expected: (usize, usize),
+        /// Its shape after.
+        found: (usize, usize),
+    },
+
+    /// An optimiser state that an optimiser cannot continue from.
+    #[error("cannot restore the state into optimiser {optimizer}: {problem}")]
+    IncompatibleOptimizerState {
+        /// The optimiser asked to restore it.
+        optimizer: &'static str,
+        /// What is wrong.
+        problem: &'static str,
+    },
+
     /// A file could not be read or written.
     #[error("{file}: {source}")]
     Io {
@@ -224,14 +257,16 @@ pub enum Error {
         labels: usize,
     },
 
-    /// Training produced a NaN or infinite objective or parameter.
+    /// Training produced a NaN or infinite objective, gradient or parameter. The model and the
+    /// optimiser hold what they held after the last good step.
     #[error("training diverged in epoch {epoch}, batch {batch}: the {what} became non-finite")]
     Diverged {
         /// Epoch (from 0) in which it happened.
         epoch: usize,
         /// Batch (from 0) within the epoch.
         batch: usize,
-        /// `"objective"` or `"parameters"`.
+        /// `"objective"`, `"gradient"`, or `"parameters"` when the step would have made a
+        /// parameter or a value of the optimiser's state non-finite (the step is not taken).
         what: &'static str,
     },
 }

@@ -50,7 +50,7 @@ pub use encoder::{CodeLayer, CodePass, DenseEncoder, Encoder};
 pub use error::{Error, Result};
 pub use init::Init;
 pub use loss::ReconstructionLoss;
-pub use optimizer::{Adam, Optimizer, Sgd};
+pub use optimizer::{Adam, Optimizer, OptimizerState, Sgd};
 pub use pca::Pca;
 pub use persistence::DynamicAutoencoder;
 pub use pretraining::{LayerSpec, LayerwisePretrainer, PretrainedStack};

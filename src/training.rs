@@ -2,7 +2,7 @@
 
 use crate::autoencoder::Workspace;
 use crate::linalg::resize;
-use crate::validate::check_nonzero;
+use crate::validate::{all_finite, check_nonzero};
 use crate::{
     Autoencoder, Corruption, Decoder, Encoder, Error, Optimizer, Regularizer, Result, Scalar,
 };
@@ -198,9 +198,12 @@ where
     ///
     /// # Errors
     /// Before any work: every problem [`check`](Self::check) finds in `x` or `validation`, and an
-    /// invalid `config`. During training: [`Error::Diverged`] when the objective or a gradient
-    /// becomes NaN or ∞ (the parameters are then those before the failing step), and
-    /// [`Error::NonFiniteRegularizer`].
+    /// invalid `config`. During training: [`Error::Diverged`], naming the epoch and the batch,
+    /// when the objective or a gradient becomes NaN or ∞, or when the optimiser's step would
+    /// make a parameter or a value of its state NaN or ∞ (see [`Optimizer::try_step`]); the
+    /// model and the optimiser then hold exactly what they held after the last good step.
+    /// [`Error::NonFiniteRegularizer`] and [`Error::MisshapenRegularizerGradient`] for a
+    /// regularizer that misbehaves.
     pub fn fit_with<O, G, B>(
         &mut self,
         x: &DMatrix<E::Scalar>,
@@ -256,10 +259,12 @@ where
                     return Err(diverged("objective"));
                 }
                 let gradients: Vec<&[E::Scalar]> = workspace.gradients().collect();
-                if !gradients.iter().all(|g| crate::validate::all_finite(g)) {
+                if !gradients.iter().all(|g| all_finite(g)) {
                     return Err(diverged("gradient"));
                 }
-                optimizer.step(&mut self.parameters_mut(), &gradients);
+                if !optimizer.try_step(&mut self.parameters_mut(), &gradients) {
+                    return Err(diverged("parameters"));
+                }
                 let weight = rows.len() as f64;
                 reconstruction_sum += objective.reconstruction.as_f64() * weight;
                 penalty_sum += objective.penalty.as_f64() * weight;

@@ -3,10 +3,10 @@
 mod common;
 
 use autoencoders::{
-    Activation, Adam, Autoencoder, Contractive, DenseBuilder, DenseDecoder, DenseEncoder, Error,
-    GaussianNoise, Init, KlSparsity, L1Sparsity, L2Sparsity, Masking, ReconstructionLoss,
-    Regularizer, RegularizerGradient, RegularizerInput, SaltAndPepper, Sgd, TrainingConfig,
-    WeightDecay,
+    Activation, Adam, Autoencoder, Contractive, DenseAutoencoder, DenseBuilder, DenseDecoder,
+    DenseEncoder, Error, GaussianNoise, Init, KlSparsity, L1Sparsity, L2Sparsity, Masking,
+    Optimizer, OptimizerState, ReconstructionLoss, Regularizer, RegularizerGradient,
+    RegularizerInput, SaltAndPepper, Sgd, TrainingConfig, WeightDecay,
 };
 use nalgebra::{DMatrix, DVector};
 
@@ -66,6 +66,34 @@ fn bad_data_is_rejected_before_training() {
             ..
         }
     ));
+    x[(3, 2)] = f64::NEG_INFINITY;
+    assert!(matches!(
+        fit_error(&mut m, &x),
+        Error::NonFiniteData {
+            row: 3,
+            column: 2,
+            ..
+        }
+    ));
+    // Samples without features: a 5 × 0 matrix.
+    assert!(matches!(
+        fit_error(&mut m, &DMatrix::zeros(5, 0)),
+        Error::NoFeatures {
+            what: "training data"
+        }
+    ));
+    assert!(matches!(
+        m.encode(&DMatrix::zeros(5, 0)),
+        Err(Error::NoFeatures { .. })
+    ));
+    assert!(matches!(
+        m.reconstruct(&DMatrix::zeros(5, 0)),
+        Err(Error::NoFeatures { .. })
+    ));
+    assert!(matches!(
+        m.objective(&DMatrix::zeros(5, 0)),
+        Err(Error::NoFeatures { .. })
+    ));
 
     assert!(matches!(
         m.encode(&DMatrix::zeros(2, 5)),
@@ -97,6 +125,39 @@ fn bad_data_is_rejected_before_training() {
             ..
         }
     ));
+    let mut validation = DMatrix::from_element(2, 4, 0.5);
+    validation[(1, 0)] = f64::NAN;
+    for (validation, expected) in [
+        (validation, "NonFiniteData"),
+        (DMatrix::zeros(2, 0), "NoFeatures"),
+        (DMatrix::zeros(0, 4), "EmptyData"),
+    ] {
+        let err = m
+            .fit_with(
+                &DMatrix::from_element(5, 4, 0.5),
+                Some(&validation),
+                &TrainingConfig::default(),
+                &mut Adam::new(1e-3).unwrap(),
+                &mut common::rng(1),
+                &mut (),
+            )
+            .unwrap_err();
+        let found = match err {
+            Error::NonFiniteData {
+                what: "validation data",
+                row: 1,
+                column: 0,
+            } => "NonFiniteData",
+            Error::NoFeatures {
+                what: "validation data",
+            } => "NoFeatures",
+            Error::EmptyData {
+                what: "validation data",
+            } => "EmptyData",
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(found, expected);
+    }
 }
 
 #[test]
@@ -128,18 +189,25 @@ fn cross_entropy_needs_unit_interval_data_and_a_sigmoid_decoder() {
 
 #[test]
 fn kl_sparsity_needs_codes_in_the_unit_interval() {
-    let mut tanh = DenseBuilder::new(4, 3)
-        .with_encoder_activation(Activation::Tanh)
-        .build::<f64, _>(&mut common::rng(0))
-        .unwrap()
-        .with_regularizer(KlSparsity::new(0.1, 1.0).unwrap());
-    assert!(matches!(
-        fit_error(&mut tanh, &DMatrix::from_element(3, 4, 0.5)),
-        Error::IncompatibleActivation {
-            found: Activation::Tanh,
-            ..
-        }
-    ));
+    for activation in [Activation::Tanh, Activation::Relu, Activation::Linear] {
+        let mut model = DenseBuilder::new(4, 3)
+            .with_encoder_activation(activation)
+            .build::<f64, _>(&mut common::rng(0))
+            .unwrap()
+            .with_regularizer(KlSparsity::new(0.1, 1.0).unwrap());
+        let err = fit_error(&mut model, &DMatrix::from_element(3, 4, 0.5));
+        assert!(
+            matches!(
+                err,
+                Error::IncompatibleActivation {
+                    component: "KL sparsity",
+                    found,
+                    ..
+                } if found == activation
+            ),
+            "{err}"
+        );
+    }
 }
 
 #[test]
@@ -160,9 +228,30 @@ fn hyper_parameters_out_of_range_are_rejected() {
         assert!(invalid(Masking::new(p).map(drop)));
         assert!(invalid(SaltAndPepper::new(p).map(drop)));
     }
-    for lr in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+    for lr in [0.0, -1.0, -0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
         assert!(invalid(Sgd::<f64>::new(lr).map(drop)));
         assert!(invalid(Adam::<f64>::new(lr).map(drop)));
+        assert!(invalid(Sgd::<f32>::new(lr).map(drop)));
+        assert!(invalid(Adam::<f32>::new(lr).map(drop)));
+    }
+    // Finite in f64 but ∞ or 0 once rounded to f32.
+    for lr in [1e39, 1e-50] {
+        assert!(invalid(Sgd::<f32>::new(lr).map(drop)));
+        assert!(invalid(Adam::<f32>::new(lr).map(drop)));
+        assert!(Sgd::<f64>::new(lr).is_ok() && Adam::<f64>::new(lr).is_ok());
+    }
+    for epsilon in [0.0, -1e-8, 1e-50, f64::NAN] {
+        assert!(invalid(
+            Adam::<f32>::default().with_epsilon(epsilon).map(drop)
+        ));
+    }
+    for beta in [-0.1, 1.0, f64::NAN] {
+        assert!(invalid(
+            Adam::<f64>::default().with_betas(beta, 0.9).map(drop)
+        ));
+        assert!(invalid(
+            Adam::<f64>::default().with_betas(0.9, beta).map(drop)
+        ));
     }
     for momentum in [-0.1, 1.0, f64::NAN] {
         assert!(invalid(
@@ -259,12 +348,128 @@ impl Regularizer<f64> for Broken {
     }
 }
 
+/// A user regularizer that misbehaves in one of the gradient buffers it is handed.
+struct Misbehaving {
+    buffer: &'static str,
+    misdeed: Misdeed,
+}
+
+#[derive(Clone, Copy)]
+enum Misdeed {
+    /// Adds this value to the buffer's first entry.
+    Add(f64),
+    /// Replaces the buffer by a 1 × 1 matrix.
+    Resize,
+}
+
+impl Regularizer<f64> for Misbehaving {
+    fn name(&self) -> &'static str {
+        "misbehaving"
+    }
+
+    fn penalty(
+        &self,
+        _: &RegularizerInput<'_, f64>,
+        grad: &mut RegularizerGradient<'_, f64>,
+    ) -> f64 {
+        let buffer: &mut DMatrix<f64> = match self.buffer {
+            "code" => grad.code,
+            "pre_activation" => grad.pre_activation,
+            "encoder_weights" => grad.encoder_weights.as_deref_mut().unwrap(),
+            "decoder_weights" => grad.decoder_weights.as_deref_mut().unwrap(),
+            other => unreachable!("{other}"),
+        };
+        match self.misdeed {
+            Misdeed::Add(value) => buffer[(0, 0)] += value,
+            Misdeed::Resize => *buffer = DMatrix::zeros(1, 1),
+        }
+        0.5
+    }
+}
+
+/// The four buffers of a 4 → 3 model on a batch of 3 samples, with their shapes.
+const BUFFERS: [(&str, (usize, usize)); 4] = [
+    ("code", (3, 3)),
+    ("pre_activation", (3, 3)),
+    ("encoder_weights", (3, 4)),
+    ("decoder_weights", (4, 3)),
+];
+
+#[test]
+fn a_non_finite_user_gradient_is_named() {
+    let x = DMatrix::from_element(3, 4, 0.5);
+    for (buffer, _) in BUFFERS {
+        for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let misbehaving = Misbehaving {
+                buffer,
+                misdeed: Misdeed::Add(value),
+            };
+            let mut m = model().with_regularizer(misbehaving);
+            let err = fit_error(&mut m, &x);
+            assert!(
+                matches!(
+                    err,
+                    Error::NonFiniteRegularizer {
+                        name: "misbehaving",
+                        part: "gradient"
+                    }
+                ),
+                "{buffer}: {err}"
+            );
+            assert!(matches!(
+                m.gradient(&x, &x),
+                Err(Error::NonFiniteRegularizer {
+                    part: "gradient",
+                    ..
+                })
+            ));
+            // Without a backward pass the gradient is not used: the objective is fine.
+            assert!(m.objective(&x).unwrap().total().is_finite());
+        }
+    }
+}
+
+#[test]
+fn a_user_regularizer_that_resizes_a_gradient_buffer_is_named() {
+    let x = DMatrix::from_element(3, 4, 0.5);
+    for (buffer, shape) in BUFFERS {
+        let misbehaving = Misbehaving {
+            buffer,
+            misdeed: Misdeed::Resize,
+        };
+        let mut m = model().with_regularizer(misbehaving);
+        let is_named = |err: &Error| {
+            matches!(
+                err,
+                Error::MisshapenRegularizerGradient {
+                    name: "misbehaving",
+                    buffer: b,
+                    expected,
+                    found: (1, 1),
+                } if *b == buffer && *expected == shape
+            )
+        };
+        let err = fit_error(&mut m, &x);
+        assert!(is_named(&err), "{buffer}: {err}");
+        assert!(err.to_string().contains("misbehaving"));
+        assert!(is_named(&m.gradient(&x, &x).unwrap_err()));
+        assert!(is_named(&m.objective(&x).unwrap_err()));
+        assert!(is_named(&m.reconstruct(&x).unwrap_err()));
+    }
+}
+
 #[test]
 fn a_non_finite_user_penalty_is_named() {
     let mut m = model().with_regularizer(Broken);
     let err = fit_error(&mut m, &DMatrix::from_element(3, 4, 0.5));
     assert!(
-        matches!(err, Error::NonFiniteRegularizer { name: "broken", .. }),
+        matches!(
+            err,
+            Error::NonFiniteRegularizer {
+                name: "broken",
+                part: "penalty"
+            }
+        ),
         "{err}"
     );
 }
@@ -294,4 +499,217 @@ fn divergence_stops_training_with_the_last_finite_parameters() {
             .all(|p| p.iter().all(|v| v.is_finite()))
     );
     assert!(err.to_string().contains("epoch"));
+}
+
+/// The bits of every parameter, to compare without tolerance.
+fn parameter_bits<R, C>(
+    model: &Autoencoder<DenseEncoder<f32>, DenseDecoder<f32>, R, C>,
+) -> Vec<Vec<u32>>
+where
+    R: Regularizer<f32>,
+    C: autoencoders::Corruption<f32>,
+{
+    model
+        .parameters()
+        .iter()
+        .map(|p| p.iter().map(|v| v.to_bits()).collect())
+        .collect()
+}
+
+/// Counters by name, and tensor states by name as bits.
+type StateBits = (Vec<(String, u64)>, Vec<(String, Vec<Vec<u32>>)>);
+
+/// The bits of an optimiser's counters and tensor states (not its hyper-parameters).
+fn state_bits(state: &OptimizerState<f32>) -> StateBits {
+    let counters = state
+        .counters()
+        .iter()
+        .map(|(k, &v)| (k.clone(), v))
+        .collect();
+    let tensors = state
+        .tensors()
+        .iter()
+        .map(|(k, t)| {
+            let bits = t
+                .iter()
+                .map(|t| t.iter().map(|v| v.to_bits()).collect())
+                .collect();
+            (k.clone(), bits)
+        })
+        .collect();
+    (counters, tensors)
+}
+
+/// A linear f32 model and data of magnitude 100, whose gradients are in the thousands.
+fn overflowing_setup() -> (DenseAutoencoder<f32>, DMatrix<f32>) {
+    let model = DenseBuilder::new(4, 3)
+        .with_encoder_activation(Activation::Linear)
+        .with_decoder_activation(Activation::Linear)
+        .build::<f32, _>(&mut common::rng(2))
+        .unwrap();
+    let x = DMatrix::from_fn(8, 4, |i, j| 100.0 + ((i * 5 + j * 3) % 7) as f32);
+    (model, x)
+}
+
+#[test]
+fn a_step_that_overflows_f32_is_refused_and_located() {
+    let (mut model, x) = overflowing_setup();
+    let before = parameter_bits(&model);
+    // 1e36 is a valid f32 learning rate, but 1e36 times a gradient in the thousands is not.
+    let err = model
+        .fit(
+            &x,
+            &TrainingConfig::default().with_batch_size(4),
+            &mut Sgd::new(1e36).unwrap(),
+            &mut common::rng(3),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Diverged {
+                epoch: 0,
+                batch: 0,
+                what: "parameters"
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("epoch 0, batch 0"), "{err}");
+    assert_eq!(parameter_bits(&model), before);
+}
+
+/// Trains `optimizer` for two epochs on gentle data, then hands its state to `explosive` (the
+/// same optimiser with a huge learning rate) and trains on large data: the first step
+/// overflows, and neither the model nor the optimiser's state may change.
+fn a_refused_step_leaves_model_and_state<O: Optimizer<f32>>(mut optimizer: O, mut explosive: O) {
+    let (mut model, big) = overflowing_setup();
+    let gentle = big.map(|v| (v - 100.0) / 7.0);
+    let config = TrainingConfig::default().with_epochs(2).with_batch_size(3);
+    model
+        .fit(&gentle, &config, &mut optimizer, &mut common::rng(4))
+        .unwrap();
+    let state = optimizer.state();
+    assert!(!state.tensors().is_empty(), "the state must not be trivial");
+    explosive.restore(state.clone()).unwrap();
+    let before = parameter_bits(&model);
+    let err = model
+        .fit(&big, &config, &mut explosive, &mut common::rng(5))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Diverged {
+                epoch: 0,
+                batch: 0,
+                what: "parameters"
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(parameter_bits(&model), before);
+    assert_eq!(state_bits(&explosive.state()), state_bits(&state));
+}
+
+#[test]
+fn a_refused_step_leaves_momentum_untouched() {
+    a_refused_step_leaves_model_and_state(
+        Sgd::new(0.05).unwrap().with_momentum(0.9).unwrap(),
+        Sgd::new(1e36).unwrap().with_momentum(0.9).unwrap(),
+    );
+}
+
+#[test]
+fn a_refused_step_leaves_adam_moments_and_step_count_untouched() {
+    a_refused_step_leaves_model_and_state(Adam::new(1e-2).unwrap(), Adam::new(1e38).unwrap());
+}
+
+/// Plain SGD that counts its steps, overflows every parameter on step `explode_at`, and stops
+/// moving after step `freeze_after`. It keeps the default `try_step`.
+struct Scripted {
+    steps: u64,
+    explode_at: u64,
+    freeze_after: u64,
+}
+
+impl Optimizer<f64> for Scripted {
+    fn step(&mut self, parameters: &mut [&mut [f64]], gradients: &[&[f64]]) {
+        self.steps += 1;
+        for (theta, g) in parameters.iter_mut().zip(gradients) {
+            for (t, g) in theta.iter_mut().zip(g.iter()) {
+                if self.steps == self.explode_at {
+                    *t = f64::MAX * 2.0;
+                } else if self.steps <= self.freeze_after {
+                    *t -= 0.5 * g;
+                }
+            }
+        }
+    }
+
+    fn state(&self) -> OptimizerState<f64> {
+        OptimizerState::new("scripted").with_counter("steps", self.steps)
+    }
+
+    fn restore(&mut self, state: OptimizerState<f64>) -> Result<(), Error> {
+        self.steps = state.counters()["steps"];
+        Ok(())
+    }
+}
+
+#[test]
+fn divergence_names_its_epoch_and_batch_and_keeps_the_last_good_step() {
+    // 20 samples in batches of 6: batches of 6, 6, 6 and 2, four steps an epoch. Shuffling and
+    // masking noise draw from the generator, so both runs must replay it identically.
+    let x = common::uniform(20, 4, 0.0, 1.0, &mut common::rng(6));
+    let config = TrainingConfig::default().with_epochs(5).with_batch_size(6);
+    let good_steps = 9;
+    let fresh = || {
+        model()
+            .with_corruption(Masking::new(0.25).unwrap())
+            .with_regularizer(L1Sparsity::new(0.01).unwrap())
+    };
+
+    let mut diverging = fresh();
+    let mut optimizer = Scripted {
+        steps: 0,
+        explode_at: good_steps + 1,
+        freeze_after: u64::MAX,
+    };
+    let err = diverging
+        .fit(&x, &config, &mut optimizer, &mut common::rng(7))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Diverged {
+                epoch: 2,
+                batch: 1,
+                what: "parameters"
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(optimizer.steps, good_steps, "the step count is restored");
+
+    // The same run, frozen after the last good step instead.
+    let mut reference = fresh();
+    reference
+        .fit(
+            &x,
+            &config,
+            &mut Scripted {
+                steps: 0,
+                explode_at: u64::MAX,
+                freeze_after: good_steps,
+            },
+            &mut common::rng(7),
+        )
+        .unwrap();
+    let bits = |m: &Autoencoder<_, _, _, _>| -> Vec<Vec<u64>> {
+        m.parameters()
+            .iter()
+            .map(|p: &&[f64]| p.iter().map(|v| v.to_bits()).collect())
+            .collect()
+    };
+    assert_eq!(bits(&diverging), bits(&reference));
 }

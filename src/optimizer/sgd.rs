@@ -1,7 +1,10 @@
 //! Stochastic gradient descent, with optional momentum.
 
-use super::{Optimizer, ensure_state};
-use crate::validate::check_param;
+use super::{
+    Optimizer, OptimizerState, POSITIVE_IN_T, Scratch, ensure_state, positive_in,
+    restore_parameters, state_fits,
+};
+use crate::validate::{check_param, non_finite};
 use crate::{Result, Scalar};
 
 /// Gradient descent: `θ ← θ − η·g`; with momentum `μ > 0`, `v ← μ·v − η·g`, `θ ← θ + v`.
@@ -21,6 +24,10 @@ pub struct Sgd<T: Scalar> {
     learning_rate: f64,
     momentum: f64,
     velocity: Vec<Vec<T>>,
+    /// The parameters before the step being tried.
+    backup: Scratch<T>,
+    /// The velocity the step being tried computes.
+    next_velocity: Scratch<T>,
 }
 
 impl<T: Scalar> Sgd<T> {
@@ -28,18 +35,21 @@ impl<T: Scalar> Sgd<T> {
     ///
     /// # Errors
     /// [`Error::InvalidHyperParameter`](crate::Error::InvalidHyperParameter) unless `η` is
-    /// finite and > 0.
+    /// finite and > 0, also once rounded to `T` (so not beyond `f32::MAX`, nor so small that it
+    /// rounds to 0, for `f32`).
     pub fn new(learning_rate: f64) -> Result<Self> {
         check_param(
             "learning_rate",
             learning_rate,
-            learning_rate > 0.0,
-            "a finite value > 0",
+            positive_in::<T>(learning_rate),
+            POSITIVE_IN_T,
         )?;
         Ok(Self {
             learning_rate,
             momentum: 0.0,
             velocity: Vec::new(),
+            backup: Scratch::default(),
+            next_velocity: Scratch::default(),
         })
     }
 
@@ -70,6 +80,14 @@ impl<T: Scalar> Sgd<T> {
     }
 }
 
+/// One value's update with momentum: `v ← μ·v − η·g`, `θ ← θ + v`. Shared by
+/// [`Optimizer::step`] and [`Optimizer::try_step`] so that both compute the same bits.
+#[inline(always)]
+fn momentum_update<T: Scalar>(theta: T, g: T, v: T, eta: T, mu: T) -> (T, T) {
+    let v = mu * v - eta * g;
+    (theta + v, v)
+}
+
 impl<T: Scalar> Optimizer<T> for Sgd<T> {
     fn step(&mut self, parameters: &mut [&mut [T]], gradients: &[&[T]]) {
         let eta = T::cast(self.learning_rate);
@@ -85,9 +103,77 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
         let mu = T::cast(self.momentum);
         for ((theta, g), v) in parameters.iter_mut().zip(gradients).zip(&mut self.velocity) {
             for ((t, &g), v) in theta.iter_mut().zip(g.iter()).zip(v.iter_mut()) {
-                *v = mu * *v - eta * g;
-                *t += *v;
+                (*t, *v) = momentum_update(*t, g, *v, eta, mu);
             }
         }
+    }
+
+    /// The update of [`step`](Optimizer::step), checked as it is written; on failure the old
+    /// parameters come back from a copy made in the same pass, and the velocity was never
+    /// overwritten.
+    fn try_step(&mut self, parameters: &mut [&mut [T]], gradients: &[&[T]]) -> bool {
+        let eta = T::cast(self.learning_rate);
+        let backup = self.backup.fitted(gradients);
+        let mut overflow = false;
+        if self.momentum == 0.0 {
+            for ((theta, g), saved) in parameters.iter_mut().zip(gradients).zip(backup.iter_mut()) {
+                for ((t, &g), saved) in theta.iter_mut().zip(g.iter()).zip(saved.iter_mut()) {
+                    *saved = *t;
+                    *t -= eta * g;
+                    overflow |= non_finite(*t);
+                }
+            }
+        } else {
+            let mu = T::cast(self.momentum);
+            // Before the first step the velocity is zero (and not yet allocated).
+            let fresh = !state_fits(&self.velocity, gradients);
+            ensure_state(&mut self.velocity, gradients);
+            let next = self.next_velocity.fitted(gradients);
+            let tensors = parameters
+                .iter_mut()
+                .zip(gradients)
+                .zip(backup.iter_mut())
+                .zip(self.velocity.iter().zip(next.iter_mut()));
+            for (((theta, g), saved), (v, next)) in tensors {
+                let values = theta
+                    .iter_mut()
+                    .zip(g.iter())
+                    .zip(saved.iter_mut())
+                    .zip(v.iter().zip(next.iter_mut()));
+                for (((t, &g), saved), (&v, next)) in values {
+                    *saved = *t;
+                    (*t, *next) = momentum_update(*t, g, v, eta, mu);
+                    overflow |= non_finite(*t) | non_finite(*next);
+                }
+            }
+            if overflow && fresh {
+                self.velocity.clear();
+            } else if !overflow {
+                std::mem::swap(&mut self.velocity, &mut self.next_velocity.0);
+            }
+        }
+        if overflow {
+            restore_parameters(parameters, &self.backup.0);
+        }
+        !overflow
+    }
+
+    /// Kind `"sgd"`; hyper-parameters `learning_rate` and `momentum`; tensor state `velocity`
+    /// once a step with momentum has been taken.
+    fn state(&self) -> OptimizerState<T> {
+        let state = OptimizerState::new("sgd")
+            .with_hyper_parameter("learning_rate", self.learning_rate)
+            .with_hyper_parameter("momentum", self.momentum);
+        if self.velocity.is_empty() {
+            state
+        } else {
+            state.with_tensors("velocity", self.velocity.clone())
+        }
+    }
+
+    fn restore(&mut self, mut state: OptimizerState<T>) -> Result<()> {
+        state.check("Sgd", "sgd", &[], &["velocity"])?;
+        self.velocity = state.take_tensors("velocity");
+        Ok(())
     }
 }

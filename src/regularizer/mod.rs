@@ -17,7 +17,8 @@ pub use contractive::Contractive;
 pub use kl_sparsity::KlSparsity;
 pub use weight_decay::WeightDecay;
 
-use crate::{Activation, ReconstructionLoss, Result, Scalar};
+use crate::validate::all_finite;
+use crate::{Activation, Error, ReconstructionLoss, Result, Scalar};
 use nalgebra::DMatrix;
 
 /// What a regularizer may look at for one batch of `n` samples.
@@ -42,7 +43,10 @@ pub struct RegularizerInput<'a, T: Scalar> {
 }
 
 /// Where a regularizer adds its gradient. Every buffer already holds other contributions:
-/// add to it, never overwrite.
+/// add to it, never overwrite, and never replace a buffer by a matrix of another shape
+/// (training stops with [`Error::MisshapenRegularizerGradient`] if one does, and with
+/// [`Error::NonFiniteRegularizer`] if a regularizer leaves a NaN or ∞ in a buffer that was
+/// finite).
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct RegularizerGradient<'a, T: Scalar> {
@@ -251,6 +255,80 @@ impl_tuple!(A, B, C);
 impl_tuple!(A, B, C, D);
 impl_tuple!(A, B, C, D, E);
 impl_tuple!(A, B, C, D, E, F);
+
+/// The names of the buffers of [`RegularizerGradient`], in the order of its fields.
+const GRADIENT_BUFFERS: [&str; 4] = [
+    "code",
+    "pre_activation",
+    "encoder_weights",
+    "decoder_weights",
+];
+
+impl<T: Scalar> RegularizerGradient<'_, T> {
+    /// The buffers, in the order of [`GRADIENT_BUFFERS`].
+    fn buffers(&self) -> [Option<&DMatrix<T>>; 4] {
+        [
+            Some(&*self.code),
+            Some(&*self.pre_activation),
+            self.encoder_weights.as_deref(),
+            self.decoder_weights.as_deref(),
+        ]
+    }
+
+    fn shapes(&self) -> [Option<(usize, usize)>; 4] {
+        self.buffers().map(|b| b.map(DMatrix::shape))
+    }
+
+    fn is_finite(&self) -> bool {
+        self.buffers()
+            .into_iter()
+            .flatten()
+            .all(|b| all_finite(b.as_slice()))
+    }
+}
+
+/// Calls `regularizer.penalty` and checks what comes back: every gradient buffer keeps its
+/// shape, the penalty is finite, and (when `check_gradient`) buffers that were finite before
+/// the call still are. Any failure names the regularizer.
+pub(crate) fn checked_penalty<T: Scalar, R: Regularizer<T> + ?Sized>(
+    regularizer: &R,
+    input: &RegularizerInput<'_, T>,
+    grad: &mut RegularizerGradient<'_, T>,
+    check_gradient: bool,
+) -> Result<T> {
+    let shapes = grad.shapes();
+    // Other contributions may already be non-finite; then the regularizer is not to blame, and
+    // the training loop reports the divergence.
+    let finite_before = check_gradient && grad.is_finite();
+    let penalty = regularizer.penalty(input, grad);
+    let name = regularizer.name();
+    let after = grad.shapes();
+    for ((buffer, before), after) in GRADIENT_BUFFERS.into_iter().zip(shapes).zip(after) {
+        if let (Some(expected), Some(found)) = (before, after)
+            && expected != found
+        {
+            return Err(Error::MisshapenRegularizerGradient {
+                name,
+                buffer,
+                expected,
+                found,
+            });
+        }
+    }
+    if !penalty.is_finite() {
+        return Err(Error::NonFiniteRegularizer {
+            name,
+            part: "penalty",
+        });
+    }
+    if finite_before && !grad.is_finite() {
+        return Err(Error::NonFiniteRegularizer {
+            name,
+            part: "gradient",
+        });
+    }
+    Ok(penalty)
+}
 
 /// Checks a penalty weight: finite and ≥ 0.
 fn check_weight(name: &'static str, weight: f64) -> Result<()> {
