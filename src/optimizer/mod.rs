@@ -221,7 +221,9 @@ mod tests {
 
     fn bits(state: &OptimizerState<f32>) -> Vec<Vec<u32>> {
         let tensors = state.tensors().values().flatten();
-        tensors.map(|t| t.iter().map(|v| v.to_bits()).collect()).collect()
+        tensors
+            .map(|t| t.iter().map(|v| v.to_bits()).collect())
+            .collect()
     }
 
     #[test]
@@ -284,7 +286,10 @@ mod tests {
             .state()
             .with_tensors("velocity", vec![vec![f32::NAN]]);
         assert!(sgd.restore(non_finite).is_err());
-        let unknown = Sgd::<f32>::new(0.1).unwrap().state().with_counter("steps", 3);
+        let unknown = Sgd::<f32>::new(0.1)
+            .unwrap()
+            .state()
+            .with_counter("steps", 3);
         assert!(sgd.restore(unknown).is_err());
     }
 }
