@@ -192,7 +192,8 @@ where
     /// Each epoch shuffles the samples (when configured; every epoch draws a fresh permutation
     /// of the original order), then for every batch draws a fresh corruption, computes `J` and
     /// its gradient, and takes one optimiser step. All randomness comes from `rng`, in that
-    /// order, so a seed fixes the run bit for bit.
+    /// order, so a seed fixes the run bit for bit. For a run that can be checkpointed and
+    /// resumed, see [`fit_resumable`](Autoencoder::fit_resumable).
     ///
     /// # Shapes
     /// `x` is `n × input_dim`; `validation` is `m × input_dim`.

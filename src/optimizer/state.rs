@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 ///
 /// Each named tensor state is one flat vector per parameter tensor, in the order and layout of
 /// the model's [`parameters`](crate::Autoencoder::parameters). Checkpoints save them beside the
-/// model as `optimizer.<name>.<parameter name>`.
+/// model as `optimizer.<name>.<parameter name>` (see [`Checkpoint`](crate::Checkpoint)).
 ///
 /// Defaults: no hyper-parameters, counters or tensors.
 ///
