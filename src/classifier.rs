@@ -355,7 +355,7 @@ impl<E: Encoder> Classifier<E> {
             None
         };
         let n = x.nrows();
-        let mut order: Vec<usize> = (0..n).collect();
+        let mut order: Vec<usize> = Vec::with_capacity(n);
         let mut ws = Workspace::new(self);
         let mut batch = DMatrix::zeros(0, 0);
         let mut batch_labels = Vec::with_capacity(config.batch_size());
@@ -364,6 +364,9 @@ impl<E: Encoder> Classifier<E> {
             stop_reason: StopReason::Completed,
         };
         for epoch in 0..config.epochs() {
+            // A fresh permutation of the original order every epoch, as `Autoencoder::fit`.
+            order.clear();
+            order.extend(0..n);
             if config.shuffle() {
                 order.shuffle(rng);
             }

@@ -163,6 +163,14 @@ pub enum Error {
         problem: &'static str,
     },
 
+    /// A checkpoint that does not fit the run it is to continue: another model, optimiser or
+    /// data set. Resuming it would not continue the checkpointed run exactly.
+    #[error("the checkpoint does not fit this run: {what} differ")]
+    CheckpointMismatch {
+        /// What differs (e.g. `"the training data"`).
+        what: &'static str,
+    },
+
     /// A file could not be read or written.
     #[error("{file}: {source}")]
     Io {

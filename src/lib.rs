@@ -18,6 +18,7 @@
 
 mod activation;
 mod autoencoder;
+mod checkpointing;
 mod classifier;
 pub mod corruption;
 pub mod data;
@@ -41,6 +42,7 @@ mod validate;
 
 pub use activation::Activation;
 pub use autoencoder::{Autoencoder, DenseAutoencoder, DenseBuilder, Objective};
+pub use checkpointing::{Checkpointing, TrainingRun};
 pub use classifier::{Classifier, SupervisedReport};
 pub use corruption::{
     BuiltinCorruption, Corruption, GaussianNoise, Masking, NoCorruption, SaltAndPepper,
@@ -52,7 +54,7 @@ pub use init::Init;
 pub use loss::ReconstructionLoss;
 pub use optimizer::{Adam, Optimizer, OptimizerState, Sgd};
 pub use pca::Pca;
-pub use persistence::DynamicAutoencoder;
+pub use persistence::{Checkpoint, DynamicAutoencoder};
 pub use pretraining::{LayerSpec, LayerwisePretrainer, PretrainedStack};
 pub use regularizer::{
     Architecture, BuiltinRegularizer, Contractive, KlSparsity, L1Sparsity, L2Sparsity,

@@ -189,9 +189,11 @@ where
     /// Trains on `x`, reporting every epoch to `observer`, with the reconstruction loss on
     /// `validation` in each report.
     ///
-    /// Each epoch shuffles the samples (when configured), then for every batch draws a fresh
-    /// corruption, computes `J` and its gradient, and takes one optimiser step. All randomness
-    /// comes from `rng`, in that order, so a seed fixes the run bit for bit.
+    /// Each epoch shuffles the samples (when configured; every epoch draws a fresh permutation
+    /// of the original order), then for every batch draws a fresh corruption, computes `J` and
+    /// its gradient, and takes one optimiser step. All randomness comes from `rng`, in that
+    /// order, so a seed fixes the run bit for bit. For a run that can be checkpointed and
+    /// resumed, see [`fit_resumable`](Autoencoder::fit_resumable).
     ///
     /// # Shapes
     /// `x` is `n × input_dim`; `validation` is `m × input_dim`.
@@ -218,24 +220,77 @@ where
         G: Rng + ?Sized,
         B: Observer + ?Sized,
     {
+        self.check_training(x, validation, config)?;
+        let mut history = History {
+            epochs: Vec::with_capacity(config.epochs),
+            stop_reason: StopReason::Completed,
+        };
+        self.run_epochs(
+            x,
+            validation,
+            config,
+            optimizer,
+            rng,
+            observer,
+            &mut history,
+            |_, _, _, _| Ok(()),
+        )?;
+        Ok(history)
+    }
+
+    /// Everything `fit` checks before any work.
+    pub(crate) fn check_training(
+        &self,
+        x: &DMatrix<E::Scalar>,
+        validation: Option<&DMatrix<E::Scalar>>,
+        config: &TrainingConfig,
+    ) -> Result<()> {
         config.validate()?;
         self.check(x, "training data")?;
         if let Some(v) = validation {
             self.check(v, "validation data")?;
         }
+        Ok(())
+    }
 
+    /// The epoch loop, from epoch `history.epochs.len()` to `config.epochs`, appending to
+    /// `history`. After each epoch's report is recorded, and before the observer sees it,
+    /// `after_epoch` gets the model, the optimiser, the generator and the history (to write a
+    /// checkpoint); an error from it stops training.
+    ///
+    /// An epoch depends only on the parameters, the optimiser's state and the generator's state
+    /// at its start, so a run resumed there continues bit for bit. The caller has run
+    /// [`check_training`](Self::check_training).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run_epochs<O, G, B>(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        validation: Option<&DMatrix<E::Scalar>>,
+        config: &TrainingConfig,
+        optimizer: &mut O,
+        rng: &mut G,
+        observer: &mut B,
+        history: &mut History,
+        mut after_epoch: impl FnMut(&Self, &O, &G, &History) -> Result<()>,
+    ) -> Result<()>
+    where
+        O: Optimizer<E::Scalar>,
+        G: Rng + ?Sized,
+        B: Observer + ?Sized,
+    {
         let n = x.nrows();
-        let mut order: Vec<usize> = (0..n).collect();
+        let mut order: Vec<usize> = Vec::with_capacity(n);
         let mut workspace = Workspace::new(self);
         let mut validation_workspace = validation.map(|_| Workspace::new(self));
         let mut batch = DMatrix::zeros(0, 0);
         let mut corrupted = DMatrix::zeros(0, 0);
-        let mut history = History {
-            epochs: Vec::with_capacity(config.epochs),
-            stop_reason: StopReason::Completed,
-        };
+        history.stop_reason = StopReason::Completed;
 
-        for epoch in 0..config.epochs {
+        for epoch in history.epochs.len()..config.epochs {
+            // Each epoch shuffles the identity, not the previous epoch's order, so that the
+            // order depends on the generator alone (and a resumed run needs no saved order).
+            order.clear();
+            order.extend(0..n);
             if config.shuffle {
                 order.shuffle(rng);
             }
@@ -283,12 +338,13 @@ where
                 validation_loss,
             };
             history.epochs.push(report);
+            after_epoch(self, optimizer, rng, history)?;
             if observer.on_epoch(&report).is_break() {
                 history.stop_reason = StopReason::Observer;
                 break;
             }
         }
-        Ok(history)
+        Ok(())
     }
 }
 

@@ -713,3 +713,48 @@ fn divergence_names_its_epoch_and_batch_and_keeps_the_last_good_step() {
     };
     assert_eq!(bits(&diverging), bits(&reference));
 }
+
+#[test]
+fn a_classifier_refuses_a_step_that_overflows_too() {
+    let encoder = DenseEncoder::<f32>::new(
+        4,
+        3,
+        Activation::Linear,
+        Init::default(),
+        &mut common::rng(8),
+    )
+    .unwrap();
+    let mut classifier =
+        autoencoders::Classifier::new(encoder, 3, Init::default(), &mut common::rng(9)).unwrap();
+    let (_, x) = overflowing_setup();
+    let labels = [0, 1, 2, 0, 1, 2, 0, 1];
+    let bits = |c: &autoencoders::Classifier<DenseEncoder<f32>>| -> Vec<Vec<u32>> {
+        let parameters = c.parameters();
+        parameters
+            .iter()
+            .map(|p| p.iter().map(|v| v.to_bits()).collect())
+            .collect()
+    };
+    let before = bits(&classifier);
+    let err = classifier
+        .fit(
+            &x,
+            &labels,
+            &TrainingConfig::default().with_batch_size(4),
+            &mut Sgd::new(1e38).unwrap(),
+            &mut common::rng(10),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Diverged {
+                epoch: 0,
+                batch: 0,
+                what: "parameters"
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(bits(&classifier), before);
+}

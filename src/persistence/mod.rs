@@ -15,11 +15,17 @@
 //! `autoencoders`, with a CRC-32 of the tensor data in its field `crc32`, so that loading
 //! rebuilds the same model and detects damage. The same model always gives the same bytes.
 //! Files are written crash-safely (temporary file, fsync, rename, fsync of the folder).
+//!
+//! A [`Checkpoint`] is the same file with the optimiser's tensors added and the training state
+//! in two more metadata entries; its type documents the layout.
 
 mod atomic;
+pub(crate) mod checkpoint;
 mod offsets;
 mod record;
 mod stack;
+
+pub use checkpoint::{CHECKPOINT_CHECKSUM_KEY, CHECKPOINT_KEY, Checkpoint};
 
 pub(crate) use atomic::write_atomically;
 #[cfg(test)]
@@ -80,6 +86,9 @@ pub enum ModelFileProblem {
     /// The file lacks our metadata (use `load_weights` for plain state dicts).
     #[error("no `autoencoders` metadata (for weights saved elsewhere use load_weights)")]
     MissingMetadata,
+    /// A model file where a checkpoint was expected: no `autoencoders.checkpoint` metadata.
+    #[error("no `autoencoders.checkpoint` metadata: a saved model, not a checkpoint")]
+    NotACheckpoint,
     /// Our metadata is not what this version writes.
     #[error("invalid `autoencoders` metadata: {detail}")]
     InvalidMetadata {
@@ -207,25 +216,30 @@ pub(crate) fn vector_bytes<T: Scalar>(v: &DVector<T>) -> Vec<u8> {
     bytes
 }
 
-/// Serialises named row-major tensors with metadata and a checksum of the data section.
+/// Serialises named row-major tensors with the model record (given the checksum of the data
+/// section) and any `extra` metadata.
 fn serialize<T: Scalar>(
     tensors: Vec<(String, Vec<usize>, Vec<u8>)>,
     record: ModelRecord,
+    extra: Vec<(String, String)>,
     file: &str,
 ) -> Result<Vec<u8>> {
     serialize_with(
         tensors,
         |crc32| ModelRecord { crc32, ..record }.to_json(),
+        extra,
         dtype_of::<T>(),
         file,
     )
 }
 
 /// Serialises named row-major tensors of one dtype; `metadata` turns the checksum of the data
-/// section (8 hex digits) into the JSON stored under [`METADATA_KEY`].
+/// section (8 hex digits) into the JSON stored under [`METADATA_KEY`], and `extra` adds other
+/// metadata keys (checkpoints use one).
 pub(crate) fn serialize_with(
     tensors: Vec<(String, Vec<usize>, Vec<u8>)>,
     metadata: impl FnOnce(String) -> String,
+    extra: Vec<(String, String)>,
     dtype: Dtype,
     file: &str,
 ) -> Result<Vec<u8>> {
@@ -244,11 +258,12 @@ pub(crate) fn serialize_with(
     for (_, _, data) in ordered {
         crc.update(data);
     }
-    let metadata = [(
+    let metadata = std::iter::once((
         METADATA_KEY.to_owned(),
         metadata(format!("{:08x}", crc.finalize())),
-    )];
-    safetensors::tensor::serialize(views, Some(metadata.into_iter().collect()))
+    ))
+    .chain(extra);
+    safetensors::tensor::serialize(views, Some(metadata.collect()))
         .map_err(|e| model_error(file, ModelFileProblem::from_safetensors(e)))
 }
 
@@ -264,6 +279,7 @@ pub(crate) struct TensorFile<'a> {
     file: &'a str,
     tensors: SafeTensors<'a>,
     record_json: Option<String>,
+    metadata: std::collections::HashMap<String, String>,
 }
 
 impl<'a> TensorFile<'a> {
@@ -276,11 +292,13 @@ impl<'a> TensorFile<'a> {
             .map_err(|e| fail(ModelFileProblem::from_safetensors(e)))?;
         let tensors = SafeTensors::deserialize(bytes)
             .map_err(|e| fail(ModelFileProblem::from_safetensors(e)))?;
-        let record_json = metadata
+        let metadata: std::collections::HashMap<String, String> = metadata
             .metadata()
-            .as_ref()
-            .and_then(|m| m.get(METADATA_KEY))
-            .cloned();
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let record_json = metadata.get(METADATA_KEY).cloned();
         let stored = match &record_json {
             Some(json) => Some(ModelRecord::checksum_field(json).map_err(fail)?),
             None => None,
@@ -308,7 +326,13 @@ impl<'a> TensorFile<'a> {
             file,
             tensors,
             record_json,
+            metadata,
         })
+    }
+
+    /// The metadata value under `key`.
+    pub(crate) fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
     }
 
     pub(crate) fn fail(&self, problem: ModelFileProblem) -> Error {
@@ -420,7 +444,7 @@ fn layer_tensors(tied: bool) -> Vec<String> {
     names
 }
 
-/// Reads the layers of a one-layer model from a parsed file.
+/// Reads the layers of a one-layer model from a parsed file that holds nothing else.
 fn read_layers<T: Scalar>(
     file: &TensorFile<'_>,
     input_dim: usize,
@@ -430,6 +454,25 @@ fn read_layers<T: Scalar>(
     tied: bool,
 ) -> Result<(DenseEncoder<T>, DenseDecoder<T>)> {
     file.only(&layer_tensors(tied))?;
+    read_layers_among(
+        file,
+        input_dim,
+        code_dim,
+        encoder_activation,
+        decoder_activation,
+        tied,
+    )
+}
+
+/// Reads the layers of a one-layer model from a parsed file that may hold other tensors too.
+fn read_layers_among<T: Scalar>(
+    file: &TensorFile<'_>,
+    input_dim: usize,
+    code_dim: usize,
+    encoder_activation: Activation,
+    decoder_activation: Activation,
+    tied: bool,
+) -> Result<(DenseEncoder<T>, DenseDecoder<T>)> {
     let encoder = DenseEncoder::from_parts(
         file.matrix("encoder.weight", code_dim, input_dim)?,
         file.vector("encoder.bias", code_dim)?,
@@ -460,6 +503,16 @@ where
     /// # Errors
     /// None in practice; a model too large for the format gives [`Error::ModelFile`].
     pub fn to_safetensors(&self) -> Result<Vec<u8>> {
+        serialize::<T>(
+            self.layer_tensors(),
+            ModelRecord::describe::<T, R, C>(self),
+            Vec::new(),
+            "<memory>",
+        )
+    }
+
+    /// The encoder's and decoder's tensors: name, row-major shape, bytes.
+    fn layer_tensors(&self) -> Vec<(String, Vec<usize>, Vec<u8>)> {
         let encoder = &self.encoder;
         let mut tensors = vec![
             (
@@ -485,7 +538,7 @@ where
             vec![self.input_dim()],
             vector_bytes(self.decoder.bias()),
         ));
-        serialize::<T>(tensors, ModelRecord::describe::<T, R, C>(self), "<memory>")
+        tensors
     }
 
     /// Saves the model to `path` as safetensors, crash-safely: the file at `path` is either the

@@ -79,6 +79,7 @@ fn to_bytes<T: Scalar>(
     serialize_with(
         tensors,
         |crc32| serde_json::to_string(&StackRecord { crc32, ..record }).unwrap_or_default(),
+        Vec::new(),
         dtype_of::<T>(),
         "<memory>",
     )

@@ -1,0 +1,644 @@
+//! Checkpoints: a training run saved between epochs, to be resumed bit for bit.
+
+use super::record::ModelRecord;
+use super::{
+    ModelFileProblem, TensorFile, layer_tensors, matrix_bytes, model_error, read_file,
+    read_layers_among, serialize, vector_bytes,
+};
+use crate::checkpointing::{DataFingerprint, TrainingRun};
+use crate::{
+    Autoencoder, Corruption, DenseDecoder, DenseEncoder, DynamicAutoencoder, EpochReport, Error,
+    History, Optimizer, OptimizerState, Regularizer, Result, Scalar, StopReason, TrainingConfig,
+};
+use nalgebra::{DMatrix, DVector};
+use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The metadata key holding the checkpoint's training state as JSON.
+pub const CHECKPOINT_KEY: &str = "autoencoders.checkpoint";
+/// The metadata key holding the CRC-32 (IEEE, 8 hex digits) of the JSON under
+/// [`CHECKPOINT_KEY`].
+pub const CHECKPOINT_CHECKSUM_KEY: &str = "autoencoders.checkpoint.crc32";
+
+/// The version of the checkpoint record this crate writes.
+const CHECKPOINT_VERSION: u32 = 1;
+
+/// The generator a checkpoint can save.
+const GENERATOR: &str = "ChaCha8";
+
+/// A training run saved after an epoch by [`fit_resumable`](Autoencoder::fit_resumable): the
+/// model, the optimiser's state, the generator's state, the settings, the history, and
+/// fingerprints of the data, from which the run continues bit for bit.
+///
+/// # Resuming is exact
+/// Training `k` epochs, saving, loading in a new process and training the remaining epochs
+/// gives the same parameters, optimiser state, generator state and history, bit for bit, as
+/// training without a break. That holds because an epoch depends only on what a checkpoint
+/// saves: the parameters, the optimiser's state (momentum, Adam's moments and step count), the
+/// generator's position in its stream (every epoch shuffles the original order afresh), and the
+/// data, which must be the same (checked by fingerprint).
+///
+/// # File layout
+/// A safetensors file, in the model's dtype, row-major, with
+///
+/// | tensor | shape |
+/// | --- | --- |
+/// | the model's tensors, as [`save`](Autoencoder::save) writes them | |
+/// | `optimizer.<state>.<parameter>`, e.g. `optimizer.m.encoder.weight` | the parameter's |
+///
+/// and three metadata entries:
+/// - `autoencoders`: the model's architecture, as in a saved model, whose `crc32` covers the
+///   whole tensor data section (model and optimiser tensors);
+/// - `autoencoders.checkpoint`: JSON with `format_version`, `epochs_done`, `config`
+///   (`epochs`, `batch_size`, `shuffle`), `generator` (`algorithm` `"ChaCha8"`, `seed` as 64 hex
+///   digits, `stream`, `word_pos`), `optimizer` (`kind`, `hyper_parameters`, `counters` and the
+///   names of its `tensors`), `history` (one report per epoch; a non-finite value is written as
+///   the string `"NaN"`, `"inf"` or `"-inf"`), and `training_data` and `validation_data`
+///   (`rows`, `columns` and the `crc32` of the values);
+/// - `autoencoders.checkpoint.crc32`: the CRC-32 of that JSON text.
+///
+/// Files are written crash-safely: to a temporary file in the same folder, fsynced, renamed
+/// over the previous checkpoint, and the folder fsynced. A write that fails half-way leaves the
+/// previous checkpoint as it was.
+///
+/// ```
+/// use autoencoders::{Adam, Checkpoint, Checkpointing, DenseBuilder, GaussianNoise};
+/// use autoencoders::{TrainingConfig, TrainingRun};
+/// use nalgebra::DMatrix;
+/// use rand::{SeedableRng, rngs::ChaCha8Rng};
+///
+/// let x = DMatrix::from_fn(40, 6, |i, j| ((i * 7 + j * 3) % 10) as f32 / 10.0);
+/// let build = || -> autoencoders::Result<_> {
+///     Ok(DenseBuilder::new(6, 3)
+///         .build::<f32, _>(&mut ChaCha8Rng::seed_from_u64(0))?
+///         .with_corruption(GaussianNoise::new(0.1)?))
+/// };
+/// let path = std::env::temp_dir().join("autoencoders-doc-checkpoint.safetensors");
+/// let config = TrainingConfig::default().with_epochs(4).with_batch_size(16);
+///
+/// // Four epochs without a break.
+/// let mut model = build()?;
+/// let mut whole = TrainingRun::new(config, Adam::new(1e-2)?, ChaCha8Rng::seed_from_u64(1));
+/// model.fit_resumable(&x, None, &mut whole, &mut ())?;
+///
+/// // Two epochs and a checkpoint; then, in a model built afresh, the other two.
+/// let mut first = build()?;
+/// let mut half = TrainingRun::new(config, Adam::new(1e-2)?, ChaCha8Rng::seed_from_u64(1))
+///     .with_epochs(2)
+///     .with_checkpoints(Checkpointing::new(&path));
+/// first.fit_resumable(&x, None, &mut half, &mut ())?;
+///
+/// let checkpoint = Checkpoint::<f32>::load(&path)?;
+/// assert_eq!(checkpoint.epochs_done(), 2);
+/// let mut resumed = build()?;
+/// let mut rest = checkpoint.resume(&mut resumed, Adam::new(1e-2)?)?.with_epochs(4);
+/// resumed.fit_resumable(&x, None, &mut rest, &mut ())?;
+///
+/// assert_eq!(resumed.parameters(), model.parameters());
+/// assert_eq!(rest.history(), whole.history());
+/// assert_eq!(rest.optimizer(), whole.optimizer());
+/// assert_eq!(rest.rng(), whole.rng());
+/// # std::fs::remove_file(path).ok();
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Checkpoint<T: Scalar> {
+    record: ModelRecord,
+    encoder: DenseEncoder<T>,
+    decoder: DenseDecoder<T>,
+    optimizer: OptimizerState<T>,
+    generator: ChaCha8Rng,
+    history: History,
+    config: TrainingConfig,
+    training_data: DataFingerprint,
+    validation_data: Option<DataFingerprint>,
+}
+
+/// What a checkpoint saves besides the model, borrowed from a run in progress.
+pub(crate) struct RunState<'a, T> {
+    pub(crate) optimizer: OptimizerState<T>,
+    pub(crate) generator: &'a ChaCha8Rng,
+    pub(crate) history: &'a History,
+    pub(crate) config: &'a TrainingConfig,
+    pub(crate) training_data: &'a DataFingerprint,
+    pub(crate) validation_data: Option<&'a DataFingerprint>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckpointRecord {
+    format_version: u32,
+    epochs_done: usize,
+    config: ConfigRecord,
+    generator: GeneratorRecord,
+    optimizer: OptimizerRecord,
+    history: Vec<ReportRecord>,
+    training_data: DataRecord,
+    validation_data: Option<DataRecord>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigRecord {
+    epochs: usize,
+    batch_size: usize,
+    shuffle: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GeneratorRecord {
+    algorithm: String,
+    seed: String,
+    stream: u64,
+    word_pos: u128,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OptimizerRecord {
+    kind: String,
+    hyper_parameters: BTreeMap<String, JsonFloat>,
+    counters: BTreeMap<String, u64>,
+    tensors: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportRecord {
+    epoch: usize,
+    reconstruction_loss: JsonFloat,
+    penalty: JsonFloat,
+    objective: JsonFloat,
+    validation_loss: Option<JsonFloat>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataRecord {
+    rows: usize,
+    columns: usize,
+    crc32: String,
+}
+
+/// An `f64` in JSON: a number when finite (written in the shortest form that reads back to the
+/// same bits), else the string `"NaN"`, `"inf"` or `"-inf"`, which JSON numbers cannot hold.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct JsonFloat(f64);
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum JsonFloatRepr {
+    Number(f64),
+    Text(String),
+}
+
+impl Serialize for JsonFloat {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let repr = match self.0 {
+            v if v.is_finite() => JsonFloatRepr::Number(v),
+            v if v.is_nan() => JsonFloatRepr::Text("NaN".to_owned()),
+            v if v > 0.0 => JsonFloatRepr::Text("inf".to_owned()),
+            _ => JsonFloatRepr::Text("-inf".to_owned()),
+        };
+        repr.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonFloat {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match JsonFloatRepr::deserialize(deserializer)? {
+            JsonFloatRepr::Number(v) => Ok(JsonFloat(v)),
+            JsonFloatRepr::Text(t) => match t.as_str() {
+                "NaN" => Ok(JsonFloat(f64::NAN)),
+                "inf" => Ok(JsonFloat(f64::INFINITY)),
+                "-inf" => Ok(JsonFloat(f64::NEG_INFINITY)),
+                _ => Err(serde::de::Error::custom(format!(
+                    "`{t}` is neither a number nor NaN, inf or -inf"
+                ))),
+            },
+        }
+    }
+}
+
+impl DataRecord {
+    fn from_fingerprint(f: &DataFingerprint) -> Self {
+        Self {
+            rows: f.rows,
+            columns: f.columns,
+            crc32: format!("{:08x}", f.crc32),
+        }
+    }
+
+    fn fingerprint(&self) -> std::result::Result<DataFingerprint, ModelFileProblem> {
+        Ok(DataFingerprint {
+            rows: self.rows,
+            columns: self.columns,
+            crc32: parse_crc(&self.crc32)?,
+        })
+    }
+}
+
+fn invalid(detail: String) -> ModelFileProblem {
+    ModelFileProblem::InvalidMetadata { detail }
+}
+
+fn parse_crc(hex: &str) -> std::result::Result<u32, ModelFileProblem> {
+    if hex.len() == 8
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && let Ok(value) = u32::from_str_radix(hex, 16)
+    {
+        return Ok(value);
+    }
+    Err(invalid(format!("crc32 `{hex}` is not 8 hex digits")))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_seed(text: &str) -> std::result::Result<[u8; 32], ModelFileProblem> {
+    let fail = || invalid(format!("generator seed `{text}` is not 64 hex digits"));
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(fail());
+    }
+    let mut seed = [0u8; 32];
+    for (byte, pair) in seed.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        let pair = std::str::from_utf8(pair).map_err(|_| fail())?;
+        *byte = u8::from_str_radix(pair, 16).map_err(|_| fail())?;
+    }
+    Ok(seed)
+}
+
+/// The model's parameters, in [`parameters`](Autoencoder::parameters) order: name and row-major
+/// shape (`[rows, columns]` for a weight matrix, `[length]` for a bias).
+fn parameter_shapes(input_dim: usize, code_dim: usize, tied: bool) -> Vec<(String, Vec<usize>)> {
+    let mut shapes = vec![
+        ("encoder.weight".to_owned(), vec![code_dim, input_dim]),
+        ("encoder.bias".to_owned(), vec![code_dim]),
+    ];
+    if !tied {
+        shapes.push(("decoder.weight".to_owned(), vec![input_dim, code_dim]));
+    }
+    shapes.push(("decoder.bias".to_owned(), vec![input_dim]));
+    shapes
+}
+
+fn optimizer_tensor_name(state: &str, parameter: &str) -> String {
+    format!("optimizer.{state}.{parameter}")
+}
+
+impl<T, R, C> Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C>
+where
+    T: Scalar,
+    R: Regularizer<T>,
+    C: Corruption<T>,
+{
+    /// The bytes of a checkpoint of this model and `run` (see [`Checkpoint`]).
+    pub(crate) fn checkpoint_bytes(&self, run: RunState<'_, T>) -> Result<Vec<u8>> {
+        let architecture = self.architecture();
+        let shapes = parameter_shapes(
+            architecture.input_dim,
+            architecture.code_dim,
+            architecture.tied,
+        );
+        let mut tensors = self.layer_tensors();
+        for (state, values) in run.optimizer.tensors() {
+            let fits = values.len() == shapes.len()
+                && values
+                    .iter()
+                    .zip(&shapes)
+                    .all(|(v, (_, shape))| v.len() == shape.iter().product::<usize>());
+            if !fits {
+                return Err(Error::IncompatibleOptimizerState {
+                    optimizer: "checkpoint",
+                    problem: "its tensor states do not match the model's parameters",
+                });
+            }
+            for (v, (parameter, shape)) in values.iter().zip(&shapes) {
+                let bytes = match shape[..] {
+                    [rows, columns] => matrix_bytes(&DMatrix::from_column_slice(rows, columns, v)),
+                    _ => vector_bytes(&DVector::from_column_slice(v)),
+                };
+                tensors.push((
+                    optimizer_tensor_name(state, parameter),
+                    shape.clone(),
+                    bytes,
+                ));
+            }
+        }
+        let generator = run.generator;
+        let record = CheckpointRecord {
+            format_version: CHECKPOINT_VERSION,
+            epochs_done: run.history.epochs.len(),
+            config: ConfigRecord {
+                epochs: run.config.epochs(),
+                batch_size: run.config.batch_size(),
+                shuffle: run.config.shuffle(),
+            },
+            generator: GeneratorRecord {
+                algorithm: GENERATOR.to_owned(),
+                seed: hex(&generator.get_seed()),
+                stream: generator.get_stream(),
+                word_pos: generator.get_word_pos(),
+            },
+            optimizer: OptimizerRecord {
+                kind: run.optimizer.kind().to_owned(),
+                hyper_parameters: run
+                    .optimizer
+                    .hyper_parameters()
+                    .iter()
+                    .map(|(k, &v)| (k.clone(), JsonFloat(v)))
+                    .collect(),
+                counters: run.optimizer.counters().clone(),
+                tensors: run.optimizer.tensors().keys().cloned().collect(),
+            },
+            history: run
+                .history
+                .epochs
+                .iter()
+                .map(|r| ReportRecord {
+                    epoch: r.epoch,
+                    reconstruction_loss: JsonFloat(r.reconstruction_loss),
+                    penalty: JsonFloat(r.penalty),
+                    objective: JsonFloat(r.objective),
+                    validation_loss: r.validation_loss.map(JsonFloat),
+                })
+                .collect(),
+            training_data: DataRecord::from_fingerprint(run.training_data),
+            validation_data: run.validation_data.map(DataRecord::from_fingerprint),
+        };
+        let json = serde_json::to_string(&record).map_err(|e| {
+            model_error(
+                "<checkpoint>",
+                invalid(format!("cannot write the record: {e}")),
+            )
+        })?;
+        let checksum = format!("{:08x}", crc32fast::hash(json.as_bytes()));
+        serialize::<T>(
+            tensors,
+            ModelRecord::describe::<T, R, C>(self),
+            vec![
+                (CHECKPOINT_KEY.to_owned(), json),
+                (CHECKPOINT_CHECKSUM_KEY.to_owned(), checksum),
+            ],
+            "<checkpoint>",
+        )
+    }
+}
+
+impl<T: Scalar> Checkpoint<T> {
+    /// Loads a checkpoint written by [`fit_resumable`](Autoencoder::fit_resumable).
+    ///
+    /// # Errors
+    /// [`Error::Io`]; [`Error::ModelFile`] naming the problem for a damaged file (either
+    /// checksum fails), a file of another dtype, or a model file that is not a checkpoint
+    /// ([`ModelFileProblem::NotACheckpoint`]).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let (bytes, name) = read_file(path.as_ref())?;
+        Self::from_safetensors(&bytes, &name)
+    }
+
+    /// [`load`](Self::load) from bytes; `name` identifies them in errors.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn from_safetensors(bytes: &[u8], name: &str) -> Result<Self> {
+        let file = TensorFile::parse(bytes, name, true)?;
+        let fail = |problem| model_error(name, problem);
+        let json = file
+            .metadata(CHECKPOINT_KEY)
+            .ok_or_else(|| fail(ModelFileProblem::NotACheckpoint))?;
+        let stored = file
+            .metadata(CHECKPOINT_CHECKSUM_KEY)
+            .ok_or_else(|| fail(ModelFileProblem::MissingChecksum))?;
+        let stored = parse_crc(stored).map_err(fail)?;
+        let computed = crc32fast::hash(json.as_bytes());
+        if stored != computed {
+            return Err(fail(ModelFileProblem::ChecksumMismatch {
+                stored,
+                computed,
+            }));
+        }
+        let record: CheckpointRecord =
+            serde_json::from_str(json).map_err(|e| fail(invalid(e.to_string())))?;
+        if record.format_version != CHECKPOINT_VERSION {
+            return Err(fail(invalid(format!(
+                "checkpoint format_version {} is not {CHECKPOINT_VERSION}",
+                record.format_version
+            ))));
+        }
+
+        let model = file.record()?;
+        if model.dtype != T::NAME {
+            return Err(fail(ModelFileProblem::WrongDtype {
+                tensor: "(model)".to_owned(),
+                expected: T::NAME,
+                found: model.dtype.clone(),
+            }));
+        }
+        let shapes = parameter_shapes(model.input_dim, model.code_dim, model.tied);
+        let mut expected = layer_tensors(model.tied);
+        for state in &record.optimizer.tensors {
+            expected.extend(shapes.iter().map(|(p, _)| optimizer_tensor_name(state, p)));
+        }
+        file.only(&expected)?;
+        let (encoder, decoder) = read_layers_among(
+            &file,
+            model.input_dim,
+            model.code_dim,
+            model.encoder_activation().map_err(|p| file.fail(p))?,
+            model.decoder_activation().map_err(|p| file.fail(p))?,
+            model.tied,
+        )?;
+
+        let mut optimizer = OptimizerState::new(record.optimizer.kind.clone());
+        for (k, v) in &record.optimizer.hyper_parameters {
+            optimizer = optimizer.with_hyper_parameter(k.clone(), v.0);
+        }
+        for (k, &v) in &record.optimizer.counters {
+            optimizer = optimizer.with_counter(k.clone(), v);
+        }
+        for state in &record.optimizer.tensors {
+            let mut values = Vec::with_capacity(shapes.len());
+            for (parameter, shape) in &shapes {
+                let tensor = optimizer_tensor_name(state, parameter);
+                let flat = match shape[..] {
+                    [rows, columns] => file
+                        .matrix::<T>(&tensor, rows, columns)?
+                        .as_slice()
+                        .to_vec(),
+                    _ => file.vector::<T>(&tensor, shape[0])?.as_slice().to_vec(),
+                };
+                values.push(flat);
+            }
+            optimizer = optimizer.with_tensors(state.clone(), values);
+        }
+
+        let g = &record.generator;
+        if g.algorithm != GENERATOR {
+            return Err(fail(invalid(format!(
+                "generator `{}` is not {GENERATOR}",
+                g.algorithm
+            ))));
+        }
+        if g.word_pos >= 1 << 68 {
+            return Err(fail(invalid(format!(
+                "generator word_pos {} is beyond the 68-bit stream",
+                g.word_pos
+            ))));
+        }
+        let mut generator = ChaCha8Rng::from_seed(parse_seed(&g.seed).map_err(fail)?);
+        generator.set_stream(g.stream);
+        generator.set_word_pos(g.word_pos);
+
+        let c = &record.config;
+        let config = TrainingConfig::default()
+            .with_epochs(c.epochs)
+            .with_batch_size(c.batch_size)
+            .with_shuffle(c.shuffle);
+        config
+            .validate()
+            .map_err(|e| fail(invalid(e.to_string())))?;
+        let in_order = record.history.iter().enumerate().all(|(i, r)| r.epoch == i);
+        if record.history.len() != record.epochs_done || !in_order {
+            return Err(fail(invalid(
+                "the history does not list epochs 0 to epochs_done - 1 in order".to_owned(),
+            )));
+        }
+        let history = History {
+            epochs: record
+                .history
+                .iter()
+                .map(|r| EpochReport {
+                    epoch: r.epoch,
+                    reconstruction_loss: r.reconstruction_loss.0,
+                    penalty: r.penalty.0,
+                    objective: r.objective.0,
+                    validation_loss: r.validation_loss.map(|v| v.0),
+                })
+                .collect(),
+            stop_reason: StopReason::Completed,
+        };
+        let training_data = record.training_data.fingerprint().map_err(fail)?;
+        let validation_data = match &record.validation_data {
+            Some(v) => Some(v.fingerprint().map_err(fail)?),
+            None => None,
+        };
+        Ok(Self {
+            record: model,
+            encoder,
+            decoder,
+            optimizer,
+            generator,
+            history,
+            config,
+            training_data,
+            validation_data,
+        })
+    }
+
+    /// Epochs completed when the checkpoint was written.
+    pub fn epochs_done(&self) -> usize {
+        self.history.epochs.len()
+    }
+
+    /// The reports of those epochs.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// The run's settings.
+    pub fn config(&self) -> TrainingConfig {
+        self.config
+    }
+
+    /// The optimiser's state.
+    pub fn optimizer_state(&self) -> &OptimizerState<T> {
+        &self.optimizer
+    }
+
+    /// The generator, where the next epoch starts drawing.
+    pub fn generator(&self) -> &ChaCha8Rng {
+        &self.generator
+    }
+
+    /// The model, with its built-in regularizers and corruption rebuilt from the metadata.
+    ///
+    /// # Errors
+    /// [`Error::ModelFile`] with [`ModelFileProblem::CustomComponent`] when the model had a
+    /// user-defined regularizer or corruption: build the model as before and
+    /// [`resume`](Self::resume) into it instead.
+    pub fn model(&self) -> Result<DynamicAutoencoder<T>> {
+        let fail = |problem| model_error("(checkpoint)", problem);
+        Ok(
+            Autoencoder::new(self.encoder.clone(), self.decoder.clone())?
+                .with_loss(self.record.loss().map_err(fail)?)
+                .with_regularizer(self.record.regularizers().map_err(fail)?)
+                .with_corruption(self.record.corruption().map_err(fail)?),
+        )
+    }
+
+    /// Continues the run: puts the saved parameters into `model`, the saved state into
+    /// `optimizer`, and returns a [`TrainingRun`] with the saved settings, generator and
+    /// history, ready for [`fit_resumable`](Autoencoder::fit_resumable) on the same data. Add
+    /// [`with_checkpoints`](TrainingRun::with_checkpoints) to keep saving.
+    ///
+    /// `model` must be built as the checkpointed one was (same sizes, activations, tying, loss,
+    /// regularizers and corruption; its parameters are replaced), and `optimizer` must be of
+    /// the same kind with the same hyper-parameters.
+    ///
+    /// # Errors
+    /// [`Error::CheckpointMismatch`] when `model` or `optimizer` differ from the checkpointed
+    /// ones; [`Error::IncompatibleOptimizerState`] from the optimiser's
+    /// [`restore`](Optimizer::restore). On error `model` is unchanged.
+    pub fn resume<R, C, O>(
+        self,
+        model: &mut Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C>,
+        mut optimizer: O,
+    ) -> Result<TrainingRun<O>>
+    where
+        R: Regularizer<T>,
+        C: Corruption<T>,
+        O: Optimizer<T>,
+    {
+        let described = ModelRecord {
+            crc32: self.record.crc32.clone(),
+            ..ModelRecord::describe::<T, R, C>(model)
+        };
+        if described != self.record {
+            return Err(Error::CheckpointMismatch {
+                what: "the model's architecture, loss, regularizers or corruption",
+            });
+        }
+        let current = optimizer.state();
+        if current.kind() != self.optimizer.kind() {
+            return Err(Error::CheckpointMismatch {
+                what: "the optimiser's kind",
+            });
+        }
+        let bits = |s: &OptimizerState<T>| -> Vec<(String, u64)> {
+            let hyper = s.hyper_parameters().iter();
+            hyper.map(|(k, v)| (k.clone(), v.to_bits())).collect()
+        };
+        if bits(&current) != bits(&self.optimizer) {
+            return Err(Error::CheckpointMismatch {
+                what: "the optimiser's hyper-parameters",
+            });
+        }
+        optimizer.restore(self.optimizer)?;
+        model.encoder = self.encoder;
+        model.decoder = self.decoder;
+        Ok(TrainingRun {
+            config: self.config,
+            optimizer,
+            rng: self.generator,
+            history: self.history,
+            checkpointing: None,
+            data: Some((self.training_data, self.validation_data)),
+        })
+    }
+}
