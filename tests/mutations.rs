@@ -15,8 +15,8 @@ use autoencoders::data::{
 };
 use autoencoders::persistence::ModelFileProblem;
 use autoencoders::{
-    Activation, Contractive, DenseBuilder, DynamicAutoencoder, Error, GaussianNoise, KlSparsity,
-    L1Sparsity, Masking, ReconstructionLoss, Scalar, WeightDecay,
+    Activation, Contractive, DenseAutoencoder, DenseBuilder, DynamicAutoencoder, Error,
+    GaussianNoise, KlSparsity, L1Sparsity, Masking, ReconstructionLoss, Scalar, WeightDecay,
 };
 use common::allocation::{Counting, peak_during};
 use common::model_file::ModelFile;
@@ -204,7 +204,13 @@ fn interesting_value(rng: &mut ChaCha8Rng) -> Value {
 fn mutate_model_structure(file: &ModelFile, rng: &mut ChaCha8Rng) -> (Vec<u8>, Change) {
     let mut file = file.clone();
     let names = file.tensor_names();
-    match rng.random_range(0..7) {
+    // Edits 4 and 5 change the record, which a plain state dict does not have.
+    let edit = if file.has_record() {
+        rng.random_range(0..7)
+    } else {
+        *[0, 1, 2, 3, 6].choose(rng).unwrap()
+    };
+    match edit {
         // One value rewritten: random bits, or a value at the edge of the type.
         6 => {
             let name = names.choose(rng).unwrap().clone();
@@ -224,7 +230,9 @@ fn mutate_model_structure(file: &ModelFile, rng: &mut ChaCha8Rng) -> (Vec<u8>, C
                 (8, false) => bytes.copy_from_slice(&value.to_le_bytes()),
                 _ => bytes.copy_from_slice(&(value as f32).to_le_bytes()),
             }
-            file.fix_checksum();
+            if file.has_record() {
+                file.fix_checksum();
+            }
             return (file.to_bytes(), Change::Values);
         }
         // A tensor's dtype, shape or offsets.
@@ -272,7 +280,7 @@ fn mutate_model_structure(file: &ModelFile, rng: &mut ChaCha8Rng) -> (Vec<u8>, C
             file.set_record(&record);
         }
     }
-    if rng.random_bool(0.5) {
+    if file.has_record() && rng.random_bool(0.5) {
         file.fix_checksum();
     }
     (file.to_bytes(), Change::Other)
@@ -401,6 +409,57 @@ fn mutated_model_files_never_panic_and_load_only_what_the_checksum_vouches_for()
         .to_safetensors()
         .unwrap();
     model_file_mutations::<f64>("model-f64", &tied, 11);
+}
+
+#[test]
+fn mutated_state_dicts_never_panic_and_load_only_finite_weights_of_the_right_shapes() {
+    // Without our metadata there is no checksum: `load_weights` and `load_parameters` take
+    // whatever values fit the architecture, and must refuse everything else.
+    let builder = DenseBuilder::new(6, 3);
+    let mut file = ModelFile::parse(
+        &builder
+            .build::<f32, _>(&mut common::rng(3))
+            .unwrap()
+            .to_safetensors()
+            .unwrap(),
+    );
+    file.header.remove("__metadata__");
+    let valid = file.to_bytes();
+    let dir = scratch("state-dict");
+    let path = dir.join("mutant.safetensors");
+    let mut rng = common::rng(12);
+    let mut target = builder.build::<f32, _>(&mut common::rng(4)).unwrap();
+    for case in 0..GZIP_MUTATIONS_PER_FILE * 5 {
+        let (mutated, _) = if case % 3 == 2 {
+            mutate_model_structure(&file, &mut rng)
+        } else {
+            mutate(&valid, &mut rng)
+        };
+        guarded("state-dict", case, &mutated, || {
+            std::fs::write(&path, &mutated).unwrap();
+            let before = bits(target.parameters());
+            match DenseAutoencoder::<f32>::load_weights(&path, &builder) {
+                Ok(model) => {
+                    assert_eq!(model.architecture(), target.architecture());
+                    assert!(
+                        model
+                            .parameters()
+                            .iter()
+                            .flat_map(|p| p.iter())
+                            .all(|v| v.is_finite())
+                    );
+                }
+                Err(Error::ModelFile { .. }) => {}
+                Err(other) => panic!("load_weights failed with {other:?}"),
+            }
+            match target.load_parameters(&path) {
+                Ok(()) => {}
+                Err(Error::ModelFile { .. }) => assert_eq!(bits(target.parameters()), before),
+                Err(other) => panic!("load_parameters failed with {other:?}"),
+            }
+        });
+    }
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// An IDX file holding `array`, written the way the format says.

@@ -33,6 +33,11 @@ impl ModelFile {
         )
     }
 
+    /// Whether the file has our metadata (a plain state dict has none).
+    pub fn has_record(&self) -> bool {
+        self.header.contains_key("__metadata__")
+    }
+
     /// The model record from the metadata.
     pub fn record(&self) -> Value {
         let text = self.header["__metadata__"]["autoencoders"]
