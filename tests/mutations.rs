@@ -501,10 +501,17 @@ fn check_idx_array(array: &IdxArray, bytes: &[u8]) {
         bytes,
         "the array does not write back to its file"
     );
-    let count = array.dims.iter().product::<usize>();
+    let count = array
+        .dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .expect("parse_idx refuses element counts that overflow");
     assert_eq!(count, element_count(&array.data));
     let matrix = array.to_matrix::<f64>();
-    let rest = array.dims[1..].iter().product::<usize>();
+    let rest = array.dims[1..]
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .expect("parse_idx refuses sample sizes that overflow");
     assert_eq!(matrix.shape(), (array.dims[0], rest));
     // Labels: every element a non-negative integer, or an error naming an offset in the file.
     match array.to_labels("mutant") {

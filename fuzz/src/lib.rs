@@ -49,7 +49,10 @@ pub fn idx(data: &[u8]) {
         "the array does not write back to its file"
     );
     let matrix = array.to_matrix::<f32>();
-    let rest = array.dims[1..].iter().product::<usize>();
+    let rest = array.dims[1..]
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .expect("parse_idx refuses sample sizes that overflow");
     assert_eq!(matrix.shape(), (array.dims[0], rest));
     if let Err(Error::MalformedFile { offset, .. }) = array.to_labels("fuzz") {
         assert!((offset as usize) < data.len());

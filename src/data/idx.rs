@@ -290,6 +290,12 @@ pub fn parse_idx(bytes: &[u8], file: &str) -> Result<IdxArray> {
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| malformed(4, "the product of the dimensions overflows"))?;
+    // A sample's size must fit as well, even when there are no samples (and so no elements):
+    // `to_matrix` makes it the number of columns.
+    dims.iter()
+        .skip(1)
+        .try_fold(element_size, |acc: usize, &d| acc.checked_mul(d))
+        .ok_or_else(|| malformed(4, "the product of the dimensions overflows"))?;
     let expected = count
         .checked_mul(element_size)
         .and_then(|b| b.checked_add(header))
@@ -434,6 +440,17 @@ mod tests {
         assert_eq!(problem(&file(0x08, &[1], &[1, 2])).0, 9);
         assert!(
             problem(&file(0x08, &[u32::MAX, u32::MAX, u32::MAX], &[]))
+                .1
+                .contains("overflow")
+        );
+        // No samples, but a sample size beyond usize (found by the `idx` fuzz target).
+        assert!(
+            problem(&file(0x08, &[0, u32::MAX, u32::MAX, u32::MAX], &[]))
+                .1
+                .contains("overflow")
+        );
+        assert!(
+            problem(&file(0x0E, &[0, u32::MAX, u32::MAX], &[]))
                 .1
                 .contains("overflow")
         );
