@@ -2,7 +2,7 @@
 //! supervised fine-tuning, training from scratch, and linear probes.
 
 use crate::linalg::{Op, affine_forward, column_sums, gemm, resize};
-use crate::training::gather_rows;
+use crate::training::BatchSource;
 use crate::validate::{check_data, check_nonzero, check_param};
 use crate::{
     CodePass, Encoder, Error, History, Init, Observer, Optimizer, Result, Scalar, StopReason,
@@ -357,6 +357,7 @@ impl<E: Encoder> Classifier<E> {
         let n = x.nrows();
         let mut order: Vec<usize> = Vec::with_capacity(n);
         let mut ws = Workspace::new(self);
+        let source = BatchSource::new(codes.as_ref().unwrap_or(x));
         let mut batch = DMatrix::zeros(0, 0);
         let mut batch_labels = Vec::with_capacity(config.batch_size());
         let mut history = History {
@@ -374,15 +375,11 @@ impl<E: Encoder> Classifier<E> {
             for (index, rows) in order.chunks(config.batch_size()).enumerate() {
                 batch_labels.clear();
                 batch_labels.extend(rows.iter().map(|&r| labels[r]));
-                let (loss, hits) = match &codes {
-                    Some(codes) => {
-                        gather_rows(codes, rows, &mut batch);
-                        self.evaluate_head(&batch, &batch_labels, &mut ws, true)
-                    }
-                    None => {
-                        gather_rows(x, rows, &mut batch);
-                        self.evaluate(&batch, &batch_labels, &mut ws, true)
-                    }
+                source.gather(rows, &mut batch);
+                let (loss, hits) = if codes.is_some() {
+                    self.evaluate_head(&batch, &batch_labels, &mut ws, true)
+                } else {
+                    self.evaluate(&batch, &batch_labels, &mut ws, true)
                 };
                 let finite = loss.is_finite()
                     && ws.grad_weights.iter().all(|v| v.is_finite())

@@ -25,6 +25,7 @@ pub mod data;
 mod decoder;
 mod encoder;
 mod error;
+mod exp;
 mod init;
 mod linalg;
 mod loss;

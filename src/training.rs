@@ -282,6 +282,7 @@ where
         let mut order: Vec<usize> = Vec::with_capacity(n);
         let mut workspace = Workspace::new(self);
         let mut validation_workspace = validation.map(|_| Workspace::new(self));
+        let source = BatchSource::new(x);
         let mut batch = DMatrix::zeros(0, 0);
         let mut corrupted = DMatrix::zeros(0, 0);
         history.stop_reason = StopReason::Completed;
@@ -296,7 +297,7 @@ where
             }
             let (mut reconstruction_sum, mut penalty_sum) = (0.0, 0.0);
             for (index, rows) in order.chunks(config.batch_size).enumerate() {
-                gather_rows(x, rows, &mut batch);
+                source.gather(rows, &mut batch);
                 let input = if self.corruption.is_identity() {
                     &batch
                 } else {
@@ -348,12 +349,43 @@ where
     }
 }
 
-/// Copies the rows `rows` of `x`, in that order, into `batch`.
-pub(crate) fn gather_rows<T: Scalar>(x: &DMatrix<T>, rows: &[usize], batch: &mut DMatrix<T>) {
-    resize(batch, rows.len(), x.ncols());
-    for (mut out, column) in batch.column_iter_mut().zip(x.column_iter()) {
-        for (o, &r) in out.iter_mut().zip(rows) {
-            *o = column[r];
+/// Training data kept sample-major (each sample's features contiguous), so that gathering a
+/// shuffled minibatch reads whole samples instead of one scattered element per feature column
+/// of the column-major matrix: gathering was a tenth of a plain training step.
+/// Samples gathered together per tile: the tile's writes to each batch column are contiguous,
+/// its reads are as many sequential streams.
+const GATHER_TILE: usize = 16;
+
+pub(crate) struct BatchSource<T: Scalar> {
+    /// The transpose of the data: column `r` is sample `r`.
+    samples: DMatrix<T>,
+}
+
+impl<T: Scalar> BatchSource<T> {
+    pub(crate) fn new(x: &DMatrix<T>) -> Self {
+        Self {
+            samples: x.transpose(),
+        }
+    }
+
+    /// Copies rows `rows` of the original matrix, in that order, into `batch`.
+    pub(crate) fn gather(&self, rows: &[usize], batch: &mut DMatrix<T>) {
+        let (b, d) = (rows.len(), self.samples.nrows());
+        resize(batch, b, d);
+        let (samples, out) = (self.samples.as_slice(), batch.as_mut_slice());
+        let mut sources: [&[T]; GATHER_TILE] = [&[]; GATHER_TILE];
+        for (t, tile) in rows.chunks(GATHER_TILE).enumerate() {
+            let first = t * GATHER_TILE;
+            for (source, &r) in sources.iter_mut().zip(tile) {
+                *source = &samples[r * d..(r + 1) * d];
+            }
+            let sources = &sources[..tile.len()];
+            for j in 0..d {
+                let column = &mut out[j * b + first..j * b + first + tile.len()];
+                for (o, source) in column.iter_mut().zip(sources) {
+                    *o = source[j];
+                }
+            }
         }
     }
 }
