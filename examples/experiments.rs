@@ -10,7 +10,9 @@
 //! ```
 //!
 //! `--seeds N` (default 3) sets the number of seeds, `--quick` shrinks every run for a smoke
-//! test. Each subcommand is sized to finish in under 10 minutes on two cores.
+//! test, `--jobs N` (default: the number of CPUs) trains that many models at once. Each run has
+//! its own seeded generator, so the tables do not depend on `--jobs` or on timing. Each
+//! subcommand is sized to finish in under 10 minutes on two cores.
 
 use autoencoders::data::{Digits, bundled_digits};
 use autoencoders::{
@@ -24,9 +26,11 @@ use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
 use std::error::Error;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-type Res<T> = Result<T, Box<dyn Error>>;
+type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
 #[derive(Parser)]
 #[command(about = "Experiments on the bundled digits; each prints a Markdown table.")]
@@ -39,6 +43,43 @@ struct Args {
     /// Much smaller runs, for a smoke test.
     #[arg(long, global = true)]
     quick: bool,
+    /// Number of models trained at once (default: the number of CPUs).
+    #[arg(long, global = true)]
+    jobs: Option<usize>,
+}
+
+impl Args {
+    /// Runs `job` on every item, `--jobs` at a time, and returns the results in item order.
+    /// The models are independent and seeded from the item alone, so the order in which the
+    /// threads pick them up changes nothing but the wall time.
+    fn parallel<I: Sync, T: Send>(
+        &self,
+        items: &[I],
+        job: impl Fn(&I) -> Res<T> + Sync,
+    ) -> Res<Vec<T>> {
+        let workers = self
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .clamp(1, items.len().max(1));
+        let next = AtomicUsize::new(0);
+        let results: Vec<Mutex<Option<Res<T>>>> = items.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        let result = job(item);
+                        *results[i].lock().expect("no job panics") = Some(result);
+                    }
+                });
+            }
+        });
+        results
+            .into_iter()
+            .map(|slot| slot.into_inner().expect("no job panics").expect("every item ran"))
+            .collect()
+    }
 }
 
 #[derive(Subcommand)]
@@ -101,18 +142,22 @@ fn supervised<E: Encoder<Scalar = f32>>(
 }
 
 fn pretraining(digits: &Digits<f32>, args: &Args) -> Res<()> {
-    let (hidden, epochs, updates) = if args.quick {
-        (100, 2, 300)
-    } else {
-        (500, 10, 3000)
+    let (hidden, epochs) = if args.quick { (100, 2) } else { (500, 10) };
+    // Fine-tuning budget, the same for pretrained and random networks: 3,000 updates of 32
+    // labelled digits, or 25 epochs when that is more (8,000 labels).
+    let updates = |labels: usize| {
+        if args.quick {
+            300
+        } else {
+            3000.max(25 * labels.div_ceil(32))
+        }
     };
     let label_counts: &[usize] = &[100, 300, 1000, 8000];
     let n = digits.train_images.nrows();
-    let mut pretrained: Vec<Vec<f64>> = vec![Vec::new(); label_counts.len()];
-    let mut random: Vec<Vec<f64>> = vec![Vec::new(); label_counts.len()];
-    for seed in 0..args.seeds {
+    let seeds: Vec<u64> = (0..args.seeds).collect();
+    // Stacked denoising autoencoders on all training digits, without labels: one per seed.
+    let stacks = args.parallel(&seeds, |&seed| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        // Stacked denoising autoencoders on all training digits, without labels.
         let layer = |size| {
             LayerSpec::new(size)
                 .with_loss(ReconstructionLoss::CrossEntropy)
@@ -128,46 +173,67 @@ fn pretraining(digits: &Digits<f32>, args: &Args) -> Res<()> {
             .with_layer(layer(hidden))
             .with_layer(layer(hidden))
             .pretrain(&digits.train_images, &mut rng)?;
+        eprintln!("seed {seed}: pretrained");
+        Ok(stack.encoder)
+    })?;
+    // Then each (seed, label count, initialisation) is one fine-tuning run.
+    let runs: Vec<(u64, usize, bool)> = seeds
+        .iter()
+        .flat_map(|&seed| {
+            label_counts
+                .iter()
+                .flat_map(move |&count| [(seed, count, true), (seed, count, false)])
+        })
+        .collect();
+    let errors = args.parallel(&runs, |&(seed, count, pretrained)| {
+        // The labelled subset depends on the seed only, so both initialisations see the same.
         let mut order: Vec<usize> = (0..n).collect();
-        order.shuffle(&mut rng);
-        for (i, &count) in label_counts.iter().enumerate() {
-            let chosen = &order[..count];
-            let x = rows(&digits.train_images, chosen);
-            let labels: Vec<usize> = chosen.iter().map(|&r| digits.train_labels[r]).collect();
-            let mut tuned =
-                Classifier::new(stack.encoder.clone(), 10, Init::GlorotUniform, &mut rng)?;
-            pretrained[i].push(supervised(
-                &mut tuned, &x, &labels, updates, 0.05, digits, &mut rng,
-            )?);
-            let scratch = StackedEncoder::random(
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(1000 + seed));
+        let chosen = &order[..count];
+        let x = rows(&digits.train_images, chosen);
+        let labels: Vec<usize> = chosen.iter().map(|&r| digits.train_labels[r]).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(10_000 * (seed + 1) + count as u64);
+        let encoder = if pretrained {
+            stacks[seed as usize].clone()
+        } else {
+            StackedEncoder::random(
                 &[784, hidden, hidden],
                 Activation::Sigmoid,
                 Init::GlorotUniform,
                 &mut rng,
-            )?;
-            let mut from_scratch = Classifier::new(scratch, 10, Init::GlorotUniform, &mut rng)?;
-            random[i].push(supervised(
-                &mut from_scratch,
-                &x,
-                &labels,
-                updates,
-                0.05,
-                digits,
-                &mut rng,
-            )?);
-            eprintln!(
-                "seed {seed}, {count} labels: pretrained {:.4}, random {:.4}",
-                pretrained[i][seed as usize], random[i][seed as usize]
-            );
-        }
-    }
-    println!("| labels | pretrained (SdA, 784-{hidden}-{hidden}-10) | random init | seeds |");
-    println!("| ---: | ---: | ---: | ---: |");
-    for (i, count) in label_counts.iter().enumerate() {
+            )?
+        };
+        let mut classifier = Classifier::new(encoder, 10, Init::GlorotUniform, &mut rng)?;
+        let error = supervised(
+            &mut classifier,
+            &x,
+            &labels,
+            updates(count),
+            0.05,
+            digits,
+            &mut rng,
+        )?;
+        eprintln!(
+            "seed {seed}, {count} labels, {}: {error:.4}",
+            if pretrained { "pretrained" } else { "random" }
+        );
+        Ok(error)
+    })?;
+    println!("| labels | fine-tuning updates | pretrained (SdA, 784-{hidden}-{hidden}-10) | random init | seeds |");
+    println!("| ---: | ---: | ---: | ---: | ---: |");
+    for &count in label_counts {
+        let column = |pretrained: bool| -> Vec<f64> {
+            runs.iter()
+                .zip(&errors)
+                .filter(|((_, c, p), _)| *c == count && *p == pretrained)
+                .map(|(_, &e)| e)
+                .collect()
+        };
         println!(
-            "| {count} | {} % | {} % | {} |",
-            summary(&pretrained[i], 100.0, 2),
-            summary(&random[i], 100.0, 2),
+            "| {count} | {} | {} % | {} % | {} |",
+            updates(count),
+            summary(&column(true), 100.0, 2),
+            summary(&column(false), 100.0, 2),
             args.seeds
         );
     }
@@ -347,44 +413,68 @@ fn regularizers(digits: &Digits<f32>, args: &Args) -> Res<()> {
         .iter()
         .map(|&r| digits.train_labels[r])
         .collect();
+    let variants = variants();
+    let grid: Vec<(&str, f64)> = variants
+        .iter()
+        .filter(|(_, values)| values.len() > 1)
+        .flat_map(|(name, values)| values.iter().map(move |&h| (*name, h)))
+        .collect();
+    let validation = args.parallel(&grid, |&(name, h)| {
+        let r = evaluate_variant(
+            name, h, hidden, epochs, &x_fit, &y_fit, &x_val, &y_val, 0, 0,
+        )?;
+        eprintln!("{name} {h}: validation probe error {:.4}", r.probe);
+        Ok(r.probe)
+    })?;
+    // The lowest validation probe error wins; a tie goes to the first (smaller) value.
+    let chosen: Vec<f64> = variants
+        .iter()
+        .map(|(name, values)| {
+            grid.iter()
+                .zip(&validation)
+                .filter(|((n, _), _)| n == name)
+                .fold((f64::INFINITY, values[0]), |best, (&(_, h), &e)| {
+                    if e < best.0 { (e, h) } else { best }
+                })
+                .1
+        })
+        .collect();
+    let finals: Vec<(usize, u64)> = (0..variants.len())
+        .flat_map(|v| (0..args.seeds).map(move |seed| (v, seed)))
+        .collect();
+    let reports = args.parallel(&finals, |&(v, seed)| {
+        let report = evaluate_variant(
+            variants[v].0,
+            chosen[v],
+            hidden,
+            epochs,
+            &digits.train_images,
+            &digits.train_labels,
+            &digits.test_images,
+            &digits.test_labels,
+            updates,
+            100 + seed,
+        )?;
+        eprintln!("{} seed {seed}: done", variants[v].0);
+        Ok(report)
+    })?;
     println!(
         "| model | chosen | fine-tuned test error | linear-probe test error | mean ‖∂h/∂x‖_F (test) | test reconstruction (cross-entropy) |"
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
-    for (name, grid) in variants() {
-        let mut best = (f64::INFINITY, grid[0]);
-        if grid.len() > 1 {
-            for &h in &grid {
-                let r = evaluate_variant(
-                    name, h, hidden, epochs, &x_fit, &y_fit, &x_val, &y_val, 0, 0,
-                )?;
-                eprintln!("{name} {h}: validation probe error {:.4}", r.probe);
-                if r.probe < best.0 {
-                    best = (r.probe, h);
-                }
-            }
-        }
-        let chosen = best.1;
-        let mut reports = Vec::new();
-        for seed in 0..args.seeds {
-            reports.push(evaluate_variant(
-                name,
-                chosen,
-                hidden,
-                epochs,
-                &digits.train_images,
-                &digits.train_labels,
-                &digits.test_images,
-                &digits.test_labels,
-                updates,
-                100 + seed,
-            )?);
-        }
-        let column = |f: fn(&FeatureReport) -> f64| reports.iter().map(f).collect::<Vec<_>>();
+    for (v, (name, values)) in variants.iter().enumerate() {
+        let column = |f: fn(&FeatureReport) -> f64| -> Vec<f64> {
+            finals
+                .iter()
+                .zip(&reports)
+                .filter(|((w, _), _)| *w == v)
+                .map(|(_, r)| f(r))
+                .collect()
+        };
         println!(
             "| {name} | {} | {} % | {} % | {} | {} |",
-            if grid.len() > 1 {
-                format!("{chosen}")
+            if values.len() > 1 {
+                format!("{}", chosen[v])
             } else {
                 "–".into()
             },
@@ -407,9 +497,8 @@ fn deep_vs_pca(digits: &Digits<f32>, args: &Args) -> Res<()> {
     let test64 = digits.test_images.map(f64::from);
     let pca = Pca::fit(&x64, 30)?;
     let pca_error = (&test64 - pca.reconstruct(&test64)?).norm_squared() / test64.nrows() as f64;
-    let mut deep_errors = Vec::new();
-    let mut pretrained_errors = Vec::new();
-    for seed in 0..args.seeds {
+    let seeds: Vec<u64> = (0..args.seeds).collect();
+    let results = args.parallel(&seeds, |&seed| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let training = TrainingConfig::default()
             .with_epochs(epochs)
@@ -441,7 +530,7 @@ fn deep_vs_pca(digits: &Digits<f32>, args: &Args) -> Res<()> {
                 Ok(f64::from((&digits.test_images - r).norm_squared())
                     / digits.test_images.nrows() as f64)
             };
-        pretrained_errors.push(squared_error(&deep)?);
+        let pretrained_error = squared_error(&deep)?;
         let config = TrainingConfig::default()
             .with_epochs(fine_tune_epochs)
             .with_batch_size(32);
@@ -451,17 +540,16 @@ fn deep_vs_pca(digits: &Digits<f32>, args: &Args) -> Res<()> {
             &mut Sgd::new(0.01)?.with_momentum(0.9)?,
             &mut rng,
         )?;
-        deep_errors.push(squared_error(&deep)?);
+        let deep_error = squared_error(&deep)?;
         eprintln!(
-            "seed {seed}: pretrained only {:.2}, fine-tuned {:.2}, PCA {:.2}",
-            pretrained_errors.last().unwrap_or(&0.0),
-            deep_errors.last().unwrap_or(&0.0),
-            pca_error
+            "seed {seed}: pretrained only {pretrained_error:.2}, fine-tuned {deep_error:.2}, PCA {pca_error:.2}"
         );
         if seed == 0 {
             save_comparison_picture(digits, &pca, &deep)?;
         }
-    }
+        Ok((pretrained_error, deep_error))
+    })?;
+    let (pretrained_errors, deep_errors): (Vec<f64>, Vec<f64>) = results.into_iter().unzip();
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     println!("| model (30-unit code) | squared error per test digit | vs PCA-30 |");
     println!("| --- | ---: | ---: |");
@@ -526,63 +614,74 @@ fn dae_cae(digits: &Digits<f32>, args: &Args) -> Res<()> {
         .map(|&s| ("DAE σ", s))
         .chain([0.01, 0.1, 0.3, 1.0].iter().map(|&l| ("CAE λ", l)))
         .collect();
-    for (kind, value) in settings {
-        let (mut jacobians, mut clean, mut noisy) = (Vec::new(), Vec::new(), Vec::new());
-        for seed in 0..args.seeds {
-            let mut rng = ChaCha8Rng::seed_from_u64(200 + seed);
-            let base = DenseBuilder::new(784, hidden)
-                .build::<f32, _>(&mut rng)?
-                .with_loss(ReconstructionLoss::CrossEntropy);
-            let encoder = if kind == "DAE σ" {
-                let m = train_autoencoder(
-                    base.with_corruption(GaussianNoise::new(value)?),
-                    &digits.train_images,
-                    epochs,
-                    &mut rng,
-                )?;
-                m.into_parts().0
-            } else {
-                let m = train_autoencoder(
-                    base.with_regularizer(Contractive::new(value)?),
-                    &digits.train_images,
-                    epochs,
-                    &mut rng,
-                )?;
-                m.into_parts().0
-            };
-            jacobians.push(mean_jacobian_norm(&encoder, &digits.test_images));
-            let mut probe = Classifier::new(
-                StackedEncoder::new(vec![encoder])?,
-                10,
-                Init::GlorotUniform,
-                &mut rng,
-            )?
-            .with_frozen_encoder(true);
-            let config = TrainingConfig::default()
-                .with_epochs(30)
-                .with_batch_size(64);
-            probe.fit(
+    let runs: Vec<(usize, u64)> = (0..settings.len())
+        .flat_map(|k| (0..args.seeds).map(move |seed| (k, seed)))
+        .collect();
+    let results = args.parallel(&runs, |&(k, seed)| {
+        let (kind, value) = settings[k];
+        let mut rng = ChaCha8Rng::seed_from_u64(200 + seed);
+        let base = DenseBuilder::new(784, hidden)
+            .build::<f32, _>(&mut rng)?
+            .with_loss(ReconstructionLoss::CrossEntropy);
+        let encoder = if kind == "DAE σ" {
+            let m = train_autoencoder(
+                base.with_corruption(GaussianNoise::new(value)?),
                 &digits.train_images,
-                &digits.train_labels,
-                &config,
-                &mut Sgd::new(0.1)?.with_momentum(0.9)?,
+                epochs,
                 &mut rng,
             )?;
-            clean.push(1.0 - probe.accuracy(&digits.test_images, &digits.test_labels)?);
-            noisy.push(1.0 - probe.accuracy(&noisy_test, &digits.test_labels)?);
-        }
+            m.into_parts().0
+        } else {
+            let m = train_autoencoder(
+                base.with_regularizer(Contractive::new(value)?),
+                &digits.train_images,
+                epochs,
+                &mut rng,
+            )?;
+            m.into_parts().0
+        };
+        let jacobian = mean_jacobian_norm(&encoder, &digits.test_images);
+        let mut probe = Classifier::new(
+            StackedEncoder::new(vec![encoder])?,
+            10,
+            Init::GlorotUniform,
+            &mut rng,
+        )?
+        .with_frozen_encoder(true);
+        let config = TrainingConfig::default()
+            .with_epochs(30)
+            .with_batch_size(64);
+        probe.fit(
+            &digits.train_images,
+            &digits.train_labels,
+            &config,
+            &mut Sgd::new(0.1)?.with_momentum(0.9)?,
+            &mut rng,
+        )?;
+        let clean = 1.0 - probe.accuracy(&digits.test_images, &digits.test_labels)?;
+        let noisy = 1.0 - probe.accuracy(&noisy_test, &digits.test_labels)?;
+        eprintln!("{kind} {value} seed {seed} done");
+        Ok([jacobian, clean, noisy])
+    })?;
+    for (k, (kind, value)) in settings.iter().enumerate() {
+        let column = |c: usize| -> Vec<f64> {
+            runs.iter()
+                .zip(&results)
+                .filter(|((j, _), _)| *j == k)
+                .map(|(_, r)| r[c])
+                .collect()
+        };
         println!(
             "| {} | {value} | {} | {} % | {} % |",
-            if kind == "DAE σ" {
+            if *kind == "DAE σ" {
                 "DAE (Gaussian)"
             } else {
                 "CAE"
             },
-            summary(&jacobians, 1.0, 2),
-            summary(&clean, 100.0, 2),
-            summary(&noisy, 100.0, 2)
+            summary(&column(0), 1.0, 2),
+            summary(&column(1), 100.0, 2),
+            summary(&column(2), 100.0, 2)
         );
-        eprintln!("{kind} {value} done");
     }
     Ok(())
 }
