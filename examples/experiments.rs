@@ -77,7 +77,11 @@ impl Args {
         });
         results
             .into_iter()
-            .map(|slot| slot.into_inner().expect("no job panics").expect("every item ran"))
+            .map(|slot| {
+                slot.into_inner()
+                    .expect("no job panics")
+                    .expect("every item ran")
+            })
             .collect()
     }
 }
@@ -219,7 +223,9 @@ fn pretraining(digits: &Digits<f32>, args: &Args) -> Res<()> {
         );
         Ok(error)
     })?;
-    println!("| labels | fine-tuning updates | pretrained (SdA, 784-{hidden}-{hidden}-10) | random init | seeds |");
+    println!(
+        "| labels | fine-tuning updates | pretrained (SdA, 784-{hidden}-{hidden}-10) | random init | seeds |"
+    );
     println!("| ---: | ---: | ---: | ---: | ---: |");
     for &count in label_counts {
         let column = |pretrained: bool| -> Vec<f64> {
@@ -330,7 +336,7 @@ fn variants() -> Vec<(&'static str, Vec<f64>)> {
         ("sparse AE (KL, ρ = 0.05)", vec![0.1, 1.0]),
         ("DAE (Gaussian σ)", vec![0.2, 0.4]),
         ("DAE (masking p)", vec![0.25, 0.5]),
-        ("CAE (λ)", vec![0.01, 0.1]),
+        ("CAE (λ)", vec![0.01, 0.1, 1.0]),
     ]
 }
 
