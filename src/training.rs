@@ -315,11 +315,14 @@ where
                     return Err(diverged("objective"));
                 }
                 let gradients: Vec<&[E::Scalar]> = workspace.gradients().collect();
-                if !gradients.iter().all(|g| all_finite(g)) {
-                    return Err(diverged("gradient"));
-                }
+                // A non-finite gradient spoils the step, which the optimiser then refuses, so
+                // the gradients are scanned only to say which of the two went wrong.
                 if !optimizer.try_step(&mut self.parameters_mut(), &gradients) {
-                    return Err(diverged("parameters"));
+                    return Err(if gradients.iter().all(|g| all_finite(g)) {
+                        diverged("parameters")
+                    } else {
+                        diverged("gradient")
+                    });
                 }
                 let weight = rows.len() as f64;
                 reconstruction_sum += objective.reconstruction.as_f64() * weight;
