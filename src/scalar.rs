@@ -30,6 +30,11 @@ pub trait Scalar:
     /// Draws one value from the standard normal distribution `N(0, 1)`.
     fn sample_standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self;
 
+    /// Fills `out` with standard normal draws by the crate's own vectorisable Box–Muller
+    /// transform (the same bits on every machine for the same generator).
+    #[doc(hidden)]
+    fn fill_standard_normal<R: Rng + ?Sized>(rng: &mut R, out: &mut [Self]);
+
     /// `e^self` by the crate's own vectorisable formula (within two ulps; the same bits on every
     /// machine).
     #[doc(hidden)]
@@ -51,7 +56,7 @@ pub trait Scalar:
 }
 
 macro_rules! impl_scalar {
-    ($t:ty, $name:literal, $gemm:path, $exp:path) => {
+    ($t:ty, $name:literal, $gemm:path, $exp:path, $normals:path) => {
         impl Scalar for $t {
             const NAME: &'static str = $name;
 
@@ -68,6 +73,10 @@ macro_rules! impl_scalar {
             #[inline]
             fn sample_standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self {
                 <StandardNormal as Distribution<$t>>::sample(&StandardNormal, rng)
+            }
+
+            fn fill_standard_normal<R: Rng + ?Sized>(rng: &mut R, out: &mut [Self]) {
+                $normals(rng, out)
             }
 
             #[inline(always)]
@@ -115,5 +124,17 @@ macro_rules! impl_scalar {
     };
 }
 
-impl_scalar!(f32, "f32", matrixmultiply::sgemm, crate::exp::exp_f32);
-impl_scalar!(f64, "f64", matrixmultiply::dgemm, crate::exp::exp_f64);
+impl_scalar!(
+    f32,
+    "f32",
+    matrixmultiply::sgemm,
+    crate::math::exp_f32,
+    crate::math::standard_normals_f32
+);
+impl_scalar!(
+    f64,
+    "f64",
+    matrixmultiply::dgemm,
+    crate::math::exp_f64,
+    crate::math::standard_normals_f64
+);

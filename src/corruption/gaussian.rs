@@ -54,8 +54,11 @@ impl<T: Scalar> Corruption<T> for GaussianNoise {
 
     fn corrupt_into<R: Rng + ?Sized>(&self, x: &DMatrix<T>, out: &mut DMatrix<T>, rng: &mut R) {
         let std_dev = T::cast(self.std_dev);
-        for (o, &v) in out.iter_mut().zip(x.iter()) {
-            *o = v + std_dev * T::sample_standard_normal(rng);
+        // All draws first, in bulk (vectorised Box–Muller), then one pass adding them.
+        let out = out.as_mut_slice();
+        T::fill_standard_normal(rng, out);
+        for (o, &v) in out.iter_mut().zip(x.as_slice()) {
+            *o = v + std_dev * *o;
         }
     }
 
