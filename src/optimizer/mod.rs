@@ -73,6 +73,10 @@ pub trait Optimizer<T: Scalar> {
     /// update, in one pass: they keep the old parameters in a scratch buffer as they overwrite
     /// them and write the new state into a second buffer, swapped in only when every value is
     /// finite.
+    ///
+    /// Training relies on this to catch a NaN or ∞ in the gradients too (it scans them only
+    /// after a refused step, to say which went wrong): an optimiser that maps a non-finite
+    /// gradient to a finite step (by clipping, say) hides it from the divergence check.
     fn try_step(&mut self, parameters: &mut [&mut [T]], gradients: &[&[T]]) -> bool {
         let saved: Vec<Vec<T>> = parameters.iter().map(|p| p.to_vec()).collect();
         let saved_state = self.state();
