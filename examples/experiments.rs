@@ -145,18 +145,58 @@ fn supervised<E: Encoder<Scalar = f32>>(
     Ok(1.0 - classifier.accuracy(&digits.test_images, &digits.test_labels)?)
 }
 
+/// One row of the pretraining table: the number of labelled digits, and whether each is also
+/// shown shifted by one pixel in each of the four directions (five times the data).
+#[derive(Clone, Copy, PartialEq)]
+struct LabelSet {
+    count: usize,
+    shifted: bool,
+}
+
+/// `x` followed by its copies shifted by one pixel down, up, right and left (28 × 28 images,
+/// zeros shifted in), with the labels repeated to match.
+fn with_shifted_copies(x: &DMatrix<f32>, labels: &[usize]) -> (DMatrix<f32>, Vec<usize>) {
+    const SHIFTS: [(isize, isize); 5] = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)];
+    let n = x.nrows();
+    let images = DMatrix::from_fn(SHIFTS.len() * n, x.ncols(), |i, pixel| {
+        let (down, right) = SHIFTS[i / n];
+        let row = (pixel / 28) as isize - down;
+        let column = (pixel % 28) as isize - right;
+        if (0..28).contains(&row) && (0..28).contains(&column) {
+            x[(i % n, (row * 28 + column) as usize)]
+        } else {
+            0.0
+        }
+    });
+    let labels = (0..SHIFTS.len() * n).map(|i| labels[i % n]).collect();
+    (images, labels)
+}
+
 fn pretraining(digits: &Digits<f32>, args: &Args) -> Res<()> {
     let (hidden, epochs) = if args.quick { (100, 2) } else { (500, 10) };
     // Fine-tuning budget, the same for pretrained and random networks: 3,000 updates of 32
-    // labelled digits, or 25 epochs when that is more (8,000 labels).
-    let updates = |labels: usize| {
+    // labelled digits, or 25 epochs when that is more (8,000 labels); 10 epochs of the five
+    // times larger shifted set.
+    let updates = |set: LabelSet| {
         if args.quick {
             300
+        } else if set.shifted {
+            10 * (5 * set.count).div_ceil(32)
         } else {
-            3000.max(25 * labels.div_ceil(32))
+            3000.max(25 * set.count.div_ceil(32))
         }
     };
-    let label_counts: &[usize] = &[100, 300, 1000, 8000];
+    let label_sets: Vec<LabelSet> = [100, 300, 1000, 8000]
+        .iter()
+        .map(|&count| LabelSet {
+            count,
+            shifted: false,
+        })
+        .chain([LabelSet {
+            count: 8000,
+            shifted: true,
+        }])
+        .collect();
     let n = digits.train_images.nrows();
     let seeds: Vec<u64> = (0..args.seeds).collect();
     // Stacked denoising autoencoders on all training digits, without labels: one per seed.
@@ -180,23 +220,27 @@ fn pretraining(digits: &Digits<f32>, args: &Args) -> Res<()> {
         eprintln!("seed {seed}: pretrained");
         Ok(stack.encoder)
     })?;
-    // Then each (seed, label count, initialisation) is one fine-tuning run.
-    let runs: Vec<(u64, usize, bool)> = seeds
+    // Then each (seed, label set, initialisation) is one fine-tuning run.
+    let runs: Vec<(u64, LabelSet, bool)> = seeds
         .iter()
         .flat_map(|&seed| {
-            label_counts
+            label_sets
                 .iter()
-                .flat_map(move |&count| [(seed, count, true), (seed, count, false)])
+                .flat_map(move |&set| [(seed, set, true), (seed, set, false)])
         })
         .collect();
-    let errors = args.parallel(&runs, |&(seed, count, pretrained)| {
+    let errors = args.parallel(&runs, |&(seed, set, pretrained)| {
         // The labelled subset depends on the seed only, so both initialisations see the same.
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(1000 + seed));
-        let chosen = &order[..count];
-        let x = rows(&digits.train_images, chosen);
-        let labels: Vec<usize> = chosen.iter().map(|&r| digits.train_labels[r]).collect();
-        let mut rng = ChaCha8Rng::seed_from_u64(10_000 * (seed + 1) + count as u64);
+        let chosen = &order[..set.count];
+        let mut x = rows(&digits.train_images, chosen);
+        let mut labels: Vec<usize> = chosen.iter().map(|&r| digits.train_labels[r]).collect();
+        if set.shifted {
+            (x, labels) = with_shifted_copies(&x, &labels);
+        }
+        let stream = 10_000 * (seed + 1) + set.count as u64 + u64::from(set.shifted) * 1_000_000;
+        let mut rng = ChaCha8Rng::seed_from_u64(stream);
         let encoder = if pretrained {
             stacks[seed as usize].clone()
         } else {
@@ -212,13 +256,15 @@ fn pretraining(digits: &Digits<f32>, args: &Args) -> Res<()> {
             &mut classifier,
             &x,
             &labels,
-            updates(count),
+            updates(set),
             0.05,
             digits,
             &mut rng,
         )?;
         eprintln!(
-            "seed {seed}, {count} labels, {}: {error:.4}",
+            "seed {seed}, {} labels{}, {}: {error:.4}",
+            set.count,
+            if set.shifted { " + shifts" } else { "" },
             if pretrained { "pretrained" } else { "random" }
         );
         Ok(error)
@@ -227,17 +273,22 @@ fn pretraining(digits: &Digits<f32>, args: &Args) -> Res<()> {
         "| labels | fine-tuning updates | pretrained (SdA, 784-{hidden}-{hidden}-10) | random init | seeds |"
     );
     println!("| ---: | ---: | ---: | ---: | ---: |");
-    for &count in label_counts {
+    for &set in &label_sets {
         let column = |pretrained: bool| -> Vec<f64> {
             runs.iter()
                 .zip(&errors)
-                .filter(|((_, c, p), _)| *c == count && *p == pretrained)
+                .filter(|((_, s, p), _)| *s == set && *p == pretrained)
                 .map(|(_, &e)| e)
                 .collect()
         };
+        let name = if set.shifted {
+            format!("{} + 1-pixel shifts (×5)", set.count)
+        } else {
+            set.count.to_string()
+        };
         println!(
-            "| {count} | {} | {} % | {} % | {} |",
-            updates(count),
+            "| {name} | {} | {} % | {} % | {} |",
+            updates(set),
             summary(&column(true), 100.0, 2),
             summary(&column(false), 100.0, 2),
             args.seeds
