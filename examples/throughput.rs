@@ -11,9 +11,13 @@
 //! CPU time per wall-clock second of the timed epochs `cpu_per_wall` (Linux only), which shows
 //! whether a second thread did any work.
 //!
-//! Expect, with the command below on the quiet 2-core AMD EPYC of BENCHMARKS.md, about 13,400
-//! samples/s (27 GFLOP/s) and `final_loss=51.4574`. The run is seeded, so the loss is the same on
-//! every run and thread count. The speed depends on the machine and on what else runs on it.
+//! `products` times the five matrix products of a W1 step and nothing else, on the same shapes
+//! and layouts: the rate `matrixmultiply` reaches alone, the ceiling for a whole step.
+//!
+//! Expect, with the command below on the quiet 2-core AMD EPYC of BENCHMARKS.md, about 20,000–
+//! 26,000 samples/s (40–52 GFLOP/s; the machine's speed drifts from day to day) and
+//! `final_loss=51.4574`. The run is seeded, so the loss is the same on every run and thread
+//! count. The speed depends on the machine and on what else runs on it.
 //!
 //! Run: `cargo run --release --example throughput -- --workload plain --batch-size 128 --threads 1`
 //! Two threads need the `threading` feature:
@@ -42,7 +46,7 @@ const THREADS_VARIABLE: &str = "MATMUL_NUM_THREADS";
 /// `matrixmultiply` never uses more threads than this.
 const MAX_THREADS: usize = 4;
 
-const USAGE: &str = "usage: throughput [--workload plain|contractive|denoising] \
+const USAGE: &str = "usage: throughput [--workload plain|contractive|denoising|products] \
 [--batch-size B] [--threads T] [--dtype f32|f64] [--epochs N]";
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -57,9 +61,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     // here, before the first matrix product, because `matrixmultiply` reads it only once.
     unsafe { std::env::set_var(THREADS_VARIABLE, options.threads.to_string()) };
 
-    let measured = match options.dtype {
-        Dtype::F32 => run::<f32>(&options)?,
-        Dtype::F64 => run::<f64>(&options)?,
+    let measured = match (options.workload, options.dtype) {
+        (Workload::Products, Dtype::F32) => products::<f32>(&options)?,
+        (Workload::Products, Dtype::F64) => products::<f64>(&options)?,
+        (_, Dtype::F32) => run::<f32>(&options)?,
+        (_, Dtype::F64) => run::<f64>(&options)?,
     };
     let samples_per_sec = measured.samples / median(&measured.epoch_seconds);
     let per_epoch: Vec<String> = measured
@@ -70,9 +76,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     let cpu_per_wall = measured
         .cpu_per_wall
         .map_or_else(|| "unknown".to_string(), |r| format!("{r:.2}"));
+    let final_loss = measured
+        .final_loss
+        .map_or_else(|| "none".to_string(), |l| format!("{l:.4}"));
     println!(
         "impl=ours workload={} dtype={} batch_size={} threads={} epochs={} \
-         samples_per_sec={samples_per_sec:.0} gflops={:.1} final_loss={:.4} \
+         samples_per_sec={samples_per_sec:.0} gflops={:.1} final_loss={final_loss} \
          cpu_per_wall={cpu_per_wall} epoch_samples_per_sec={}",
         options.workload.name(),
         options.dtype.name(),
@@ -80,7 +89,6 @@ fn main() -> Result<(), Box<dyn Error>> {
         options.threads,
         options.epochs,
         samples_per_sec * FLOP_PER_SAMPLE / 1e9,
-        measured.final_loss,
         per_epoch.join(","),
     );
     Ok(())
@@ -92,8 +100,8 @@ struct Measured {
     samples: f64,
     /// Wall-clock seconds of each timed epoch.
     epoch_seconds: Vec<f64>,
-    /// The last epoch's mean training objective.
-    final_loss: f64,
+    /// The last epoch's mean training objective (none for `products`, which does not train).
+    final_loss: Option<f64>,
     /// Process CPU seconds per wall-clock second over the timed epochs.
     cpu_per_wall: Option<f64>,
 }
@@ -123,6 +131,7 @@ fn run<T: Scalar>(options: &Options) -> Result<Measured, Box<dyn Error>> {
             options,
             &mut rng,
         ),
+        Workload::Products => unreachable!("products does not train a model"),
     }
 }
 
@@ -160,7 +169,188 @@ fn train<T: Scalar, R: Regularizer<T>, C: Corruption<T>>(
     Ok(Measured {
         samples: x.nrows() as f64,
         epoch_seconds,
-        final_loss,
+        final_loss: Some(final_loss),
+        cpu_per_wall,
+    })
+}
+
+/// The general matrix product of `matrixmultiply` for one element type.
+trait Kernel: Scalar {
+    /// `c ← a·b` for an `m × k` operand `a` and a `k × n` operand `b`, each element `(i, j)` at
+    /// `i·rs + j·cs` of its slice, and a column-major `m × n` output `c`.
+    fn product(
+        shape: (usize, usize, usize),
+        a: (&[Self], isize, isize),
+        b: (&[Self], isize, isize),
+        c: &mut [Self],
+    );
+}
+
+/// Asserts what the kernel trusts: every element of the operands is inside its slice.
+fn check_operands<T>(
+    shape: (usize, usize, usize),
+    a: (&[T], isize, isize),
+    b: (&[T], isize, isize),
+    c: &[T],
+) {
+    let (m, k, n) = shape;
+    let last = |rows: usize, cols: usize, rs: isize, cs: isize| {
+        (rows - 1) * rs as usize + (cols - 1) * cs as usize
+    };
+    assert!(m > 0 && k > 0 && n > 0 && a.1 >= 0 && a.2 >= 0 && b.1 >= 0 && b.2 >= 0);
+    assert!(last(m, k, a.1, a.2) < a.0.len() && last(k, n, b.1, b.2) < b.0.len());
+    assert!(c.len() == m * n);
+}
+
+impl Kernel for f32 {
+    fn product(
+        shape: (usize, usize, usize),
+        a: (&[f32], isize, isize),
+        b: (&[f32], isize, isize),
+        c: &mut [f32],
+    ) {
+        check_operands(shape, a, b, c);
+        let (m, k, n) = shape;
+        // SAFETY: `check_operands` proved every index the kernel reads or writes in bounds.
+        unsafe {
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.0.as_ptr(),
+                a.1,
+                a.2,
+                b.0.as_ptr(),
+                b.1,
+                b.2,
+                0.0,
+                c.as_mut_ptr(),
+                1,
+                m as isize,
+            );
+        }
+    }
+}
+
+impl Kernel for f64 {
+    fn product(
+        shape: (usize, usize, usize),
+        a: (&[f64], isize, isize),
+        b: (&[f64], isize, isize),
+        c: &mut [f64],
+    ) {
+        check_operands(shape, a, b, c);
+        let (m, k, n) = shape;
+        // SAFETY: `check_operands` proved every index the kernel reads or writes in bounds.
+        unsafe {
+            matrixmultiply::dgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.0.as_ptr(),
+                a.1,
+                a.2,
+                b.0.as_ptr(),
+                b.1,
+                b.2,
+                0.0,
+                c.as_mut_ptr(),
+                1,
+                m as isize,
+            );
+        }
+    }
+}
+
+/// The `products` workload: the five matrix products of a plain (W1) training step and nothing
+/// else, on the same shapes and column-major layouts as the crate's step, transposes passed as
+/// strides, the batches taken in order from the digits: the rate the kernel alone reaches, the
+/// ceiling for a whole step. Operands other than the data hold arbitrary fixed values.
+fn products<T: Kernel>(options: &Options) -> Result<Measured, Box<dyn Error>> {
+    const INPUT: usize = 784;
+    const CODE: usize = 256;
+    let digits = bundled_digits::<T>()?;
+    let data = &digits.train_images;
+    let b = options.batch_size.min(data.nrows());
+    let steps = data.nrows() / b;
+    // One column-major `b × 784` matrix per batch, made before the clock starts.
+    let batches: Vec<DMatrix<T>> = (0..steps)
+        .map(|s| data.rows(s * b, b).into_owned())
+        .collect();
+    let fill = |rows, cols, scale: f64| {
+        DMatrix::from_fn(rows, cols, |i, j| {
+            T::cast(scale * (((i * 7 + j * 13) % 17) as f64 / 17.0 - 0.5))
+        })
+    };
+    let w1 = fill(CODE, INPUT, 0.1); // encoder weight, code × input
+    let w2 = fill(INPUT, CODE, 0.1); // decoder weight, input × code
+    let h = fill(b, CODE, 1.0); // codes
+    let d2 = fill(b, INPUT, 1.0); // ∂J/∂(decoder pre-activation)
+    let d1 = fill(b, CODE, 1.0); // ∂J/∂(encoder pre-activation)
+    let mut z1 = DMatrix::<T>::zeros(b, CODE);
+    let mut z2 = DMatrix::<T>::zeros(b, INPUT);
+    let mut g2 = DMatrix::<T>::zeros(INPUT, CODE);
+    let mut dh = DMatrix::<T>::zeros(b, CODE);
+    let mut g1 = DMatrix::<T>::zeros(CODE, INPUT);
+    let (bi, ci, ii) = (b as isize, CODE as isize, INPUT as isize);
+    let mut marks = vec![(Instant::now(), process_cpu_seconds())];
+    for _ in 0..1 + options.epochs {
+        for x in &batches {
+            // Forward: z1 = x·W1ᵀ, z2 = h·W2ᵀ.
+            T::product(
+                (b, INPUT, CODE),
+                (x.as_slice(), 1, bi),
+                (w1.as_slice(), ci, 1),
+                z1.as_mut_slice(),
+            );
+            T::product(
+                (b, CODE, INPUT),
+                (h.as_slice(), 1, bi),
+                (w2.as_slice(), ii, 1),
+                z2.as_mut_slice(),
+            );
+            // Backward: ∂W2 = d2ᵀ·h, ∂h = d2·W2, ∂W1 = d1ᵀ·x.
+            T::product(
+                (INPUT, b, CODE),
+                (d2.as_slice(), bi, 1),
+                (h.as_slice(), 1, bi),
+                g2.as_mut_slice(),
+            );
+            T::product(
+                (b, INPUT, CODE),
+                (d2.as_slice(), 1, bi),
+                (w2.as_slice(), 1, ii),
+                dh.as_mut_slice(),
+            );
+            T::product(
+                (CODE, b, INPUT),
+                (d1.as_slice(), bi, 1),
+                (x.as_slice(), 1, bi),
+                g1.as_mut_slice(),
+            );
+        }
+        marks.push((Instant::now(), process_cpu_seconds()));
+    }
+    // The results are read so that no product can be optimised away.
+    let checksum = z1[0] + z2[0] + g2[0] + dh[0] + g1[0];
+    assert!(checksum.is_finite(), "the products stay finite");
+    let timed = &marks[1..];
+    let epoch_seconds = timed
+        .windows(2)
+        .map(|w| w[1].0.duration_since(w[0].0).as_secs_f64())
+        .collect();
+    let cpu_per_wall = match (timed.first(), timed.last()) {
+        (Some(&(t0, Some(c0))), Some(&(t1, Some(c1)))) if t1 > t0 => {
+            Some((c1 - c0) / t1.duration_since(t0).as_secs_f64())
+        }
+        _ => None,
+    };
+    Ok(Measured {
+        samples: (steps * b) as f64,
+        epoch_seconds,
+        final_loss: None,
         cpu_per_wall,
     })
 }
@@ -195,16 +385,23 @@ enum Workload {
     Plain,
     Contractive,
     Denoising,
+    Products,
 }
 
 impl Workload {
-    const ALL: [Workload; 3] = [Workload::Plain, Workload::Contractive, Workload::Denoising];
+    const ALL: [Workload; 4] = [
+        Workload::Plain,
+        Workload::Contractive,
+        Workload::Denoising,
+        Workload::Products,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Workload::Plain => "plain",
             Workload::Contractive => "contractive",
             Workload::Denoising => "denoising",
+            Workload::Products => "products",
         }
     }
 }

@@ -2,7 +2,8 @@
 # Compares the crate's training throughput with PyTorch eager on this machine's CPU.
 #
 # For every configuration (W1 plain, W2 contractive, W3 denoising in f32, and W1 in f64; batches
-# of 32 and 128; 1 and 2 threads) it runs `examples/throughput.rs` and
+# of 32 and 128; 1 and 2 threads; and `products`, the five matrix products of a W1 step alone,
+# the kernels' ceiling, in f32 and f64) it runs `examples/throughput.rs` and
 # `benches/peers/torch_autoencoder.py` one after the other, never at the same time, for ROUNDS
 # rounds, alternating which goes first, then prints a Markdown table of the median samples/s of
 # each, their ratio, the matrix-product GFLOP/s (2.01 MFLOP per sample), and the median CPU time
@@ -52,6 +53,11 @@ for workload in plain contractive denoising; do
 done
 for batch in 32 128; do
     for threads in 1 2; do configs+=("plain f64 $batch $threads"); done
+done
+for dtype in f32 f64; do
+    for batch in 32 128; do
+        for threads in 1 2; do configs+=("products $dtype $batch $threads"); done
+    done
 done
 if [[ -n $ONLY ]]; then
     selected=()
@@ -145,7 +151,7 @@ def summary(impl, key):
     return statistics.median(rates), min(rates), max(rates), cpu_median, len(clean), len(found)
 
 
-order = {"plain": 0, "contractive": 1, "denoising": 2}
+order = {"plain": 0, "contractive": 1, "denoising": 2, "products": 3}
 keys = sorted({key for _, key in runs}, key=lambda k: (k[1], order.get(k[0], 9), k[2], k[3]))
 print("| workload | dtype | batch | threads | ours samples/s (min–max) | PyTorch samples/s (min–max) "
       "| ours / PyTorch | ours GFLOP/s | PyTorch GFLOP/s | CPU/wall ours, PyTorch "

@@ -10,7 +10,9 @@ Glorot-uniform weights and zero biases as in the crate), per-sample loss the squ
 over the 784 pixels, averaged over the batch, torch.optim.SGD with learning rate 0.01.
 W2 `contractive`: W1 + (lambda/2) * sum_j (h_j (1 - h_j))^2 * sum_i W_ji^2 per sample, lambda = 0.1,
 differentiated by autograd. W3 `denoising`: the encoder sees x + N(0, 0.3^2) noise, drawn fresh
-per batch; the loss compares with the clean x.
+per batch; the loss compares with the clean x. `products`: the five matrix products of a W1
+step (torch.mm into preallocated outputs, transposes as views) and nothing else, on the same
+batches: the rate of the matrix-product kernel alone (MKL's here), the ceiling for a step.
 
 The 8,000 training digits are read from the crate's data/mnist/train-images-idx3-ubyte.gz with
 the gzip module and scaled by 1/255, and visited in file order every epoch (no shuffling): one
@@ -79,10 +81,42 @@ def objective(model, x, workload, contractive_weight, noise_std_dev):
     return loss
 
 
+def products(x, batch_size, epochs, dtype):
+    """Times the five matrix products of W1 steps; returns the timed epochs' seconds."""
+    n = x.shape[0]
+    steps = n // batch_size
+    batches = [x[s * batch_size : (s + 1) * batch_size].contiguous() for s in range(steps)]
+    w1 = torch.rand(256, 784, dtype=dtype) - 0.5  # encoder weight, code x input
+    w2 = torch.rand(784, 256, dtype=dtype) - 0.5  # decoder weight, input x code
+    h = torch.rand(batch_size, 256, dtype=dtype)
+    d2 = torch.rand(batch_size, 784, dtype=dtype) - 0.5
+    d1 = torch.rand(batch_size, 256, dtype=dtype) - 0.5
+    z1 = torch.empty(batch_size, 256, dtype=dtype)
+    z2 = torch.empty(batch_size, 784, dtype=dtype)
+    g2 = torch.empty(784, 256, dtype=dtype)
+    dh = torch.empty(batch_size, 256, dtype=dtype)
+    g1 = torch.empty(256, 784, dtype=dtype)
+    epoch_seconds = []
+    with torch.no_grad():
+        for epoch in range(1 + epochs):
+            start = time.perf_counter()
+            for xb in batches:
+                torch.mm(xb, w1.t(), out=z1)
+                torch.mm(h, w2.t(), out=z2)
+                torch.mm(d2.t(), h, out=g2)
+                torch.mm(d2, w2, out=dh)
+                torch.mm(d1.t(), xb, out=g1)
+            if epoch > 0:
+                epoch_seconds.append(time.perf_counter() - start)
+    return steps * batch_size, epoch_seconds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--workload", choices=["plain", "contractive", "denoising"], default="plain"
+        "--workload",
+        choices=["plain", "contractive", "denoising", "products"],
+        default="plain",
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
@@ -94,6 +128,12 @@ def main():
     torch.manual_seed(2024)
     dtype = torch.float32 if args.dtype == "f32" else torch.float64
     x = read_images(DATA, dtype)
+    if args.workload == "products":
+        cpu_start, wall_start = time.process_time(), time.perf_counter()
+        n, epoch_seconds = products(x, args.batch_size, args.epochs, dtype)
+        cpu_per_wall = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
+        report(args, n, epoch_seconds, "none", cpu_per_wall)
+        return
     n = x.shape[0]
     model = Autoencoder(784, 256).to(dtype)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -117,14 +157,18 @@ def main():
         if epoch > 0:
             epoch_seconds.append(time.perf_counter() - start)
     cpu_per_wall = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
+    report(args, n, epoch_seconds, f"{final_loss:.4f}", cpu_per_wall)
 
+
+def report(args, n, epoch_seconds, final_loss, cpu_per_wall):
+    """Prints the run's line, as the Rust example does."""
     samples_per_sec = n / float(np.median(epoch_seconds))
     per_epoch = ",".join(f"{n / s:.0f}" for s in epoch_seconds)
     print(
         f"impl=torch workload={args.workload} dtype={args.dtype} "
         f"batch_size={args.batch_size} threads={args.threads} epochs={args.epochs} "
         f"samples_per_sec={samples_per_sec:.0f} "
-        f"gflops={samples_per_sec * FLOP_PER_SAMPLE / 1e9:.1f} final_loss={final_loss:.4f} "
+        f"gflops={samples_per_sec * FLOP_PER_SAMPLE / 1e9:.1f} final_loss={final_loss} "
         f"cpu_per_wall={cpu_per_wall:.2f} epoch_samples_per_sec={per_epoch}"
     )
 
