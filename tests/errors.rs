@@ -758,3 +758,130 @@ fn a_classifier_refuses_a_step_that_overflows_too() {
     );
     assert_eq!(bits(&classifier), before);
 }
+
+/// An encoder, written outside the crate, whose backward pass spoils one gradient entry once
+/// training reaches its third batch: the kind of bug a user's own layer can have.
+#[derive(Clone, Debug)]
+struct SpoilsItsGradient {
+    layer: DenseEncoder<f64>,
+    backward_calls: std::cell::Cell<usize>,
+}
+
+impl autoencoders::Encoder for SpoilsItsGradient {
+    type Scalar = f64;
+    type Trace = <DenseEncoder<f64> as autoencoders::Encoder>::Trace;
+
+    fn input_dim(&self) -> usize {
+        self.layer.input_dim()
+    }
+    fn code_dim(&self) -> usize {
+        self.layer.code_dim()
+    }
+    fn code_layer(&self) -> autoencoders::CodeLayer<'_, f64> {
+        self.layer.code_layer()
+    }
+    fn code_input<'a>(&self, x: &'a DMatrix<f64>, trace: &'a Self::Trace) -> &'a DMatrix<f64> {
+        self.layer.code_input(x, trace)
+    }
+    fn forward(
+        &self,
+        x: &DMatrix<f64>,
+        trace: &mut Self::Trace,
+        pass: &mut autoencoders::CodePass<f64>,
+    ) {
+        self.layer.forward(x, trace, pass);
+    }
+    fn backward(
+        &self,
+        x: &DMatrix<f64>,
+        trace: &mut Self::Trace,
+        pass: &autoencoders::CodePass<f64>,
+        grad_pre_activation: &DMatrix<f64>,
+        grad_code_weights: Option<&DMatrix<f64>>,
+        grad: &mut Self,
+    ) {
+        self.layer.backward(
+            x,
+            trace,
+            pass,
+            grad_pre_activation,
+            grad_code_weights,
+            &mut grad.layer,
+        );
+        let calls = self.backward_calls.get() + 1;
+        self.backward_calls.set(calls);
+        if calls == 3 {
+            grad.layer.parameters_mut()[0][0] = f64::NAN;
+        }
+    }
+    fn parameters(&self) -> Vec<&[f64]> {
+        self.layer.parameters()
+    }
+    fn parameters_mut(&mut self) -> Vec<&mut [f64]> {
+        self.layer.parameters_mut()
+    }
+    fn parameter_names(&self) -> Vec<String> {
+        self.layer.parameter_names()
+    }
+}
+
+#[test]
+fn a_non_finite_gradient_is_refused_and_named() {
+    let mut rng = common::rng(6);
+    let layer =
+        DenseEncoder::new(4, 3, Activation::Sigmoid, Init::GlorotUniform, &mut rng).unwrap();
+    let decoder =
+        DenseDecoder::new(3, 4, Activation::Sigmoid, Init::GlorotUniform, &mut rng).unwrap();
+    let encoder = SpoilsItsGradient {
+        layer,
+        backward_calls: std::cell::Cell::new(0),
+    };
+    let mut model = Autoencoder::new(encoder, decoder).unwrap();
+    let x = DMatrix::from_fn(8, 4, |i, j| ((i * 3 + j) % 5) as f64 / 4.0);
+    let config = TrainingConfig::default()
+        .with_batch_size(4)
+        .with_shuffle(false);
+    // Two batches (one epoch) train normally; remember the parameters after them.
+    model
+        .fit(
+            &x,
+            &config.with_epochs(1),
+            &mut Sgd::new(0.1).unwrap(),
+            &mut common::rng(7),
+        )
+        .unwrap();
+    let before: Vec<Vec<u64>> = model
+        .parameters()
+        .iter()
+        .map(|p| p.iter().map(|v| v.to_bits()).collect())
+        .collect();
+    // The third backward pass, the first batch of the next `fit`, spoils a gradient entry.
+    let err = model
+        .fit(
+            &x,
+            &config.with_epochs(1),
+            &mut Sgd::new(0.1).unwrap(),
+            &mut common::rng(8),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Diverged {
+                epoch: 0,
+                batch: 0,
+                what: "gradient"
+            }
+        ),
+        "{err}"
+    );
+    let after: Vec<Vec<u64>> = model
+        .parameters()
+        .iter()
+        .map(|p| p.iter().map(|v| v.to_bits()).collect())
+        .collect();
+    assert_eq!(
+        after, before,
+        "the refused step must leave every parameter as it was"
+    );
+}
