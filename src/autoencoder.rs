@@ -363,9 +363,19 @@ where
     /// [`Error::NonFiniteData`].
     pub fn reconstruct(&self, x: &DMatrix<E::Scalar>) -> Result<DMatrix<E::Scalar>> {
         check_data(x, self.input_dim(), "data to reconstruct")?;
-        let mut workspace = Workspace::new(self);
-        self.evaluate(x, x, &mut workspace, false)?;
-        Ok(workspace.x_hat)
+        // The forward passes of training, without the loss, the penalty or gradient buffers.
+        let mut pass = CodePass::default();
+        self.encoder.forward(x, &mut E::Trace::default(), &mut pass);
+        let mut pre_activation = DMatrix::zeros(0, 0);
+        let mut x_hat = DMatrix::zeros(0, 0);
+        self.decoder.forward(
+            &pass.code,
+            self.tied_weights(),
+            &mut D::Trace::default(),
+            &mut pre_activation,
+            &mut x_hat,
+        );
+        Ok(x_hat)
     }
 
     /// The objective `J` on `x` taken as one batch, without corruption.

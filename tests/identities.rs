@@ -3,7 +3,8 @@
 mod common;
 
 use autoencoders::{
-    Activation, Contractive, Corruption, DenseBuilder, Encoder, GaussianNoise, WeightDecay,
+    Activation, Contractive, Corruption, DenseBuilder, Encoder, GaussianNoise, ReconstructionLoss,
+    WeightDecay,
 };
 use common::{rng, uniform};
 use nalgebra::DMatrix;
@@ -143,4 +144,40 @@ fn denoising_loss_is_clean_loss_plus_sigma_squared_jacobian_norm() {
         (mean - predicted).abs() <= tolerance,
         "Monte-Carlo {mean:.6e} vs clean + σ²‖J‖² = {predicted:.6e} (tolerance {tolerance:.2e})"
     );
+}
+
+/// `reconstruct` runs only the forward passes; the loss that training minimises, recomputed from
+/// its output, must equal `objective`'s (which runs the training path), for both losses and
+/// tied or untied weights.
+#[test]
+fn reconstruct_agrees_with_the_training_objective() {
+    let x = uniform(6, 7, 0.0, 1.0, &mut rng(9));
+    for tied in [false, true] {
+        for loss in [
+            ReconstructionLoss::SquaredError,
+            ReconstructionLoss::CrossEntropy,
+        ] {
+            let model = DenseBuilder::new(7, 4)
+                .with_tied(tied)
+                .build::<f64, _>(&mut rng(10))
+                .unwrap()
+                .with_loss(loss);
+            let x_hat = model.reconstruct(&x).unwrap();
+            let per_sample: f64 = match loss {
+                ReconstructionLoss::SquaredError => (&x_hat - &x).norm_squared(),
+                // −Σ x·ln x̂ + (1 − x)·ln(1 − x̂)
+                _ => -x
+                    .iter()
+                    .zip(x_hat.iter())
+                    .map(|(&x, &p)| x * p.ln() + (1.0 - x) * (1.0 - p).ln())
+                    .sum::<f64>(),
+            } / x.nrows() as f64;
+            let objective = model.objective(&x).unwrap().reconstruction;
+            let scale = objective.abs().max(1.0);
+            assert!(
+                (per_sample - objective).abs() <= 1e-12 * scale,
+                "tied {tied}, {loss:?}: {per_sample} vs {objective}"
+            );
+        }
+    }
 }
