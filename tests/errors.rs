@@ -454,7 +454,8 @@ fn a_user_regularizer_that_resizes_a_gradient_buffer_is_named() {
         assert!(err.to_string().contains("misbehaving"));
         assert!(is_named(&m.gradient(&x, &x).unwrap_err()));
         assert!(is_named(&m.objective(&x).unwrap_err()));
-        assert!(is_named(&m.reconstruct(&x).unwrap_err()));
+        // Reconstruction runs only the forward passes, never the regularizer.
+        assert!(m.reconstruct(&x).is_ok());
     }
 }
 
