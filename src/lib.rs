@@ -37,6 +37,7 @@ pub mod pictures;
 mod pretraining;
 pub mod regularizer;
 mod scalar;
+mod simd;
 mod stack;
 mod training;
 mod validate;

@@ -84,9 +84,15 @@ pub(crate) fn affine_forward<T: Scalar>(
 ) {
     resize(out, x.nrows(), bias.len());
     gemm(T::one(), x, Op::Plain, weights, op, T::zero(), out);
-    for (mut column, &b) in out.column_iter_mut().zip(bias.iter()) {
-        column.add_scalar_mut(b);
+    let rows = out.nrows();
+    if rows == 0 {
+        return;
     }
+    crate::simd::wide(|| {
+        for (column, &b) in out.as_mut_slice().chunks_exact_mut(rows).zip(bias.iter()) {
+            column.iter_mut().for_each(|v| *v += b);
+        }
+    });
 }
 
 /// `sums[j] ← Σ_i m[i, j]`.

@@ -117,11 +117,16 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
         let mut overflow = false;
         if self.momentum == 0.0 {
             for ((theta, g), saved) in parameters.iter_mut().zip(gradients).zip(backup.iter_mut()) {
-                for ((t, &g), saved) in theta.iter_mut().zip(g.iter()).zip(saved.iter_mut()) {
-                    *saved = *t;
-                    *t -= eta * g;
-                    overflow |= non_finite(*t);
-                }
+                // The flag is the closure's own, so that it stays in a register.
+                overflow |= crate::simd::wide(|| {
+                    let mut overflow = false;
+                    for ((t, &g), saved) in theta.iter_mut().zip(g.iter()).zip(saved.iter_mut()) {
+                        *saved = *t;
+                        *t -= eta * g;
+                        overflow |= non_finite(*t);
+                    }
+                    overflow
+                });
             }
         } else {
             let mu = T::cast(self.momentum);
@@ -140,11 +145,15 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
                     .zip(g.iter())
                     .zip(saved.iter_mut())
                     .zip(v.iter().zip(next.iter_mut()));
-                for (((t, &g), saved), (&v, next)) in values {
-                    *saved = *t;
-                    (*t, *next) = momentum_update(*t, g, v, eta, mu);
-                    overflow |= non_finite(*t) | non_finite(*next);
-                }
+                overflow |= crate::simd::wide(|| {
+                    let mut overflow = false;
+                    for (((t, &g), saved), (&v, next)) in values {
+                        *saved = *t;
+                        (*t, *next) = momentum_update(*t, g, v, eta, mu);
+                        overflow |= non_finite(*t) | non_finite(*next);
+                    }
+                    overflow
+                });
             }
             if overflow && fresh {
                 self.velocity.clear();
