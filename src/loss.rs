@@ -52,7 +52,7 @@ impl ReconstructionLoss {
     ) -> T {
         let total = match self {
             ReconstructionLoss::SquaredError => {
-                crate::simd::wide(|| sum_of_squared_differences(x.as_slice(), x_hat.as_slice()))
+                crate::simd::wide(#[inline(always)] || sum_of_squared_differences(x.as_slice(), x_hat.as_slice()))
             }
             ReconstructionLoss::CrossEntropy => x
                 .iter()
@@ -84,7 +84,7 @@ impl ReconstructionLoss {
         let mut total = T::zero();
         match self {
             ReconstructionLoss::SquaredError => {
-                crate::simd::wide(|| {
+                crate::simd::wide(#[inline(always)] || {
                     for ((g, &x), &y) in g.iter_mut().zip(x).zip(y) {
                         *g = two_scale * (y - x);
                     }

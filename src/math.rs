@@ -152,7 +152,7 @@ macro_rules! normal_impl {
             let mut bytes = [0u8; CHUNK * WIDTH];
             let mut normals = [0.0 as $t; CHUNK];
             // Vectorised eight wide where the CPU allows, with the same bits.
-            crate::simd::wide(|| {
+            crate::simd::wide(#[inline(always)] || {
                 for chunk in out.chunks_mut(CHUNK) {
                     rng.fill_bytes(&mut bytes);
                     let mut uniforms = [0.0 as $t; CHUNK];

@@ -195,7 +195,7 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
                 .zip(saved.iter_mut())
                 .zip(m.iter().zip(v.iter()))
                 .zip(next_m.iter_mut().zip(next_v.iter_mut()));
-            overflow |= crate::simd::wide(|| {
+            overflow |= crate::simd::wide(#[inline(always)] || {
                 let mut overflow = false;
                 for ((((t, &g), saved), (&m, &v)), (next_m, next_v)) in values {
                     *saved = *t;

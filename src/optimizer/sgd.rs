@@ -118,7 +118,7 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
         if self.momentum == 0.0 {
             for ((theta, g), saved) in parameters.iter_mut().zip(gradients).zip(backup.iter_mut()) {
                 // The flag is the closure's own, so that it stays in a register.
-                overflow |= crate::simd::wide(|| {
+                overflow |= crate::simd::wide(#[inline(always)] || {
                     let mut overflow = false;
                     for ((t, &g), saved) in theta.iter_mut().zip(g.iter()).zip(saved.iter_mut()) {
                         *saved = *t;
@@ -145,7 +145,7 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
                     .zip(g.iter())
                     .zip(saved.iter_mut())
                     .zip(v.iter().zip(next.iter_mut()));
-                overflow |= crate::simd::wide(|| {
+                overflow |= crate::simd::wide(#[inline(always)] || {
                     let mut overflow = false;
                     for (((t, &g), saved), (&v, next)) in values {
                         *saved = *t;

@@ -73,7 +73,7 @@ impl<T: Scalar> Regularizer<T> for Contractive {
         // Slices, not nalgebra's column iterators: these loops then vectorise (the penalty cost
         // a sixth of a contractive training step before).
         let code_dim = weights.nrows();
-        crate::simd::wide(|| {
+        crate::simd::wide(#[inline(always)] || {
             // S_j = Σ_i w_ji², accumulated column by column of the column-major W (contiguous).
             let mut row_norms = vec![T::zero(); code_dim];
             for column in weights.as_slice().chunks_exact(code_dim) {
