@@ -174,101 +174,34 @@ fn train<T: Scalar, R: Regularizer<T>, C: Corruption<T>>(
     })
 }
 
-/// The general matrix product of `matrixmultiply` for one element type.
-trait Kernel: Scalar {
-    /// `c ← a·b` for an `m × k` operand `a` and a `k × n` operand `b`, each element `(i, j)` at
-    /// `i·rs + j·cs` of its slice, and a column-major `m × n` output `c`.
-    fn product(
-        shape: (usize, usize, usize),
-        a: (&[Self], isize, isize),
-        b: (&[Self], isize, isize),
-        c: &mut [Self],
-    );
-}
-
-/// Asserts what the kernel trusts: every element of the operands is inside its slice.
-fn check_operands<T>(
+/// `c ← a·b` for an `m × k` operand `a` and a `k × n` operand `b`, each element `(i, j)` at
+/// `i·rs + j·cs` of its slice, and a column-major `m × n` output `c`: the crate's own entry to
+/// `matrixmultiply` (hidden from its documentation, as it is no part of the modelling API), which
+/// checks every index before the kernel runs.
+fn product<T: Scalar>(
     shape: (usize, usize, usize),
     a: (&[T], isize, isize),
     b: (&[T], isize, isize),
-    c: &[T],
+    c: &mut [T],
 ) {
     let (m, k, n) = shape;
-    let last = |rows: usize, cols: usize, rs: isize, cs: isize| {
-        (rows - 1) * rs as usize + (cols - 1) * cs as usize
-    };
-    assert!(m > 0 && k > 0 && n > 0 && a.1 >= 0 && a.2 >= 0 && b.1 >= 0 && b.2 >= 0);
-    assert!(last(m, k, a.1, a.2) < a.0.len() && last(k, n, b.1, b.2) < b.0.len());
-    assert!(c.len() == m * n);
-}
-
-impl Kernel for f32 {
-    fn product(
-        shape: (usize, usize, usize),
-        a: (&[f32], isize, isize),
-        b: (&[f32], isize, isize),
-        c: &mut [f32],
-    ) {
-        check_operands(shape, a, b, c);
-        let (m, k, n) = shape;
-        // SAFETY: `check_operands` proved every index the kernel reads or writes in bounds.
-        unsafe {
-            matrixmultiply::sgemm(
-                m,
-                k,
-                n,
-                1.0,
-                a.0.as_ptr(),
-                a.1,
-                a.2,
-                b.0.as_ptr(),
-                b.1,
-                b.2,
-                0.0,
-                c.as_mut_ptr(),
-                1,
-                m as isize,
-            );
-        }
-    }
-}
-
-impl Kernel for f64 {
-    fn product(
-        shape: (usize, usize, usize),
-        a: (&[f64], isize, isize),
-        b: (&[f64], isize, isize),
-        c: &mut [f64],
-    ) {
-        check_operands(shape, a, b, c);
-        let (m, k, n) = shape;
-        // SAFETY: `check_operands` proved every index the kernel reads or writes in bounds.
-        unsafe {
-            matrixmultiply::dgemm(
-                m,
-                k,
-                n,
-                1.0,
-                a.0.as_ptr(),
-                a.1,
-                a.2,
-                b.0.as_ptr(),
-                b.1,
-                b.2,
-                0.0,
-                c.as_mut_ptr(),
-                1,
-                m as isize,
-            );
-        }
-    }
+    T::gemm_raw(
+        m,
+        k,
+        n,
+        T::cast(1.0),
+        a,
+        b,
+        T::cast(0.0),
+        (c, 1, m as isize),
+    );
 }
 
 /// The `products` workload: the five matrix products of a plain (W1) training step and nothing
 /// else, on the same shapes and column-major layouts as the crate's step, transposes passed as
 /// strides, the batches taken in order from the digits: the rate the kernel alone reaches, the
 /// ceiling for a whole step. Operands other than the data hold arbitrary fixed values.
-fn products<T: Kernel>(options: &Options) -> Result<Measured, Box<dyn Error>> {
+fn products<T: Scalar>(options: &Options) -> Result<Measured, Box<dyn Error>> {
     const INPUT: usize = 784;
     const CODE: usize = 256;
     let digits = bundled_digits::<T>()?;
@@ -299,32 +232,32 @@ fn products<T: Kernel>(options: &Options) -> Result<Measured, Box<dyn Error>> {
     for _ in 0..1 + options.epochs {
         for x in &batches {
             // Forward: z1 = x·W1ᵀ, z2 = h·W2ᵀ.
-            T::product(
+            product(
                 (b, INPUT, CODE),
                 (x.as_slice(), 1, bi),
                 (w1.as_slice(), ci, 1),
                 z1.as_mut_slice(),
             );
-            T::product(
+            product(
                 (b, CODE, INPUT),
                 (h.as_slice(), 1, bi),
                 (w2.as_slice(), ii, 1),
                 z2.as_mut_slice(),
             );
             // Backward: ∂W2 = d2ᵀ·h, ∂h = d2·W2, ∂W1 = d1ᵀ·x.
-            T::product(
+            product(
                 (INPUT, b, CODE),
                 (d2.as_slice(), bi, 1),
                 (h.as_slice(), 1, bi),
                 g2.as_mut_slice(),
             );
-            T::product(
+            product(
                 (b, INPUT, CODE),
                 (d2.as_slice(), 1, bi),
                 (w2.as_slice(), 1, ii),
                 dh.as_mut_slice(),
             );
-            T::product(
+            product(
                 (CODE, b, INPUT),
                 (d1.as_slice(), bi, 1),
                 (x.as_slice(), 1, bi),

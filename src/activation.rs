@@ -109,9 +109,12 @@ impl Activation {
         let (z, h) = (z.as_slice(), h.as_mut_slice());
         // One loop per activation, so that each compiles to a tight (vectorisable) loop.
         match self {
-            Activation::Sigmoid => crate::simd::wide(#[inline(always)] || {
-                h.iter_mut().zip(z).for_each(|(h, &z)| *h = sigmoid(z));
-            }),
+            Activation::Sigmoid => crate::simd::wide(
+                #[inline(always)]
+                || {
+                    h.iter_mut().zip(z).for_each(|(h, &z)| *h = sigmoid(z));
+                },
+            ),
             Activation::Tanh => h.iter_mut().zip(z).for_each(|(h, &z)| *h = z.tanh()),
             Activation::Relu => h
                 .iter_mut()
@@ -129,16 +132,19 @@ impl Activation {
     pub fn accumulate_chain<T: Scalar>(self, z: &[T], h: &[T], upstream: &[T], out: &mut [T]) {
         let one = T::one();
         let terms = out.iter_mut().zip(upstream).zip(z.iter().zip(h));
-        crate::simd::wide(#[inline(always)] || match self {
-            Activation::Sigmoid => terms.for_each(|((o, &u), (_, &h))| *o += u * h * (one - h)),
-            Activation::Tanh => terms.for_each(|((o, &u), (_, &h))| *o += u * (one - h * h)),
-            Activation::Relu => terms.for_each(|((o, &u), (&z, _))| {
-                if z > T::zero() {
-                    *o += u;
-                }
-            }),
-            Activation::Linear => terms.for_each(|((o, &u), _)| *o += u),
-        });
+        crate::simd::wide(
+            #[inline(always)]
+            || match self {
+                Activation::Sigmoid => terms.for_each(|((o, &u), (_, &h))| *o += u * h * (one - h)),
+                Activation::Tanh => terms.for_each(|((o, &u), (_, &h))| *o += u * (one - h * h)),
+                Activation::Relu => terms.for_each(|((o, &u), (&z, _))| {
+                    if z > T::zero() {
+                        *o += u;
+                    }
+                }),
+                Activation::Linear => terms.for_each(|((o, &u), _)| *o += u),
+            },
+        );
     }
 
     /// The contractive penalty's pass over one code unit's column: adds
@@ -192,16 +198,19 @@ impl Activation {
     pub fn scale_by_derivative<T: Scalar>(self, z: &[T], h: &[T], g: &mut [T]) {
         let one = T::one();
         let terms = g.iter_mut().zip(z.iter().zip(h));
-        crate::simd::wide(#[inline(always)] || match self {
-            Activation::Sigmoid => terms.for_each(|(g, (_, &h))| *g *= h * (one - h)),
-            Activation::Tanh => terms.for_each(|(g, (_, &h))| *g *= one - h * h),
-            Activation::Relu => terms.for_each(|(g, (&z, _))| {
-                if z <= T::zero() {
-                    *g = T::zero();
-                }
-            }),
-            Activation::Linear => {}
-        });
+        crate::simd::wide(
+            #[inline(always)]
+            || match self {
+                Activation::Sigmoid => terms.for_each(|(g, (_, &h))| *g *= h * (one - h)),
+                Activation::Tanh => terms.for_each(|(g, (_, &h))| *g *= one - h * h),
+                Activation::Relu => terms.for_each(|(g, (&z, _))| {
+                    if z <= T::zero() {
+                        *g = T::zero();
+                    }
+                }),
+                Activation::Linear => {}
+            },
+        );
     }
 }
 

@@ -88,11 +88,14 @@ pub(crate) fn affine_forward<T: Scalar>(
     if rows == 0 {
         return;
     }
-    crate::simd::wide(#[inline(always)] || {
-        for (column, &b) in out.as_mut_slice().chunks_exact_mut(rows).zip(bias.iter()) {
-            column.iter_mut().for_each(|v| *v += b);
-        }
-    });
+    crate::simd::wide(
+        #[inline(always)]
+        || {
+            for (column, &b) in out.as_mut_slice().chunks_exact_mut(rows).zip(bias.iter()) {
+                column.iter_mut().for_each(|v| *v += b);
+            }
+        },
+    );
 }
 
 /// `sums[j] ← Σ_i m[i, j]`.

@@ -51,9 +51,10 @@ impl ReconstructionLoss {
         x_hat: &DMatrix<T>,
     ) -> T {
         let total = match self {
-            ReconstructionLoss::SquaredError => {
-                crate::simd::wide(#[inline(always)] || sum_of_squared_differences(x.as_slice(), x_hat.as_slice()))
-            }
+            ReconstructionLoss::SquaredError => crate::simd::wide(
+                #[inline(always)]
+                || sum_of_squared_differences(x.as_slice(), x_hat.as_slice()),
+            ),
             ReconstructionLoss::CrossEntropy => x
                 .iter()
                 .zip(pre_activation.iter())
@@ -84,12 +85,15 @@ impl ReconstructionLoss {
         let mut total = T::zero();
         match self {
             ReconstructionLoss::SquaredError => {
-                crate::simd::wide(#[inline(always)] || {
-                    for ((g, &x), &y) in g.iter_mut().zip(x).zip(y) {
-                        *g = two_scale * (y - x);
-                    }
-                    total = sum_of_squared_differences(x, y);
-                });
+                crate::simd::wide(
+                    #[inline(always)]
+                    || {
+                        for ((g, &x), &y) in g.iter_mut().zip(x).zip(y) {
+                            *g = two_scale * (y - x);
+                        }
+                        total = sum_of_squared_differences(x, y);
+                    },
+                );
                 activation.scale_by_derivative(a, y, g);
             }
             ReconstructionLoss::CrossEntropy => {

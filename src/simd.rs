@@ -8,7 +8,8 @@
 //! results are the same bits with and without AVX2.
 
 /// Runs `f`, compiled with AVX2 enabled when the CPU has it (x86-64 only). `f` should be a
-/// short closure around the loop, so that it is inlined into the AVX2 function.
+/// closure marked `#[inline(always)]`: only what is inlined into the AVX2 function is compiled
+/// for AVX2, and the compiler keeps a large closure a separate, baseline function otherwise.
 #[inline(always)]
 pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
@@ -49,11 +50,14 @@ mod tests {
             *h = std::hint::black_box(sigmoid(z));
         }
         let mut widened = vec![0.0_f32; z.len()];
-        wide(|| {
-            for (h, &z) in widened.iter_mut().zip(&z) {
-                *h = sigmoid(z);
-            }
-        });
+        wide(
+            #[inline(always)]
+            || {
+                for (h, &z) in widened.iter_mut().zip(&z) {
+                    *h = sigmoid(z);
+                }
+            },
+        );
         let differ = narrow
             .iter()
             .zip(&widened)

@@ -195,15 +195,18 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
                 .zip(saved.iter_mut())
                 .zip(m.iter().zip(v.iter()))
                 .zip(next_m.iter_mut().zip(next_v.iter_mut()));
-            overflow |= crate::simd::wide(#[inline(always)] || {
-                let mut overflow = false;
-                for ((((t, &g), saved), (&m, &v)), (next_m, next_v)) in values {
-                    *saved = *t;
-                    (*t, *next_m, *next_v) = constants.update(*t, g, m, v);
-                    overflow |= non_finite(*t) | non_finite(*next_m) | non_finite(*next_v);
-                }
-                overflow
-            });
+            overflow |= crate::simd::wide(
+                #[inline(always)]
+                || {
+                    let mut overflow = false;
+                    for ((((t, &g), saved), (&m, &v)), (next_m, next_v)) in values {
+                        *saved = *t;
+                        (*t, *next_m, *next_v) = constants.update(*t, g, m, v);
+                        overflow |= non_finite(*t) | non_finite(*next_m) | non_finite(*next_v);
+                    }
+                    overflow
+                },
+            );
         }
         if overflow {
             restore_parameters(parameters, &self.backup.0);

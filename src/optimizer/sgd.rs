@@ -118,15 +118,19 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
         if self.momentum == 0.0 {
             for ((theta, g), saved) in parameters.iter_mut().zip(gradients).zip(backup.iter_mut()) {
                 // The flag is the closure's own, so that it stays in a register.
-                overflow |= crate::simd::wide(#[inline(always)] || {
-                    let mut overflow = false;
-                    for ((t, &g), saved) in theta.iter_mut().zip(g.iter()).zip(saved.iter_mut()) {
-                        *saved = *t;
-                        *t -= eta * g;
-                        overflow |= non_finite(*t);
-                    }
-                    overflow
-                });
+                overflow |= crate::simd::wide(
+                    #[inline(always)]
+                    || {
+                        let mut overflow = false;
+                        for ((t, &g), saved) in theta.iter_mut().zip(g.iter()).zip(saved.iter_mut())
+                        {
+                            *saved = *t;
+                            *t -= eta * g;
+                            overflow |= non_finite(*t);
+                        }
+                        overflow
+                    },
+                );
             }
         } else {
             let mu = T::cast(self.momentum);
@@ -145,15 +149,18 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
                     .zip(g.iter())
                     .zip(saved.iter_mut())
                     .zip(v.iter().zip(next.iter_mut()));
-                overflow |= crate::simd::wide(#[inline(always)] || {
-                    let mut overflow = false;
-                    for (((t, &g), saved), (&v, next)) in values {
-                        *saved = *t;
-                        (*t, *next) = momentum_update(*t, g, v, eta, mu);
-                        overflow |= non_finite(*t) | non_finite(*next);
-                    }
-                    overflow
-                });
+                overflow |= crate::simd::wide(
+                    #[inline(always)]
+                    || {
+                        let mut overflow = false;
+                        for (((t, &g), saved), (&v, next)) in values {
+                            *saved = *t;
+                            (*t, *next) = momentum_update(*t, g, v, eta, mu);
+                            overflow |= non_finite(*t) | non_finite(*next);
+                        }
+                        overflow
+                    },
+                );
             }
             if overflow && fresh {
                 self.velocity.clear();

@@ -73,47 +73,50 @@ impl<T: Scalar> Regularizer<T> for Contractive {
         // Slices, not nalgebra's column iterators: these loops then vectorise (the penalty cost
         // a sixth of a contractive training step before).
         let code_dim = weights.nrows();
-        crate::simd::wide(#[inline(always)] || {
-            // S_j = Σ_i w_ji², accumulated column by column of the column-major W (contiguous).
-            let mut row_norms = vec![T::zero(); code_dim];
-            for column in weights.as_slice().chunks_exact(code_dim) {
-                for (s, &w) in row_norms.iter_mut().zip(column) {
-                    *s += w * w;
-                }
-            }
-            let mut total = T::zero();
-            let mut factors = vec![T::zero(); code_dim];
-            let rows = input.code.nrows();
-            let columns = input
-                .pre_activation
-                .as_slice()
-                .chunks_exact(rows)
-                .zip(input.code.as_slice().chunks_exact(rows))
-                .zip(grad.pre_activation.as_mut_slice().chunks_exact_mut(rows));
-            for (j, ((z_column, h_column), grad_column)) in columns.enumerate() {
-                let row_norm = row_norms[j];
-                let squares = activation.accumulate_contractive(
-                    z_column,
-                    h_column,
-                    scale * row_norm,
-                    grad_column,
-                );
-                factors[j] = scale * squares;
-                total += squares * row_norm;
-            }
-            if let Some(grad_weights) = grad.encoder_weights.as_deref_mut() {
-                // ∂P/∂w_ji = (λ/n)·(Σ_s s'(z_sj)²)·w_ji, column by column.
-                for (g_column, w_column) in grad_weights
-                    .as_mut_slice()
-                    .chunks_exact_mut(code_dim)
-                    .zip(weights.as_slice().chunks_exact(code_dim))
-                {
-                    for ((g, &w), &f) in g_column.iter_mut().zip(w_column).zip(&factors) {
-                        *g += f * w;
+        crate::simd::wide(
+            #[inline(always)]
+            || {
+                // S_j = Σ_i w_ji², accumulated column by column of the column-major W (contiguous).
+                let mut row_norms = vec![T::zero(); code_dim];
+                for column in weights.as_slice().chunks_exact(code_dim) {
+                    for (s, &w) in row_norms.iter_mut().zip(column) {
+                        *s += w * w;
                     }
                 }
-            }
-            lambda * total / (n + n)
-        })
+                let mut total = T::zero();
+                let mut factors = vec![T::zero(); code_dim];
+                let rows = input.code.nrows();
+                let columns = input
+                    .pre_activation
+                    .as_slice()
+                    .chunks_exact(rows)
+                    .zip(input.code.as_slice().chunks_exact(rows))
+                    .zip(grad.pre_activation.as_mut_slice().chunks_exact_mut(rows));
+                for (j, ((z_column, h_column), grad_column)) in columns.enumerate() {
+                    let row_norm = row_norms[j];
+                    let squares = activation.accumulate_contractive(
+                        z_column,
+                        h_column,
+                        scale * row_norm,
+                        grad_column,
+                    );
+                    factors[j] = scale * squares;
+                    total += squares * row_norm;
+                }
+                if let Some(grad_weights) = grad.encoder_weights.as_deref_mut() {
+                    // ∂P/∂w_ji = (λ/n)·(Σ_s s'(z_sj)²)·w_ji, column by column.
+                    for (g_column, w_column) in grad_weights
+                        .as_mut_slice()
+                        .chunks_exact_mut(code_dim)
+                        .zip(weights.as_slice().chunks_exact(code_dim))
+                    {
+                        for ((g, &w), &f) in g_column.iter_mut().zip(w_column).zip(&factors) {
+                            *g += f * w;
+                        }
+                    }
+                }
+                lambda * total / (n + n)
+            },
+        )
     }
 }
