@@ -14,9 +14,9 @@
 //! `products` times the five matrix products of a W1 step and nothing else, on the same shapes
 //! and layouts: the rate `matrixmultiply` reaches alone, the ceiling for a whole step.
 //!
-//! Expect, with the command below on the quiet 2-core AMD EPYC of BENCHMARKS.md, about 20,000–
-//! 26,000 samples/s (40–52 GFLOP/s; the machine's speed drifts from day to day) and
-//! `final_loss=51.4574`. The run is seeded, so the loss is the same on every run and thread
+//! Expect, with the command below on the quiet 2-core AMD EPYC of BENCHMARKS.md, about 24,000–
+//! 31,000 samples/s (48–62 GFLOP/s; the machine's speed drifts from hour to hour) and
+//! `final_loss=51.4576`. The run is seeded, so the loss is the same on every run and thread
 //! count. The speed depends on the machine and on what else runs on it.
 //!
 //! Run: `cargo run --release --example throughput -- --workload plain --batch-size 128 --threads 1`
