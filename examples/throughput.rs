@@ -12,7 +12,8 @@
 //! whether a second thread did any work.
 //!
 //! `products` times the five matrix products of a W1 step and nothing else, on the same shapes
-//! and layouts: the rate `matrixmultiply` reaches alone, the ceiling for a whole step.
+//! and layouts: the rate the crate's kernel reaches alone (`matrixmultiply`, or the `gemm`
+//! crate with the `gemm` feature), the ceiling for a whole step.
 //!
 //! Expect, with the command below on the quiet 2-core AMD EPYC of BENCHMARKS.md, about 24,000–
 //! 31,000 samples/s (48–62 GFLOP/s; the machine's speed drifts from hour to hour) and
@@ -176,8 +177,9 @@ fn train<T: Scalar, R: Regularizer<T>, C: Corruption<T>>(
 
 /// `c ← a·b` for an `m × k` operand `a` and a `k × n` operand `b`, each element `(i, j)` at
 /// `i·rs + j·cs` of its slice, and a column-major `m × n` output `c`: the crate's own entry to
-/// `matrixmultiply` (hidden from its documentation, as it is no part of the modelling API), which
-/// checks every index before the kernel runs.
+/// its kernel (hidden from its documentation, as it is no part of the modelling API), which
+/// checks every index before the kernel runs (`matrixmultiply`, or the `gemm` crate with the
+/// `gemm` feature).
 fn product<T: Scalar>(
     shape: (usize, usize, usize),
     a: (&[T], isize, isize),

@@ -98,9 +98,36 @@ macro_rules! impl_scalar {
                 crate::linalg::check_extent(m, k, a.0.len(), a.1, a.2);
                 crate::linalg::check_extent(k, n, b.0.len(), b.1, b.2);
                 crate::linalg::check_extent(m, n, c.0.len(), c.1, c.2);
-                // SAFETY: `check_extent` proved that every index the kernel touches,
-                // `row * row_stride + col * col_stride`, lies inside the borrowed slice, and the
-                // output slice is borrowed mutably, so it aliases neither input.
+                // SAFETY (both kernels): `check_extent` proved that every index the kernel
+                // touches, `row * row_stride + col * col_stride`, lies inside the borrowed slice,
+                // and the output slice is borrowed mutably, so it aliases neither input.
+                #[cfg(feature = "gemm")]
+                unsafe {
+                    // The `gemm` crate computes `dst ← α·dst + β·lhs·rhs` and takes column
+                    // strides first; with `read_dst` false it never reads `dst`.
+                    gemm::gemm(
+                        m,
+                        n,
+                        k,
+                        c.0.as_mut_ptr(),
+                        c.2,
+                        c.1,
+                        beta != 0.0,
+                        a.0.as_ptr(),
+                        a.2,
+                        a.1,
+                        b.0.as_ptr(),
+                        b.2,
+                        b.1,
+                        beta,
+                        alpha,
+                        false,
+                        false,
+                        false,
+                        crate::linalg::gemm_parallelism(),
+                    )
+                }
+                #[cfg(not(feature = "gemm"))]
                 unsafe {
                     $gemm(
                         m,
