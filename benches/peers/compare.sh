@@ -21,8 +21,9 @@
 # (default 3), ONLY (a regular expression: only the configurations "workload dtype batch threads"
 # that match it, e.g. ONLY='plain f32 128'), LOG (raw result lines, default
 # target/peers/compare.log; appended to, so a rerun with the same LOG adds rounds, and ROUNDS=0
-# only prints the table of an existing LOG), QUIET (default 0.10), QUIET_WAIT (default 60) and
-# CONTENDED (default 0.10).
+# only prints the table of an existing LOG), QUIET (default 0.10), QUIET_WAIT (default 60),
+# CONTENDED (default 0.10) and FEATURES (the crate's cargo features for our side, default
+# "threading"; e.g. FEATURES="threading gemm").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -42,7 +43,8 @@ trap 'rm -rf "$scratch"' EXIT
     echo "compare.sh: $PYTHON cannot import torch; set PYTHON to a Python with torch" >&2
     exit 1
 }
-cargo build --release --quiet --features threading --example throughput
+FEATURES=${FEATURES:-threading}
+cargo build --release --quiet --features "$FEATURES" --example throughput
 ours=target/release/examples/throughput
 
 configs=()
@@ -112,7 +114,7 @@ run() { # impl workload dtype batch threads
     echo "$(cat "$scratch/out") busy_before=$before others_during=$others" | tee -a "$LOG" >&2
 }
 
-if ((ROUNDS > 0)); then echo "# $(date -u +%FT%TZ) rounds=$ROUNDS epochs=$EPOCHS" >>"$LOG"; fi
+if ((ROUNDS > 0)); then echo "# $(date -u +%FT%TZ) rounds=$ROUNDS epochs=$EPOCHS features=$FEATURES" >>"$LOG"; fi
 for ((round = 1; round <= ROUNDS; round++)); do
     echo "== round $round of $ROUNDS" >&2
     for config in "${configs[@]}"; do
