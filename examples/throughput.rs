@@ -107,6 +107,29 @@ struct Measured {
     cpu_per_wall: Option<f64>,
 }
 
+impl Measured {
+    /// The timed epochs between consecutive `marks` (wall-clock instant and process CPU seconds
+    /// at the end of each epoch, starting with the end of the warm-up).
+    fn from_marks(samples: f64, marks: &[(Instant, Option<f64>)], final_loss: Option<f64>) -> Self {
+        let epoch_seconds = marks
+            .windows(2)
+            .map(|w| w[1].0.duration_since(w[0].0).as_secs_f64())
+            .collect();
+        let cpu_per_wall = match (marks.first(), marks.last()) {
+            (Some(&(t0, Some(c0))), Some(&(t1, Some(c1)))) if t1 > t0 => {
+                Some((c1 - c0) / t1.duration_since(t0).as_secs_f64())
+            }
+            _ => None,
+        };
+        Measured {
+            samples,
+            epoch_seconds,
+            final_loss,
+            cpu_per_wall,
+        }
+    }
+}
+
 /// Builds the workload's model in `T` and times its training.
 fn run<T: Scalar>(options: &Options) -> Result<Measured, Box<dyn Error>> {
     let digits = bundled_digits::<T>()?;
@@ -156,23 +179,11 @@ fn train<T: Scalar, R: Regularizer<T>, C: Corruption<T>>(
     };
     let history = model.fit_with(x, None, &config, &mut optimizer, rng, &mut mark)?;
     let final_loss = history.last().ok_or("no epoch ran")?.objective;
-
-    let epoch_seconds = marks
-        .windows(2)
-        .map(|w| w[1].0.duration_since(w[0].0).as_secs_f64())
-        .collect();
-    let cpu_per_wall = match (marks.first(), marks.last()) {
-        (Some(&(t0, Some(c0))), Some(&(t1, Some(c1)))) if t1 > t0 => {
-            Some((c1 - c0) / t1.duration_since(t0).as_secs_f64())
-        }
-        _ => None,
-    };
-    Ok(Measured {
-        samples: x.nrows() as f64,
-        epoch_seconds,
-        final_loss: Some(final_loss),
-        cpu_per_wall,
-    })
+    Ok(Measured::from_marks(
+        x.nrows() as f64,
+        &marks,
+        Some(final_loss),
+    ))
 }
 
 /// `c ← a·b` for an `m × k` operand `a` and a `k × n` operand `b`, each element `(i, j)` at
@@ -271,23 +282,8 @@ fn products<T: Scalar>(options: &Options) -> Result<Measured, Box<dyn Error>> {
     // The results are read so that no product can be optimised away.
     let checksum = z1[0] + z2[0] + g2[0] + dh[0] + g1[0];
     assert!(checksum.is_finite(), "the products stay finite");
-    let timed = &marks[1..];
-    let epoch_seconds = timed
-        .windows(2)
-        .map(|w| w[1].0.duration_since(w[0].0).as_secs_f64())
-        .collect();
-    let cpu_per_wall = match (timed.first(), timed.last()) {
-        (Some(&(t0, Some(c0))), Some(&(t1, Some(c1)))) if t1 > t0 => {
-            Some((c1 - c0) / t1.duration_since(t0).as_secs_f64())
-        }
-        _ => None,
-    };
-    Ok(Measured {
-        samples: (steps * b) as f64,
-        epoch_seconds,
-        final_loss: None,
-        cpu_per_wall,
-    })
+    // The first mark is the start of the warm-up epoch, which is not timed.
+    Ok(Measured::from_marks((steps * b) as f64, &marks[1..], None))
 }
 
 /// User plus system CPU time of the whole process (all threads), from `/proc/self/stat`, which
