@@ -341,6 +341,11 @@ where
     /// [`Error::NonFiniteData`].
     pub fn decode(&self, code: &DMatrix<E::Scalar>) -> Result<DMatrix<E::Scalar>> {
         check_data(code, self.code_dim(), "codes to decode")?;
+        Ok(self.decoder_forward(code))
+    }
+
+    /// The decoder's forward pass on checked codes, in fresh buffers.
+    fn decoder_forward(&self, code: &DMatrix<E::Scalar>) -> DMatrix<E::Scalar> {
         let mut pre_activation = DMatrix::zeros(0, 0);
         let mut x_hat = DMatrix::zeros(0, 0);
         self.decoder.forward(
@@ -350,7 +355,7 @@ where
             &mut pre_activation,
             &mut x_hat,
         );
-        Ok(x_hat)
+        x_hat
     }
 
     /// `x̂ = g(f(x))` for a batch, without corruption.
@@ -366,16 +371,7 @@ where
         // The forward passes of training, without the loss, the penalty or gradient buffers.
         let mut pass = CodePass::default();
         self.encoder.forward(x, &mut E::Trace::default(), &mut pass);
-        let mut pre_activation = DMatrix::zeros(0, 0);
-        let mut x_hat = DMatrix::zeros(0, 0);
-        self.decoder.forward(
-            &pass.code,
-            self.tied_weights(),
-            &mut D::Trace::default(),
-            &mut pre_activation,
-            &mut x_hat,
-        );
-        Ok(x_hat)
+        Ok(self.decoder_forward(&pass.code))
     }
 
     /// The objective `J` on `x` taken as one batch, without corruption.

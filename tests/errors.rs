@@ -502,6 +502,25 @@ fn divergence_stops_training_with_the_last_finite_parameters() {
     assert!(err.to_string().contains("epoch"));
 }
 
+/// The bits of `f64` parameters, to compare them exactly.
+fn bits(parameters: Vec<&[f64]>) -> Vec<Vec<u64>> {
+    parameters
+        .iter()
+        .map(|p| p.iter().map(|v| v.to_bits()).collect())
+        .collect()
+}
+
+/// Asserts that `err` says training diverged at `epoch` and `batch` because of `what`.
+fn assert_diverged(err: &Error, epoch: usize, batch: usize, what: &str) {
+    assert!(
+        matches!(
+            err,
+            Error::Diverged { epoch: e, batch: b, what: w } if *e == epoch && *b == batch && *w == what
+        ),
+        "expected divergence at epoch {epoch}, batch {batch} ({what}): {err}"
+    );
+}
+
 /// The bits of every parameter, to compare without tolerance.
 fn parameter_bits<R, C>(
     model: &Autoencoder<DenseEncoder<f32>, DenseDecoder<f32>, R, C>,
@@ -565,17 +584,7 @@ fn a_step_that_overflows_f32_is_refused_and_located() {
             &mut common::rng(3),
         )
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Diverged {
-                epoch: 0,
-                batch: 0,
-                what: "parameters"
-            }
-        ),
-        "{err}"
-    );
+    assert_diverged(&err, 0, 0, "parameters");
     assert!(err.to_string().contains("epoch 0, batch 0"), "{err}");
     assert_eq!(parameter_bits(&model), before);
 }
@@ -597,17 +606,7 @@ fn a_refused_step_leaves_model_and_state<O: Optimizer<f32>>(mut optimizer: O, mu
     let err = model
         .fit(&big, &config, &mut explosive, &mut common::rng(5))
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Diverged {
-                epoch: 0,
-                batch: 0,
-                what: "parameters"
-            }
-        ),
-        "{err}"
-    );
+    assert_diverged(&err, 0, 0, "parameters");
     assert_eq!(parameter_bits(&model), before);
     assert_eq!(state_bits(&explosive.state()), state_bits(&state));
 }
@@ -679,17 +678,7 @@ fn divergence_names_its_epoch_and_batch_and_keeps_the_last_good_step() {
     let err = diverging
         .fit(&x, &config, &mut optimizer, &mut common::rng(7))
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Diverged {
-                epoch: 2,
-                batch: 1,
-                what: "parameters"
-            }
-        ),
-        "{err}"
-    );
+    assert_diverged(&err, 2, 1, "parameters");
     assert_eq!(optimizer.steps, good_steps, "the step count is restored");
 
     // The same run, frozen after the last good step instead.
@@ -746,17 +735,7 @@ fn a_classifier_refuses_a_step_that_overflows_too() {
             &mut common::rng(10),
         )
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Diverged {
-                epoch: 0,
-                batch: 0,
-                what: "parameters"
-            }
-        ),
-        "{err}"
-    );
+    assert_diverged(&err, 0, 0, "parameters");
     assert_eq!(bits(&classifier), before);
 }
 
@@ -851,11 +830,7 @@ fn a_non_finite_gradient_is_refused_and_named() {
             &mut common::rng(7),
         )
         .unwrap();
-    let before: Vec<Vec<u64>> = model
-        .parameters()
-        .iter()
-        .map(|p| p.iter().map(|v| v.to_bits()).collect())
-        .collect();
+    let before = bits(model.parameters());
     // The third backward pass, the first batch of the next `fit`, spoils a gradient entry.
     let err = model
         .fit(
@@ -865,22 +840,8 @@ fn a_non_finite_gradient_is_refused_and_named() {
             &mut common::rng(8),
         )
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Diverged {
-                epoch: 0,
-                batch: 0,
-                what: "gradient"
-            }
-        ),
-        "{err}"
-    );
-    let after: Vec<Vec<u64>> = model
-        .parameters()
-        .iter()
-        .map(|p| p.iter().map(|v| v.to_bits()).collect())
-        .collect();
+    assert_diverged(&err, 0, 0, "gradient");
+    let after = bits(model.parameters());
     assert_eq!(
         after, before,
         "the refused step must leave every parameter as it was"
