@@ -246,7 +246,33 @@ fn files_that_do_not_fit_give_typed_errors() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// Python with NumPy and safetensors, which `.ci/run` installs.
+/// The environment variable that opts in to the cross-checks against NumPy.
+const ORACLE_VARIABLE: &str = "AUTOENCODERS_NUMPY_ORACLE";
+
+/// Whether the NumPy cross-checks run: only when [`ORACLE_VARIABLE`] is `1`, which `.ci/run`
+/// sets after installing NumPy and safetensors. Otherwise the test says plainly that it was
+/// skipped and how to run it, so that `cargo test` passes on a machine with Rust alone. The
+/// message goes straight to the standard error stream, past the test harness's capture, so it
+/// shows in an ordinary `cargo test` run.
+fn oracle_enabled(test: &str) -> bool {
+    use std::io::Write;
+    match std::env::var(ORACLE_VARIABLE).as_deref() {
+        Ok("1") => true,
+        Ok(other) => panic!("{ORACLE_VARIABLE} must be 1 or unset, not {other:?}"),
+        Err(_) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped {test}: the NumPy cross-check is opt-in; run it with \
+                 `python3 -m pip install numpy safetensors` and \
+                 `{ORACLE_VARIABLE}=1 cargo test --release --test persistence`"
+            );
+            false
+        }
+    }
+}
+
+/// Python with NumPy and safetensors, which `.ci/run` installs. Once opted in, a missing
+/// Python or NumPy fails the test: CI must never skip the oracle silently.
 fn python(args: &[&str]) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/reconstruct.py");
     let output = Command::new("python3")
@@ -256,7 +282,7 @@ fn python(args: &[&str]) {
         .expect("python3 must be installed for the cross-check");
     assert!(
         output.status.success(),
-        "the NumPy oracle failed (pip install numpy safetensors):\n{}",
+        "the NumPy oracle failed (python3 -m pip install numpy safetensors):\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
 }
@@ -283,6 +309,9 @@ fn max_relative_difference<T: Scalar>(ours: &DMatrix<T>, theirs: &DMatrix<f64>) 
 }
 
 fn numpy_reads_what_we_save<T: Scalar>(tolerance: f64) {
+    if !oracle_enabled(&format!("numpy_reads_what_we_save::<{}>", T::NAME)) {
+        return;
+    }
     let dir = scratch(&format!("numpy-reads-{}", T::NAME));
     let n = 200;
     let test = bundled_digits::<T>()
@@ -325,6 +354,9 @@ fn numpy_reconstructs_the_test_digits_like_we_do_f32() {
 }
 
 fn we_load_a_plain_state_dict<T: Scalar>(tolerance: f64) {
+    if !oracle_enabled(&format!("we_load_a_plain_state_dict::<{}>", T::NAME)) {
+        return;
+    }
     let dir = scratch(&format!("state-dict-{}", T::NAME));
     let n = 100;
     let test = bundled_digits::<T>()
