@@ -1,4 +1,8 @@
-#![cfg_attr(feature = "bundled-digits", doc = include_str!("../README.md"))]
+// The README, with its pictures embedded, written by `build.rs`.
+#![cfg_attr(
+    feature = "bundled-digits",
+    doc = include_str!(concat!(env!("OUT_DIR"), "/crate-docs.md"))
+)]
 #![cfg_attr(
     not(feature = "bundled-digits"),
     doc = "Autoencoders for representation learning; see the README."
