@@ -10,7 +10,8 @@
 //! ```text
 //! cargo run --release --example train -- --hidden 100 --contractive 0.1 --epochs 5
 //! cargo run --release --example train -- --loss cross-entropy --masking 0.3 --save dae.safetensors
-//! cargo run --release --example train -- --train-images my.csv --label-column last --scale standard
+//! cargo run --release --example train -- --train-images my.csv --label-column last --scale standard \
+//!     --decoder-activation linear
 //! cargo run --release --features pictures --example train -- --pictures out/
 //! ```
 //!
@@ -188,7 +189,7 @@ enum Dtype {
     F64,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
 enum Scale {
     Unit,
     Minmax,
@@ -282,6 +283,25 @@ fn read_samples<T: Scalar>(path: &Path, args: &Args) -> Result<Samples<T>, Failu
     }
 }
 
+/// Whether `output` names the existing file `input` (through any relative path, `..` or
+/// symbolic link). An output that does not exist yet is compared through its folder.
+fn same_file(output: &Path, input: &Path) -> bool {
+    let Ok(input) = input.canonicalize() else {
+        return false;
+    };
+    if let Ok(output) = output.canonicalize() {
+        return output == input;
+    }
+    let folder = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match (folder.canonicalize(), output.file_name()) {
+        (Ok(folder), Some(name)) => folder.join(name) == input,
+        _ => false,
+    }
+}
+
 fn first_rows<T: Scalar>(x: DMatrix<T>, limit: Option<usize>) -> DMatrix<T> {
     match limit {
         Some(n) if n < x.nrows() => x.rows(0, n).into_owned(),
@@ -321,6 +341,27 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
         return Err(Failure::Usage(
             "--momentum applies to --optimizer sgd only".into(),
         ));
+    }
+    if args.label_column.is_some() && args.train_images.is_none() && args.test_images.is_none() {
+        return Err(Failure::Usage(
+            "--label-column applies to CSV files given with --train-images or --test-images; the bundled digits have no label column".into(),
+        ));
+    }
+    if args.scale == Some(Scale::Standard) && !matches!(args.decoder_activation, Act::Linear) {
+        return Err(Failure::Usage(
+            "--scale standard gives negative values and values above 1, which a sigmoid, tanh or ReLU decoder cannot output: add --decoder-activation linear (or use --scale minmax)".into(),
+        ));
+    }
+    if let Some(save) = &args.save {
+        let inputs = [&args.train_images, &args.test_images, &args.init];
+        for input in inputs.into_iter().flatten() {
+            if same_file(save, input) {
+                return Err(Failure::Usage(format!(
+                    "--save {} would overwrite an input file; save to another path",
+                    save.display()
+                )));
+            }
+        }
     }
     if args.pictures.is_some() && !cfg!(feature = "pictures") {
         return Err(Failure::Usage(

@@ -80,6 +80,11 @@ fn bad_flags_exit_with_code_2_and_say_why() {
         vec!["--optimizer", "adam", "--momentum", "0.9"],
         vec!["--batch-size", "0"],
         vec!["--lr", "0"],
+        // The bundled digits have no label column: the flag would be ignored.
+        vec!["--label-column", "0"],
+        // A sigmoid decoder cannot output standardised data.
+        vec!["--scale", "standard"],
+        vec!["--scale", "standard", "--decoder-activation", "relu"],
     ] {
         let output = train(&args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -191,5 +196,60 @@ fn reads_csv_with_a_label_column_and_scales_it() {
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(stdout.contains("train: samples=40"), "{stdout}");
     assert!(stdout.contains("test: none"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_output_path_equal_to_an_input_path_is_refused() {
+    let dir = std::env::temp_dir().join(format!("autoencoders-train-same-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("data.csv");
+    let text: String = (0..20)
+        .map(|i| format!("{},{},{}\n", i, 20 - i, i % 4))
+        .collect();
+    std::fs::write(&csv, &text).unwrap();
+    let relative = dir.join(".").join("data.csv");
+    for save in [csv.to_str().unwrap(), relative.to_str().unwrap()] {
+        let output = train(&[
+            "--train-images",
+            csv.to_str().unwrap(),
+            "--hidden",
+            "2",
+            "--epochs",
+            "1",
+            "--save",
+            save,
+        ]);
+        assert_eq!(output.status.code(), Some(2), "--save {save}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("would overwrite an input file"), "{stderr}");
+        assert_eq!(
+            std::fs::read_to_string(&csv).unwrap(),
+            text,
+            "the data was changed"
+        );
+    }
+    // Standardised data trains with a linear decoder, and a new path saves.
+    let model = dir.join("model.safetensors");
+    let output = train(&[
+        "--train-images",
+        csv.to_str().unwrap(),
+        "--hidden",
+        "2",
+        "--epochs",
+        "1",
+        "--scale",
+        "standard",
+        "--decoder-activation",
+        "linear",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(model.exists());
     std::fs::remove_dir_all(dir).unwrap();
 }
