@@ -124,6 +124,7 @@ impl<O> TrainingRun<O> {
             history: History {
                 epochs: Vec::new(),
                 stop_reason: StopReason::Completed,
+                best_epoch: None,
             },
             checkpointing: None,
             data: None,
@@ -204,7 +205,8 @@ where
     /// # Errors
     /// Before any work: as [`fit_with`](Self::fit_with), an invalid [`Checkpointing`], and
     /// [`Error::CheckpointMismatch`] when `x` or `validation` differ from the data the run was
-    /// trained on. During training: as [`fit_with`](Self::fit_with), and [`Error::Io`] when a
+    /// trained on, [`Error::NotResumable`] for a configuration with early stopping. During
+    /// training: as [`fit_with`](Self::fit_with), and [`Error::Io`] when a
     /// checkpoint cannot be written (the previous checkpoint is then intact).
     pub fn fit_resumable<O, B>(
         &mut self,
@@ -235,6 +237,12 @@ where
         B: Observer + ?Sized,
     {
         self.check_training(x, validation, &run.config)?;
+        if run.config.early_stopping().is_some() {
+            // The best epoch's parameters would have to be in the checkpoint too.
+            return Err(Error::NotResumable {
+                what: "early stopping",
+            });
+        }
         if let Some(checkpointing) = &run.checkpointing {
             checkpointing.validate()?;
         }

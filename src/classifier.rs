@@ -2,17 +2,14 @@
 //! supervised fine-tuning, training from scratch, and linear probes.
 
 use crate::linalg::{Op, affine_forward, column_sums, gemm, resize};
-use crate::training::BatchSource;
-use crate::validate::{check_data, check_nonzero, check_param};
+use crate::training::{BatchSource, Learner, run};
+use crate::validate::{all_finite, check_data, check_nonzero, check_param};
 use crate::{
-    CodePass, Encoder, Error, History, Init, Observer, Optimizer, Result, Scalar, StopReason,
-    TrainingConfig,
+    CodePass, Encoder, Error, History, Init, Observer, Optimizer, Result, Scalar, TrainingConfig,
 };
 use nalgebra::{ComplexField, DMatrix, DVector};
 use num_traits::{One, Zero};
 use rand::Rng;
-use rand::seq::SliceRandom;
-use std::ops::ControlFlow;
 
 /// What one epoch of supervised training did.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -348,93 +345,44 @@ impl<E: Encoder> Classifier<E> {
             check_data(vx, self.encoder.input_dim(), "validation data")?;
             self.check_labels(vx, vy, "validation labels")?;
         }
+        if config.early_stopping().is_some() && validation.is_none() {
+            return Err(Error::NoValidationData);
+        }
         // A frozen encoder's codes never change: compute them once and train the head on them.
         let codes = if self.frozen {
             Some(self.encoder.encode(x)?)
         } else {
             None
         };
-        let n = x.nrows();
-        let mut order: Vec<usize> = Vec::with_capacity(n);
-        let mut ws = Workspace::new(self);
-        let source = BatchSource::new(codes.as_ref().unwrap_or(x));
-        let mut batch = DMatrix::zeros(0, 0);
-        let mut batch_labels = Vec::with_capacity(config.batch_size());
-        let mut history = History {
-            epochs: Vec::with_capacity(config.epochs()),
-            stop_reason: StopReason::Completed,
+        let mut history = History::new(config);
+        let mut learner = ClassifierLearner {
+            source: BatchSource::new(codes.as_ref().unwrap_or(x)),
+            frozen_codes: codes.is_some(),
+            labels,
+            validation: validation.map(|v| (v, Workspace::new(self))),
+            batch: DMatrix::zeros(0, 0),
+            batch_labels: Vec::with_capacity(config.batch_size()),
+            model: self,
         };
-        for epoch in 0..config.epochs() {
-            // A fresh permutation of the original order every epoch, as `Autoencoder::fit`.
-            order.clear();
-            order.extend(0..n);
-            if config.shuffle() {
-                order.shuffle(rng);
-            }
-            let (mut loss_sum, mut correct) = (0.0, 0usize);
-            for (index, rows) in order.chunks(config.batch_size()).enumerate() {
-                batch_labels.clear();
-                batch_labels.extend(rows.iter().map(|&r| labels[r]));
-                source.gather(rows, &mut batch);
-                let (loss, hits) = if codes.is_some() {
-                    self.evaluate_head(&batch, &batch_labels, &mut ws, true)
-                } else {
-                    self.evaluate(&batch, &batch_labels, &mut ws, true)
-                };
-                let finite = loss.is_finite()
-                    && ws.grad_weights.iter().all(|v| v.is_finite())
-                    && (self.frozen
-                        || ws
-                            .grad_encoder
-                            .parameters()
-                            .iter()
-                            .all(|g| g.iter().all(|v| v.is_finite())));
-                if !finite {
-                    return Err(Error::Diverged {
-                        epoch,
-                        batch: index,
-                        what: "objective",
-                    });
-                }
-                if !self.step(&ws, optimizer) {
-                    return Err(Error::Diverged {
-                        epoch,
-                        batch: index,
-                        what: "parameters",
-                    });
-                }
-                loss_sum += loss.as_f64() * rows.len() as f64;
-                correct += hits;
-            }
-            let (validation_loss, validation_accuracy) = match validation {
-                Some((vx, vy)) => {
-                    let mut vws = Workspace::new(self);
-                    let (loss, hits) = self.evaluate(vx, vy, &mut vws, false);
-                    (
-                        Some(self.nll_only(loss).as_f64()),
-                        Some(hits as f64 / vy.len() as f64),
-                    )
-                }
-                None => (None, None),
-            };
-            let report = SupervisedReport {
-                epoch,
-                loss: loss_sum / n as f64,
-                accuracy: correct as f64 / n as f64,
-                validation_loss,
-                validation_accuracy,
-            };
-            history.epochs.push(report);
-            if let ControlFlow::Break(()) = observer.on_epoch(&report) {
-                history.stop_reason = StopReason::Observer;
-                break;
-            }
-        }
+        run(
+            &mut learner,
+            config,
+            optimizer,
+            rng,
+            observer,
+            &mut history,
+            |_, _, _, _| Ok(()),
+        )?;
         Ok(history)
     }
 
-    /// One optimiser step, refused (and `false`) when it would make a value non-finite.
-    fn step<O: Optimizer<E::Scalar>>(&mut self, ws: &Workspace<E>, optimizer: &mut O) -> bool {
+    /// One optimiser step; when refused (it would make a value non-finite), whether the
+    /// gradients were finite.
+    fn step<O: Optimizer<E::Scalar> + ?Sized>(
+        &mut self,
+        ws: &Workspace<E>,
+        optimizer: &mut O,
+    ) -> std::result::Result<(), bool> {
         let mut gradients: Vec<&[E::Scalar]> = Vec::new();
         if !self.frozen {
             gradients.extend(ws.grad_encoder.parameters());
@@ -447,7 +395,11 @@ impl<E: Encoder> Classifier<E> {
         }
         parameters.push(self.weights.as_mut_slice());
         parameters.push(self.bias.as_mut_slice());
-        optimizer.try_step(&mut parameters, &gradients)
+        if optimizer.try_step(&mut parameters, &gradients) {
+            Ok(())
+        } else {
+            Err(gradients.iter().all(|g| all_finite(g)))
+        }
     }
 
     /// The objective without its weight decay (for validation reports).
@@ -662,6 +614,107 @@ impl<E: Encoder> Classifier<E> {
 }
 
 /// Index of the largest value (the first of equals).
+/// Samples and their labels.
+type LabelledData<'d, T> = (&'d DMatrix<T>, &'d [usize]);
+
+/// A classifier, its labelled data and its buffers, for the training loop.
+struct ClassifierLearner<'m, 'd, E: Encoder> {
+    model: &'m mut Classifier<E>,
+    /// The training data, or its codes when the encoder is frozen.
+    source: BatchSource<E::Scalar>,
+    frozen_codes: bool,
+    labels: &'d [usize],
+    validation: Option<(LabelledData<'d, E::Scalar>, Workspace<E>)>,
+    batch: DMatrix<E::Scalar>,
+    batch_labels: Vec<usize>,
+}
+
+impl<E: Encoder> Learner<E::Scalar> for ClassifierLearner<'_, '_, E> {
+    type Workspace = Workspace<E>;
+    type Report = SupervisedReport;
+    /// The loss summed over samples, and the correct predictions.
+    type Totals = (f64, usize);
+
+    fn samples(&self) -> usize {
+        self.source.samples()
+    }
+
+    fn workspace(&self) -> Workspace<E> {
+        Workspace::new(self.model)
+    }
+
+    fn batch<G: Rng + ?Sized>(
+        &mut self,
+        rows: &[usize],
+        ws: &mut Workspace<E>,
+        _rng: &mut G,
+        totals: &mut (f64, usize),
+    ) -> Result<bool> {
+        self.batch_labels.clear();
+        self.batch_labels
+            .extend(rows.iter().map(|&r| self.labels[r]));
+        self.source.gather(rows, &mut self.batch);
+        let (loss, hits) = if self.frozen_codes {
+            self.model
+                .evaluate_head(&self.batch, &self.batch_labels, ws, true)
+        } else {
+            self.model
+                .evaluate(&self.batch, &self.batch_labels, ws, true)
+        };
+        totals.0 += loss.as_f64() * rows.len() as f64;
+        totals.1 += hits;
+        Ok(loss.is_finite())
+    }
+
+    fn step<O: Optimizer<E::Scalar> + ?Sized>(
+        &mut self,
+        ws: &Workspace<E>,
+        optimizer: &mut O,
+    ) -> std::result::Result<(), bool> {
+        self.model.step(ws, optimizer)
+    }
+
+    fn report(
+        &mut self,
+        epoch: usize,
+        totals: &(f64, usize),
+        seen: usize,
+    ) -> Result<SupervisedReport> {
+        let (validation_loss, validation_accuracy) = match &mut self.validation {
+            Some(((vx, vy), vws)) => {
+                let (loss, hits) = self.model.evaluate(vx, vy, vws, false);
+                (
+                    Some(self.model.nll_only(loss).as_f64()),
+                    Some(hits as f64 / vy.len() as f64),
+                )
+            }
+            None => (None, None),
+        };
+        let seen_f = seen.max(1) as f64;
+        Ok(SupervisedReport {
+            epoch,
+            loss: totals.0 / seen_f,
+            accuracy: totals.1 as f64 / seen_f,
+            validation_loss,
+            validation_accuracy,
+        })
+    }
+
+    fn validation_loss(report: &SupervisedReport) -> Option<f64> {
+        report.validation_loss
+    }
+
+    fn snapshot(&self) -> Vec<Vec<E::Scalar>> {
+        self.model.parameters().iter().map(|p| p.to_vec()).collect()
+    }
+
+    fn restore(&mut self, snapshot: &[Vec<E::Scalar>]) {
+        for (p, saved) in self.model.parameters_mut().into_iter().zip(snapshot) {
+            p.copy_from_slice(saved);
+        }
+    }
+}
+
 fn argmax<T: Scalar>(values: impl Iterator<Item = T>) -> usize {
     let mut best = (0, None::<T>);
     for (i, v) in values.enumerate() {

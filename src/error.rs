@@ -163,6 +163,26 @@ pub enum Error {
         problem: &'static str,
     },
 
+    /// A learning-rate schedule given with an optimiser whose rate cannot be set.
+    #[error(
+        "optimiser {optimizer} does not implement set_learning_rate, which a learning-rate schedule needs"
+    )]
+    NoLearningRate {
+        /// The optimiser's type.
+        optimizer: &'static str,
+    },
+
+    /// A setting that checkpointed runs do not support yet.
+    #[error("{what} cannot be checkpointed yet: train with fit_with instead of fit_resumable")]
+    NotResumable {
+        /// The setting (e.g. `"early stopping"`).
+        what: &'static str,
+    },
+
+    /// Early stopping asked for without validation data to watch.
+    #[error("early stopping watches the validation loss: give validation data")]
+    NoValidationData,
+
     /// A checkpoint that does not fit the run it is to continue: another model, optimiser or
     /// data set. Resuming it would not continue the checkpointed run exactly.
     #[error("the checkpoint does not fit this run: {what} differ")]

@@ -41,6 +41,7 @@ pub mod pictures;
 mod pretraining;
 pub mod regularizer;
 mod scalar;
+mod schedule;
 mod simd;
 mod stack;
 mod training;
@@ -67,6 +68,7 @@ pub use regularizer::{
     NoRegularizer, Regularizer, RegularizerGradient, RegularizerInput, WeightDecay,
 };
 pub use scalar::Scalar;
+pub use schedule::{Decay, LearningRateSchedule};
 pub use stack::{StackTrace, StackedDecoder, StackedDecoderTrace, StackedEncoder};
 pub use training::{EpochReport, History, Observer, StopReason, TrainingConfig};
 

@@ -4,7 +4,8 @@ use crate::autoencoder::Workspace;
 use crate::linalg::resize;
 use crate::validate::{all_finite, check_nonzero};
 use crate::{
-    Autoencoder, Corruption, Decoder, Encoder, Error, Optimizer, Regularizer, Result, Scalar,
+    Autoencoder, Corruption, Decoder, Encoder, Error, LearningRateSchedule, Optimizer, Regularizer,
+    Result, Scalar,
 };
 use nalgebra::{ComplexField, DMatrix};
 use rand::Rng;
@@ -13,19 +14,33 @@ use std::ops::ControlFlow;
 
 /// How `fit` walks through the data.
 ///
-/// Defaults: 10 epochs, batches of 32, samples shuffled every epoch.
+/// Defaults: 10 epochs, batches of 32, samples shuffled every epoch, the optimiser's own
+/// learning rate, no update budget, no early stopping.
 ///
 /// ```
-/// use autoencoders::TrainingConfig;
+/// use autoencoders::{LearningRateSchedule, TrainingConfig};
 /// let config = TrainingConfig::default().with_epochs(3).with_batch_size(128).with_shuffle(false);
 /// assert_eq!((config.epochs(), config.batch_size(), config.shuffle()), (3, 128, false));
 /// assert!(TrainingConfig::default().with_batch_size(0).validate().is_err());
+///
+/// // A budget of 3,000 updates whatever the data set's size, a cosine schedule over them, and
+/// // the parameters of the best validation epoch kept once 5 epochs bring no improvement.
+/// let budget = TrainingConfig::default()
+///     .with_epochs(usize::MAX)
+///     .with_max_updates(3000)
+///     .with_schedule(LearningRateSchedule::cosine(0.05, 0.0, 3000)?.with_warm_up(100)?)
+///     .with_early_stopping(5);
+/// assert!(budget.validate().is_ok());
+/// # Ok::<(), autoencoders::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TrainingConfig {
     epochs: usize,
     batch_size: usize,
     shuffle: bool,
+    schedule: Option<LearningRateSchedule>,
+    max_updates: Option<u64>,
+    early_stopping: Option<usize>,
 }
 
 impl Default for TrainingConfig {
@@ -34,12 +49,15 @@ impl Default for TrainingConfig {
             epochs: 10,
             batch_size: 32,
             shuffle: true,
+            schedule: None,
+            max_updates: None,
+            early_stopping: None,
         }
     }
 }
 
 impl TrainingConfig {
-    /// Passes over the data.
+    /// Passes over the data (at most, with an update budget or early stopping).
     pub fn with_epochs(mut self, epochs: usize) -> Self {
         self.epochs = epochs;
         self
@@ -54,6 +72,34 @@ impl TrainingConfig {
     /// Whether to shuffle the samples, from the caller's generator, before every epoch.
     pub fn with_shuffle(mut self, shuffle: bool) -> Self {
         self.shuffle = shuffle;
+        self
+    }
+
+    /// The learning rate of every update, set on the optimiser before each one (see
+    /// [`LearningRateSchedule`]); the optimiser must implement
+    /// [`set_learning_rate`](Optimizer::set_learning_rate), as [`Sgd`](crate::Sgd) and
+    /// [`Adam`](crate::Adam) do.
+    pub fn with_schedule(mut self, schedule: LearningRateSchedule) -> Self {
+        self.schedule = Some(schedule);
+        self
+    }
+
+    /// Stops after `updates` optimiser updates in all, even in the middle of an epoch (whose
+    /// report then covers the batches it ran), with [`StopReason::UpdateBudget`]. A budget
+    /// counted in updates trains as long on 100 samples as on 8,000; set the epochs to
+    /// `usize::MAX` to let it alone decide.
+    pub fn with_max_updates(mut self, updates: u64) -> Self {
+        self.max_updates = Some(updates);
+        self
+    }
+
+    /// Watches the validation loss after every epoch and stops, with
+    /// [`StopReason::EarlyStopping`], once `patience` epochs in a row have not improved on the
+    /// best one. However the run stops, the model is then left with the parameters of the
+    /// epoch of lowest validation loss (recorded in [`History::best_epoch`]). Needs validation
+    /// data.
+    pub fn with_early_stopping(mut self, patience: usize) -> Self {
+        self.early_stopping = Some(patience);
         self
     }
 
@@ -72,12 +118,42 @@ impl TrainingConfig {
         self.shuffle
     }
 
+    /// The learning-rate schedule, if any.
+    pub fn schedule(&self) -> Option<LearningRateSchedule> {
+        self.schedule
+    }
+
+    /// The update budget, if any.
+    pub fn max_updates(&self) -> Option<u64> {
+        self.max_updates
+    }
+
+    /// The early-stopping patience, if any.
+    pub fn early_stopping(&self) -> Option<usize> {
+        self.early_stopping
+    }
+
     /// Checks the settings.
     ///
     /// # Errors
-    /// [`Error::ZeroDimension`] for a batch size of 0.
+    /// [`Error::ZeroDimension`] for a batch size, an update budget or a patience of 0;
+    /// [`Error::InvalidHyperParameter`] for an invalid schedule.
     pub fn validate(&self) -> Result<()> {
-        check_nonzero(self.batch_size, "batch_size")
+        check_nonzero(self.batch_size, "batch_size")?;
+        if let Some(schedule) = &self.schedule {
+            schedule.validate()?;
+        }
+        if self.max_updates == Some(0) {
+            return Err(Error::ZeroDimension {
+                what: "max_updates",
+            });
+        }
+        if self.early_stopping == Some(0) {
+            return Err(Error::ZeroDimension {
+                what: "early-stopping patience",
+            });
+        }
+        Ok(())
     }
 }
 
@@ -106,6 +182,10 @@ pub enum StopReason {
     Completed,
     /// The observer asked to stop.
     Observer,
+    /// The update budget ([`TrainingConfig::with_max_updates`]) was spent.
+    UpdateBudget,
+    /// The validation loss stopped improving ([`TrainingConfig::with_early_stopping`]).
+    EarlyStopping,
 }
 
 /// Everything `fit` reported, epoch by epoch: [`EpochReport`]s for autoencoders,
@@ -116,9 +196,22 @@ pub struct History<R = EpochReport> {
     pub epochs: Vec<R>,
     /// Why training stopped.
     pub stop_reason: StopReason,
+    /// With early stopping, the epoch of lowest validation loss, whose parameters the model
+    /// was left with; `None` without early stopping.
+    pub best_epoch: Option<usize>,
 }
 
 impl<R> History<R> {
+    /// An empty history, for a run about to start.
+    pub(crate) fn new(config: &TrainingConfig) -> Self {
+        Self {
+            // A budget in updates may come with `usize::MAX` epochs: reserve a little only.
+            epochs: Vec::with_capacity(config.epochs.min(1024)),
+            stop_reason: StopReason::Completed,
+            best_epoch: None,
+        }
+    }
+
     /// The last epoch's report, if any epoch ran.
     pub fn last(&self) -> Option<&R> {
         self.epochs.last()
@@ -221,10 +314,7 @@ where
         B: Observer + ?Sized,
     {
         self.check_training(x, validation, config)?;
-        let mut history = History {
-            epochs: Vec::with_capacity(config.epochs),
-            stop_reason: StopReason::Completed,
-        };
+        let mut history = History::new(config);
         self.run_epochs(
             x,
             validation,
@@ -250,17 +340,14 @@ where
         if let Some(v) = validation {
             self.check(v, "validation data")?;
         }
+        if config.early_stopping.is_some() && validation.is_none() {
+            return Err(Error::NoValidationData);
+        }
         Ok(())
     }
 
-    /// The epoch loop, from epoch `history.epochs.len()` to `config.epochs`, appending to
-    /// `history`. After each epoch's report is recorded, and before the observer sees it,
-    /// `after_epoch` gets the model, the optimiser, the generator and the history (to write a
-    /// checkpoint); an error from it stops training.
-    ///
-    /// An epoch depends only on the parameters, the optimiser's state and the generator's state
-    /// at its start, so a run resumed there continues bit for bit. The caller has run
-    /// [`check_training`](Self::check_training).
+    /// The epoch loop of [`run`] for this model, from epoch `history.epochs.len()`; see
+    /// there. The caller has run [`check_training`](Self::check_training).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn run_epochs<O, G, B>(
         &mut self,
@@ -278,77 +365,285 @@ where
         G: Rng + ?Sized,
         B: Observer + ?Sized,
     {
-        let n = x.nrows();
-        let mut order: Vec<usize> = Vec::with_capacity(n);
-        let mut workspace = Workspace::new(self);
-        let mut validation_workspace = validation.map(|_| Workspace::new(self));
-        let source = BatchSource::new(x);
-        let mut batch = DMatrix::zeros(0, 0);
-        let mut corrupted = DMatrix::zeros(0, 0);
-        history.stop_reason = StopReason::Completed;
+        let mut learner = AutoencoderLearner {
+            validation: validation.map(|v| (v, Workspace::new(self))),
+            model: self,
+            source: BatchSource::new(x),
+            batch: DMatrix::zeros(0, 0),
+            corrupted: DMatrix::zeros(0, 0),
+        };
+        run(
+            &mut learner,
+            config,
+            optimizer,
+            rng,
+            observer,
+            history,
+            |learner, optimizer, rng, history| after_epoch(learner.model, optimizer, rng, history),
+        )
+    }
+}
 
-        for epoch in history.epochs.len()..config.epochs {
-            // Each epoch shuffles the identity, not the previous epoch's order, so that the
-            // order depends on the generator alone (and a resumed run needs no saved order).
-            order.clear();
-            order.extend(0..n);
-            if config.shuffle {
-                order.shuffle(rng);
+/// What the one training loop, [`run`], needs of a model: the objective and gradient of a
+/// minibatch, the optimiser step, and the epoch's report.
+pub(crate) trait Learner<T: Scalar> {
+    /// Buffers for one batch, reused.
+    type Workspace;
+    /// What an epoch reports.
+    type Report: Copy;
+    /// Sums over an epoch's batches.
+    type Totals: Default;
+
+    /// Samples in the training data.
+    fn samples(&self) -> usize;
+
+    /// Fresh buffers.
+    fn workspace(&self) -> Self::Workspace;
+
+    /// Forward and backward pass of the training samples `rows` (corrupted with `rng` where the
+    /// model corrupts), adding to `totals`; returns whether the objective is finite.
+    fn batch<G: Rng + ?Sized>(
+        &mut self,
+        rows: &[usize],
+        ws: &mut Self::Workspace,
+        rng: &mut G,
+        totals: &mut Self::Totals,
+    ) -> Result<bool>;
+
+    /// One optimiser step from the gradients in `ws`: `Ok(())` when taken; when refused,
+    /// whether the gradients were finite (so the parameters were at fault).
+    fn step<O: Optimizer<T> + ?Sized>(
+        &mut self,
+        ws: &Self::Workspace,
+        optimizer: &mut O,
+    ) -> std::result::Result<(), bool>;
+
+    /// The report of epoch `epoch`, whose batches covered `seen` samples.
+    fn report(&mut self, epoch: usize, totals: &Self::Totals, seen: usize) -> Result<Self::Report>;
+
+    /// The validation loss in a report, which early stopping watches.
+    fn validation_loss(report: &Self::Report) -> Option<f64>;
+
+    /// A copy of the trainable parameters.
+    fn snapshot(&self) -> Vec<Vec<T>>;
+
+    /// Puts back a [`snapshot`](Self::snapshot).
+    fn restore(&mut self, snapshot: &[Vec<T>]);
+}
+
+/// The one training loop, for every model: from epoch `history.epochs.len()` to
+/// `config.epochs`, appending to `history`.
+///
+/// Each epoch shuffles the original order (when configured), then for every batch sets the
+/// scheduled learning rate, computes the objective and its gradient and takes one optimiser
+/// step, until the epochs or the update budget are spent. After each epoch's report is
+/// recorded, and before the observer sees it, `after_epoch` gets the learner, the optimiser,
+/// the generator and the history (to write a checkpoint); an error from it stops training.
+/// With early stopping, the best epoch's parameters are put back at the end.
+///
+/// An epoch depends only on the parameters, the optimiser's state and the generator's state
+/// at its start, and on its index (the update count, for the schedule, is the epochs done
+/// times the batches per epoch, since only the last epoch of a run can be cut short), so a
+/// run resumed there continues bit for bit.
+pub(crate) fn run<T, L, O, G, B>(
+    learner: &mut L,
+    config: &TrainingConfig,
+    optimizer: &mut O,
+    rng: &mut G,
+    observer: &mut B,
+    history: &mut History<L::Report>,
+    mut after_epoch: impl FnMut(&L, &O, &G, &History<L::Report>) -> Result<()>,
+) -> Result<()>
+where
+    T: Scalar,
+    L: Learner<T>,
+    O: Optimizer<T> + ?Sized,
+    G: Rng + ?Sized,
+    B: Observer<L::Report> + ?Sized,
+{
+    let n = learner.samples();
+    let batches_per_epoch = n.div_ceil(config.batch_size) as u64;
+    let mut updates = (history.epochs.len() as u64).saturating_mul(batches_per_epoch);
+    let budget = config.max_updates.unwrap_or(u64::MAX);
+    let mut order: Vec<usize> = Vec::with_capacity(n);
+    let mut ws = learner.workspace();
+    // The lowest validation loss so far, its epoch and its parameters.
+    let mut best: Option<(f64, usize, Vec<Vec<T>>)> = None;
+    history.stop_reason = StopReason::Completed;
+
+    for epoch in history.epochs.len()..config.epochs {
+        if updates >= budget {
+            history.stop_reason = StopReason::UpdateBudget;
+            break;
+        }
+        // Each epoch shuffles the identity, not the previous epoch's order, so that the
+        // order depends on the generator alone (and a resumed run needs no saved order).
+        order.clear();
+        order.extend(0..n);
+        if config.shuffle {
+            order.shuffle(rng);
+        }
+        let mut totals = L::Totals::default();
+        let mut seen = 0;
+        for (index, rows) in order.chunks(config.batch_size).enumerate() {
+            if updates >= budget {
+                break;
             }
-            let (mut reconstruction_sum, mut penalty_sum) = (0.0, 0.0);
-            for (index, rows) in order.chunks(config.batch_size).enumerate() {
-                source.gather(rows, &mut batch);
-                let input = if self.corruption.is_identity() {
-                    &batch
-                } else {
-                    resize(&mut corrupted, batch.nrows(), batch.ncols());
-                    self.corruption.corrupt_into(&batch, &mut corrupted, rng);
-                    &corrupted
-                };
-                let objective = self.evaluate(&batch, input, &mut workspace, true)?;
-                let diverged = |what| Error::Diverged {
-                    epoch,
-                    batch: index,
-                    what,
-                };
-                if !objective.total().is_finite() {
-                    return Err(diverged("objective"));
-                }
-                let gradients: Vec<&[E::Scalar]> = workspace.gradients().collect();
-                // A non-finite gradient spoils the step, which the optimiser then refuses, so
-                // the gradients are scanned only to say which of the two went wrong.
-                if !optimizer.try_step(&mut self.parameters_mut(), &gradients) {
-                    return Err(if gradients.iter().all(|g| all_finite(g)) {
-                        diverged("parameters")
-                    } else {
-                        diverged("gradient")
-                    });
-                }
-                let weight = rows.len() as f64;
-                reconstruction_sum += objective.reconstruction.as_f64() * weight;
-                penalty_sum += objective.penalty.as_f64() * weight;
+            if let Some(schedule) = &config.schedule {
+                optimizer.set_learning_rate(schedule.rate(updates))?;
             }
-            let validation_loss = match (validation, validation_workspace.as_mut()) {
-                (Some(v), Some(ws)) => {
-                    Some(self.evaluate(v, v, ws, false)?.reconstruction.as_f64())
-                }
-                _ => None,
-            };
-            let report = EpochReport {
+            let diverged = |what| Error::Diverged {
                 epoch,
-                reconstruction_loss: reconstruction_sum / n as f64,
-                penalty: penalty_sum / n as f64,
-                objective: (reconstruction_sum + penalty_sum) / n as f64,
-                validation_loss,
+                batch: index,
+                what,
             };
-            history.epochs.push(report);
-            after_epoch(self, optimizer, rng, history)?;
-            if observer.on_epoch(&report).is_break() {
-                history.stop_reason = StopReason::Observer;
+            if !learner.batch(rows, &mut ws, rng, &mut totals)? {
+                return Err(diverged("objective"));
+            }
+            // A non-finite gradient spoils the step, which the optimiser then refuses, so
+            // the gradients are scanned only to say which of the two went wrong.
+            if let Err(gradients_finite) = learner.step(&ws, optimizer) {
+                return Err(diverged(if gradients_finite {
+                    "parameters"
+                } else {
+                    "gradient"
+                }));
+            }
+            seen += rows.len();
+            updates += 1;
+        }
+        let report = learner.report(epoch, &totals, seen)?;
+        history.epochs.push(report);
+        after_epoch(learner, optimizer, rng, history)?;
+        if let Some(patience) = config.early_stopping
+            && let Some(loss) = L::validation_loss(&report)
+        {
+            match &best {
+                Some((lowest, _, _)) if loss >= *lowest => {}
+                _ => best = Some((loss, epoch, learner.snapshot())),
+            }
+            if best.as_ref().is_some_and(|(_, e, _)| epoch - e >= patience) {
+                history.stop_reason = StopReason::EarlyStopping;
                 break;
             }
         }
-        Ok(())
+        if observer.on_epoch(&report).is_break() {
+            history.stop_reason = StopReason::Observer;
+            break;
+        }
+        if updates >= budget {
+            history.stop_reason = StopReason::UpdateBudget;
+            break;
+        }
+    }
+    if let Some((_, epoch, parameters)) = best {
+        learner.restore(&parameters);
+        history.best_epoch = Some(epoch);
+    }
+    Ok(())
+}
+
+/// Validation samples and the buffers to evaluate them.
+type ValidationData<'d, E, D> = (&'d DMatrix<<E as Encoder>::Scalar>, Workspace<E, D>);
+
+/// An autoencoder, its data and its buffers, for [`run`].
+struct AutoencoderLearner<'m, 'd, E: Encoder, D: Decoder<E::Scalar>, R, C> {
+    model: &'m mut Autoencoder<E, D, R, C>,
+    source: BatchSource<E::Scalar>,
+    validation: Option<ValidationData<'d, E, D>>,
+    batch: DMatrix<E::Scalar>,
+    corrupted: DMatrix<E::Scalar>,
+}
+
+impl<E, D, R, C> Learner<E::Scalar> for AutoencoderLearner<'_, '_, E, D, R, C>
+where
+    E: Encoder,
+    D: Decoder<E::Scalar>,
+    R: Regularizer<E::Scalar>,
+    C: Corruption<E::Scalar>,
+{
+    type Workspace = Workspace<E, D>;
+    type Report = EpochReport;
+    /// Sums of the reconstruction loss and the penalty, weighted by batch size.
+    type Totals = (f64, f64);
+
+    fn samples(&self) -> usize {
+        self.source.samples()
+    }
+
+    fn workspace(&self) -> Workspace<E, D> {
+        Workspace::new(self.model)
+    }
+
+    fn batch<G: Rng + ?Sized>(
+        &mut self,
+        rows: &[usize],
+        ws: &mut Workspace<E, D>,
+        rng: &mut G,
+        totals: &mut (f64, f64),
+    ) -> Result<bool> {
+        self.source.gather(rows, &mut self.batch);
+        let input = if self.model.corruption.is_identity() {
+            &self.batch
+        } else {
+            resize(&mut self.corrupted, self.batch.nrows(), self.batch.ncols());
+            self.model
+                .corruption
+                .corrupt_into(&self.batch, &mut self.corrupted, rng);
+            &self.corrupted
+        };
+        let objective = self.model.evaluate(&self.batch, input, ws, true)?;
+        let weight = rows.len() as f64;
+        totals.0 += objective.reconstruction.as_f64() * weight;
+        totals.1 += objective.penalty.as_f64() * weight;
+        Ok(objective.total().is_finite())
+    }
+
+    fn step<O: Optimizer<E::Scalar> + ?Sized>(
+        &mut self,
+        ws: &Workspace<E, D>,
+        optimizer: &mut O,
+    ) -> std::result::Result<(), bool> {
+        let gradients: Vec<&[E::Scalar]> = ws.gradients().collect();
+        if optimizer.try_step(&mut self.model.parameters_mut(), &gradients) {
+            Ok(())
+        } else {
+            Err(gradients.iter().all(|g| all_finite(g)))
+        }
+    }
+
+    fn report(&mut self, epoch: usize, totals: &(f64, f64), seen: usize) -> Result<EpochReport> {
+        let validation_loss = match &mut self.validation {
+            Some((v, ws)) => Some(
+                self.model
+                    .evaluate(v, v, ws, false)?
+                    .reconstruction
+                    .as_f64(),
+            ),
+            None => None,
+        };
+        let seen = seen.max(1) as f64;
+        Ok(EpochReport {
+            epoch,
+            reconstruction_loss: totals.0 / seen,
+            penalty: totals.1 / seen,
+            objective: (totals.0 + totals.1) / seen,
+            validation_loss,
+        })
+    }
+
+    fn validation_loss(report: &EpochReport) -> Option<f64> {
+        report.validation_loss
+    }
+
+    fn snapshot(&self) -> Vec<Vec<E::Scalar>> {
+        self.model.parameters().iter().map(|p| p.to_vec()).collect()
+    }
+
+    fn restore(&mut self, snapshot: &[Vec<E::Scalar>]) {
+        for (p, saved) in self.model.parameters_mut().into_iter().zip(snapshot) {
+            p.copy_from_slice(saved);
+        }
     }
 }
 
@@ -369,6 +664,11 @@ impl<T: Scalar> BatchSource<T> {
         Self {
             samples: x.transpose(),
         }
+    }
+
+    /// Samples held.
+    pub(crate) fn samples(&self) -> usize {
+        self.samples.ncols()
     }
 
     /// Copies rows `rows` of the original matrix, in that order, into `batch`.

@@ -240,6 +240,16 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
         }
     }
 
+    fn learning_rate(&self) -> Option<f64> {
+        Some(self.learning_rate)
+    }
+
+    fn set_learning_rate(&mut self, rate: f64) -> Result<()> {
+        super::check_rate(rate)?;
+        self.learning_rate = rate;
+        Ok(())
+    }
+
     fn restore(&mut self, mut state: OptimizerState<T>) -> Result<()> {
         state.check("Adam", "adam", &["steps"], &["m", "v"])?;
         if state.tensors().len() == 1 {

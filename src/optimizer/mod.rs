@@ -101,6 +101,26 @@ pub trait Optimizer<T: Scalar> {
         OptimizerState::new(std::any::type_name::<Self>())
     }
 
+    /// The optimiser's learning rate, for an optimiser that has one (the default: `None`).
+    fn learning_rate(&self) -> Option<f64> {
+        None
+    }
+
+    /// Sets the learning rate of the steps that follow; training calls it before every update
+    /// when the [`TrainingConfig`](crate::TrainingConfig) has a
+    /// [`LearningRateSchedule`](crate::LearningRateSchedule). A rate of 0 (the end of a cosine
+    /// schedule) must be accepted.
+    ///
+    /// # Errors
+    /// [`Error::NoLearningRate`] from the default, for an optimiser without a rate to set;
+    /// [`Error::InvalidHyperParameter`] for a rate that is negative or not finite.
+    fn set_learning_rate(&mut self, rate: f64) -> Result<()> {
+        let _ = rate;
+        Err(Error::NoLearningRate {
+            optimizer: std::any::type_name::<Self>(),
+        })
+    }
+
     /// Continues from `state`, as returned by [`state`](Self::state) of an optimiser of the same
     /// kind. The optimiser keeps its own hyper-parameters.
     ///
@@ -125,6 +145,14 @@ impl<T: Scalar, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
         (**self).step(parameters, gradients);
     }
 
+    fn learning_rate(&self) -> Option<f64> {
+        (**self).learning_rate()
+    }
+
+    fn set_learning_rate(&mut self, rate: f64) -> Result<()> {
+        (**self).set_learning_rate(rate)
+    }
+
     fn try_step(&mut self, parameters: &mut [&mut [T]], gradients: &[&[T]]) -> bool {
         (**self).try_step(parameters, gradients)
     }
@@ -143,6 +171,14 @@ impl<T: Scalar, O: Optimizer<T> + ?Sized> Optimizer<T> for &mut O {
         (**self).step(parameters, gradients);
     }
 
+    fn learning_rate(&self) -> Option<f64> {
+        (**self).learning_rate()
+    }
+
+    fn set_learning_rate(&mut self, rate: f64) -> Result<()> {
+        (**self).set_learning_rate(rate)
+    }
+
     fn try_step(&mut self, parameters: &mut [&mut [T]], gradients: &[&[T]]) -> bool {
         (**self).try_step(parameters, gradients)
     }
@@ -154,6 +190,11 @@ impl<T: Scalar, O: Optimizer<T> + ?Sized> Optimizer<T> for &mut O {
     fn restore(&mut self, state: OptimizerState<T>) -> Result<()> {
         (**self).restore(state)
     }
+}
+
+/// Checks a rate given to [`Optimizer::set_learning_rate`]: finite and ≥ 0.
+fn check_rate(rate: f64) -> Result<()> {
+    crate::validate::check_param("learning_rate", rate, rate >= 0.0, "a finite value >= 0")
 }
 
 /// What [`positive_in`] requires, for error messages.

@@ -187,6 +187,16 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
         }
     }
 
+    fn learning_rate(&self) -> Option<f64> {
+        Some(self.learning_rate)
+    }
+
+    fn set_learning_rate(&mut self, rate: f64) -> Result<()> {
+        super::check_rate(rate)?;
+        self.learning_rate = rate;
+        Ok(())
+    }
+
     fn restore(&mut self, mut state: OptimizerState<T>) -> Result<()> {
         state.check("Sgd", "sgd", &[], &["velocity"])?;
         self.velocity = state.take_tensors("velocity");

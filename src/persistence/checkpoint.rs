@@ -7,8 +7,9 @@ use super::{
 };
 use crate::checkpointing::{DataFingerprint, TrainingRun};
 use crate::{
-    Autoencoder, Corruption, DenseDecoder, DenseEncoder, DynamicAutoencoder, EpochReport, Error,
-    History, Optimizer, OptimizerState, Regularizer, Result, Scalar, StopReason, TrainingConfig,
+    Autoencoder, Corruption, Decay, DenseDecoder, DenseEncoder, DynamicAutoencoder, EpochReport,
+    Error, History, LearningRateSchedule, Optimizer, OptimizerState, Regularizer, Result, Scalar,
+    StopReason, TrainingConfig,
 };
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
@@ -146,6 +147,55 @@ struct ConfigRecord {
     epochs: usize,
     batch_size: usize,
     shuffle: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    schedule: Option<ScheduleRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_updates: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleRecord {
+    initial: f64,
+    warm_up: u64,
+    decay: DecayRecord,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum DecayRecord {
+    Constant,
+    Step { every: u64, factor: f64 },
+    Exponential { factor: f64 },
+    Cosine { over: u64, minimum: f64 },
+}
+
+impl ScheduleRecord {
+    fn of(schedule: &LearningRateSchedule) -> Self {
+        let decay = match schedule.decay() {
+            Decay::Step { every, factor } => DecayRecord::Step { every, factor },
+            Decay::Exponential { factor } => DecayRecord::Exponential { factor },
+            Decay::Cosine { over, minimum } => DecayRecord::Cosine { over, minimum },
+            // `Decay` is non-exhaustive for users only; `Constant` and any later variant
+            // without parameters.
+            _ => DecayRecord::Constant,
+        };
+        Self {
+            initial: schedule.initial(),
+            warm_up: schedule.warm_up(),
+            decay,
+        }
+    }
+
+    fn schedule(&self) -> crate::Result<LearningRateSchedule> {
+        let decay = match self.decay {
+            DecayRecord::Constant => Decay::Constant,
+            DecayRecord::Step { every, factor } => Decay::Step { every, factor },
+            DecayRecord::Exponential { factor } => Decay::Exponential { factor },
+            DecayRecord::Cosine { over, minimum } => Decay::Cosine { over, minimum },
+        };
+        LearningRateSchedule::new(self.initial, decay)?.with_warm_up(self.warm_up)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -338,6 +388,8 @@ where
                 epochs: run.config.epochs(),
                 batch_size: run.config.batch_size(),
                 shuffle: run.config.shuffle(),
+                schedule: run.config.schedule().as_ref().map(ScheduleRecord::of),
+                max_updates: run.config.max_updates(),
             },
             generator: GeneratorRecord {
                 algorithm: GENERATOR.to_owned(),
@@ -496,10 +548,19 @@ impl<T: Scalar> Checkpoint<T> {
         generator.set_word_pos(g.word_pos);
 
         let c = &record.config;
-        let config = TrainingConfig::default()
+        let mut config = TrainingConfig::default()
             .with_epochs(c.epochs)
             .with_batch_size(c.batch_size)
             .with_shuffle(c.shuffle);
+        if let Some(schedule) = &c.schedule {
+            let schedule = schedule
+                .schedule()
+                .map_err(|e| fail(invalid(e.to_string())))?;
+            config = config.with_schedule(schedule);
+        }
+        if let Some(updates) = c.max_updates {
+            config = config.with_max_updates(updates);
+        }
         config
             .validate()
             .map_err(|e| fail(invalid(e.to_string())))?;
@@ -522,6 +583,7 @@ impl<T: Scalar> Checkpoint<T> {
                 })
                 .collect(),
             stop_reason: StopReason::Completed,
+            best_epoch: None,
         };
         let training_data = record.training_data.fingerprint().map_err(fail)?;
         let validation_data = match &record.validation_data {
@@ -620,9 +682,15 @@ impl<T: Scalar> Checkpoint<T> {
                 what: "the optimiser's kind",
             });
         }
+        // Under a schedule, the learning rate is the schedule's, set before every update: the
+        // rate the optimiser was built with does not matter.
+        let scheduled = self.config.schedule().is_some();
         let bits = |s: &OptimizerState<T>| -> Vec<(String, u64)> {
             let hyper = s.hyper_parameters().iter();
-            hyper.map(|(k, v)| (k.clone(), v.to_bits())).collect()
+            hyper
+                .filter(|(k, _)| !(scheduled && k.as_str() == "learning_rate"))
+                .map(|(k, v)| (k.clone(), v.to_bits()))
+                .collect()
         };
         if bits(&current) != bits(&self.optimizer) {
             return Err(Error::CheckpointMismatch {
