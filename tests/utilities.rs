@@ -1,0 +1,149 @@
+//! Utilities users used to write by hand: seeded splits and row selection.
+
+mod common;
+
+use autoencoders::Error;
+use autoencoders::data::{
+    CsvOptions, LabelColumn, SplitSize, parse_csv, select_labels, select_rows, split_rows,
+};
+use common::rng;
+use nalgebra::DMatrix;
+use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
+use rand::seq::SliceRandom;
+
+// ---------------------------------------------------------------------------------------------
+// Splits and row selection
+
+#[test]
+fn the_same_seed_gives_the_same_split_and_another_seed_another() {
+    let split = |seed| split_rows(1000, SplitSize::Fraction(0.8), &mut rng(seed)).unwrap();
+    let (train, test) = split(3);
+    assert_eq!((train.len(), test.len()), (800, 200));
+    assert_eq!(split(3), (train.clone(), test.clone()));
+    assert_ne!(split(4).0, train);
+    // A partition of 0..n: every index exactly once.
+    let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..1000).collect::<Vec<_>>());
+    // Shuffled, not in file order.
+    assert!(!train.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn a_count_split_is_the_prefix_of_a_seeded_shuffle() {
+    // What the experiments (and users) wrote by hand: shuffle 0..n, take the first `count`.
+    for (n, count, seed) in [(8000, 100, 1000), (8000, 1000, 1001), (5, 1, 7), (5, 4, 8)] {
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        let (first, rest) = split_rows(
+            n,
+            SplitSize::Count(count),
+            &mut ChaCha8Rng::seed_from_u64(seed),
+        )
+        .unwrap();
+        assert_eq!(first, order[..count]);
+        assert_eq!(rest, order[count..]);
+    }
+}
+
+#[test]
+fn bad_splits_are_typed_errors() {
+    let mut r = rng(0);
+    assert!(matches!(
+        split_rows(0, SplitSize::Fraction(0.5), &mut r),
+        Err(Error::EmptyData { .. })
+    ));
+    for fraction in [0.0, 1.0, -0.1, 1.5, f64::NAN, f64::INFINITY] {
+        assert!(
+            matches!(
+                split_rows(10, SplitSize::Fraction(fraction), &mut r),
+                Err(Error::InvalidHyperParameter {
+                    name: "split fraction",
+                    ..
+                })
+            ),
+            "fraction {fraction}"
+        );
+    }
+    // Parts that would be empty, asked for directly or by rounding.
+    for (n, size, first) in [
+        (10, SplitSize::Count(0), 0),
+        (10, SplitSize::Count(10), 10),
+        (10, SplitSize::Count(11), 11),
+        (10, SplitSize::Fraction(0.04), 0),
+        (10, SplitSize::Fraction(0.96), 10),
+        (1, SplitSize::Fraction(0.5), 1),
+    ] {
+        match split_rows(n, size, &mut r) {
+            Err(Error::InvalidSplit { samples, first: f }) => {
+                assert_eq!((samples, f), (n, first), "{size:?}");
+            }
+            other => panic!("{size:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn selected_rows_and_labels_stay_together() {
+    let x = DMatrix::from_fn(6, 3, |i, j| (10 * i + j) as f32);
+    let labels = vec![5, 4, 3, 2, 1, 0];
+    let indices = [4, 1, 1, 5];
+    let picked = select_rows(&x, &indices).unwrap();
+    assert_eq!(picked.shape(), (4, 3));
+    for (i, &row) in indices.iter().enumerate() {
+        assert_eq!(picked.row(i), x.row(row));
+    }
+    assert_eq!(select_labels(&labels, &indices).unwrap(), vec![1, 4, 4, 0]);
+
+    match select_rows(&x, &[0, 2, 6, 9]) {
+        Err(Error::RowOutOfRange {
+            position,
+            index,
+            rows,
+            ..
+        }) => assert_eq!((position, index, rows), (2, 6, 6)),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        select_labels(&labels, &[usize::MAX]),
+        Err(Error::RowOutOfRange {
+            index: usize::MAX,
+            ..
+        })
+    ));
+    assert!(matches!(select_rows(&x, &[]), Err(Error::EmptyData { .. })));
+    assert!(matches!(
+        select_labels(&labels, &[]),
+        Err(Error::EmptyData { .. })
+    ));
+}
+
+#[test]
+fn a_table_splits_into_training_and_test_tables() {
+    let text = "a,b,class\n0,0,0\n1,10,1\n2,20,2\n3,30,0\n4,40,1\n";
+    let options = CsvOptions::default().with_label_column(LabelColumn::Last);
+    let table = parse_csv::<f64>(text, "inline", &options).unwrap();
+    let (train, test) = split_rows(5, SplitSize::Count(3), &mut rng(2)).unwrap();
+    let parts = [
+        table.select_rows(&train).unwrap(),
+        table.select_rows(&test).unwrap(),
+    ];
+    for (part, indices) in parts.iter().zip([&train, &test]) {
+        assert_eq!(part.features.nrows(), indices.len());
+        let labels = part.labels.as_ref().unwrap();
+        for (row, &index) in indices.iter().enumerate() {
+            assert_eq!(part.features[(row, 0)], index as f64);
+            assert_eq!(part.features[(row, 1)], 10.0 * index as f64);
+            assert_eq!(labels[row], index % 3);
+        }
+        assert_eq!(part.feature_names, table.feature_names);
+    }
+    let unlabelled = parse_csv::<f64>("1,2\n3,4\n", "inline", &CsvOptions::default()).unwrap();
+    let one = unlabelled.select_rows(&[1]).unwrap();
+    assert_eq!((one.features[(0, 0)], one.labels), (3.0, None));
+    assert!(matches!(
+        unlabelled.select_rows(&[2]),
+        Err(Error::RowOutOfRange { .. })
+    ));
+}
