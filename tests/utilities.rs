@@ -1,12 +1,14 @@
-//! Utilities users used to write by hand: seeded splits and row selection.
+//! Utilities users used to write by hand: seeded splits and row selection, and scaling by
+//! known bounds.
 
 mod common;
 
 use autoencoders::Error;
 use autoencoders::data::{
-    CsvOptions, LabelColumn, SplitSize, parse_csv, select_labels, select_rows, split_rows,
+    CsvOptions, FittedScaler, LabelColumn, Scaler, SplitSize, parse_csv, select_labels,
+    select_rows, split_rows,
 };
-use common::rng;
+use common::{rng, uniform};
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
@@ -145,5 +147,121 @@ fn a_table_splits_into_training_and_test_tables() {
     assert!(matches!(
         unlabelled.select_rows(&[2]),
         Err(Error::RowOutOfRange { .. })
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scaling by known bounds
+
+#[test]
+fn known_bounds_keep_constant_columns_and_test_values_in_the_unit_interval() {
+    // 8×8 digits with values 0..=16; the first pixel is blank in every training image.
+    let train = DMatrix::from_fn(20, 64, |i, j| {
+        if j == 0 {
+            0.0
+        } else {
+            ((i * 7 + j * 5) % 17) as f64
+        }
+    });
+    let test = DMatrix::from_fn(5, 64, |i, j| ((i + j) % 17) as f64);
+    let known = FittedScaler::known_range(0.0, 16.0, 64).unwrap();
+    let fitted = Scaler::MinMax.fit(&train).unwrap();
+    let (known_test, fitted_test) = (
+        known.transform(&test).unwrap(),
+        fitted.transform(&test).unwrap(),
+    );
+    // Test sample 1 has 1 in the first pixel: min-max fitted on the blank column says 0.
+    assert_eq!(test[(1, 0)], 1.0);
+    assert_eq!(fitted_test[(1, 0)], 0.0);
+    assert_eq!(known_test[(1, 0)], 1.0 / 16.0);
+    // Dividing by 16 is all it does.
+    assert_eq!(known_test, test.map(|v| v / 16.0));
+    assert_eq!(known.scaler(), Scaler::MinMax);
+    assert_eq!(known.minimum(), Some(&[0.0; 64][..]));
+    assert_eq!(known.maximum(), Some(&[16.0; 64][..]));
+    assert_eq!(known.inverse_transform(&known_test).unwrap(), test);
+}
+
+#[test]
+fn values_within_known_bounds_land_in_the_unit_interval_in_f32_and_f64() {
+    // Bounds that f32 represents exactly, so that "within the bounds" means the same in both.
+    let (low, high) = (vec![-3.75, 0.125, 2f64.powi(-10)], vec![11.25, 0.375, 2e5]);
+    let scaler = FittedScaler::known_ranges(low.clone(), high.clone()).unwrap();
+    let mut r = rng(9);
+    let u = uniform(500, 3, 0.0, 1.0, &mut r);
+    // Values drawn within the bounds, plus the bounds themselves.
+    let x = DMatrix::from_fn(502, 3, |i, j| match i {
+        500 => low[j],
+        501 => high[j],
+        _ => (low[j] + (high[j] - low[j]) * u[(i, j)]).clamp(low[j], high[j]),
+    });
+    let scaled = scaler.transform(&x).unwrap();
+    assert!(scaled.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert_eq!(
+        scaled.row(500).iter().copied().collect::<Vec<_>>(),
+        [0.0; 3]
+    );
+    assert_eq!(
+        scaled.row(501).iter().copied().collect::<Vec<_>>(),
+        [1.0; 3]
+    );
+    let x32 = DMatrix::from_fn(502, 3, |i, j| {
+        (x[(i, j)] as f32).clamp(low[j] as f32, high[j] as f32)
+    });
+    let scaled32 = scaler.transform(&x32).unwrap();
+    assert!(scaled32.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert_eq!(
+        scaled32.row(501).iter().copied().collect::<Vec<_>>(),
+        [1.0; 3]
+    );
+    // Outside the bounds: outside the interval (not clipped).
+    let beyond = DMatrix::from_row_slice(1, 3, &[-3.8, 0.4, 2.1e5]);
+    assert!(
+        scaler
+            .transform(&beyond)
+            .unwrap()
+            .iter()
+            .all(|v| !(0.0..=1.0).contains(v))
+    );
+}
+
+#[test]
+fn bad_known_bounds_are_typed_errors() {
+    for (low, high) in [
+        (1.0, 1.0),
+        (2.0, 1.0),
+        (f64::NAN, 1.0),
+        (0.0, f64::NAN),
+        (f64::NEG_INFINITY, 1.0),
+        (0.0, f64::INFINITY),
+    ] {
+        assert!(
+            matches!(
+                FittedScaler::known_range(low, high, 4),
+                Err(Error::InvalidHyperParameter { .. })
+            ),
+            "[{low}, {high}]"
+        );
+    }
+    assert!(matches!(
+        FittedScaler::known_range(0.0, 1.0, 0),
+        Err(Error::ZeroDimension { .. })
+    ));
+    assert!(matches!(
+        FittedScaler::known_ranges(vec![], vec![]),
+        Err(Error::ZeroDimension { .. })
+    ));
+    assert!(matches!(
+        FittedScaler::known_ranges(vec![0.0, 0.0], vec![1.0]),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        FittedScaler::known_ranges(vec![0.0, 5.0], vec![1.0, 5.0]),
+        Err(Error::InvalidHyperParameter { .. })
+    ));
+    let scaler = FittedScaler::known_range(0.0, 1.0, 2).unwrap();
+    assert!(matches!(
+        scaler.transform(&DMatrix::<f64>::zeros(1, 3)),
+        Err(Error::DimensionMismatch { .. })
     ));
 }

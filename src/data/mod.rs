@@ -1,6 +1,6 @@
 //! Reading, scaling and splitting data sets: IDX files (MNIST's format), CSV files of numbers,
-//! feature scaling learned on training data, seeded train/test splits, and the digits bundled
-//! with the crate.
+//! feature scaling learned on training data or from known bounds, seeded train/test splits, and
+//! the digits bundled with the crate.
 //!
 //! Readers return a [`Table`] (or an [`IdxArray`]) whose values are as in the file; a
 //! [`Scaler`] then scales them. Gzip-compressed files are recognised from their first bytes and
