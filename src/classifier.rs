@@ -5,8 +5,8 @@ use crate::linalg::{Op, affine_forward, column_sums, gemm, resize};
 use crate::training::BatchSource;
 use crate::validate::{check_data, check_nonzero, check_param};
 use crate::{
-    CodePass, Encoder, Error, History, Init, Observer, Optimizer, Result, Scalar, StopReason,
-    TrainingConfig,
+    CodePass, ConfusionMatrix, Encoder, Error, History, Init, Observer, Optimizer, Result, Scalar,
+    StopReason, TrainingConfig,
 };
 use nalgebra::{ComplexField, DMatrix, DVector};
 use num_traits::{One, Zero};
@@ -228,6 +228,21 @@ impl<E: Encoder> Classifier<E> {
         let predicted = self.predict(x)?;
         let correct = predicted.iter().zip(labels).filter(|(p, y)| p == y).count();
         Ok(correct as f64 / labels.len() as f64)
+    }
+
+    /// The confusion matrix of the predictions on `x` against `labels`: counts, accuracy and
+    /// per-class error rates.
+    ///
+    /// # Errors
+    /// As [`accuracy`](Self::accuracy).
+    pub fn confusion_matrix(
+        &self,
+        x: &DMatrix<E::Scalar>,
+        labels: &[usize],
+    ) -> Result<ConfusionMatrix> {
+        self.check_labels(x, labels, "labels")?;
+        let predicted = self.predict(x)?;
+        ConfusionMatrix::new(self.classes(), &predicted, labels)
     }
 
     /// The objective on `x` taken as one batch: mean negative log-likelihood plus weight decay.

@@ -1,13 +1,13 @@
-//! Utilities users used to write by hand: seeded splits and row selection, and scaling by
-//! known bounds.
+//! Utilities users used to write by hand: seeded splits and row selection, scaling by known
+//! bounds, and the confusion matrix.
 
 mod common;
 
-use autoencoders::Error;
 use autoencoders::data::{
     CsvOptions, FittedScaler, LabelColumn, Scaler, SplitSize, parse_csv, select_labels,
     select_rows, split_rows,
 };
+use autoencoders::{ConfusionMatrix, Error};
 use common::{rng, uniform};
 use nalgebra::DMatrix;
 use rand::SeedableRng;
@@ -263,5 +263,113 @@ fn bad_known_bounds_are_typed_errors() {
     assert!(matches!(
         scaler.transform(&DMatrix::<f64>::zeros(1, 3)),
         Err(Error::DimensionMismatch { .. })
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The confusion matrix
+
+#[test]
+fn the_confusion_matrix_counts_and_rates() {
+    let truth = [0, 1, 2, 2, 2, 1, 0, 0, 3, 3];
+    let predicted = [0, 2, 2, 2, 0, 1, 0, 1, 3, 2];
+    let confusion = ConfusionMatrix::new(5, &predicted, &truth).unwrap();
+    #[rustfmt::skip]
+    let expected = DMatrix::from_row_slice(5, 5, &[
+        2, 1, 0, 0, 0,
+        0, 1, 1, 0, 0,
+        1, 0, 2, 0, 0,
+        0, 0, 1, 1, 0,
+        0, 0, 0, 0, 0,
+    ]);
+    assert_eq!(confusion.to_matrix(), expected);
+    assert_eq!(confusion.count(2, 0), Some(1));
+    assert_eq!((confusion.count(5, 0), confusion.count(0, 5)), (None, None));
+    assert_eq!((confusion.total(), confusion.correct()), (10, 6));
+    assert_eq!(confusion.accuracy(), 0.6);
+    assert_eq!(confusion.error_rate(), 0.4);
+    let classes = confusion.per_class();
+    assert_eq!(classes.len(), 5);
+    let rates: Vec<_> = classes.iter().map(|c| c.error_rate()).collect();
+    assert_eq!(
+        rates,
+        [Some(1.0 / 3.0), Some(0.5), Some(1.0 / 3.0), Some(0.5), None]
+    );
+    let precisions: Vec<_> = classes.iter().map(|c| c.precision()).collect();
+    assert_eq!(
+        precisions,
+        [Some(2.0 / 3.0), Some(0.5), Some(0.5), Some(1.0), None]
+    );
+    let recalls: Vec<_> = classes.iter().map(|c| c.recall()).collect();
+    assert_eq!(
+        recalls,
+        [Some(2.0 / 3.0), Some(0.5), Some(2.0 / 3.0), Some(0.5), None]
+    );
+    assert_eq!(confusion.class(5), None);
+    assert_eq!(
+        confusion.to_string(),
+        "\
+true \\ predicted  0  1  2  3  4 |    error
+               0  2  1  0  0  0 |  33.33 %
+               1  0  1  1  0  0 |  50.00 %
+               2  1  0  2  0  0 |  33.33 %
+               3  0  0  1  1  0 |  50.00 %
+               4  0  0  0  0  0 |        –
+accuracy 60.00 % (6 of 10)
+"
+    );
+}
+
+#[test]
+fn wide_counts_widen_the_columns() {
+    let truth: Vec<usize> = (0..1500).map(|i| usize::from(i >= 1200)).collect();
+    let predicted = vec![0; 1500];
+    let text = ConfusionMatrix::new(2, &predicted, &truth)
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        text,
+        "\
+true \\ predicted     0     1 |    error
+               0  1200     0 |   0.00 %
+               1   300     0 | 100.00 %
+accuracy 80.00 % (1200 of 1500)
+"
+    );
+}
+
+#[test]
+fn bad_labels_for_a_confusion_matrix_are_typed_errors() {
+    assert!(matches!(
+        ConfusionMatrix::new(0, &[0], &[0]),
+        Err(Error::ZeroDimension { what: "classes" })
+    ));
+    assert!(matches!(
+        ConfusionMatrix::new(3, &[0, 1], &[0, 1, 2]),
+        Err(Error::DimensionMismatch {
+            expected: 3,
+            found: 2,
+            ..
+        })
+    ));
+    assert!(matches!(
+        ConfusionMatrix::new(3, &[0, 1, 2], &[0, 3, 1]),
+        Err(Error::DataOutOfRange {
+            what: "true labels",
+            row: 1,
+            ..
+        })
+    ));
+    assert!(matches!(
+        ConfusionMatrix::new(3, &[0, 1, 7], &[0, 1, 1]),
+        Err(Error::DataOutOfRange {
+            what: "predicted labels",
+            row: 2,
+            ..
+        })
+    ));
+    assert!(matches!(
+        ConfusionMatrix::new(3, &[], &[]),
+        Err(Error::EmptyData { .. })
     ));
 }
