@@ -15,6 +15,7 @@
 //! subcommand is sized to finish in under 10 minutes on two cores.
 
 use autoencoders::data::{Digits, bundled_digits, select_labels, select_rows};
+use autoencoders::metrics::mean_jacobian_norm;
 use autoencoders::{
     Activation, Autoencoder, Classifier, Contractive, Corruption, DenseBuilder, Encoder,
     GaussianNoise, Init, KlSparsity, L1Sparsity, LayerSpec, LayerwisePretrainer, Masking, Pca,
@@ -293,32 +294,6 @@ fn pretraining(digits: &Digits<f32>, args: &Args) -> Res<()> {
     Ok(())
 }
 
-/// Mean Frobenius norm of the encoder's Jacobian `∂h/∂x` over the samples of `x`, for a
-/// one-layer encoder: `‖J‖_F = √(Σ_j s'(z_j)²·‖w_j‖²)`.
-fn mean_jacobian_norm(encoder: &autoencoders::DenseEncoder<f32>, x: &DMatrix<f32>) -> f64 {
-    let w = encoder.weights();
-    let row_norms: Vec<f64> = w.row_iter().map(|r| f64::from(r.norm_squared())).collect();
-    let mut z = x * w.transpose();
-    for (mut column, &b) in z.column_iter_mut().zip(encoder.bias().iter()) {
-        column.add_scalar_mut(b);
-    }
-    let activation = encoder.activation();
-    let total: f64 = z
-        .row_iter()
-        .map(|row| {
-            row.iter()
-                .zip(&row_norms)
-                .map(|(&z, n)| {
-                    let slope = f64::from(activation.derivative(z, activation.apply(z)));
-                    slope * slope * n
-                })
-                .sum::<f64>()
-                .sqrt()
-        })
-        .sum();
-    total / x.nrows() as f64
-}
-
 /// What one trained single-layer autoencoder's features are worth.
 struct FeatureReport {
     fine_tuned: f64,
@@ -421,7 +396,7 @@ fn evaluate_variant(
         "DAE (masking p)" => trained!(base.with_corruption(Masking::new(h)?)),
         _ => trained!(base.with_regularizer(Contractive::new(h)?)),
     };
-    let jacobian = mean_jacobian_norm(&encoder, test);
+    let jacobian = mean_jacobian_norm(&encoder, test)?;
     let probe = probe_error(&encoder, x, labels, test, test_labels, &mut rng)?;
     let mut classifier = Classifier::new(
         StackedEncoder::new(vec![encoder])?,
@@ -690,7 +665,7 @@ fn dae_cae(digits: &Digits<f32>, args: &Args) -> Res<()> {
             )?;
             m.into_parts().0
         };
-        let jacobian = mean_jacobian_norm(&encoder, &digits.test_images);
+        let jacobian = mean_jacobian_norm(&encoder, &digits.test_images)?;
         let mut probe = Classifier::new(
             StackedEncoder::new(vec![encoder])?,
             10,

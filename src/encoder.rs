@@ -151,6 +151,105 @@ pub trait Encoder: Clone + fmt::Debug {
         self.forward(x, &mut trace, &mut pass);
         Ok(pass.code)
     }
+
+    /// The Jacobian `∂h/∂x` of the code with respect to the input at each sample of `x`: one
+    /// `code_dim × input_dim` matrix per sample, entry `(j, i)` being `∂h_j/∂x_i`.
+    ///
+    /// The provided method handles encoders whose code layer is an affine map of the input
+    /// itself, `h = s(x·Wᵀ + b)` (weights exposed by [`code_layer`](Self::code_layer), and
+    /// [`code_input`](Self::code_input) returning `x`): then `∂h/∂x = diag(s'(z))·W`. That
+    /// covers [`DenseEncoder`]; [`StackedEncoder`](crate::StackedEncoder) implements it
+    /// itself, by the chain rule through every layer. An encoder of another shape implements
+    /// it, or gets an error.
+    ///
+    /// The result holds `n·code_dim·input_dim` values: for the norms over a large batch,
+    /// [`jacobian_norms`](crate::metrics::jacobian_norms) works through it in pieces.
+    ///
+    /// ```
+    /// use autoencoders::{Activation, DenseEncoder, Encoder};
+    /// use nalgebra::{DMatrix, DVector};
+    ///
+    /// // h = tanh(2·x₀ − x₁): at x = 0, ∂h/∂x = [2, −1].
+    /// let encoder = DenseEncoder::from_parts(
+    ///     DMatrix::from_row_slice(1, 2, &[2.0, -1.0]),
+    ///     DVector::zeros(1),
+    ///     Activation::Tanh,
+    /// )?;
+    /// let jacobians = encoder.jacobian(&DMatrix::zeros(1, 2))?;
+    /// assert_eq!(jacobians, vec![DMatrix::from_row_slice(1, 2, &[2.0, -1.0])]);
+    /// # Ok::<(), autoencoders::Error>(())
+    /// ```
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim`; returns `n` matrices of `code_dim × input_dim`.
+    ///
+    /// # Errors
+    /// [`Error::EmptyData`], [`Error::DimensionMismatch`] or [`Error::NonFiniteData`] for bad
+    /// input; from the provided method, [`Error::MissingCodeWeights`] when the encoder does not
+    /// expose its code layer's weights and [`Error::JacobianUnavailable`] when its code layer
+    /// is not applied to the input itself.
+    fn jacobian(&self, x: &DMatrix<Self::Scalar>) -> Result<Vec<DMatrix<Self::Scalar>>> {
+        let DirectCodeLayer { weights, slopes } = direct_code_layer(self, x)?;
+        Ok(slopes
+            .row_iter()
+            .map(|slopes| {
+                let mut jacobian = weights.clone();
+                for (mut row, &slope) in jacobian.row_iter_mut().zip(slopes.iter()) {
+                    row *= slope;
+                }
+                jacobian
+            })
+            .collect())
+    }
+}
+
+/// The code layer of an encoder that applies it to the input itself, `h = s(x·Wᵀ + b)`, at a
+/// batch `x`: the Jacobian at sample `s` is `diag(slopes_s)·W`.
+pub(crate) struct DirectCodeLayer<'e, T: Scalar> {
+    /// `W`, `code_dim × input_dim`.
+    pub(crate) weights: &'e DMatrix<T>,
+    /// `s'(z)` at every sample, `n × code_dim`.
+    pub(crate) slopes: DMatrix<T>,
+}
+
+/// The code layer of `encoder` at `x`, when it is an affine map of the input itself.
+///
+/// Checks `x` first. [`Error::MissingCodeWeights`] when the encoder hides `W`,
+/// [`Error::JacobianUnavailable`] when its code layer is applied to something else than `x`.
+pub(crate) fn direct_code_layer<'e, E: Encoder>(
+    encoder: &'e E,
+    x: &DMatrix<E::Scalar>,
+) -> Result<DirectCodeLayer<'e, E::Scalar>> {
+    check_data(
+        x,
+        encoder.input_dim(),
+        "data to differentiate the encoder at",
+    )?;
+    let layer = encoder.code_layer();
+    let weights = layer.weights.ok_or(Error::MissingCodeWeights {
+        component: "the encoder's Jacobian",
+    })?;
+    let mut trace = E::Trace::default();
+    let mut pass = CodePass::default();
+    encoder.forward(x, &mut trace, &mut pass);
+    // The code layer's input is `x` itself exactly when the encoder hands back `x`, not a
+    // hidden layer's output (a stack's, which would need the chain rule).
+    let direct = std::ptr::eq(encoder.code_input(x, &trace), x);
+    if !direct || weights.shape() != (encoder.code_dim(), x.ncols()) {
+        return Err(Error::JacobianUnavailable {
+            reason: "its code layer is not applied to the input itself, \
+                     and it does not implement Encoder::jacobian",
+        });
+    }
+    let mut slopes = pass.code.clone();
+    for ((slope, &z), &h) in slopes
+        .iter_mut()
+        .zip(pass.pre_activation.iter())
+        .zip(pass.code.iter())
+    {
+        *slope = layer.activation.derivative(z, h);
+    }
+    Ok(DirectCodeLayer { weights, slopes })
 }
 
 /// A dense layer as an encoder: `h = s(x·Wᵀ + b)`.

@@ -96,6 +96,15 @@ pub enum Error {
         component: &'static str,
     },
 
+    /// An encoder whose Jacobian `∂h/∂x` the crate cannot compute: its code layer is not an
+    /// affine map of the input itself, and it does not implement
+    /// [`Encoder::jacobian`](crate::Encoder::jacobian).
+    #[error("the Jacobian of this encoder is not available: {reason}")]
+    JacobianUnavailable {
+        /// Why not.
+        reason: &'static str,
+    },
+
     /// A regularizer returned a NaN or infinite penalty or gradient.
     #[error("regularizer {name} returned a non-finite {part}")]
     NonFiniteRegularizer {

@@ -1,7 +1,10 @@
-//! Measures of trained models: the confusion matrix of a classifier.
+//! Measures of trained models: the confusion matrix of a classifier, and the size of an
+//! encoder's Jacobian `∂h/∂x` (how much the code moves when the input does, which the
+//! contractive penalty shrinks).
 
+use crate::encoder::{DirectCodeLayer, direct_code_layer};
 use crate::validate::check_nonzero;
-use crate::{Error, Result};
+use crate::{Encoder, Error, Result, Scalar};
 use nalgebra::DMatrix;
 use std::fmt;
 
@@ -227,4 +230,95 @@ impl fmt::Display for ConfusionMatrix {
             self.total()
         )
     }
+}
+
+/// Values of the Jacobians that [`jacobian_norms`] materialises at a time (16 MB of `f32`).
+const JACOBIAN_CHUNK: usize = 1 << 22;
+
+/// The Frobenius norm `‖∂h/∂x‖_F` of the encoder's Jacobian at each sample of `x`.
+///
+/// When the code layer is an affine map of the input itself, `h = s(x·Wᵀ + b)` (as for
+/// [`DenseEncoder`](crate::DenseEncoder)), it uses the closed form `‖J‖²_F = Σ_j s'(z_j)²·‖w_j‖²`
+/// without forming `J`; the contractive penalty is `(λ/2)` times the mean of its square.
+/// Otherwise it takes the Jacobians from [`Encoder::jacobian`] (the chain rule through every
+/// layer, for a [`StackedEncoder`](crate::StackedEncoder)) a few samples at a time, so memory
+/// stays bounded whatever `n`. The sums are taken in `f64`.
+///
+/// ```
+/// use autoencoders::{Activation, DenseEncoder, Encoder, metrics::jacobian_norms};
+/// use nalgebra::{DMatrix, DVector};
+///
+/// // A linear code: J = W at every sample, ‖W‖_F = √(3² + 4²) = 5.
+/// let w = DMatrix::from_row_slice(2, 2, &[3.0, 0.0, 0.0, 4.0]);
+/// let encoder = DenseEncoder::from_parts(w, DVector::zeros(2), Activation::Linear)?;
+/// assert_eq!(jacobian_norms(&encoder, &DMatrix::zeros(3, 2))?, vec![5.0; 3]);
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+///
+/// # Shapes
+/// `x` is `n × input_dim`; returns `n` norms.
+///
+/// # Errors
+/// [`Error::EmptyData`], [`Error::DimensionMismatch`] or [`Error::NonFiniteData`] for bad
+/// input; whatever [`Encoder::jacobian`] returns for an encoder it cannot differentiate.
+pub fn jacobian_norms<E: Encoder>(encoder: &E, x: &DMatrix<E::Scalar>) -> Result<Vec<f64>> {
+    match direct_code_layer(encoder, x) {
+        Ok(DirectCodeLayer { weights, slopes }) => {
+            // S_j = ‖w_j‖², then ‖J_s‖²_F = Σ_j s'(z_sj)²·S_j.
+            let row_norms: Vec<f64> = weights
+                .row_iter()
+                .map(|row| row.iter().map(|w| w.as_f64().powi(2)).sum())
+                .collect();
+            Ok(slopes
+                .row_iter()
+                .map(|slopes| {
+                    slopes
+                        .iter()
+                        .zip(&row_norms)
+                        .map(|(slope, norm)| slope.as_f64().powi(2) * norm)
+                        .sum::<f64>()
+                        .sqrt()
+                })
+                .collect())
+        }
+        Err(Error::MissingCodeWeights { .. } | Error::JacobianUnavailable { .. }) => {
+            let per_sample = (encoder.code_dim() * encoder.input_dim()).max(1);
+            let chunk = (JACOBIAN_CHUNK / per_sample).max(1);
+            let mut norms = Vec::with_capacity(x.nrows());
+            for start in (0..x.nrows()).step_by(chunk) {
+                let rows = chunk.min(x.nrows() - start);
+                let jacobians = encoder.jacobian(&x.rows(start, rows).into_owned())?;
+                norms.extend(jacobians.iter().map(frobenius_norm));
+            }
+            Ok(norms)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// The mean over the samples of `x` of the Frobenius norm `‖∂h/∂x‖_F` of the encoder's
+/// Jacobian: the mean of [`jacobian_norms`].
+///
+/// ```
+/// use approx::assert_relative_eq;
+/// use autoencoders::{Activation, DenseEncoder, metrics::mean_jacobian_norm};
+/// use nalgebra::{DMatrix, DVector};
+///
+/// // h = σ(x₀ + 2·x₁): at z = 0, s'(0) = 1/4 and ‖J‖_F = √5 / 4.
+/// let w = DMatrix::from_row_slice(1, 2, &[1.0, 2.0]);
+/// let encoder = DenseEncoder::from_parts(w, DVector::zeros(1), Activation::Sigmoid)?;
+/// let x = DMatrix::from_row_slice(2, 2, &[0.0, 0.0, 2.0, -1.0]);
+/// assert_relative_eq!(mean_jacobian_norm(&encoder, &x)?, 5f64.sqrt() / 4.0);
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`jacobian_norms`].
+pub fn mean_jacobian_norm<E: Encoder>(encoder: &E, x: &DMatrix<E::Scalar>) -> Result<f64> {
+    let norms = jacobian_norms(encoder, x)?;
+    Ok(norms.iter().sum::<f64>() / norms.len() as f64)
+}
+
+fn frobenius_norm<T: Scalar>(m: &DMatrix<T>) -> f64 {
+    m.iter().map(|v| v.as_f64().powi(2)).sum::<f64>().sqrt()
 }

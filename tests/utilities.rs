@@ -1,18 +1,32 @@
 //! Utilities users used to write by hand: seeded splits and row selection, scaling by known
-//! bounds, and the confusion matrix.
+//! bounds, the encoder's Jacobian and its norm, and the confusion matrix.
 
 mod common;
 
 use autoencoders::data::{
-    CsvOptions, FittedScaler, LabelColumn, Scaler, SplitSize, parse_csv, select_labels,
-    select_rows, split_rows,
+    CsvOptions, FittedScaler, LabelColumn, Scaler, SplitSize, bundled_digits, parse_csv,
+    select_labels, select_rows, split_rows,
 };
-use autoencoders::{ConfusionMatrix, Error};
-use common::{rng, uniform};
-use nalgebra::DMatrix;
+use autoencoders::metrics::{jacobian_norms, mean_jacobian_norm};
+use autoencoders::{
+    Activation, CodeLayer, CodePass, ConfusionMatrix, Contractive, DenseBuilder, DenseEncoder,
+    Encoder, Error, Init, StackedEncoder,
+};
+use common::{Agreement, STEP, compare, rng, uniform};
+use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
+
+fn assert_holds(agreement: Agreement, what: &str) {
+    assert!(
+        agreement.holds(),
+        "{what}: max element-wise {:.3e} at {:?}, norm {:.3e}",
+        agreement.max_elementwise,
+        agreement.worst,
+        agreement.norm
+    );
+}
 
 // ---------------------------------------------------------------------------------------------
 // Splits and row selection
@@ -262,6 +276,315 @@ fn bad_known_bounds_are_typed_errors() {
     let scaler = FittedScaler::known_range(0.0, 1.0, 2).unwrap();
     assert!(matches!(
         scaler.transform(&DMatrix::<f64>::zeros(1, 3)),
+        Err(Error::DimensionMismatch { .. })
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The encoder's Jacobian
+
+/// `∂h/∂x` of `encoder` at the single sample `x` (1 × d) by central differences of `encode`,
+/// refined by one Richardson step as the gradient oracle, flattened column-major like the
+/// analytic `code_dim × input_dim` matrix.
+fn numeric_jacobian<E: Encoder<Scalar = f64>>(encoder: &E, x: &DMatrix<f64>) -> Vec<f64> {
+    let (d, k) = (x.ncols(), encoder.code_dim());
+    let mut jacobian = DMatrix::zeros(k, d);
+    for i in 0..d {
+        let central = |h: f64| {
+            let (mut plus, mut minus) = (x.clone(), x.clone());
+            plus[(0, i)] += h;
+            minus[(0, i)] -= h;
+            (encoder.encode(&plus).unwrap() - encoder.encode(&minus).unwrap()) / (2.0 * h)
+        };
+        let refined = (central(STEP) * 4.0 - central(2.0 * STEP)) / 3.0;
+        for j in 0..k {
+            jacobian[(j, i)] = refined[(0, j)];
+        }
+    }
+    jacobian.as_slice().to_vec()
+}
+
+/// Checks `encoder.jacobian` against finite differences at every sample of `x`.
+fn check_jacobian<E: Encoder<Scalar = f64>>(encoder: &E, x: &DMatrix<f64>, what: &str) {
+    let analytic = encoder.jacobian(x).unwrap();
+    assert_eq!(analytic.len(), x.nrows());
+    for (s, jacobian) in analytic.iter().enumerate() {
+        assert_eq!(jacobian.shape(), (encoder.code_dim(), encoder.input_dim()));
+        let sample = x.rows(s, 1).into_owned();
+        let numeric = numeric_jacobian(encoder, &sample);
+        assert_holds(
+            compare(&[jacobian.as_slice().to_vec()], &[numeric]),
+            &format!("{what}, sample {s}"),
+        );
+    }
+}
+
+/// A dense layer with weights and biases drawn from `seed`, biases non-zero.
+fn layer(
+    input_dim: usize,
+    code_dim: usize,
+    activation: Activation,
+    seed: u64,
+) -> DenseEncoder<f64> {
+    let mut r = rng(seed);
+    let weights = uniform(code_dim, input_dim, -1.0, 1.0, &mut r);
+    let bias = DVector::from_iterator(
+        code_dim,
+        uniform(code_dim, 1, -0.5, 0.5, &mut r).iter().copied(),
+    );
+    DenseEncoder::from_parts(weights, bias, activation).unwrap()
+}
+
+/// Smallest |z| of any ReLU layer of `stack` on `x`: finite differences across a kink are
+/// meaningless, so the tests pick data away from them.
+fn closest_to_kink(stack: &StackedEncoder<f64>, x: &DMatrix<f64>) -> f64 {
+    let mut input = x.clone();
+    let mut closest = f64::INFINITY;
+    for l in stack.layers() {
+        let mut z = &input * l.weights().transpose();
+        for (mut column, &b) in z.column_iter_mut().zip(l.bias().iter()) {
+            column.add_scalar_mut(b);
+        }
+        if l.activation() == Activation::Relu {
+            closest = closest.min(z.iter().fold(f64::INFINITY, |m, v| m.min(v.abs())));
+        }
+        input = z.map(|v| l.activation().apply(v));
+    }
+    closest
+}
+
+/// Data of `n × d` from the first seed at or after `seed` that keeps every ReLU of `stack` at
+/// least 1e-3 from its kink.
+fn data_away_from_kinks(stack: &StackedEncoder<f64>, n: usize, seed: u64) -> DMatrix<f64> {
+    (seed..seed + 100)
+        .map(|s| uniform(n, stack.input_dim(), -1.0, 1.0, &mut rng(s)))
+        .find(|x| closest_to_kink(stack, x) > 1e-3)
+        .expect("data away from every kink")
+}
+
+#[test]
+fn the_jacobian_of_one_layer_matches_finite_differences() {
+    for (k, activation) in Activation::ALL.into_iter().enumerate() {
+        let encoder = layer(6, 4, activation, 20 + k as u64);
+        let x = data_away_from_kinks(&StackedEncoder::new(vec![encoder.clone()]).unwrap(), 5, 40);
+        check_jacobian(&encoder, &x, &format!("dense {activation:?}"));
+        // A one-layer stack is the same map.
+        let stack = StackedEncoder::new(vec![encoder.clone()]).unwrap();
+        assert_eq!(stack.jacobian(&x).unwrap(), encoder.jacobian(&x).unwrap());
+    }
+}
+
+#[test]
+fn the_jacobian_of_a_stack_matches_finite_differences() {
+    for (k, activations) in [
+        [Activation::Sigmoid, Activation::Tanh, Activation::Sigmoid],
+        [Activation::Relu, Activation::Linear, Activation::Tanh],
+        [Activation::Tanh, Activation::Relu, Activation::Relu],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let seed = 60 + 10 * k as u64;
+        let stack = StackedEncoder::new(vec![
+            layer(7, 6, activations[0], seed),
+            layer(6, 5, activations[1], seed + 1),
+            layer(5, 3, activations[2], seed + 2),
+        ])
+        .unwrap();
+        let x = data_away_from_kinks(&stack, 4, seed + 3);
+        check_jacobian(&stack, &x, &format!("stack {activations:?}"));
+        // The norms come from the same Jacobians.
+        let norms = jacobian_norms(&stack, &x).unwrap();
+        for (norm, jacobian) in norms.iter().zip(stack.jacobian(&x).unwrap()) {
+            approx::assert_relative_eq!(*norm, jacobian.norm(), max_relative = 1e-14);
+        }
+    }
+}
+
+#[test]
+fn half_lambda_times_the_mean_squared_jacobian_norm_is_the_contractive_penalty() {
+    let lambda = 0.7;
+    for activation in [Activation::Sigmoid, Activation::Tanh] {
+        let model = DenseBuilder::new(9, 5)
+            .with_encoder_activation(activation)
+            .build::<f64, _>(&mut rng(11))
+            .unwrap()
+            .with_regularizer(Contractive::new(lambda).unwrap());
+        let x = uniform(13, 9, 0.0, 1.0, &mut rng(12));
+        let penalty = model.objective(&x).unwrap().penalty;
+        let norms = jacobian_norms(model.encoder(), &x).unwrap();
+        let mean_square = norms.iter().map(|n| n * n).sum::<f64>() / norms.len() as f64;
+        assert!(penalty > 1e-3, "a penalty worth comparing: {penalty}");
+        approx::assert_relative_eq!(0.5 * lambda * mean_square, penalty, max_relative = 1e-12);
+        // The closed form agrees with the norms of the Jacobian matrices themselves.
+        for (norm, jacobian) in norms.iter().zip(model.encoder().jacobian(&x).unwrap()) {
+            approx::assert_relative_eq!(*norm, jacobian.norm(), max_relative = 1e-12);
+        }
+        let mean = norms.iter().sum::<f64>() / norms.len() as f64;
+        assert_eq!(mean_jacobian_norm(model.encoder(), &x).unwrap(), mean);
+    }
+}
+
+#[test]
+fn jacobian_norms_of_a_large_batch_are_computed_in_pieces_alike() {
+    // 784-64-30: 23,520 values per Jacobian, so 400 samples take three pieces.
+    let mut r = rng(13);
+    let stack = StackedEncoder::<f32>::random(
+        &[784, 64, 30],
+        Activation::Sigmoid,
+        Init::GlorotUniform,
+        &mut r,
+    )
+    .unwrap();
+    let digits = bundled_digits::<f32>().unwrap();
+    let x = digits.test_images.rows(0, 400).into_owned();
+    let norms = jacobian_norms(&stack, &x).unwrap();
+    assert_eq!(norms.len(), 400);
+    for s in [0, 177, 178, 255, 356, 357, 399] {
+        let one = stack.jacobian(&x.rows(s, 1).into_owned()).unwrap();
+        let expected = one[0]
+            .iter()
+            .map(|&v| f64::from(v).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        // One sample alone goes through products of another shape: allow f32 round-off.
+        approx::assert_relative_eq!(norms[s], expected, max_relative = 1e-5);
+    }
+    assert!(norms.iter().all(|&n| n > 0.0));
+}
+
+/// A user's encoder whose code layer hides its weights.
+#[derive(Clone, Debug)]
+struct Hidden(DenseEncoder<f64>);
+
+/// A user's two-layer encoder that does not implement `Encoder::jacobian`.
+#[derive(Clone, Debug)]
+struct TwoLayers(StackedEncoder<f64>);
+
+macro_rules! delegate_encoder {
+    ($type:ty, $inner:ty, $code_layer:ident) => {
+        impl Encoder for $type {
+            type Scalar = f64;
+            type Trace = <$inner as Encoder>::Trace;
+            fn input_dim(&self) -> usize {
+                self.0.input_dim()
+            }
+            fn code_dim(&self) -> usize {
+                self.0.code_dim()
+            }
+            fn code_layer(&self) -> CodeLayer<'_, f64> {
+                $code_layer(self)
+            }
+            fn code_input<'a>(
+                &self,
+                x: &'a DMatrix<f64>,
+                trace: &'a Self::Trace,
+            ) -> &'a DMatrix<f64> {
+                self.0.code_input(x, trace)
+            }
+            fn forward(&self, x: &DMatrix<f64>, trace: &mut Self::Trace, pass: &mut CodePass<f64>) {
+                self.0.forward(x, trace, pass)
+            }
+            fn backward(
+                &self,
+                x: &DMatrix<f64>,
+                trace: &mut Self::Trace,
+                pass: &CodePass<f64>,
+                grad_z: &DMatrix<f64>,
+                grad_w: Option<&DMatrix<f64>>,
+                grad: &mut Self,
+            ) {
+                self.0.backward(x, trace, pass, grad_z, grad_w, &mut grad.0)
+            }
+            fn parameters(&self) -> Vec<&[f64]> {
+                self.0.parameters()
+            }
+            fn parameters_mut(&mut self) -> Vec<&mut [f64]> {
+                self.0.parameters_mut()
+            }
+            fn parameter_names(&self) -> Vec<String> {
+                self.0.parameter_names()
+            }
+        }
+    };
+}
+
+fn hidden_code_layer(encoder: &Hidden) -> CodeLayer<'_, f64> {
+    CodeLayer {
+        weights: None,
+        activation: encoder.0.activation(),
+    }
+}
+
+fn two_layers_code_layer(encoder: &TwoLayers) -> CodeLayer<'_, f64> {
+    encoder.0.code_layer()
+}
+
+delegate_encoder!(Hidden, DenseEncoder<f64>, hidden_code_layer);
+delegate_encoder!(TwoLayers, StackedEncoder<f64>, two_layers_code_layer);
+
+#[test]
+fn encoders_the_crate_cannot_differentiate_get_typed_errors() {
+    let x = uniform(3, 6, 0.0, 1.0, &mut rng(14));
+    let hidden = Hidden(layer(6, 4, Activation::Sigmoid, 15));
+    assert!(matches!(
+        hidden.jacobian(&x),
+        Err(Error::MissingCodeWeights { .. })
+    ));
+    assert!(matches!(
+        jacobian_norms(&hidden, &x),
+        Err(Error::MissingCodeWeights { .. })
+    ));
+    let two = TwoLayers(
+        StackedEncoder::new(vec![
+            layer(6, 5, Activation::Sigmoid, 16),
+            layer(5, 4, Activation::Sigmoid, 17),
+        ])
+        .unwrap(),
+    );
+    assert!(matches!(
+        two.jacobian(&x),
+        Err(Error::JacobianUnavailable { .. })
+    ));
+    assert!(matches!(
+        mean_jacobian_norm(&two, &x),
+        Err(Error::JacobianUnavailable { .. })
+    ));
+    // The stack it wraps can, and its one-layer cousin through the provided method too.
+    assert!(two.0.jacobian(&x).is_ok());
+    assert!(
+        Hidden(layer(6, 4, Activation::Sigmoid, 15))
+            .0
+            .jacobian(&x)
+            .is_ok()
+    );
+
+    // Bad data is reported before anything else.
+    let encoder = layer(6, 4, Activation::Sigmoid, 18);
+    let mut bad = x.clone();
+    bad[(1, 2)] = f64::NAN;
+    assert!(matches!(
+        encoder.jacobian(&bad),
+        Err(Error::NonFiniteData {
+            row: 1,
+            column: 2,
+            ..
+        })
+    ));
+    assert!(matches!(
+        jacobian_norms(&two.0, &bad),
+        Err(Error::NonFiniteData {
+            row: 1,
+            column: 2,
+            ..
+        })
+    ));
+    assert!(matches!(
+        mean_jacobian_norm(&encoder, &DMatrix::zeros(0, 6)),
+        Err(Error::EmptyData { .. })
+    ));
+    assert!(matches!(
+        two.0.jacobian(&DMatrix::zeros(2, 5)),
         Err(Error::DimensionMismatch { .. })
     ));
 }
