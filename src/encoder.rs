@@ -11,7 +11,8 @@ use std::fmt;
 #[derive(Clone, Copy, Debug)]
 pub struct CodeLayer<'a, T: Scalar> {
     /// Its weights, `code_dim × m` where `m` is the size of the layer's input, or `None` for an
-    /// encoder whose code layer is not an affine map.
+    /// encoder whose code layer is not an affine map or has no weights to train (as
+    /// [`IdentityEncoder`]).
     pub weights: Option<&'a DMatrix<T>>,
     /// Its elementwise activation.
     pub activation: Activation,
@@ -158,8 +159,9 @@ pub trait Encoder: Clone + fmt::Debug {
     /// The provided method handles encoders whose code layer is an affine map of the input
     /// itself, `h = s(x·Wᵀ + b)` (weights exposed by [`code_layer`](Self::code_layer), and
     /// [`code_input`](Self::code_input) returning `x`): then `∂h/∂x = diag(s'(z))·W`. That
-    /// covers [`DenseEncoder`]; [`StackedEncoder`](crate::StackedEncoder) implements it
-    /// itself, by the chain rule through every layer. An encoder of another shape implements
+    /// covers [`DenseEncoder`]; [`StackedEncoder`](crate::StackedEncoder) and
+    /// [`IdentityEncoder`](crate::IdentityEncoder) implement it themselves (the chain rule
+    /// through every layer, and the identity matrix). An encoder of another shape implements
     /// it, or gets an error.
     ///
     /// The result holds `n·code_dim·input_dim` values: for the norms over a large batch,
@@ -446,4 +448,103 @@ pub(crate) fn check_parts<T: Scalar>(
         });
     }
     Ok(())
+}
+
+/// The identity as an encoder: `h = x`, with no parameters.
+///
+/// Under a [`Classifier`](crate::Classifier) it makes softmax (multinomial logistic)
+/// regression on the raw inputs, the baseline every learned representation is measured
+/// against; [`Classifier::softmax_regression`](crate::Classifier::softmax_regression) builds
+/// that directly. Its code layer is linear and exposes no weights (it has none to train), so
+/// components that need them, such as the contractive penalty or a tied decoder, refuse it
+/// with [`Error::MissingCodeWeights`].
+///
+/// ```
+/// use autoencoders::{Encoder, IdentityEncoder};
+/// use nalgebra::DMatrix;
+///
+/// let identity = IdentityEncoder::<f64>::new(3)?;
+/// let x = DMatrix::from_row_slice(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+/// assert_eq!(identity.encode(&x)?, x);
+/// assert_eq!(identity.jacobian(&x)?[1], DMatrix::identity(3, 3));
+/// assert!(identity.parameters().is_empty());
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityEncoder<T: Scalar> {
+    dim: usize,
+    scalar: std::marker::PhantomData<T>,
+}
+
+impl<T: Scalar> IdentityEncoder<T> {
+    /// The identity on `dim` features (`input_dim = code_dim = dim`).
+    ///
+    /// # Errors
+    /// [`Error::ZeroDimension`] for `dim = 0`.
+    pub fn new(dim: usize) -> Result<Self> {
+        check_nonzero(dim, "input_dim")?;
+        Ok(Self {
+            dim,
+            scalar: std::marker::PhantomData,
+        })
+    }
+}
+
+impl<T: Scalar> Encoder for IdentityEncoder<T> {
+    type Scalar = T;
+    type Trace = ();
+
+    fn input_dim(&self) -> usize {
+        self.dim
+    }
+
+    fn code_dim(&self) -> usize {
+        self.dim
+    }
+
+    fn code_layer(&self) -> CodeLayer<'_, T> {
+        CodeLayer {
+            weights: None,
+            activation: Activation::Linear,
+        }
+    }
+
+    fn code_input<'a>(&self, x: &'a DMatrix<T>, _trace: &'a ()) -> &'a DMatrix<T> {
+        x
+    }
+
+    fn forward(&self, x: &DMatrix<T>, _trace: &mut (), pass: &mut CodePass<T>) {
+        pass.pre_activation.clone_from(x);
+        pass.code.clone_from(x);
+    }
+
+    fn backward(
+        &self,
+        _x: &DMatrix<T>,
+        _trace: &mut (),
+        _pass: &CodePass<T>,
+        _grad_pre_activation: &DMatrix<T>,
+        _grad_code_weights: Option<&DMatrix<T>>,
+        _grad: &mut Self,
+    ) {
+        // No parameters, so no gradients to set.
+    }
+
+    fn parameters(&self) -> Vec<&[T]> {
+        Vec::new()
+    }
+
+    fn parameters_mut(&mut self) -> Vec<&mut [T]> {
+        Vec::new()
+    }
+
+    fn parameter_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The identity matrix at every sample.
+    fn jacobian(&self, x: &DMatrix<T>) -> Result<Vec<DMatrix<T>>> {
+        check_data(x, self.dim, "data to differentiate the encoder at")?;
+        Ok(vec![DMatrix::identity(self.dim, self.dim); x.nrows()])
+    }
 }

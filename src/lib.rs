@@ -51,7 +51,7 @@ pub use corruption::{
     BuiltinCorruption, Corruption, GaussianNoise, Masking, NoCorruption, SaltAndPepper,
 };
 pub use decoder::{Decoder, DenseDecoder};
-pub use encoder::{CodeLayer, CodePass, DenseEncoder, Encoder};
+pub use encoder::{CodeLayer, CodePass, DenseEncoder, Encoder, IdentityEncoder};
 pub use error::{Error, Result};
 pub use init::Init;
 pub use loss::ReconstructionLoss;

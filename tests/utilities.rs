@@ -1,5 +1,6 @@
 //! Utilities users used to write by hand: seeded splits and row selection, scaling by known
-//! bounds, the encoder's Jacobian and its norm, and the confusion matrix.
+//! bounds, the encoder's Jacobian and its norm, the confusion matrix, and softmax regression
+//! on raw inputs.
 
 mod common;
 
@@ -9,10 +10,11 @@ use autoencoders::data::{
 };
 use autoencoders::metrics::{jacobian_norms, mean_jacobian_norm};
 use autoencoders::{
-    Activation, CodeLayer, CodePass, ConfusionMatrix, Contractive, DenseBuilder, DenseEncoder,
-    Encoder, Error, Init, StackedEncoder,
+    Activation, Autoencoder, Classifier, CodeLayer, CodePass, ConfusionMatrix, Contractive,
+    DenseBuilder, DenseDecoder, DenseEncoder, Encoder, Error, IdentityEncoder, Init, Sgd,
+    StackedEncoder, TrainingConfig,
 };
-use common::{Agreement, STEP, compare, rng, uniform};
+use common::{Agreement, STEP, compare, numeric_gradient, rng, uniform};
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
@@ -402,6 +404,14 @@ fn the_jacobian_of_a_stack_matches_finite_differences() {
 }
 
 #[test]
+fn the_identity_encoder_has_the_identity_jacobian() {
+    let identity = IdentityEncoder::<f64>::new(4).unwrap();
+    let x = uniform(3, 4, -1.0, 1.0, &mut rng(3));
+    check_jacobian(&identity, &x, "identity");
+    assert_eq!(jacobian_norms(&identity, &x).unwrap(), vec![2.0; 3]);
+}
+
+#[test]
 fn half_lambda_times_the_mean_squared_jacobian_norm_is_the_contractive_penalty() {
     let lambda = 0.7;
     for activation in [Activation::Sigmoid, Activation::Tanh] {
@@ -587,6 +597,12 @@ fn encoders_the_crate_cannot_differentiate_get_typed_errors() {
         two.0.jacobian(&DMatrix::zeros(2, 5)),
         Err(Error::DimensionMismatch { .. })
     ));
+    assert!(matches!(
+        IdentityEncoder::<f64>::new(6)
+            .unwrap()
+            .jacobian(&DMatrix::zeros(2, 5)),
+        Err(Error::DimensionMismatch { .. })
+    ));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -694,5 +710,103 @@ fn bad_labels_for_a_confusion_matrix_are_typed_errors() {
     assert!(matches!(
         ConfusionMatrix::new(3, &[], &[]),
         Err(Error::EmptyData { .. })
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Softmax regression on raw inputs
+
+#[test]
+fn softmax_regression_gradients_match_finite_differences() {
+    let x = uniform(9, 6, 0.0, 1.0, &mut rng(21));
+    let labels = [0, 2, 1, 1, 0, 2, 2, 3, 0];
+    for weight_decay in [0.0, 0.3] {
+        let mut classifier =
+            Classifier::softmax_regression(6, 4, Init::GlorotUniform, &mut rng(22))
+                .unwrap()
+                .with_weight_decay(weight_decay)
+                .unwrap();
+        let mut shift = rng(23);
+        for p in classifier.parameters_mut() {
+            for v in p.iter_mut() {
+                *v += 0.2 * (rand::RngExt::random::<f64>(&mut shift) - 0.5);
+            }
+        }
+        assert_eq!(classifier.parameter_names(), ["head.weight", "head.bias"]);
+        let (_, analytic) = classifier.gradient(&x, &labels).unwrap();
+        let numeric = numeric_gradient(
+            &mut classifier,
+            |c| c.parameters_mut(),
+            |c| c.loss(&x, &labels).unwrap(),
+        );
+        assert_holds(
+            compare(&analytic, &numeric),
+            &format!("softmax regression, λ = {weight_decay}"),
+        );
+    }
+}
+
+#[test]
+fn softmax_regression_learns_the_bundled_digits() {
+    let digits = bundled_digits::<f32>().unwrap();
+    let mut r = rng(24);
+    let mut classifier =
+        Classifier::softmax_regression(784, 10, Init::GlorotUniform, &mut r).unwrap();
+    let config = TrainingConfig::default().with_epochs(3).with_batch_size(32);
+    let history = classifier
+        .fit(
+            &digits.train_images,
+            &digits.train_labels,
+            &config,
+            &mut Sgd::new(0.1).unwrap(),
+            &mut r,
+        )
+        .unwrap();
+    assert!(history.epochs[2].loss < history.epochs[0].loss);
+    let confusion = classifier
+        .confusion_matrix(&digits.test_images, &digits.test_labels)
+        .unwrap();
+    let error = confusion.error_rate();
+    // Softmax regression reaches about 8 % on MNIST; chance is 90 %, and a model that learned
+    // nothing of some digit would lose its tenth of the test set.
+    assert!(error < 0.12, "test error {error}\n{confusion}");
+    assert!(
+        confusion
+            .per_class()
+            .iter()
+            .all(|c| c.error_rate() < Some(0.35)),
+        "{confusion}"
+    );
+    let accuracy = classifier
+        .accuracy(&digits.test_images, &digits.test_labels)
+        .unwrap();
+    assert_eq!(confusion.accuracy(), accuracy);
+}
+
+#[test]
+fn the_identity_encoder_refuses_what_needs_weights() {
+    let mut r = rng(25);
+    let decoder =
+        DenseDecoder::<f64>::new(4, 4, Activation::Sigmoid, Init::GlorotUniform, &mut r).unwrap();
+    let x = uniform(3, 4, 0.0, 1.0, &mut r);
+    let model = Autoencoder::new(IdentityEncoder::new(4).unwrap(), decoder)
+        .unwrap()
+        .with_regularizer(Contractive::new(0.1).unwrap());
+    assert!(matches!(
+        model.objective(&x),
+        Err(Error::MissingCodeWeights { .. })
+    ));
+    let tied = DenseDecoder::<f64>::tied(4, 4, Activation::Sigmoid).unwrap();
+    assert!(matches!(
+        Autoencoder::new(IdentityEncoder::new(4).unwrap(), tied),
+        Err(Error::MissingCodeWeights { .. })
+    ));
+    assert!(matches!(
+        IdentityEncoder::<f32>::new(0),
+        Err(Error::ZeroDimension { .. })
+    ));
+    assert!(matches!(
+        Classifier::<IdentityEncoder<f32>>::softmax_regression(3, 0, Init::GlorotUniform, &mut r),
+        Err(Error::ZeroDimension { what: "classes" })
     ));
 }
