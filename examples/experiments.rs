@@ -14,7 +14,8 @@
 //! its own seeded generator, so the tables do not depend on `--jobs` or on timing. Each
 //! subcommand is sized to finish in under 10 minutes on two cores.
 
-use autoencoders::data::{Digits, bundled_digits};
+use autoencoders::data::{Digits, bundled_digits, select_labels, select_rows};
+use autoencoders::metrics::mean_jacobian_norm;
 use autoencoders::{
     Activation, Autoencoder, Classifier, Contractive, Corruption, DenseBuilder, Encoder,
     GaussianNoise, Init, KlSparsity, L1Sparsity, LayerSpec, LayerwisePretrainer, Masking, Pca,
@@ -118,10 +119,6 @@ fn summary(values: &[f64], scale: f64, digits: usize) -> String {
     let mean = values.iter().sum::<f64>() / n;
     let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
     format!("{:.digits$} ± {:.digits$}", mean * scale, std * scale)
-}
-
-fn rows(x: &DMatrix<f32>, indices: &[usize]) -> DMatrix<f32> {
-    DMatrix::from_fn(indices.len(), x.ncols(), |i, j| x[(indices[i], j)])
 }
 
 /// Fine-tunes (or trains) a classifier for a fixed number of updates; returns the test error.
@@ -234,8 +231,8 @@ fn pretraining(digits: &Digits<f32>, args: &Args) -> Res<()> {
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(1000 + seed));
         let chosen = &order[..set.count];
-        let mut x = rows(&digits.train_images, chosen);
-        let mut labels: Vec<usize> = chosen.iter().map(|&r| digits.train_labels[r]).collect();
+        let mut x = select_rows(&digits.train_images, chosen)?;
+        let mut labels = select_labels(&digits.train_labels, chosen)?;
         if set.shifted {
             (x, labels) = with_shifted_copies(&x, &labels);
         }
@@ -295,32 +292,6 @@ fn pretraining(digits: &Digits<f32>, args: &Args) -> Res<()> {
         );
     }
     Ok(())
-}
-
-/// Mean Frobenius norm of the encoder's Jacobian `∂h/∂x` over the samples of `x`, for a
-/// one-layer encoder: `‖J‖_F = √(Σ_j s'(z_j)²·‖w_j‖²)`.
-fn mean_jacobian_norm(encoder: &autoencoders::DenseEncoder<f32>, x: &DMatrix<f32>) -> f64 {
-    let w = encoder.weights();
-    let row_norms: Vec<f64> = w.row_iter().map(|r| f64::from(r.norm_squared())).collect();
-    let mut z = x * w.transpose();
-    for (mut column, &b) in z.column_iter_mut().zip(encoder.bias().iter()) {
-        column.add_scalar_mut(b);
-    }
-    let activation = encoder.activation();
-    let total: f64 = z
-        .row_iter()
-        .map(|row| {
-            row.iter()
-                .zip(&row_norms)
-                .map(|(&z, n)| {
-                    let slope = f64::from(activation.derivative(z, activation.apply(z)));
-                    slope * slope * n
-                })
-                .sum::<f64>()
-                .sqrt()
-        })
-        .sum();
-    total / x.nrows() as f64
 }
 
 /// What one trained single-layer autoencoder's features are worth.
@@ -425,7 +396,7 @@ fn evaluate_variant(
         "DAE (masking p)" => trained!(base.with_corruption(Masking::new(h)?)),
         _ => trained!(base.with_regularizer(Contractive::new(h)?)),
     };
-    let jacobian = mean_jacobian_norm(&encoder, test);
+    let jacobian = mean_jacobian_norm(&encoder, test)?;
     let probe = probe_error(&encoder, x, labels, test, test_labels, &mut rng)?;
     let mut classifier = Classifier::new(
         StackedEncoder::new(vec![encoder])?,
@@ -463,13 +434,10 @@ fn regularizers(digits: &Digits<f32>, args: &Args) -> Res<()> {
     // 1,000), by the linear-probe error, with seed 0; the test digits are never looked at.
     let (fit_rows, validation_rows): (Vec<usize>, Vec<usize>) =
         ((0..7000).collect(), (7000..8000).collect());
-    let x_fit = rows(&digits.train_images, &fit_rows);
-    let y_fit: Vec<usize> = fit_rows.iter().map(|&r| digits.train_labels[r]).collect();
-    let x_val = rows(&digits.train_images, &validation_rows);
-    let y_val: Vec<usize> = validation_rows
-        .iter()
-        .map(|&r| digits.train_labels[r])
-        .collect();
+    let x_fit = select_rows(&digits.train_images, &fit_rows)?;
+    let y_fit = select_labels(&digits.train_labels, &fit_rows)?;
+    let x_val = select_rows(&digits.train_images, &validation_rows)?;
+    let y_val = select_labels(&digits.train_labels, &validation_rows)?;
     let variants = variants();
     let grid: Vec<(&str, f64)> = variants
         .iter()
@@ -697,7 +665,7 @@ fn dae_cae(digits: &Digits<f32>, args: &Args) -> Res<()> {
             )?;
             m.into_parts().0
         };
-        let jacobian = mean_jacobian_norm(&encoder, &digits.test_images);
+        let jacobian = mean_jacobian_norm(&encoder, &digits.test_images)?;
         let mut probe = Classifier::new(
             StackedEncoder::new(vec![encoder])?,
             10,

@@ -5,7 +5,8 @@ use crate::linalg::{Op, affine_forward, column_sums, gemm, resize};
 use crate::training::{BatchSource, Learner, run};
 use crate::validate::{all_finite, check_data, check_nonzero, check_param};
 use crate::{
-    CodePass, Encoder, Error, History, Init, Observer, Optimizer, Result, Scalar, TrainingConfig,
+    CodePass, ConfusionMatrix, Encoder, Error, History, IdentityEncoder, Init, Observer, Optimizer,
+    Result, Scalar, TrainingConfig,
 };
 use nalgebra::{ComplexField, DMatrix, DVector};
 use num_traits::{One, Zero};
@@ -85,6 +86,41 @@ impl<E: Encoder> Workspace<E> {
             grad_weights: classifier.weights.clone(),
             grad_bias: classifier.bias.clone(),
         }
+    }
+}
+
+impl<T: Scalar> Classifier<IdentityEncoder<T>> {
+    /// Softmax (multinomial logistic) regression on the raw inputs: `p(y | x) =
+    /// softmax(x·Vᵀ + c)`, a softmax layer of `classes` outputs on an [`IdentityEncoder`] of
+    /// `input_dim` features, its weights drawn by `init`. The baseline for learned features.
+    ///
+    /// ```
+    /// use autoencoders::{Classifier, Init, Sgd, TrainingConfig};
+    /// use nalgebra::DMatrix;
+    /// use rand::{SeedableRng, rngs::ChaCha8Rng};
+    ///
+    /// let mut rng = ChaCha8Rng::seed_from_u64(0);
+    /// // Two features; the class is whichever is larger.
+    /// let x = DMatrix::from_fn(40, 2, |i, j| ((i * 7 + j * 3) % 10) as f64 / 10.0);
+    /// let labels: Vec<usize> = x.row_iter().map(|r| usize::from(r[1] > r[0])).collect();
+    /// let mut classifier = Classifier::softmax_regression(2, 2, Init::GlorotUniform, &mut rng)?;
+    /// let config = TrainingConfig::default().with_epochs(200).with_batch_size(8);
+    /// classifier.fit(&x, &labels, &config, &mut Sgd::new(1.0)?, &mut rng)?;
+    /// assert!(classifier.accuracy(&x, &labels)? >= 0.95);
+    /// assert_eq!(classifier.parameter_names(), ["head.weight", "head.bias"]);
+    /// # Ok::<(), autoencoders::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ZeroDimension`] for `input_dim == 0` or `classes == 0`;
+    /// [`Error::InvalidHyperParameter`] for a bad `init`.
+    pub fn softmax_regression<R: Rng + ?Sized>(
+        input_dim: usize,
+        classes: usize,
+        init: Init,
+        rng: &mut R,
+    ) -> Result<Self> {
+        Self::new(IdentityEncoder::new(input_dim)?, classes, init, rng)
     }
 }
 
@@ -225,6 +261,21 @@ impl<E: Encoder> Classifier<E> {
         let predicted = self.predict(x)?;
         let correct = predicted.iter().zip(labels).filter(|(p, y)| p == y).count();
         Ok(correct as f64 / labels.len() as f64)
+    }
+
+    /// The confusion matrix of the predictions on `x` against `labels`: counts, accuracy and
+    /// per-class error rates.
+    ///
+    /// # Errors
+    /// As [`accuracy`](Self::accuracy).
+    pub fn confusion_matrix(
+        &self,
+        x: &DMatrix<E::Scalar>,
+        labels: &[usize],
+    ) -> Result<ConfusionMatrix> {
+        self.check_labels(x, labels, "labels")?;
+        let predicted = self.predict(x)?;
+        ConfusionMatrix::new(self.classes(), &predicted, labels)
     }
 
     /// The objective on `x` taken as one batch: mean negative log-likelihood plus weight decay.

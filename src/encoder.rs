@@ -11,7 +11,8 @@ use std::fmt;
 #[derive(Clone, Copy, Debug)]
 pub struct CodeLayer<'a, T: Scalar> {
     /// Its weights, `code_dim × m` where `m` is the size of the layer's input, or `None` for an
-    /// encoder whose code layer is not an affine map.
+    /// encoder whose code layer is not an affine map or has no weights to train (as
+    /// [`IdentityEncoder`]).
     pub weights: Option<&'a DMatrix<T>>,
     /// Its elementwise activation.
     pub activation: Activation,
@@ -151,6 +152,106 @@ pub trait Encoder: Clone + fmt::Debug {
         self.forward(x, &mut trace, &mut pass);
         Ok(pass.code)
     }
+
+    /// The Jacobian `∂h/∂x` of the code with respect to the input at each sample of `x`: one
+    /// `code_dim × input_dim` matrix per sample, entry `(j, i)` being `∂h_j/∂x_i`.
+    ///
+    /// The provided method handles encoders whose code layer is an affine map of the input
+    /// itself, `h = s(x·Wᵀ + b)` (weights exposed by [`code_layer`](Self::code_layer), and
+    /// [`code_input`](Self::code_input) returning `x`): then `∂h/∂x = diag(s'(z))·W`. That
+    /// covers [`DenseEncoder`]; [`StackedEncoder`](crate::StackedEncoder) and
+    /// [`IdentityEncoder`](crate::IdentityEncoder) implement it themselves (the chain rule
+    /// through every layer, and the identity matrix). An encoder of another shape implements
+    /// it, or gets an error.
+    ///
+    /// The result holds `n·code_dim·input_dim` values: for the norms over a large batch,
+    /// [`jacobian_norms`](crate::metrics::jacobian_norms) works through it in pieces.
+    ///
+    /// ```
+    /// use autoencoders::{Activation, DenseEncoder, Encoder};
+    /// use nalgebra::{DMatrix, DVector};
+    ///
+    /// // h = tanh(2·x₀ − x₁): at x = 0, ∂h/∂x = [2, −1].
+    /// let encoder = DenseEncoder::from_parts(
+    ///     DMatrix::from_row_slice(1, 2, &[2.0, -1.0]),
+    ///     DVector::zeros(1),
+    ///     Activation::Tanh,
+    /// )?;
+    /// let jacobians = encoder.jacobian(&DMatrix::zeros(1, 2))?;
+    /// assert_eq!(jacobians, vec![DMatrix::from_row_slice(1, 2, &[2.0, -1.0])]);
+    /// # Ok::<(), autoencoders::Error>(())
+    /// ```
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim`; returns `n` matrices of `code_dim × input_dim`.
+    ///
+    /// # Errors
+    /// [`Error::EmptyData`], [`Error::DimensionMismatch`] or [`Error::NonFiniteData`] for bad
+    /// input; from the provided method, [`Error::MissingCodeWeights`] when the encoder does not
+    /// expose its code layer's weights and [`Error::JacobianUnavailable`] when its code layer
+    /// is not applied to the input itself.
+    fn jacobian(&self, x: &DMatrix<Self::Scalar>) -> Result<Vec<DMatrix<Self::Scalar>>> {
+        let DirectCodeLayer { weights, slopes } = direct_code_layer(self, x)?;
+        Ok(slopes
+            .row_iter()
+            .map(|slopes| {
+                let mut jacobian = weights.clone();
+                for (mut row, &slope) in jacobian.row_iter_mut().zip(slopes.iter()) {
+                    row *= slope;
+                }
+                jacobian
+            })
+            .collect())
+    }
+}
+
+/// The code layer of an encoder that applies it to the input itself, `h = s(x·Wᵀ + b)`, at a
+/// batch `x`: the Jacobian at sample `s` is `diag(slopes_s)·W`.
+pub(crate) struct DirectCodeLayer<'e, T: Scalar> {
+    /// `W`, `code_dim × input_dim`.
+    pub(crate) weights: &'e DMatrix<T>,
+    /// `s'(z)` at every sample, `n × code_dim`.
+    pub(crate) slopes: DMatrix<T>,
+}
+
+/// The code layer of `encoder` at `x`, when it is an affine map of the input itself.
+///
+/// Checks `x` first. [`Error::MissingCodeWeights`] when the encoder hides `W`,
+/// [`Error::JacobianUnavailable`] when its code layer is applied to something else than `x`.
+pub(crate) fn direct_code_layer<'e, E: Encoder>(
+    encoder: &'e E,
+    x: &DMatrix<E::Scalar>,
+) -> Result<DirectCodeLayer<'e, E::Scalar>> {
+    check_data(
+        x,
+        encoder.input_dim(),
+        "data to differentiate the encoder at",
+    )?;
+    let layer = encoder.code_layer();
+    let weights = layer.weights.ok_or(Error::MissingCodeWeights {
+        component: "the encoder's Jacobian",
+    })?;
+    let mut trace = E::Trace::default();
+    let mut pass = CodePass::default();
+    encoder.forward(x, &mut trace, &mut pass);
+    // The code layer's input is `x` itself exactly when the encoder hands back `x`, not a
+    // hidden layer's output (a stack's, which would need the chain rule).
+    let direct = std::ptr::eq(encoder.code_input(x, &trace), x);
+    if !direct || weights.shape() != (encoder.code_dim(), x.ncols()) {
+        return Err(Error::JacobianUnavailable {
+            reason: "its code layer is not applied to the input itself, \
+                     and it does not implement Encoder::jacobian",
+        });
+    }
+    let mut slopes = pass.code.clone();
+    for ((slope, &z), &h) in slopes
+        .iter_mut()
+        .zip(pass.pre_activation.iter())
+        .zip(pass.code.iter())
+    {
+        *slope = layer.activation.derivative(z, h);
+    }
+    Ok(DirectCodeLayer { weights, slopes })
 }
 
 /// A dense layer as an encoder: `h = s(x·Wᵀ + b)`.
@@ -347,4 +448,103 @@ pub(crate) fn check_parts<T: Scalar>(
         });
     }
     Ok(())
+}
+
+/// The identity as an encoder: `h = x`, with no parameters.
+///
+/// Under a [`Classifier`](crate::Classifier) it makes softmax (multinomial logistic)
+/// regression on the raw inputs, the baseline every learned representation is measured
+/// against; [`Classifier::softmax_regression`](crate::Classifier::softmax_regression) builds
+/// that directly. Its code layer is linear and exposes no weights (it has none to train), so
+/// components that need them, such as the contractive penalty or a tied decoder, refuse it
+/// with [`Error::MissingCodeWeights`].
+///
+/// ```
+/// use autoencoders::{Encoder, IdentityEncoder};
+/// use nalgebra::DMatrix;
+///
+/// let identity = IdentityEncoder::<f64>::new(3)?;
+/// let x = DMatrix::from_row_slice(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+/// assert_eq!(identity.encode(&x)?, x);
+/// assert_eq!(identity.jacobian(&x)?[1], DMatrix::identity(3, 3));
+/// assert!(identity.parameters().is_empty());
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityEncoder<T: Scalar> {
+    dim: usize,
+    scalar: std::marker::PhantomData<T>,
+}
+
+impl<T: Scalar> IdentityEncoder<T> {
+    /// The identity on `dim` features (`input_dim = code_dim = dim`).
+    ///
+    /// # Errors
+    /// [`Error::ZeroDimension`] for `dim = 0`.
+    pub fn new(dim: usize) -> Result<Self> {
+        check_nonzero(dim, "input_dim")?;
+        Ok(Self {
+            dim,
+            scalar: std::marker::PhantomData,
+        })
+    }
+}
+
+impl<T: Scalar> Encoder for IdentityEncoder<T> {
+    type Scalar = T;
+    type Trace = ();
+
+    fn input_dim(&self) -> usize {
+        self.dim
+    }
+
+    fn code_dim(&self) -> usize {
+        self.dim
+    }
+
+    fn code_layer(&self) -> CodeLayer<'_, T> {
+        CodeLayer {
+            weights: None,
+            activation: Activation::Linear,
+        }
+    }
+
+    fn code_input<'a>(&self, x: &'a DMatrix<T>, _trace: &'a ()) -> &'a DMatrix<T> {
+        x
+    }
+
+    fn forward(&self, x: &DMatrix<T>, _trace: &mut (), pass: &mut CodePass<T>) {
+        pass.pre_activation.clone_from(x);
+        pass.code.clone_from(x);
+    }
+
+    fn backward(
+        &self,
+        _x: &DMatrix<T>,
+        _trace: &mut (),
+        _pass: &CodePass<T>,
+        _grad_pre_activation: &DMatrix<T>,
+        _grad_code_weights: Option<&DMatrix<T>>,
+        _grad: &mut Self,
+    ) {
+        // No parameters, so no gradients to set.
+    }
+
+    fn parameters(&self) -> Vec<&[T]> {
+        Vec::new()
+    }
+
+    fn parameters_mut(&mut self) -> Vec<&mut [T]> {
+        Vec::new()
+    }
+
+    fn parameter_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The identity matrix at every sample.
+    fn jacobian(&self, x: &DMatrix<T>) -> Result<Vec<DMatrix<T>>> {
+        check_data(x, self.dim, "data to differentiate the encoder at")?;
+        Ok(vec![DMatrix::identity(self.dim, self.dim); x.nrows()])
+    }
 }

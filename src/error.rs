@@ -96,6 +96,15 @@ pub enum Error {
         component: &'static str,
     },
 
+    /// An encoder whose Jacobian `∂h/∂x` the crate cannot compute: its code layer is not an
+    /// affine map of the input itself, and it does not implement
+    /// [`Encoder::jacobian`](crate::Encoder::jacobian).
+    #[error("the Jacobian of this encoder is not available: {reason}")]
+    JacobianUnavailable {
+        /// Why not.
+        reason: &'static str,
+    },
+
     /// A regularizer returned a NaN or infinite penalty or gradient.
     #[error("regularizer {name} returned a non-finite {part}")]
     NonFiniteRegularizer {
@@ -189,6 +198,31 @@ pub enum Error {
     CheckpointMismatch {
         /// What differs (e.g. `"the training data"`).
         what: &'static str,
+    },
+
+    /// An index of a row (or label) that the data does not have.
+    #[error("{what}: index {index} at position {position} is out of range for {rows} rows")]
+    RowOutOfRange {
+        /// What was being indexed (e.g. `"rows to select"`).
+        what: &'static str,
+        /// Position of the first offending index in the list of indices.
+        position: usize,
+        /// The index.
+        index: usize,
+        /// How many rows there are.
+        rows: usize,
+    },
+
+    /// A split of a data set into two parts that would leave one of them empty.
+    #[error(
+        "cannot put {first} of {samples} samples in the first part of a split: \
+         each part needs at least one sample"
+    )]
+    InvalidSplit {
+        /// Samples in the data set.
+        samples: usize,
+        /// Samples asked for in the first part.
+        first: usize,
     },
 
     /// A file could not be read or written.

@@ -33,6 +33,7 @@ mod init;
 mod linalg;
 mod loss;
 mod math;
+pub mod metrics;
 pub mod optimizer;
 mod pca;
 pub mod persistence;
@@ -55,10 +56,11 @@ pub use corruption::{
     BuiltinCorruption, Corruption, GaussianNoise, Masking, NoCorruption, SaltAndPepper,
 };
 pub use decoder::{Decoder, DenseDecoder};
-pub use encoder::{CodeLayer, CodePass, DenseEncoder, Encoder};
+pub use encoder::{CodeLayer, CodePass, DenseEncoder, Encoder, IdentityEncoder};
 pub use error::{Error, Result};
 pub use init::Init;
 pub use loss::ReconstructionLoss;
+pub use metrics::{ClassCounts, ConfusionMatrix};
 pub use optimizer::{Adam, Optimizer, OptimizerState, Sgd};
 pub use pca::Pca;
 pub use persistence::{Checkpoint, DynamicAutoencoder};

@@ -1,7 +1,8 @@
 //! Stacks of dense layers: the encoder that greedy pretraining builds, and the mirrored decoder
 //! that unrolls it into a deep autoencoder.
 
-use crate::validate::check_nonzero;
+use crate::linalg::{Op, gemm};
+use crate::validate::{check_data, check_nonzero};
 use crate::{
     Activation, CodeLayer, CodePass, Decoder, DenseDecoder, DenseEncoder, Encoder, Error, Init,
     Result, Scalar,
@@ -178,6 +179,56 @@ impl<T: Scalar> Encoder for StackedEncoder<T> {
     fn parameter_names(&self) -> Vec<String> {
         layer_parameter_names(self.layers.len())
     }
+
+    /// `∂h/∂x` by the chain rule through every layer:
+    /// `J = diag(s_L'(z_L))·W_L·diag(s_{L−1}'(z_{L−1}))·W_{L−1}···diag(s_1'(z_1))·W_1`,
+    /// multiplied from the code downwards (`code_dim` rows throughout, the cheaper order when
+    /// the code is the narrowest layer).
+    fn jacobian(&self, x: &DMatrix<T>) -> Result<Vec<DMatrix<T>>> {
+        check_data(x, self.input_dim(), "data to differentiate the encoder at")?;
+        let mut trace = StackTrace::default();
+        let mut pass = CodePass::default();
+        self.forward(x, &mut trace, &mut pass);
+        let top = self.layers.len() - 1;
+        // Each layer's slopes s'(z), n × its width, bottom first.
+        let slopes: Vec<DMatrix<T>> = trace
+            .hidden
+            .iter()
+            .chain(std::iter::once(&pass))
+            .zip(&self.layers)
+            .map(|(layer_pass, layer)| {
+                layer_pass
+                    .pre_activation
+                    .zip_map(&layer_pass.code, |z, h| layer.activation().derivative(z, h))
+            })
+            .collect();
+        let mut jacobians = Vec::with_capacity(x.nrows());
+        for s in 0..x.nrows() {
+            let mut jacobian = self.layers[top].weights().clone();
+            scale_rows(&mut jacobian, &slopes[top], s);
+            for l in (0..top).rev() {
+                // J ← (J·diag(s_l'))·W_l: scale J's columns, then one product.
+                for (mut column, &slope) in jacobian.column_iter_mut().zip(slopes[l].row(s).iter())
+                {
+                    column *= slope;
+                }
+                let weights = self.layers[l].weights();
+                let mut below = DMatrix::zeros(jacobian.nrows(), weights.ncols());
+                gemm(
+                    T::one(),
+                    &jacobian,
+                    Op::Plain,
+                    weights,
+                    Op::Plain,
+                    T::zero(),
+                    &mut below,
+                );
+                jacobian = below;
+            }
+            jacobians.push(jacobian);
+        }
+        Ok(jacobians)
+    }
 }
 
 /// Dense decoder layers applied one after another, from the code back to the input: the mirror
@@ -329,6 +380,13 @@ impl<T: Scalar> Decoder<T> for StackedDecoder<T> {
 
     fn parameter_names(&self) -> Vec<String> {
         layer_parameter_names(self.layers.len())
+    }
+}
+
+/// Multiplies row `j` of `m` by `slopes[(s, j)]`.
+fn scale_rows<T: Scalar>(m: &mut DMatrix<T>, slopes: &DMatrix<T>, s: usize) {
+    for (mut row, &slope) in m.row_iter_mut().zip(slopes.row(s).iter()) {
+        row *= slope;
     }
 }
 

@@ -1,5 +1,6 @@
-//! Reading and scaling data sets: IDX files (MNIST's format), CSV files of numbers, feature
-//! scaling learned on training data, and the digits bundled with the crate.
+//! Reading, scaling and splitting data sets: IDX files (MNIST's format), CSV files of numbers,
+//! feature scaling learned on training data or from known bounds, seeded train/test splits, and
+//! the digits bundled with the crate.
 //!
 //! Readers return a [`Table`] (or an [`IdxArray`]) whose values are as in the file; a
 //! [`Scaler`] then scales them. Gzip-compressed files are recognised from their first bytes and
@@ -23,6 +24,7 @@ mod idx;
 #[cfg(feature = "bundled-digits")]
 mod mnist;
 mod scale;
+mod split;
 mod table;
 
 pub use csv::{CsvOptions, HeaderMode, LabelColumn, parse_csv, read_csv};
@@ -30,4 +32,5 @@ pub use idx::{IdxArray, IdxData, parse_idx, read_idx, read_idx_table};
 #[cfg(feature = "bundled-digits")]
 pub use mnist::{Digits, bundled_digits};
 pub use scale::{FittedScaler, Scaler, clip_to_unit};
+pub use split::{SplitSize, select_labels, select_rows, split_rows};
 pub use table::Table;

@@ -1,6 +1,7 @@
-//! Feature scaling: statistics learned on training data, applied unchanged to any other data.
+//! Feature scaling: statistics learned on training data (or bounds known in advance), applied
+//! unchanged to any other data.
 
-use crate::validate::check_param;
+use crate::validate::{check_nonzero, check_param};
 use crate::{Error, Result, Scalar};
 use nalgebra::DMatrix;
 
@@ -18,7 +19,9 @@ use nalgebra::DMatrix;
 /// | `Standard` | `(x_ij − μ_j) / σ_j` | mean and standard deviation (population, divided by `n`) |
 ///
 /// A feature that is constant in the training data (`max_j = min_j`, hence `σ_j = 0`) carries
-/// no information: it maps to 0 in any data, rather than dividing by zero.
+/// no information: it maps to 0 in any data, rather than dividing by zero. When the range of
+/// the values is known in advance (pixels from 0 to 16, a percentage), scale by it instead,
+/// without fitting: [`FittedScaler::known_range`].
 ///
 /// ```
 /// use autoencoders::data::Scaler;
@@ -166,6 +169,78 @@ impl FittedScaler {
         }
         Ok(Self {
             statistics: Statistics::MinMax { minimum, maximum },
+        })
+    }
+
+    /// Maps the known range `[low, high]` of every feature to `[0, 1]`: `x' = (x − low) /
+    /// (high − low)`, with bounds given, not learned from data.
+    ///
+    /// For data whose range is known in advance, such as 8×8 digits with pixel values 0 to 16
+    /// (`known_range(0.0, 16.0, 64)` divides by 16). Unlike a scaler fitted with
+    /// [`Scaler::MinMax`], a feature that happens to be constant in the training data is not
+    /// mapped to 0, and every value within the bounds lands in `[0, 1]`, in training and test
+    /// data alike (values outside land outside; [`clip_to_unit`] clips). It is min-max scaling
+    /// with these bounds: [`scaler`](Self::scaler) is [`Scaler::MinMax`] and
+    /// [`minimum`](Self::minimum) and [`maximum`](Self::maximum) return the bounds.
+    ///
+    /// The bounds are `f64` and values are compared with them exactly. For `f32` data, give
+    /// bounds that `f32` represents (`-0.1_f32` is slightly below `-0.1`, so with a low bound of
+    /// `-0.1` it lands just below 0), or clip.
+    ///
+    /// ```
+    /// use autoencoders::data::FittedScaler;
+    /// use nalgebra::DMatrix;
+    ///
+    /// let scaler = FittedScaler::known_range(0.0, 16.0, 3)?;
+    /// let train = DMatrix::from_row_slice(2, 3, &[0.0, 4.0, 16.0, 0.0, 8.0, 16.0]);
+    /// let scaled = scaler.transform(&train)?;
+    /// assert_eq!(scaled, DMatrix::from_row_slice(2, 3, &[0.0, 0.25, 1.0, 0.0, 0.5, 1.0]));
+    /// # Ok::<(), autoencoders::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ZeroDimension`] for `input_dim = 0`; [`Error::InvalidHyperParameter`] unless
+    /// both bounds are finite and `low < high`.
+    pub fn known_range(low: f64, high: f64, input_dim: usize) -> Result<Self> {
+        check_nonzero(input_dim, "input_dim")?;
+        Self::known_ranges(vec![low; input_dim], vec![high; input_dim])
+    }
+
+    /// Maps the known range `[low_j, high_j]` of each feature `j` to `[0, 1]`, bounds given per
+    /// feature; otherwise as [`known_range`](Self::known_range).
+    ///
+    /// ```
+    /// use autoencoders::data::FittedScaler;
+    /// use nalgebra::DMatrix;
+    ///
+    /// // Column 0 holds degrees Celsius in [-40, 60], column 1 a percentage.
+    /// let scaler = FittedScaler::known_ranges(vec![-40.0, 0.0], vec![60.0, 100.0])?;
+    /// let x = DMatrix::from_row_slice(1, 2, &[10.0, 37.0]);
+    /// assert_eq!(scaler.transform(&x)?, DMatrix::from_row_slice(1, 2, &[0.5, 0.37]));
+    /// # Ok::<(), autoencoders::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ZeroDimension`] for no features; [`Error::DimensionMismatch`] unless both have
+    /// the same length; [`Error::InvalidHyperParameter`] unless every bound is finite and each
+    /// low bound is below its high bound.
+    pub fn known_ranges(low: Vec<f64>, high: Vec<f64>) -> Result<Self> {
+        check_nonzero(low.len(), "input_dim")?;
+        check_same_length(low.len(), high.len(), "length of the high bounds")?;
+        for (&l, &h) in low.iter().zip(&high) {
+            check_param("high bound", h, h.is_finite(), "finite values")?;
+            check_param(
+                "low bound",
+                l,
+                l < h,
+                "finite values below the matching high bound",
+            )?;
+        }
+        Ok(Self {
+            statistics: Statistics::MinMax {
+                minimum: low,
+                maximum: high,
+            },
         })
     }
 

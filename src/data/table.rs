@@ -1,6 +1,6 @@
 //! A data set read from files: a feature matrix with optional labels.
 
-use crate::Scalar;
+use crate::{Result, Scalar};
 use nalgebra::DMatrix;
 
 /// A data set read from a file: features, one sample per row, with optional class labels.
@@ -28,4 +28,43 @@ pub struct Table<T: Scalar> {
     pub labels: Option<Vec<usize>>,
     /// The names of the feature columns (`input_dim` of them), when the source has a header.
     pub feature_names: Option<Vec<String>>,
+}
+
+impl<T: Scalar> Table<T> {
+    /// The samples at `indices`, in that order, with their labels; the feature names are kept.
+    ///
+    /// With [`split_rows`](super::split_rows) it splits a table read from one file into
+    /// training and test tables.
+    ///
+    /// ```
+    /// use autoencoders::data::{CsvOptions, LabelColumn, SplitSize, parse_csv, split_rows};
+    /// use rand::{SeedableRng, rngs::ChaCha8Rng};
+    ///
+    /// let options = CsvOptions::default().with_label_column(LabelColumn::Last);
+    /// let table = parse_csv::<f64>("x,y\n1,0\n2,1\n3,0\n4,1\n", "inline", &options)?;
+    /// let (train, test) = split_rows(4, SplitSize::Count(3), &mut ChaCha8Rng::seed_from_u64(1))?;
+    /// let (train, test) = (table.select_rows(&train)?, table.select_rows(&test)?);
+    /// assert_eq!((train.features.nrows(), test.features.nrows()), (3, 1));
+    /// let (x, y) = (test.features[(0, 0)], test.labels.as_ref().unwrap()[0]);
+    /// assert_eq!(y, (x as usize + 1) % 2); // each sample keeps its label
+    /// assert_eq!(test.feature_names, table.feature_names);
+    /// # Ok::<(), autoencoders::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`select_rows`](super::select_rows): [`Error::EmptyData`](crate::Error::EmptyData)
+    /// for no indices, [`Error::RowOutOfRange`](crate::Error::RowOutOfRange) for an index
+    /// beyond the last sample.
+    pub fn select_rows(&self, indices: &[usize]) -> Result<Self> {
+        let features = super::select_rows(&self.features, indices)?;
+        let labels = match &self.labels {
+            Some(labels) => Some(super::select_labels(labels, indices)?),
+            None => None,
+        };
+        Ok(Self {
+            features,
+            labels,
+            feature_names: self.feature_names.clone(),
+        })
+    }
 }
