@@ -55,12 +55,11 @@ impl ReconstructionLoss {
                 #[inline(always)]
                 || sum_of_squared_differences(x.as_slice(), x_hat.as_slice()),
             ),
-            ReconstructionLoss::CrossEntropy => x
-                .iter()
-                .zip(pre_activation.iter())
-                .fold(T::zero(), |acc, (&x, &a)| acc + softplus(a) - x * a),
+            ReconstructionLoss::CrossEntropy => {
+                cross_entropy_sum(x.as_slice(), pre_activation.as_slice())
+            }
         };
-        total / T::cast(x.nrows() as f64)
+        T::cast(total / x.nrows() as f64)
     }
 
     /// The batch-mean loss and its gradient with respect to the decoder's pre-activation,
@@ -74,7 +73,8 @@ impl ReconstructionLoss {
         grad: &mut DMatrix<T>,
     ) -> T {
         crate::linalg::resize(grad, x.nrows(), x.ncols());
-        let scale = T::one() / T::cast(x.nrows() as f64);
+        let n = x.nrows();
+        let scale = T::one() / T::cast(n as f64);
         let two_scale = scale + scale;
         let (x, a, y, g) = (
             x.as_slice(),
@@ -82,48 +82,73 @@ impl ReconstructionLoss {
             x_hat.as_slice(),
             grad.as_mut_slice(),
         );
-        let mut total = T::zero();
-        match self {
+        let total = match self {
             ReconstructionLoss::SquaredError => {
-                crate::simd::wide(
+                let total = crate::simd::wide(
                     #[inline(always)]
                     || {
                         for ((g, &x), &y) in g.iter_mut().zip(x).zip(y) {
                             *g = two_scale * (y - x);
                         }
-                        total = sum_of_squared_differences(x, y);
+                        sum_of_squared_differences(x, y)
                     },
                 );
                 activation.scale_by_derivative(a, y, g);
+                total
             }
             ReconstructionLoss::CrossEntropy => {
-                for (((g, &x), &a), &y) in g.iter_mut().zip(x).zip(a).zip(y) {
-                    total += softplus(a) - x * a;
+                for ((g, &x), &y) in g.iter_mut().zip(x).zip(y) {
                     *g = scale * (y - x);
                 }
+                cross_entropy_sum(x, a)
             }
-        }
-        total * scale
+        };
+        T::cast(total / n as f64)
     }
 }
 
-/// `Σ (y − x)²` in eight interleaved partial sums, added up in a fixed order at the end: the
-/// loop vectorises (one sum would be a chain of dependent additions), and the grouping does not
-/// depend on the machine.
+use crate::math::SUM_BLOCK as BLOCK;
+
+/// `Σ (y − x)²`, in `f64`: each block of [`BLOCK`] elements in eight interleaved partial sums
+/// of the scalar type (the loop vectorises; one sum would be a chain of dependent additions),
+/// added up in a fixed order; the blocks' sums added in `f64`. The grouping does not depend on
+/// the machine.
 #[inline(always)]
-fn sum_of_squared_differences<T: Scalar>(x: &[T], y: &[T]) -> T {
+fn sum_of_squared_differences<T: Scalar>(x: &[T], y: &[T]) -> f64 {
+    let mut total = 0.0;
+    for (x, y) in x.chunks(BLOCK).zip(y.chunks(BLOCK)) {
+        total += block_sum(x, y, |x, y| {
+            let diff = y - x;
+            diff * diff
+        })
+        .as_f64();
+    }
+    total
+}
+
+/// `Σ softplus(a) − x·a`, the cross-entropy from the pre-activation, in `f64`, blocked like
+/// [`sum_of_squared_differences`].
+fn cross_entropy_sum<T: Scalar>(x: &[T], a: &[T]) -> f64 {
+    let mut total = 0.0;
+    for (x, a) in x.chunks(BLOCK).zip(a.chunks(BLOCK)) {
+        total += block_sum(x, a, |x, a| softplus(a) - x * a).as_f64();
+    }
+    total
+}
+
+/// `Σ term(x_i, y_i)` over one block in eight interleaved partial sums, added in a fixed order.
+#[inline(always)]
+fn block_sum<T: Scalar>(x: &[T], y: &[T], term: impl Fn(T, T) -> T) -> T {
     let mut lanes = [T::zero(); 8];
     let (x_chunks, y_chunks) = (x.chunks_exact(8), y.chunks_exact(8));
     let (x_rest, y_rest) = (x_chunks.remainder(), y_chunks.remainder());
     for (xs, ys) in x_chunks.zip(y_chunks) {
         for ((lane, &x), &y) in lanes.iter_mut().zip(xs).zip(ys) {
-            let diff = y - x;
-            *lane += diff * diff;
+            *lane += term(x, y);
         }
     }
     for ((lane, &x), &y) in lanes.iter_mut().zip(x_rest).zip(y_rest) {
-        let diff = y - x;
-        *lane += diff * diff;
+        *lane += term(x, y);
     }
     let [a, b, c, d, e, f, g, h] = lanes;
     ((a + b) + (c + d)) + ((e + f) + (g + h))

@@ -253,6 +253,31 @@ normal_impl!(
     ]
 );
 
+/// Elements summed in the model's scalar type before their sum joins an `f64` total: few
+/// enough that an `f32` partial sum never grows so large that the terms added to it lose their
+/// low bits (8,000 digits' squared errors in one `f32` accumulator came out 0.2 % low), many
+/// enough that the loops stay tight.
+pub(crate) const SUM_BLOCK: usize = 1024;
+
+/// `Σ term(v, g)` over the pairs of `values` and `grads`, in `f64`, while `term` may also write
+/// into `g` (a gradient): each block of [`SUM_BLOCK`] pairs summed in the scalar type, the
+/// blocks' sums added in `f64`, in a fixed order.
+pub(crate) fn sum_with_gradient<T: crate::Scalar>(
+    values: &[T],
+    grads: &mut [T],
+    mut term: impl FnMut(T, &mut T) -> T,
+) -> f64 {
+    let mut total = 0.0;
+    for (vs, gs) in values.chunks(SUM_BLOCK).zip(grads.chunks_mut(SUM_BLOCK)) {
+        let mut block = T::zero();
+        for (&v, g) in vs.iter().zip(gs) {
+            block += term(v, g);
+        }
+        total += block.as_f64();
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Penalties on the size of the code: L1 and squared.
 
 use super::{Regularizer, RegularizerGradient, RegularizerInput, check_weight};
+use crate::math::sum_with_gradient;
 use crate::{Result, Scalar};
 
 /// L1 activity sparsity: `λ·Σ_j |h_j|` per sample, averaged over the batch.
@@ -47,16 +48,15 @@ impl<T: Scalar> Regularizer<T> for L1Sparsity {
 
     fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T {
         let scale = T::cast(self.weight) / T::cast(input.code.nrows() as f64);
-        let mut total = T::zero();
-        for (g, &h) in grad.code.iter_mut().zip(input.code.iter()) {
-            total += h.abs();
+        let total = sum_with_gradient(input.code.as_slice(), grad.code.as_mut_slice(), |h, g| {
             if h > T::zero() {
                 *g += scale;
             } else if h < T::zero() {
                 *g -= scale;
             }
-        }
-        total * scale
+            h.abs()
+        });
+        T::cast(total * self.weight / input.code.nrows() as f64)
     }
 }
 
@@ -97,11 +97,10 @@ impl<T: Scalar> Regularizer<T> for L2Sparsity {
     fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T {
         let scale = T::cast(self.weight) / T::cast(input.code.nrows() as f64);
         let two_scale = scale + scale;
-        let mut total = T::zero();
-        for (g, &h) in grad.code.iter_mut().zip(input.code.iter()) {
-            total += h * h;
+        let total = sum_with_gradient(input.code.as_slice(), grad.code.as_mut_slice(), |h, g| {
             *g += two_scale * h;
-        }
-        total * scale
+            h * h
+        });
+        T::cast(total * self.weight / input.code.nrows() as f64)
     }
 }

@@ -1,6 +1,7 @@
 //! L2 penalty on the weight matrices.
 
 use super::{Regularizer, RegularizerGradient, RegularizerInput, check_weight};
+use crate::math::sum_with_gradient;
 use crate::{Result, Scalar};
 
 /// Weight decay: `(λ/2)·Σ w²` over the encoder's code-layer weights and the decoder's own
@@ -42,19 +43,19 @@ impl<T: Scalar> Regularizer<T> for WeightDecay {
 
     fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T {
         let lambda = T::cast(self.weight);
-        let mut squares = T::zero();
+        let mut squares = 0.0;
         let pairs = [
             (input.encoder_weights, grad.encoder_weights.as_deref_mut()),
             (input.decoder_weights, grad.decoder_weights.as_deref_mut()),
         ];
         for (weights, grad) in pairs {
             if let (Some(w), Some(g)) = (weights, grad) {
-                squares += w.norm_squared();
-                for (g, &w) in g.iter_mut().zip(w.iter()) {
+                squares += sum_with_gradient(w.as_slice(), g.as_mut_slice(), |w, g| {
                     *g += lambda * w;
-                }
+                    w * w
+                });
             }
         }
-        lambda * squares / T::cast(2.0)
+        T::cast(self.weight * squares / 2.0)
     }
 }
