@@ -27,7 +27,7 @@ fn models(
     let narrow = DenseBuilder::new(784, 64)
         .build::<f32, _>(&mut common::rng(17))
         .unwrap()
-        .with_regularizer(vec![regularizer.clone()]);
+        .with_regularizer(vec![regularizer]);
     let mut wide = DenseBuilder::new(784, 64)
         .build::<f64, _>(&mut common::rng(18))
         .unwrap()
@@ -57,7 +57,7 @@ fn losses_and_penalties_of_8000_digits_in_f32_match_f64() {
         ReconstructionLoss::CrossEntropy,
     ] {
         for regularizer in &regularizers {
-            let (narrow, wide) = models(regularizer.clone());
+            let (narrow, wide) = models(*regularizer);
             let (narrow, wide) = (narrow.with_loss(loss), wide.with_loss(loss));
             let ours = narrow.objective(&x32).unwrap();
             let exact = wide.objective(&x64).unwrap();
