@@ -110,10 +110,12 @@ impl<T: Scalar> DenseDecoder<T> {
     /// A tied decoder: it owns a zero bias and borrows the encoder's weights.
     ///
     /// # Errors
-    /// [`Error::ZeroDimension`] for a zero size.
+    /// [`Error::ZeroDimension`] for a zero size; [`Error::TooLarge`] for weights larger than
+    /// the [`limits`](crate::limits) allow.
     pub fn tied(code_dim: usize, output_dim: usize, activation: Activation) -> Result<Self> {
         check_nonzero(code_dim, "code_dim")?;
         check_nonzero(output_dim, "output_dim")?;
+        crate::limits::check_tensor("the tied weights", output_dim, code_dim)?;
         Ok(Self {
             weights: None,
             bias: DVector::zeros(output_dim),

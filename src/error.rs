@@ -181,6 +181,21 @@ pub enum Error {
         optimizer: &'static str,
     },
 
+    /// A tensor larger than the resource policy allows (see [`limits`](crate::limits)).
+    #[error("{what} of {rows} × {columns} would hold {} entries, above the limit of {limit} (autoencoders::limits::set_max_elements raises it)", match elements { Some(e) => e.to_string(), None => "more than 2^64".to_owned() })]
+    TooLarge {
+        /// The tensor (e.g. `"weights"`).
+        what: &'static str,
+        /// Its rows.
+        rows: usize,
+        /// Its columns.
+        columns: usize,
+        /// Its entries, `None` when the count overflows.
+        elements: Option<usize>,
+        /// The ceiling in force.
+        limit: usize,
+    },
+
     /// A setting that checkpointed runs do not support yet.
     #[error("{what} cannot be checkpointed yet: train with fit_with instead of fit_resumable")]
     NotResumable {

@@ -53,6 +53,11 @@ impl Init {
     ///
     /// # Shapes
     /// Returns `rows × cols` (PyTorch's `[out_features, in_features]`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperParameter`](crate::Error::InvalidHyperParameter) for an invalid
+    /// initialisation; [`Error::TooLarge`](crate::Error::TooLarge) for more entries than the
+    /// [`limits`](crate::limits) allow.
     pub fn weights<T: Scalar, R: Rng + ?Sized>(
         &self,
         rows: usize,
@@ -60,6 +65,7 @@ impl Init {
         rng: &mut R,
     ) -> Result<DMatrix<T>> {
         self.validate()?;
+        crate::limits::check_tensor("weights", rows, cols)?;
         let fan_in = cols as f64;
         let fan_out = rows as f64;
         let uniform = |limit: f64, rng: &mut R| {

@@ -30,6 +30,7 @@ mod decoder;
 mod encoder;
 mod error;
 mod init;
+pub mod limits;
 mod linalg;
 mod loss;
 mod math;

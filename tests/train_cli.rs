@@ -85,6 +85,9 @@ fn bad_flags_exit_with_code_2_and_say_why() {
         // A sigmoid decoder cannot output standardised data.
         vec!["--scale", "standard"],
         vec!["--scale", "standard", "--decoder-activation", "relu"],
+        // Layers beyond the resource policy: a typed error, not an abort or a panic.
+        vec!["--hidden", "30000000"],
+        vec!["--hidden", "18446744073709551615"],
     ] {
         let output = train(&args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");

@@ -149,7 +149,8 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
     fn step(&mut self, parameters: &mut [&mut [T]], gradients: &[&[T]]) {
         ensure_state(&mut self.first_moment, gradients);
         ensure_state(&mut self.second_moment, gradients);
-        self.steps += 1;
+        // The counter saturates: beyond 2³¹ steps the bias corrections are 1 anyway.
+        self.steps = self.steps.saturating_add(1);
         let constants = Constants::new(self, self.steps);
         let tensors = parameters.iter_mut().zip(gradients).zip(
             self.first_moment
@@ -215,7 +216,7 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
                 self.second_moment.clear();
             }
         } else {
-            self.steps += 1;
+            self.steps = self.steps.saturating_add(1);
             std::mem::swap(&mut self.first_moment, &mut self.next_first_moment.0);
             std::mem::swap(&mut self.second_moment, &mut self.next_second_moment.0);
         }
@@ -258,7 +259,14 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
                 problem: "it holds one of the moments `m` and `v` without the other",
             });
         }
-        self.steps = state.counters().get("steps").copied().unwrap_or(0);
+        let steps = state.counters().get("steps").copied().unwrap_or(0);
+        if steps == u64::MAX {
+            return Err(Error::IncompatibleOptimizerState {
+                optimizer: "Adam",
+                problem: "its step counter is at its maximum, 2^64 - 1: no step can follow",
+            });
+        }
+        self.steps = steps;
         self.first_moment = state.take_tensors("m");
         self.second_moment = state.take_tensors("v");
         Ok(())

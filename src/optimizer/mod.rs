@@ -321,6 +321,21 @@ mod tests {
             .state()
             .with_tensors("m", vec![vec![0.0; 3]]);
         assert!(Adam::<f32>::default().restore(lopsided).is_err());
+        // A step counter at its maximum (a hostile checkpoint) is refused, not wrapped to 0.
+        let exhausted = Adam::<f32>::default()
+            .state()
+            .with_counter("steps", u64::MAX);
+        assert!(matches!(
+            Adam::<f32>::default().restore(exhausted),
+            Err(Error::IncompatibleOptimizerState { .. })
+        ));
+        let mut nearly = Adam::<f32>::default();
+        let almost = nearly.state().with_counter("steps", u64::MAX - 1);
+        nearly.restore(almost).unwrap();
+        let mut theta = vec![1.0f32];
+        assert!(nearly.try_step(&mut [&mut theta[..]], &[&[0.5][..]]));
+        nearly.step(&mut [&mut theta[..]], &[&[0.5][..]]);
+        assert_eq!(nearly.steps(), u64::MAX, "the counter saturates");
         let uneven = Adam::<f32>::default()
             .state()
             .with_tensors("m", vec![vec![0.0; 3]])
