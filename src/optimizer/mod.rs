@@ -332,7 +332,7 @@ mod tests {
         let mut nearly = Adam::<f32>::default();
         let almost = nearly.state().with_counter("steps", u64::MAX - 1);
         nearly.restore(almost).unwrap();
-        let mut theta = vec![1.0f32];
+        let mut theta = [1.0f32];
         assert!(nearly.try_step(&mut [&mut theta[..]], &[&[0.5][..]]));
         nearly.step(&mut [&mut theta[..]], &[&[0.5][..]]);
         assert_eq!(nearly.steps(), u64::MAX, "the counter saturates");
