@@ -439,6 +439,40 @@ fn csv_options_are_checked_before_the_file_is_read() {
     ));
 }
 
+#[test]
+fn csv_labels_beyond_two_to_the_53_are_read_exactly() {
+    let dir = TempDir::new();
+    // 2^53 + 1, which the nearest f64 would round to 2^53.
+    let path = dir.write(
+        "big-labels.csv",
+        b"x,label\n0.5,9007199254740993.0\n0.25,9007199254740993\n1,9.007199254740995e15\n",
+    );
+    let options = CsvOptions::default().with_label_column(LabelColumn::Last);
+    let table = read_csv::<f64>(&path, &options).unwrap();
+    assert_eq!(
+        table.labels,
+        Some(vec![
+            9_007_199_254_740_993,
+            9_007_199_254_740_993,
+            9_007_199_254_740_995
+        ])
+    );
+    // A label that is not an integer is refused, however close to one an f64 would make it.
+    let path = dir.write("fraction.csv", b"0.5,7.0000000000000001\n");
+    match read_csv::<f64>(&path, &options) {
+        Err(Error::InvalidField {
+            line,
+            column,
+            expected,
+            ..
+        }) => {
+            assert_eq!((line, column), (1, 2));
+            assert!(expected.contains("non-negative integer"), "{expected}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 // ---------------------------------------------------------------- scaling
 
 /// Training data with one constant column, and test data that leaves the training range.

@@ -26,7 +26,10 @@ pub enum HeaderMode {
 
 /// Which column of a CSV file, if any, holds the class labels.
 ///
-/// Labels must be non-negative integers (`7`, or `7.0` as NumPy writes them).
+/// Labels must be non-negative integers that fit a `usize`: `7`, or an integral number such as
+/// `7.0` or `7e0` as NumPy writes them. They are read exactly from their digits, never through
+/// a float, so `9007199254740993.0` is 9007199254740993 (an `f64` would round it to 2^53) and
+/// `7.0000000000000001` is refused as not an integer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LabelColumn {
@@ -340,15 +343,69 @@ impl<T: Scalar> RowReader<'_, T> {
     }
 }
 
-/// A non-negative integer written as an integer (`7`) or as an integral number (`7.0`, `7e0`).
+/// A non-negative integer that fits a `usize`, written as an integer (`7`, `+7`) or as a
+/// decimal number of integral value (`7.0`, `7e0`, `0.7e1`), read exactly from its digits.
 fn parse_label(field: &str) -> Option<usize> {
     if let Ok(label) = field.parse::<usize>() {
         return Some(label);
     }
-    let value: f64 = field.parse().ok()?;
-    // Beyond 2^53 an f64 no longer holds every integer, so the label would not be the one written.
-    let exact = value >= 0.0 && value.fract() == 0.0 && value <= 9_007_199_254_740_992.0;
-    exact.then_some(value as usize)
+    // [sign] digits [. digits] [(e|E) [sign] digits], with a digit before or after the point.
+    let (negative, unsigned) = match field.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, field.strip_prefix('+').unwrap_or(field)),
+    };
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, parse_exponent(exponent)?),
+        None => (unsigned, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let is_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && fraction.is_empty() || !is_digits(whole) || !is_digits(fraction) {
+        return None;
+    }
+    // The value is digits × 10^(exponent − fraction digits), `digits` all the mantissa's.
+    let digits = || whole.bytes().chain(fraction.bytes());
+    let total = whole.len() + fraction.len();
+    let leading_zeros = digits().take_while(|&b| b == b'0').count();
+    if leading_zeros == total {
+        return Some(0); // zero, whatever its sign and exponent
+    }
+    let trailing_zeros = digits().rev().take_while(|&b| b == b'0').count();
+    let significant = total - leading_zeros - trailing_zeros;
+    let scale = exponent
+        .saturating_sub(i64::try_from(fraction.len()).ok()?)
+        .saturating_add(i64::try_from(trailing_zeros).ok()?);
+    // A fraction (scale < 0: the last significant digit is not 0) or more digits than a
+    // `usize` holds.
+    let scale = usize::try_from(scale).ok()?;
+    if negative || significant.saturating_add(scale) > 20 {
+        return None;
+    }
+    let mut value = digits()
+        .skip(leading_zeros)
+        .take(significant)
+        .try_fold(0usize, |value, b| {
+            value.checked_mul(10)?.checked_add(usize::from(b - b'0'))
+        })?;
+    for _ in 0..scale {
+        value = value.checked_mul(10)?;
+    }
+    Some(value)
+}
+
+/// An exponent `[sign] digits`, saturated at the range of `i64`.
+fn parse_exponent(text: &str) -> Option<i64> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let magnitude = digits.bytes().fold(0i64, |value, b| {
+        value.saturating_mul(10).saturating_add(i64::from(b - b'0'))
+    });
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 /// The field as kept in an error: at most [`MAX_FIELD_CHARS`] characters.
@@ -545,6 +602,40 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn reads_labels_exactly() {
+        let cases: [(&str, Option<usize>); 22] = [
+            ("7", Some(7)),
+            ("+7", Some(7)),
+            ("7.0", Some(7)),
+            ("7.", Some(7)),
+            ("7e0", Some(7)),
+            ("0.7e1", Some(7)),
+            ("700e-2", Some(7)),
+            ("7.00E+2", Some(700)),
+            ("-0.0", Some(0)),
+            ("0e999999999999999999999", Some(0)),
+            ("9007199254740993", Some(9_007_199_254_740_993)),
+            ("9007199254740993.0", Some(9_007_199_254_740_993)),
+            ("9.007199254740993e15", Some(9_007_199_254_740_993)),
+            ("18446744073709551615.0", Some(usize::MAX)),
+            ("18446744073709551616.0", None),
+            ("7.0000000000000001", None),
+            ("1e20", None),
+            ("-1", None),
+            (".5", None),
+            ("1e", None),
+            ("e1", None),
+            ("inf", None),
+        ];
+        for (text, label) in cases {
+            assert_eq!(parse_label(text), label, "{text}");
+        }
+        let last = CsvOptions::default().with_label_column(LabelColumn::Last);
+        let t = parse("0.5,9007199254740993.0\n", last).unwrap();
+        assert_eq!(t.labels, Some(vec![9_007_199_254_740_993]));
     }
 
     #[test]
