@@ -1,13 +1,15 @@
 //! The `data` module through its public API: IDX and CSV files on disk (plain and gzip), their
 //! errors, the scalers, and the bundled digits.
 
+mod common;
+
 use approx::assert_relative_eq;
 use autoencoders::Error;
 #[cfg(feature = "bundled-digits")]
 use autoencoders::data::bundled_digits;
 use autoencoders::data::{
-    CsvOptions, FittedScaler, HeaderMode, IdxData, LabelColumn, Scaler, clip_to_unit, read_csv,
-    read_idx, read_idx_table,
+    CsvOptions, FittedScaler, HeaderMode, IdxData, LabelColumn, Scaler, clip_to_unit, parse_csv,
+    read_csv, read_idx, read_idx_table,
 };
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -16,6 +18,9 @@ use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[global_allocator]
+static ALLOCATOR: common::allocation::Counting = common::allocation::Counting;
 
 /// A fresh folder under the system's temporary directory, removed when dropped.
 struct TempDir(PathBuf);
@@ -437,6 +442,239 @@ fn csv_options_are_checked_before_the_file_is_read() {
             ..
         })
     ));
+}
+
+#[test]
+fn csv_quoted_header_fields_may_hold_the_delimiter() {
+    let dir = TempDir::new();
+    let path = dir.write(
+        "quoted.csv",
+        b"\"width, cm\",\"height; cm\",class\n1.5,2,0\n3,4.25,1\n",
+    );
+    let options = CsvOptions::default().with_label_column(LabelColumn::Last);
+    let table = read_csv::<f64>(&path, &options).unwrap();
+    assert_eq!(
+        table.feature_names,
+        Some(vec!["width, cm".to_owned(), "height; cm".to_owned()])
+    );
+    assert_eq!(
+        table.features,
+        DMatrix::from_row_slice(2, 2, &[1.5, 2.0, 3.0, 4.25])
+    );
+    assert_eq!(table.labels, Some(vec![0, 1]));
+    // With the semicolon as delimiter, the quoted comma is no more special than the semicolon.
+    let path = dir.write("semicolon.csv", b"\"a;b\";c\n1;2\n");
+    let semicolon = CsvOptions::default().with_delimiter(b';');
+    let table = read_csv::<f64>(&path, &semicolon).unwrap();
+    assert_eq!(
+        table.feature_names,
+        Some(vec!["a;b".to_owned(), "c".to_owned()])
+    );
+}
+
+#[test]
+fn csv_quoted_numbers_are_numbers() {
+    let dir = TempDir::new();
+    let path = dir.write(
+        "numbers.csv",
+        b"\"3.5\",\"-2e-3\",\"7\"\n\"+1\", 2 ,\"0.0\"\n",
+    );
+    let options = CsvOptions::default().with_label_column(LabelColumn::Last);
+    let table = read_csv::<f64>(&path, &options).unwrap();
+    // Quoted numbers make a data row, not a header.
+    assert_eq!(table.feature_names, None);
+    assert_eq!(
+        table.features,
+        DMatrix::from_row_slice(2, 2, &[3.5, -2e-3, 1.0, 2.0])
+    );
+    assert_eq!(table.labels, Some(vec![7, 0]));
+    // A quoted field holding the delimiter is one field, and not a number.
+    let path = dir.write("comma.csv", b"1,2\n\"1,5\",2\n");
+    match read_csv::<f64>(&path, &CsvOptions::default()) {
+        Err(Error::InvalidField {
+            line,
+            column,
+            found,
+            expected,
+            ..
+        }) => {
+            assert_eq!((line, column, found.as_str()), (2, 1, "1,5"));
+            assert_eq!(expected, "a number");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn csv_with_crlf_line_ends() {
+    let dir = TempDir::new();
+    let path = dir.write("crlf.csv", b"x,y\r\n1,2\r\n\r\n3,4\r\n");
+    let table = read_csv::<f32>(&path, &CsvOptions::default()).unwrap();
+    assert_eq!(
+        table.feature_names,
+        Some(vec!["x".to_owned(), "y".to_owned()])
+    );
+    assert_eq!(
+        table.features,
+        DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0])
+    );
+    // Lines are counted as in the file.
+    let path = dir.write("crlf-bad.csv", b"x,y\r\n1,2\r\n\r\n3,y\r\n");
+    match read_csv::<f32>(&path, &CsvOptions::default()) {
+        Err(Error::InvalidField {
+            line,
+            column,
+            found,
+            ..
+        }) => assert_eq!((line, column, found.as_str()), (4, 2, "y")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn csv_with_a_byte_order_mark() {
+    let dir = TempDir::new();
+    let path = dir.write("bom.csv", "\u{feff}a,b\n1,2\n".as_bytes());
+    let table = read_csv::<f64>(&path, &CsvOptions::default()).unwrap();
+    assert_eq!(
+        table.feature_names,
+        Some(vec!["a".to_owned(), "b".to_owned()])
+    );
+    assert_eq!(table.features, DMatrix::from_row_slice(1, 2, &[1.0, 2.0]));
+    // Without a header, the first number is read as one.
+    let path = dir.write("bom-data.csv", "\u{feff}1,2\n".as_bytes());
+    let table = read_csv::<f64>(&path, &CsvOptions::default()).unwrap();
+    assert_eq!(table.features, DMatrix::from_row_slice(1, 2, &[1.0, 2.0]));
+}
+
+#[test]
+fn csv_with_a_byte_order_mark_crlf_and_quotes_together() {
+    let dir = TempDir::new();
+    let text = "\u{feff}\"id\",\"width, cm\",\"say \"\"hi\"\"\"\r\n\
+                \"3\",\"1.5\",\"2\"\r\n\
+                \r\n\
+                4,\"2.5\",3\r\n";
+    let options = CsvOptions::default().with_label_column(LabelColumn::Index(0));
+    for path in [
+        dir.write("all.csv", text.as_bytes()),
+        dir.write("all.csv.gz", &gzip(text.as_bytes())),
+    ] {
+        let table = read_csv::<f64>(&path, &options).unwrap();
+        assert_eq!(
+            table.feature_names,
+            Some(vec!["width, cm".to_owned(), "say \"hi\"".to_owned()])
+        );
+        assert_eq!(
+            table.features,
+            DMatrix::from_row_slice(2, 2, &[1.5, 2.0, 2.5, 3.0])
+        );
+        assert_eq!(table.labels, Some(vec![3, 4]));
+    }
+}
+
+#[test]
+fn csv_labels_beyond_two_to_the_53_are_read_exactly() {
+    let dir = TempDir::new();
+    // 2^53 + 1, which the nearest f64 would round to 2^53.
+    let path = dir.write(
+        "big-labels.csv",
+        b"x,label\n0.5,9007199254740993.0\n0.25,9007199254740993\n1,9.007199254740995e15\n",
+    );
+    let options = CsvOptions::default().with_label_column(LabelColumn::Last);
+    let table = read_csv::<f64>(&path, &options).unwrap();
+    assert_eq!(
+        table.labels,
+        Some(vec![
+            9_007_199_254_740_993,
+            9_007_199_254_740_993,
+            9_007_199_254_740_995
+        ])
+    );
+    // A label that is not an integer is refused, however close to one an f64 would make it.
+    let path = dir.write("fraction.csv", b"0.5,7.0000000000000001\n");
+    match read_csv::<f64>(&path, &options) {
+        Err(Error::InvalidField {
+            line,
+            column,
+            expected,
+            ..
+        }) => {
+            assert_eq!((line, column), (1, 2));
+            assert!(expected.contains("non-negative integer"), "{expected}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn csv_gzip_compressed_with_quoted_fields() {
+    let dir = TempDir::new();
+    let text = "\"a, first\",\"b\"\n\"1\",\"2,5\"\n";
+    let path = dir.write("quoted.csv.gz", &gzip(text.as_bytes()));
+    // The quoted "2,5" is one field: the rows are as wide as the header, and the field is
+    // refused as no number, where splitting at every comma would have made a ragged row.
+    match read_csv::<f64>(&path, &CsvOptions::default()) {
+        Err(Error::InvalidField {
+            file,
+            line,
+            column,
+            found,
+            ..
+        }) => {
+            assert_eq!(file, name(&path));
+            assert_eq!((line, column, found.as_str()), (2, 2, "2,5"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = "\"a, first\",\"b\"\r\n\"1\",\"2.5\"\r\n";
+    let path = dir.write("quoted-ok.csv.gz", &gzip(text.as_bytes()));
+    let table = read_csv::<f64>(&path, &CsvOptions::default()).unwrap();
+    assert_eq!(
+        table.feature_names,
+        Some(vec!["a, first".to_owned(), "b".to_owned()])
+    );
+    assert_eq!(table.features, DMatrix::from_row_slice(1, 2, &[1.0, 2.5]));
+}
+
+#[test]
+fn csv_header_of_absurd_width_costs_memory_only_with_data_under_it() {
+    use common::allocation::peak_during;
+    const FIELDS: usize = 1 << 21;
+    let header = "a,".repeat(FIELDS - 1) + "a\n";
+    let options = CsvOptions::default();
+    // Alone, or above a row of another width: refused before a name is made.
+    for (text, ragged) in [(header.clone(), false), (header.clone() + "1,2\n", true)] {
+        let (result, peak) = peak_during(|| parse_csv::<f32>(&text, "wide", &options));
+        match result {
+            Err(Error::NoDataRows { .. }) if !ragged => {}
+            Err(Error::RaggedRow {
+                line: 2,
+                expected: FIELDS,
+                found: 2,
+                ..
+            }) if ragged => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            peak <= 64 << 10,
+            "{} bytes of text allocated {peak} bytes",
+            text.len()
+        );
+    }
+    // With a data row of that width: what the table holds (a name is a `String` of 24 bytes
+    // and its one byte), and the values read before they are copied into the matrix.
+    let text = header + &"1,".repeat(FIELDS - 1) + "1\n";
+    let (result, peak) = peak_during(|| parse_csv::<f32>(&text, "wide", &options));
+    let table = result.unwrap();
+    assert_eq!(table.features.shape(), (1, FIELDS));
+    let names = table.feature_names.as_ref().unwrap();
+    assert_eq!((names.len(), names[FIELDS - 1].as_str()), (FIELDS, "a"));
+    let held = FIELDS * (size_of::<String>() + 1 + size_of::<f32>());
+    assert!(
+        peak <= held + FIELDS * size_of::<f32>() + (64 << 10),
+        "{} bytes of text allocated {peak} bytes",
+        text.len()
+    );
 }
 
 // ---------------------------------------------------------------- scaling

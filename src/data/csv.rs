@@ -1,14 +1,28 @@
 //! CSV files of numbers: one sample per row, an optional header, an optional label column.
+//!
+//! The text is split into fields by `csv-core`, the parser under the `csv` crate (RFC 4180
+//! quoting), one field at a time: each field is checked and converted as soon as it is read.
+//! Memory holds the numbers read so far and one field, never a row's worth of fields, and a
+//! header's names are made only after every data row under it has been read, so a header of
+//! absurd width costs nothing until data rows of that width have been read too.
 
 use super::Table;
 use super::idx::maybe_gunzip;
 use crate::validate::check_param;
 use crate::{Error, Result, Scalar};
+use csv_core::{ReadFieldResult, Terminator};
 use nalgebra::DMatrix;
+use std::borrow::Cow;
 use std::path::Path;
 
 /// Longest field text kept in an [`Error::InvalidField`].
 const MAX_FIELD_CHARS: usize = 32;
+
+/// The UTF-8 byte-order mark, which csv-core skips at the start of the text.
+const BYTE_ORDER_MARK: &[u8] = "\u{feff}".as_bytes();
+
+/// Bytes of text translated at a time when tabs are read as spaces.
+const CHUNK_BYTES: usize = 8 << 10;
 
 /// Whether the first row of a CSV file names the columns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -26,7 +40,10 @@ pub enum HeaderMode {
 
 /// Which column of a CSV file, if any, holds the class labels.
 ///
-/// Labels must be non-negative integers (`7`, or `7.0` as NumPy writes them).
+/// Labels must be non-negative integers that fit a `usize`: `7`, or an integral number such as
+/// `7.0` or `7e0` as NumPy writes them. They are read exactly from their digits, never through
+/// a float, so `9007199254740993.0` is 9007199254740993 (an `f64` would round it to 2^53) and
+/// `7.0000000000000001` is refused as not an integer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LabelColumn {
@@ -43,11 +60,20 @@ pub enum LabelColumn {
 ///
 /// Defaults: header [`HeaderMode::Auto`], label column [`LabelColumn::None`], delimiter `b','`.
 ///
-/// The format read is deliberately simple: one sample per line; fields split at every
-/// delimiter (at every run of spaces and tabs when the delimiter is a space); each field
-/// trimmed of surrounding whitespace and of one pair of surrounding double quotes. Quoted
-/// fields that contain the delimiter are not supported. Blank lines are skipped, a leading
-/// UTF-8 byte-order mark is ignored, and line ends may be `\n` or `\r\n`.
+/// The text is read as CSV (RFC 4180) by `csv-core`: one sample per row, rows ending at `\n`
+/// or `\r\n`. A field that starts with `"` is quoted: it ends at the next lone `"`, may hold the
+/// delimiter and line breaks, and writes `""` for one `"` (`"width, cm"` is one field; a quoted
+/// number such as `"3.5"` is the number 3.5; `"1,5"` is one field that is not a number). Blank
+/// and whitespace-only lines are skipped, and a leading UTF-8 byte-order mark is ignored.
+///
+/// Each field is then trimmed of surrounding whitespace (a quoted field of what its quotes
+/// enclose). A field with whitespace before its opening quote, as in `1, "2"`, is not quoted
+/// for CSV; it is read as this crate read every field before it used csv-core: trimmed, then
+/// one pair of surrounding double quotes removed. Such a field cannot hold the delimiter.
+///
+/// With a space as the delimiter, fields are split at every run of spaces and tabs (tabs count
+/// as spaces, also inside quotes), and the empty fields between them are skipped; a quoted
+/// field (even `""`) is kept.
 ///
 /// ```
 /// use autoencoders::data::{CsvOptions, HeaderMode, LabelColumn};
@@ -185,7 +211,8 @@ pub fn read_csv<T: Scalar>(path: impl AsRef<Path>, options: &CsvOptions) -> Resu
 /// As [`read_csv`].
 ///
 /// # Errors
-/// Each names `source_name`, and lines and columns count from 1:
+/// Each names `source_name`, and lines and columns count from 1 (lines of the text, also those
+/// inside quoted fields; a row or field is on the line where it starts):
 /// - [`Error::InvalidHyperParameter`] when `options` are invalid;
 /// - [`Error::NoDataRows`] for text without a data row;
 /// - [`Error::RaggedRow`] (with the line) for a row whose field count differs from the first
@@ -200,20 +227,21 @@ pub fn parse_csv<T: Scalar>(
     options: &CsvOptions,
 ) -> Result<Table<T>> {
     options.validate()?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut rows = text
-        .lines()
-        .enumerate()
-        .map(|(index, row)| (index + 1, row))
-        .filter(|(_, row)| !row.trim().is_empty());
     let no_data = || Error::NoDataRows {
         file: source_name.to_owned(),
     };
-    let (first_line, first_row) = rows.next().ok_or_else(no_data)?;
+    let mut buffers = Buffers::default();
+    let mut reader = FieldReader::new(text, options.delimiter);
 
-    let mut fields: Vec<&str> = Vec::new();
-    split(first_row, options.delimiter, &mut fields);
-    let width = fields.len();
+    // The first row is read once to learn its width and whether it is a header, then again
+    // from the start of the text: as data, or (a header) for its names after the data rows.
+    let mut numeric = false;
+    let width = reader
+        .next_record(&mut buffers, |field| {
+            numeric |= field.text.parse::<f64>().is_ok();
+        })
+        .ok_or_else(no_data)?
+        .width;
     let label =
         label_index(options.label_column, width).ok_or_else(|| Error::LabelColumnOutOfRange {
             file: source_name.to_owned(),
@@ -226,36 +254,44 @@ pub fn parse_csv<T: Scalar>(
     let has_header = match options.header {
         HeaderMode::Present => true,
         HeaderMode::Absent => false,
-        HeaderMode::Auto => fields.iter().all(|f| f.parse::<f64>().is_err()),
+        HeaderMode::Auto => !numeric,
     };
+    if !has_header {
+        reader = FieldReader::new(text, options.delimiter);
+    }
 
-    let mut reader = RowReader::<T> {
-        file: source_name,
+    let mut rows = Rows::<T> {
         width,
         label,
         values: Vec::new(),
         labels: Vec::new(),
+        row_label: 0,
+        problem: None,
     };
-    let feature_names = if has_header {
-        let names = fields.iter().enumerate().filter(|&(i, _)| Some(i) != label);
-        Some(names.map(|(_, name)| (*name).to_owned()).collect())
-    } else {
-        reader.push(first_line, &fields)?;
-        None
-    };
-    for (line, row) in rows {
-        split(row, options.delimiter, &mut fields);
-        reader.push(line, &fields)?;
+    while let Some(record) = reader.next_record(&mut buffers, |field| rows.field(field)) {
+        rows.end_row(record)
+            .map_err(|problem| problem.into_error(text, source_name))?;
     }
-
-    let samples = reader.labels.len();
+    let samples = rows.labels.len();
     if samples == 0 {
         return Err(no_data());
     }
     let input_dim = width - usize::from(label.is_some());
+    let features = DMatrix::from_row_slice(samples, input_dim, &rows.values);
+    drop(rows.values);
+    let feature_names = has_header.then(|| {
+        let mut names = Vec::with_capacity(input_dim);
+        let mut header = FieldReader::new(text, options.delimiter);
+        header.next_record(&mut buffers, |field| {
+            if Some(field.column) != label {
+                names.push(field.text.to_owned());
+            }
+        });
+        names
+    });
     Ok(Table {
-        features: DMatrix::from_row_slice(samples, input_dim, &reader.values),
-        labels: label.map(|_| reader.labels),
+        features,
+        labels: label.map(|_| rows.labels),
         feature_names,
     })
 }
@@ -271,84 +307,379 @@ fn label_index(label_column: LabelColumn, width: usize) -> Option<Option<usize>>
     (index < width && width >= 2).then_some(Some(index))
 }
 
-/// Splits `row` into cleaned fields, replacing the contents of `fields`.
-fn split<'a>(row: &'a str, delimiter: u8, fields: &mut Vec<&'a str>) {
-    fields.clear();
-    if delimiter == b' ' {
-        fields.extend(row.split([' ', '\t']).filter(|f| !f.is_empty()).map(clean));
-    } else {
-        fields.extend(row.split(char::from(delimiter)).map(clean));
+/// Reads a text's fields one at a time with csv-core, keeping byte offsets into the text.
+///
+/// To read a row again, a new one reads from the start of the text. (A clone of csv-core's
+/// reader would not do: in csv-core 0.1.13 cloning it does not copy its parsing tables.)
+struct FieldReader<'a> {
+    core: csv_core::Reader,
+    text: &'a str,
+    /// Bytes of `text` that `core` has consumed.
+    consumed: usize,
+    /// Whether the delimiter is a space: tabs are then fed to `core` as spaces, and unquoted
+    /// empty fields are skipped.
+    spaces: bool,
+}
+
+/// The buffers a [`FieldReader`] reads into, kept apart so that successive readers share them.
+#[derive(Default)]
+struct Buffers {
+    /// The current field's text, unquoted, from the start.
+    field: Vec<u8>,
+    /// With a space delimiter, `text[chunk_start..chunk_start + chunk.len()]` with tabs
+    /// turned into spaces.
+    chunk: Vec<u8>,
+    chunk_start: usize,
+}
+
+/// A field of a row, as handed to the visitor of [`FieldReader::next_record`].
+struct Field<'t> {
+    /// Its position in the row, from 0, counting only the fields kept.
+    column: usize,
+    /// Its text, unquoted and trimmed.
+    text: &'t str,
+    /// The byte offset in the text where it starts.
+    start: usize,
+}
+
+/// A row read by [`FieldReader::next_record`].
+struct Record {
+    /// The byte offset in the text where it starts.
+    start: usize,
+    /// Its fields.
+    width: usize,
+}
+
+impl<'a> FieldReader<'a> {
+    fn new(text: &'a str, delimiter: u8) -> Self {
+        // Said in full, since the offsets kept here rely on them: csv-core skips `\n` at the
+        // start of a row (nothing else: no comments), and a field is quoted only when its
+        // first byte is `"`.
+        let core = csv_core::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .terminator(Terminator::Any(b'\n'))
+            .quote(b'"')
+            .quoting(true)
+            .double_quote(true)
+            .escape(None)
+            .comment(None)
+            .build();
+        Self {
+            core,
+            text,
+            consumed: 0,
+            spaces: delimiter == b' ',
+        }
+    }
+
+    /// Reads the next row that is not blank, handing `visit` each of its fields in turn;
+    /// `None` at the end of the text.
+    fn next_record(
+        &mut self,
+        buffers: &mut Buffers,
+        mut visit: impl FnMut(&Field<'_>),
+    ) -> Option<Record> {
+        let bytes = self.text.as_bytes();
+        loop {
+            let (start, blank) = self.record_start();
+            let mut width = 0;
+            let mut field_start = start;
+            loop {
+                let (len, record_end) = self.next_field(buffers)?;
+                let quoted = bytes.get(field_start) == Some(&b'"');
+                let output = buffers.field.get(..len).unwrap_or_default();
+                let raw = match self.text.get(field_start..field_start + len) {
+                    // csv-core copies an unquoted field from the text unchanged: it is that
+                    // slice of the text, already known to be UTF-8.
+                    Some(raw) if !quoted && raw.as_bytes() == output => Cow::Borrowed(raw),
+                    // Never lossy: csv-core takes only ASCII bytes out of the UTF-8 text.
+                    _ => String::from_utf8_lossy(output),
+                };
+                let text = clean(&raw, quoted);
+                if !blank && (quoted || !self.spaces || !text.is_empty()) {
+                    visit(&Field {
+                        column: width,
+                        text,
+                        start: field_start,
+                    });
+                    width += 1;
+                }
+                field_start = self.consumed;
+                if record_end {
+                    break;
+                }
+            }
+            // A row of skipped fields only (possible with a space delimiter) is blank too.
+            if width > 0 {
+                return Some(Record { start, width });
+            }
+        }
+    }
+
+    /// Where the next row's text starts (past what csv-core skips before it: the byte-order
+    /// mark at the start of the text, then empty lines), and whether its line is blank: only
+    /// whitespace up to the next `\n` or the end, so that csv-core reads it as one row.
+    fn record_start(&self) -> (usize, bool) {
+        let bytes = self.text.as_bytes();
+        let mut at = self.consumed;
+        if at == 0 && bytes.starts_with(BYTE_ORDER_MARK) {
+            at = BYTE_ORDER_MARK.len();
+        }
+        while bytes.get(at) == Some(&b'\n') {
+            at += 1;
+        }
+        let blank = self.text.get(at..).is_some_and(|rest| {
+            rest.chars()
+                .find(|&c| c == '\n' || !c.is_whitespace())
+                .is_none_or(|c| c == '\n')
+        });
+        (at, blank)
+    }
+
+    /// Reads one field into `buffers.field`: its length and whether it ends its row; `None`
+    /// at the end of the text.
+    fn next_field(&mut self, buffers: &mut Buffers) -> Option<(usize, bool)> {
+        let Buffers {
+            field,
+            chunk,
+            chunk_start,
+        } = buffers;
+        let bytes = self.text.as_bytes();
+        let mut len = 0;
+        loop {
+            if len == field.len() {
+                field.resize((2 * len).max(64), 0);
+            }
+            let rest = bytes.get(self.consumed..).unwrap_or_default();
+            // An empty input tells csv-core that the text has ended.
+            let input = if self.spaces && !rest.is_empty() {
+                let offset = match self.consumed.checked_sub(*chunk_start) {
+                    Some(offset) if offset < chunk.len() => offset,
+                    _ => {
+                        chunk.clear();
+                        let next = rest.iter().take(CHUNK_BYTES);
+                        chunk.extend(next.map(|&b| if b == b'\t' { b' ' } else { b }));
+                        *chunk_start = self.consumed;
+                        0
+                    }
+                };
+                chunk.get(offset..).unwrap_or_default()
+            } else {
+                rest
+            };
+            let output = field.get_mut(len..).unwrap_or_default();
+            let (result, read, written) = self.core.read_field(input, output);
+            self.consumed += read;
+            len += written;
+            match result {
+                ReadFieldResult::Field { record_end } => return Some((len, record_end)),
+                ReadFieldResult::End => return None,
+                // At the end of the text csv-core answers `Field` or `End`; this only guards
+                // against a loop.
+                ReadFieldResult::InputEmpty | ReadFieldResult::OutputFull if input.is_empty() => {
+                    return None;
+                }
+                ReadFieldResult::InputEmpty | ReadFieldResult::OutputFull => {}
+            }
+        }
     }
 }
 
-/// Trims whitespace, then one pair of surrounding double quotes.
-fn clean(field: &str) -> &str {
+/// A field's text as read: trimmed, and, when it was not quoted for CSV (not starting with
+/// `"`), rid of one pair of surrounding double quotes, as in `1, "2"`.
+fn clean(field: &str, quoted: bool) -> &str {
     let field = field.trim();
+    if quoted {
+        return field;
+    }
     field
         .strip_prefix('"')
         .and_then(|f| f.strip_suffix('"'))
         .unwrap_or(field)
 }
 
-/// Accumulates parsed rows.
-struct RowReader<'a, T> {
-    file: &'a str,
+/// The data rows read so far, and the row being read.
+struct Rows<T> {
     width: usize,
     label: Option<usize>,
     /// Features, row-major.
     values: Vec<T>,
-    /// One per row pushed, labels or not, so its length counts the rows.
+    /// One per row read, labels or not, so its length counts the rows.
     labels: Vec<usize>,
+    /// The label of the row being read.
+    row_label: usize,
+    /// The first bad field of the row being read.
+    problem: Option<Problem>,
 }
 
-impl<T: Scalar> RowReader<'_, T> {
-    fn push(&mut self, line: usize, fields: &[&str]) -> Result<()> {
-        if fields.len() != self.width {
-            return Err(Error::RaggedRow {
-                file: self.file.to_owned(),
-                line,
+/// What is wrong with a row, with byte offsets where an [`Error`] has lines.
+enum Problem {
+    Field {
+        start: usize,
+        column: usize,
+        found: String,
+        expected: &'static str,
+    },
+    Ragged {
+        start: usize,
+        expected: usize,
+        found: usize,
+    },
+}
+
+impl Problem {
+    fn into_error(self, text: &str, file: &str) -> Error {
+        let line = |offset: usize| {
+            let before = text.as_bytes().get(..offset).unwrap_or_default();
+            1 + before.iter().filter(|&&b| b == b'\n').count()
+        };
+        match self {
+            Problem::Field {
+                start,
+                column,
+                found,
+                expected,
+            } => Error::InvalidField {
+                file: file.to_owned(),
+                line: line(start),
+                column,
+                found,
+                expected,
+            },
+            Problem::Ragged {
+                start,
+                expected,
+                found,
+            } => Error::RaggedRow {
+                file: file.to_owned(),
+                line: line(start),
+                expected,
+                found,
+            },
+        }
+    }
+}
+
+impl<T: Scalar> Rows<T> {
+    /// Converts one field of the row being read, unless the row already has a problem or too
+    /// many fields.
+    fn field(&mut self, field: &Field<'_>) {
+        if self.problem.is_some() || field.column >= self.width {
+            return;
+        }
+        let expected = if Some(field.column) == self.label {
+            match parse_label(field.text) {
+                Some(label) => {
+                    self.row_label = label;
+                    return;
+                }
+                None => "a non-negative integer label",
+            }
+        } else {
+            match field.text.parse::<f64>() {
+                Err(_) => "a number",
+                Ok(value) if !value.is_finite() => {
+                    "a finite number (NaN and infinities are refused)"
+                }
+                Ok(value) => {
+                    let value = T::cast(value);
+                    if value.is_finite() {
+                        self.values.push(value);
+                        return;
+                    }
+                    "a number within the range of f32"
+                }
+            }
+        };
+        self.problem = Some(Problem::Field {
+            start: field.start,
+            column: field.column + 1,
+            found: shorten(field.text),
+            expected,
+        });
+    }
+
+    /// Ends the row being read: a row of the wrong width is refused before any bad field in
+    /// it.
+    fn end_row(&mut self, record: Record) -> Result<(), Problem> {
+        if record.width != self.width {
+            return Err(Problem::Ragged {
+                start: record.start,
                 expected: self.width,
-                found: fields.len(),
+                found: record.width,
             });
         }
-        let mut label = 0;
-        for (index, field) in fields.iter().enumerate() {
-            let invalid = |expected| Error::InvalidField {
-                file: self.file.to_owned(),
-                line,
-                column: index + 1,
-                found: shorten(field),
-                expected,
-            };
-            if Some(index) == self.label {
-                label =
-                    parse_label(field).ok_or_else(|| invalid("a non-negative integer label"))?;
-                continue;
-            }
-            let value: f64 = field.parse().map_err(|_| invalid("a number"))?;
-            if !value.is_finite() {
-                return Err(invalid("a finite number (NaN and infinities are refused)"));
-            }
-            let value = T::cast(value);
-            if !value.is_finite() {
-                return Err(invalid("a number within the range of f32"));
-            }
-            self.values.push(value);
+        if let Some(problem) = self.problem.take() {
+            return Err(problem);
         }
-        self.labels.push(label);
+        self.labels.push(std::mem::take(&mut self.row_label));
         Ok(())
     }
 }
 
-/// A non-negative integer written as an integer (`7`) or as an integral number (`7.0`, `7e0`).
+/// A non-negative integer that fits a `usize`, written as an integer (`7`, `+7`) or as a
+/// decimal number of integral value (`7.0`, `7e0`, `0.7e1`), read exactly from its digits.
 fn parse_label(field: &str) -> Option<usize> {
     if let Ok(label) = field.parse::<usize>() {
         return Some(label);
     }
-    let value: f64 = field.parse().ok()?;
-    // Beyond 2^53 an f64 no longer holds every integer, so the label would not be the one written.
-    let exact = value >= 0.0 && value.fract() == 0.0 && value <= 9_007_199_254_740_992.0;
-    exact.then_some(value as usize)
+    // [sign] digits [. digits] [(e|E) [sign] digits], with a digit before or after the point.
+    let (negative, unsigned) = match field.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, field.strip_prefix('+').unwrap_or(field)),
+    };
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, parse_exponent(exponent)?),
+        None => (unsigned, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let is_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && fraction.is_empty() || !is_digits(whole) || !is_digits(fraction) {
+        return None;
+    }
+    // The value is digits × 10^(exponent − fraction digits), `digits` all the mantissa's.
+    let digits = || whole.bytes().chain(fraction.bytes());
+    let total = whole.len() + fraction.len();
+    let leading_zeros = digits().take_while(|&b| b == b'0').count();
+    if leading_zeros == total {
+        return Some(0); // zero, whatever its sign and exponent
+    }
+    let trailing_zeros = digits().rev().take_while(|&b| b == b'0').count();
+    let significant = total - leading_zeros - trailing_zeros;
+    let scale = exponent
+        .saturating_sub(i64::try_from(fraction.len()).ok()?)
+        .saturating_add(i64::try_from(trailing_zeros).ok()?);
+    // A fraction (scale < 0: the last significant digit is not 0) or more digits than a
+    // `usize` holds.
+    let scale = usize::try_from(scale).ok()?;
+    if negative || significant.saturating_add(scale) > 20 {
+        return None;
+    }
+    let mut value = digits()
+        .skip(leading_zeros)
+        .take(significant)
+        .try_fold(0usize, |value, b| {
+            value.checked_mul(10)?.checked_add(usize::from(b - b'0'))
+        })?;
+    for _ in 0..scale {
+        value = value.checked_mul(10)?;
+    }
+    Some(value)
+}
+
+/// An exponent `[sign] digits`, saturated at the range of `i64`.
+fn parse_exponent(text: &str) -> Option<i64> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let magnitude = digits.bytes().fold(0i64, |value, b| {
+        value.saturating_mul(10).saturating_add(i64::from(b - b'0'))
+    });
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 /// The field as kept in an error: at most [`MAX_FIELD_CHARS`] characters.
@@ -545,6 +876,155 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn quoted_fields_may_hold_the_delimiter_quotes_and_line_breaks() {
+        let t = default("\"width, cm\",\"a \"\"b\"\"\"\n\"3.5\",4\n").unwrap();
+        assert_eq!(t.feature_names.unwrap(), ["width, cm", "a \"b\""]);
+        assert_eq!(t.features, DMatrix::from_row_slice(1, 2, &[3.5, 4.0]));
+        // A quoted field with the delimiter is one field, and not a number.
+        match default("1,2\n\"1,5\",2\n") {
+            Err(Error::InvalidField {
+                line,
+                column,
+                found,
+                ..
+            }) => assert_eq!((line, column, found.as_str()), (2, 1, "1,5")),
+            other => panic!("{other:?}"),
+        }
+        // Lines count every line of the text, also those inside a quoted field.
+        let t = default("\"two\nlines\",b\n1,2\n").unwrap();
+        assert_eq!(t.feature_names.unwrap(), ["two\nlines", "b"]);
+        match default("a,b,c\n1,\"2\n\",x\n") {
+            Err(Error::InvalidField { line, column, .. }) => assert_eq!((line, column), (3, 3)),
+            other => panic!("{other:?}"),
+        }
+        // Trimmed inside the quotes too.
+        assert_eq!(default("\" 2 \",1\n").unwrap().features[(0, 0)], 2.0);
+    }
+
+    #[test]
+    fn a_field_with_spaces_before_its_quote_loses_one_pair_of_quotes() {
+        let t = default("\"x\", \"y\"\n1, \"2\"\n").unwrap();
+        assert_eq!(t.feature_names.unwrap(), ["x", "y"]);
+        assert_eq!(t.features, DMatrix::from_row_slice(1, 2, &[1.0, 2.0]));
+        // Such a field is not quoted for CSV, so the delimiter still splits it.
+        assert!(matches!(
+            default("1,2\n1, \"2,5\"\n"),
+            Err(Error::RaggedRow {
+                line: 2,
+                found: 3,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn rows_end_at_line_feeds_with_or_without_carriage_returns() {
+        let t = default("a,\"b\"\r\n1,2\r\n\r\n3,4\r\n").unwrap();
+        assert_eq!(t.feature_names.unwrap(), ["a", "b"]);
+        assert_eq!(t.features.shape(), (2, 2));
+        match default("1,2\r\n\r\n3,\r\n") {
+            Err(Error::InvalidField {
+                line,
+                column,
+                found,
+                ..
+            }) => assert_eq!((line, column, found.as_str()), (3, 2, "")),
+            other => panic!("{other:?}"),
+        }
+        // A carriage return alone ends no row.
+        assert!(matches!(
+            default("0,1\r2,3\n"),
+            Err(Error::InvalidField {
+                line: 1,
+                column: 2,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn skips_one_byte_order_mark_only() {
+        let t = default("\u{feff}\"a\",b\r\n1,2\r\n").unwrap();
+        assert_eq!(t.feature_names.unwrap(), ["a", "b"]);
+        match default("\u{feff}\u{feff}1,2\n") {
+            Err(Error::InvalidField { line, found, .. }) => {
+                assert_eq!((line, found.as_str()), (1, "\u{feff}1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Not after a blank line either.
+        assert!(matches!(
+            default("\n\u{feff}1,2\n"),
+            Err(Error::InvalidField { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_a_ragged_row_before_its_bad_fields() {
+        for (text, found) in [("1,2\nx,2,3\n", 3), ("1,2\nx\n", 1)] {
+            assert!(
+                matches!(default(text), Err(Error::RaggedRow { line: 2, found: f, .. }) if f == found),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_space_delimiter_keeps_quoted_fields() {
+        let space = CsvOptions::default().with_delimiter(b' ');
+        let t = parse("\"a b\"\t \"c\td\"\n1\t2\n", space).unwrap();
+        assert_eq!(t.feature_names.unwrap(), ["a b", "c d"]);
+        assert_eq!(t.features, DMatrix::from_row_slice(1, 2, &[1.0, 2.0]));
+        match parse("1 2 3\n1 \"\"  3\n", space) {
+            Err(Error::InvalidField {
+                line,
+                column,
+                found,
+                ..
+            }) => assert_eq!((line, column, found.as_str()), (2, 2, "")),
+            other => panic!("{other:?}"),
+        }
+        // Tabs past the first chunk of translated text, and a row ending in spaces and `\r`.
+        let long = format!("{}\n", ["1"; 5000].join("\t"));
+        assert_eq!(parse(&long, space).unwrap().features.shape(), (1, 5000));
+        assert_eq!(parse("1 2 \r\n", space).unwrap().features.shape(), (1, 2));
+    }
+
+    #[test]
+    fn reads_labels_exactly() {
+        let cases: [(&str, Option<usize>); 22] = [
+            ("7", Some(7)),
+            ("+7", Some(7)),
+            ("7.0", Some(7)),
+            ("7.", Some(7)),
+            ("7e0", Some(7)),
+            ("0.7e1", Some(7)),
+            ("700e-2", Some(7)),
+            ("7.00E+2", Some(700)),
+            ("-0.0", Some(0)),
+            ("0e999999999999999999999", Some(0)),
+            ("9007199254740993", Some(9_007_199_254_740_993)),
+            ("9007199254740993.0", Some(9_007_199_254_740_993)),
+            ("9.007199254740993e15", Some(9_007_199_254_740_993)),
+            ("18446744073709551615.0", Some(usize::MAX)),
+            ("18446744073709551616.0", None),
+            ("7.0000000000000001", None),
+            ("1e20", None),
+            ("-1", None),
+            (".5", None),
+            ("1e", None),
+            ("e1", None),
+            ("inf", None),
+        ];
+        for (text, label) in cases {
+            assert_eq!(parse_label(text), label, "{text}");
+        }
+        let last = CsvOptions::default().with_label_column(LabelColumn::Last);
+        let t = parse("0.5,9007199254740993.0\n", last).unwrap();
+        assert_eq!(t.labels, Some(vec![9_007_199_254_740_993]));
     }
 
     #[test]
