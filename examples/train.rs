@@ -28,7 +28,7 @@ use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use std::error::Error;
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -240,15 +240,7 @@ struct Samples<T: Scalar> {
 }
 
 fn read_samples<T: Scalar>(path: &Path, args: &Args) -> Result<Samples<T>, Failure> {
-    let mut raw =
-        std::fs::read(path).map_err(|e| Failure::Run(format!("{}: {e}", path.display()).into()))?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| Failure::Run(format!("{}: {e}", path.display()).into()))?;
-        raw = out;
-    }
+    let raw = autoencoders::data::read_bytes(path)?;
     let name = path.display().to_string();
     let looks_like_idx =
         raw.len() >= 4 && raw[0] == 0 && raw[1] == 0 && [8, 9, 11, 12, 13, 14].contains(&raw[2]);

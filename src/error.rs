@@ -181,6 +181,26 @@ pub enum Error {
         optimizer: &'static str,
     },
 
+    /// A path that names a FIFO, a device, a folder or anything else but a regular file.
+    #[error("{file}: not a regular file")]
+    NotARegularFile {
+        /// The path.
+        file: String,
+    },
+
+    /// A gzip stream that decompresses to more than the resource policy allows (see
+    /// [`limits::max_decompressed_bytes`](crate::limits::max_decompressed_bytes)); the stream
+    /// itself may be sound.
+    #[error(
+        "{file}: decompresses to more than the limit of {limit} bytes (autoencoders::limits::set_max_decompressed_bytes raises it)"
+    )]
+    DecompressionLimit {
+        /// The file.
+        file: String,
+        /// The limit in force.
+        limit: u64,
+    },
+
     /// A tensor larger than the resource policy allows (see [`limits`](crate::limits)).
     #[error("{what} of {rows} × {columns} would hold {} entries, above the limit of {limit} (autoencoders::limits::set_max_elements raises it)", match elements { Some(e) => e.to_string(), None => "more than 2^64".to_owned() })]
     TooLarge {

@@ -29,6 +29,7 @@ pub mod data;
 mod decoder;
 mod encoder;
 mod error;
+mod files;
 mod init;
 pub mod limits;
 mod linalg;

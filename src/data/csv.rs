@@ -178,8 +178,7 @@ impl CsvOptions {
 pub fn read_csv<T: Scalar>(path: impl AsRef<Path>, options: &CsvOptions) -> Result<Table<T>> {
     options.validate()?;
     let path = path.as_ref();
-    let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(&file, e))?;
+    let (bytes, file) = crate::files::read_regular(path)?;
     let bytes = maybe_gunzip(bytes, &file)?;
     let text = String::from_utf8(bytes).map_err(|e| Error::MalformedFile {
         file: file.clone(),

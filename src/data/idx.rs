@@ -1,14 +1,11 @@
 //! The IDX format: a magic number, big-endian dimensions, then big-endian elements.
 
 use super::Table;
+pub(crate) use crate::files::maybe_gunzip;
+use crate::files::read_regular;
 use crate::{Error, Result, Scalar};
-use flate2::bufread::MultiGzDecoder;
 use nalgebra::DMatrix;
-use std::io::{ErrorKind, Read};
 use std::path::Path;
-
-/// Decompressed files larger than this are refused rather than read into memory.
-const MAX_DECOMPRESSED_BYTES: u64 = 1 << 33;
 
 /// The elements of an IDX file, in file order (row-major over the dimensions).
 #[derive(Clone, Debug, PartialEq)]
@@ -193,48 +190,9 @@ pub fn read_idx_table<T: Scalar>(
 /// that does not match the dimensions, or a truncated or corrupt gzip stream.
 pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
     let path = path.as_ref();
-    let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(&file, e))?;
+    let (bytes, file) = read_regular(path)?;
     let bytes = maybe_gunzip(bytes, &file)?;
     parse_idx(&bytes, &file)
-}
-
-/// Decompresses `bytes` when they start with the gzip magic number; every member of a
-/// multi-member stream (as `cat a.gz b.gz` makes) is read.
-pub(crate) fn maybe_gunzip(bytes: Vec<u8>, file: &str) -> Result<Vec<u8>> {
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok(bytes);
-    }
-    let mut out = Vec::new();
-    let mut decoder = MultiGzDecoder::new(&bytes[..]);
-    if let Err(error) = (&mut decoder)
-        .take(MAX_DECOMPRESSED_BYTES + 1)
-        .read_to_end(&mut out)
-    {
-        // The decoder reads straight from the slice, so what it left unread marks the position.
-        let unread = decoder.get_ref().len();
-        let (offset, problem) = if error.kind() == ErrorKind::UnexpectedEof {
-            (
-                bytes.len(),
-                "gzip stream ends early: the compressed file is truncated",
-            )
-        } else {
-            (bytes.len() - unread, "gzip stream is corrupt")
-        };
-        return Err(Error::MalformedFile {
-            file: file.to_owned(),
-            offset: offset as u64,
-            problem,
-        });
-    }
-    if out.len() as u64 > MAX_DECOMPRESSED_BYTES {
-        return Err(Error::MalformedFile {
-            file: file.to_owned(),
-            offset: MAX_DECOMPRESSED_BYTES,
-            problem: "decompressed data exceed the 8 GiB limit",
-        });
-    }
-    Ok(out)
 }
 
 /// Parses the bytes of an (uncompressed) IDX file; `file` names it in errors.

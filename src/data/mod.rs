@@ -34,3 +34,21 @@ pub use mnist::{Digits, bundled_digits};
 pub use scale::{FittedScaler, Scaler, clip_to_unit};
 pub use split::{SplitSize, select_labels, select_rows, split_rows};
 pub use table::Table;
+
+use std::path::Path;
+
+/// The bytes of a data file, decompressed when it is gzip-compressed: what [`read_idx`] and
+/// [`read_csv`] read, for a program that parses the bytes itself (the `train` example does, to
+/// tell IDX from CSV by content).
+///
+/// Only regular files are read, and decompression stops at the
+/// [`limits`](crate::limits)' ceiling.
+///
+/// # Errors
+/// [`Error::NotARegularFile`](crate::Error::NotARegularFile),
+/// [`Error::Io`](crate::Error::Io), [`Error::DecompressionLimit`](crate::Error::DecompressionLimit)
+/// or [`Error::MalformedFile`](crate::Error::MalformedFile) for a broken gzip stream.
+pub fn read_bytes(path: impl AsRef<Path>) -> crate::Result<Vec<u8>> {
+    let (bytes, file) = crate::files::read_regular(path.as_ref())?;
+    crate::files::maybe_gunzip(bytes, &file)
+}

@@ -429,9 +429,7 @@ impl<'a> TensorFile<'a> {
 }
 
 pub(crate) fn read_file(path: &Path) -> Result<(Vec<u8>, String)> {
-    let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(&file, e))?;
-    Ok((bytes, file))
+    crate::files::read_regular(path)
 }
 
 /// The tensors of a one-layer model.
