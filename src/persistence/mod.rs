@@ -13,7 +13,15 @@
 //! `torch.nn.Linear.load_state_dict` takes them as they are. The architecture (activations,
 //! tying, loss, regularizers, corruption) goes in the file's metadata as JSON under the one key
 //! `autoencoders`, with a CRC-32 of the tensor data in its field `crc32`, so that loading
-//! rebuilds the same model and detects damage. The same model always gives the same bytes.
+//! rebuilds the same model and detects damage. A second metadata key,
+//! [`WHOLE_FILE_KEY`] (`autoencoders.crc32`), holds the CRC-32 of the whole file: the header in
+//! a canonical form (without that key) and the data, so an edit of the metadata (an activation,
+//! a digit of λ) or of a tensor's dtype, shape or offsets is detected too; files written before
+//! it existed are checked by their data checksum alone. A key listed twice in any JSON object of
+//! the header is refused ([`ModelFileProblem::DuplicateKey`]), as are metadata keys starting
+//! with `autoencoders` that the crate does not write. The writer lists the metadata keys
+//! sorted and the tensors by name, so the same model, or the same checkpoint, always gives the
+//! same bytes.
 //! Files are written crash-safely (temporary file, fsync, rename, fsync of the folder).
 //!
 //! A [`Checkpoint`] is the same file with the optimiser's tensors added and the training state
@@ -21,11 +29,13 @@
 
 mod atomic;
 pub(crate) mod checkpoint;
+mod header;
 mod offsets;
 mod record;
 mod stack;
 
 pub use checkpoint::{CHECKPOINT_CHECKSUM_KEY, CHECKPOINT_KEY, Checkpoint};
+pub use header::WHOLE_FILE_KEY;
 
 pub(crate) use atomic::write_atomically;
 #[cfg(test)]
@@ -56,6 +66,13 @@ pub enum ModelFileProblem {
     /// The header length points past the end of the file.
     #[error("the header length points past the end of the file")]
     HeaderPastEnd,
+    /// A key listed twice in one JSON object of the header (or of a metadata text), which the
+    /// safetensors format forbids.
+    #[error("the key {key} appears twice in one object of the header")]
+    DuplicateKey {
+        /// The key.
+        key: String,
+    },
     /// The header is larger than the safetensors cap (100 MB).
     #[error("the header is larger than the 100 MB cap")]
     HeaderTooLarge,
@@ -243,15 +260,13 @@ pub(crate) fn serialize_with(
     dtype: Dtype,
     file: &str,
 ) -> Result<Vec<u8>> {
-    let views = tensors
-        .iter()
-        .map(|(name, shape, data)| {
-            TensorView::new(dtype, shape.clone(), data).map(|view| (name.as_str(), view))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| model_error(file, ModelFileProblem::from_safetensors(e)))?;
-    // The data section is the tensors in the order safetensors writes them: one dtype, so by
-    // name. The checksum covers exactly those bytes.
+    // Every tensor's bytes must fit its shape and dtype: what safetensors checks.
+    for (_, shape, data) in &tensors {
+        TensorView::new(dtype, shape.clone(), data)
+            .map_err(|e| model_error(file, ModelFileProblem::from_safetensors(e)))?;
+    }
+    // The data section is the tensors sorted by name; the model record's checksum covers
+    // exactly those bytes, and the whole-file checksum everything.
     let mut ordered: Vec<&(String, Vec<usize>, Vec<u8>)> = tensors.iter().collect();
     ordered.sort_by(|a, b| a.0.cmp(&b.0));
     let mut crc = crc32fast::Hasher::new();
@@ -262,9 +277,30 @@ pub(crate) fn serialize_with(
         METADATA_KEY.to_owned(),
         metadata(format!("{:08x}", crc.finalize())),
     ))
-    .chain(extra);
-    safetensors::tensor::serialize(views, Some(metadata.collect()))
-        .map_err(|e| model_error(file, ModelFileProblem::from_safetensors(e)))
+    .chain(extra)
+    .collect();
+    let tensors: Vec<header::Tensor> = tensors
+        .into_iter()
+        .map(|(name, shape, data)| (name, dtype, shape, data))
+        .collect();
+    Ok(header::write(&tensors, metadata))
+}
+
+/// The metadata keys this crate writes.
+const KNOWN_KEYS: [&str; 4] = [
+    METADATA_KEY,
+    header::WHOLE_FILE_KEY,
+    checkpoint::CHECKPOINT_KEY,
+    checkpoint::CHECKPOINT_CHECKSUM_KEY,
+];
+
+/// The header's bytes, when the length prefix fits the file and the safetensors cap.
+fn header_bytes(bytes: &[u8]) -> Option<&[u8]> {
+    let length = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    if length > 100_000_000 {
+        return None;
+    }
+    bytes.get(8..8 + length as usize)
 }
 
 pub(crate) fn model_error(file: &str, problem: ModelFileProblem) -> Error {
@@ -288,16 +324,41 @@ impl<'a> TensorFile<'a> {
     pub(crate) fn parse(bytes: &'a [u8], file: &'a str, require_checksum: bool) -> Result<Self> {
         let fail = |problem| model_error(file, problem);
         check_offsets_fit(bytes).map_err(fail)?;
-        let (header_len, metadata) = SafeTensors::read_metadata(bytes)
+        if let Some(header) = header_bytes(bytes) {
+            header::check_unique_keys(header).map_err(fail)?;
+        }
+        let (header_len, parsed) = SafeTensors::read_metadata(bytes)
             .map_err(|e| fail(ModelFileProblem::from_safetensors(e)))?;
         let tensors = SafeTensors::deserialize(bytes)
             .map_err(|e| fail(ModelFileProblem::from_safetensors(e)))?;
-        let metadata: std::collections::HashMap<String, String> = metadata
+        let sorted: std::collections::BTreeMap<String, String> = parsed
             .metadata()
             .iter()
             .flatten()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        if let Some(unknown) = sorted
+            .keys()
+            .find(|k| k.starts_with(METADATA_KEY) && !KNOWN_KEYS.contains(&k.as_str()))
+        {
+            return Err(fail(ModelFileProblem::InvalidMetadata {
+                detail: format!("unknown metadata key `{unknown}`"),
+            }));
+        }
+        let infos = parsed.tensors();
+        let layout: Vec<_> = infos
+            .iter()
+            .map(|(name, info)| {
+                (
+                    name.as_str(),
+                    info.dtype,
+                    info.shape.as_slice(),
+                    info.data_offsets,
+                )
+            })
+            .collect();
+        header::verify(&sorted, &layout, &bytes[8 + header_len..]).map_err(fail)?;
+        let metadata: std::collections::HashMap<String, String> = sorted.into_iter().collect();
         let record_json = metadata.get(METADATA_KEY).cloned();
         let stored = match &record_json {
             Some(json) => Some(ModelRecord::checksum_field(json).map_err(fail)?),

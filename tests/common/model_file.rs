@@ -7,6 +7,9 @@
 
 use serde_json::{Map, Value, json};
 
+/// The metadata key of the whole-file checksum.
+pub const WHOLE_FILE_KEY: &str = "autoencoders.crc32";
+
 /// A model file as its header JSON and its data section.
 #[derive(Clone, Debug)]
 pub struct ModelFile {
@@ -25,12 +28,58 @@ impl ModelFile {
         }
     }
 
-    /// The bytes of the file, with the header length recomputed.
+    /// The bytes of the file, with the header length recomputed, and the whole-file checksum
+    /// (`autoencoders.crc32`) too when the file has one, so that a defect elsewhere is the one
+    /// reached.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let mut fixed = self.clone();
+        if let Some(metadata) = fixed.header.get("__metadata__").and_then(Value::as_object)
+            && metadata.contains_key(WHOLE_FILE_KEY)
+        {
+            let crc = self.whole_file_crc();
+            fixed.header["__metadata__"][WHOLE_FILE_KEY] = Value::String(crc);
+        }
+        fixed.to_bytes_as_is()
+    }
+
+    /// The bytes of the file with only the header length recomputed: an edit of the header or
+    /// the data then spoils the whole-file checksum.
+    pub fn to_bytes_as_is(&self) -> Vec<u8> {
         frame(
             serde_json::to_string(&self.header).unwrap().as_bytes(),
             &self.data,
         )
+    }
+
+    /// The whole-file checksum as the crate's format defines it: the CRC-32 of the header in
+    /// its canonical form (`__metadata__` first, its keys sorted, without `autoencoders.crc32`;
+    /// then the tensors sorted by name, each `{"dtype","shape","data_offsets"}`), followed by
+    /// the data section. Written here from the format's definition, not from the crate's code.
+    pub fn whole_file_crc(&self) -> String {
+        let mut metadata = self.header["__metadata__"].as_object().unwrap().clone();
+        metadata.remove(WHOLE_FILE_KEY);
+        let mut text = format!("{{\"__metadata__\":{}", Value::Object(metadata));
+        let mut names: Vec<&String> = self
+            .header
+            .keys()
+            .filter(|k| *k != "__metadata__")
+            .collect();
+        names.sort();
+        for name in names {
+            let entry = &self.header[name];
+            text += &format!(
+                ",{}:{{\"dtype\":{},\"shape\":{},\"data_offsets\":{}}}",
+                Value::String(name.clone()),
+                entry["dtype"],
+                entry["shape"],
+                entry["data_offsets"]
+            );
+        }
+        text.push('}');
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(text.as_bytes());
+        crc.update(&self.data);
+        format!("{:08x}", crc.finalize())
     }
 
     /// Whether the file has our metadata (a plain state dict has none).

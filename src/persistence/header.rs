@@ -1,0 +1,295 @@
+//! The safetensors header as this crate writes it, byte for byte the same for the same
+//! content, and the checks that make the whole file count: no key twice anywhere in the
+//! header, and a checksum over the header as well as the data.
+//!
+//! The layout is safetensors': an 8-byte little-endian length, then the header JSON padded with
+//! spaces to a multiple of 8 bytes, then the data. The header lists `__metadata__` first, its
+//! keys sorted, then the tensors sorted by name, each `{"dtype", "shape", "data_offsets"}`;
+//! the data holds the tensors in that order. The metadata key [`WHOLE_FILE_KEY`] holds the
+//! CRC-32 of the canonical header text without that key, followed by the data: any edit of the
+//! metadata, a tensor's dtype, shape or offsets, or the data is detected.
+
+use super::ModelFileProblem;
+use safetensors::tensor::{Dtype, TensorInfo};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+
+/// The metadata key holding the CRC-32 of the whole file (8 hex digits); see the module docs.
+pub const WHOLE_FILE_KEY: &str = "autoencoders.crc32";
+
+/// One tensor of a file: name, dtype, shape and row-major little-endian bytes.
+pub(crate) type Tensor = (String, Dtype, Vec<usize>, Vec<u8>);
+
+/// How the header lists a tensor: name, dtype, shape and its byte range in the data section.
+pub(crate) type Entry<'a> = (&'a str, Dtype, &'a [usize], (usize, usize));
+
+/// The header text for `metadata` and tensors given as (name, dtype, shape, offsets), in the
+/// canonical form: metadata keys sorted, tensors sorted by name.
+fn header_text(metadata: &BTreeMap<String, String>, tensors: &[Entry<'_>]) -> String {
+    let mut sorted: Vec<_> = tensors.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    // Strings, maps of strings and plain structs serialise without fail.
+    let mut text = String::from("{\"__metadata__\":");
+    text.push_str(&serde_json::to_string(metadata).unwrap_or_default());
+    for (name, dtype, shape, offsets) in sorted {
+        let info = TensorInfo {
+            dtype: *dtype,
+            shape: shape.to_vec(),
+            data_offsets: *offsets,
+        };
+        text.push(',');
+        text.push_str(&serde_json::to_string(name).unwrap_or_default());
+        text.push(':');
+        text.push_str(&serde_json::to_string(&info).unwrap_or_default());
+    }
+    text.push('}');
+    text
+}
+
+/// The CRC-32 of the canonical header without [`WHOLE_FILE_KEY`], followed by the data.
+fn whole_file_crc(metadata: &BTreeMap<String, String>, tensors: &[Entry<'_>], data: &[u8]) -> u32 {
+    let mut without = metadata.clone();
+    without.remove(WHOLE_FILE_KEY);
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(header_text(&without, tensors).as_bytes());
+    crc.update(data);
+    crc.finalize()
+}
+
+/// A safetensors file of `tensors` (sorted by name into the data section) and `metadata`, with
+/// [`WHOLE_FILE_KEY`] added.
+pub(crate) fn write(tensors: &[Tensor], mut metadata: BTreeMap<String, String>) -> Vec<u8> {
+    let mut sorted: Vec<&Tensor> = tensors.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut layout = Vec::with_capacity(sorted.len());
+    let mut offset = 0;
+    for (name, dtype, shape, data) in &sorted {
+        layout.push((
+            name.as_str(),
+            *dtype,
+            shape.as_slice(),
+            (offset, offset + data.len()),
+        ));
+        offset += data.len();
+    }
+    let data: Vec<u8> = sorted
+        .iter()
+        .flat_map(|(_, _, _, d)| d.iter().copied())
+        .collect();
+    let crc = whole_file_crc(&metadata, &layout, &data);
+    metadata.insert(WHOLE_FILE_KEY.to_owned(), format!("{crc:08x}"));
+    let mut header = header_text(&metadata, &layout).into_bytes();
+    header.resize(header.len().div_ceil(8) * 8, b' ');
+    let mut bytes = Vec::with_capacity(8 + header.len() + data.len());
+    bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&header);
+    bytes.extend_from_slice(&data);
+    bytes
+}
+
+/// Checks the whole-file checksum of a parsed file, when it has one: `metadata` and `tensors`
+/// as the header lists them, `data` the data section.
+///
+/// # Errors
+/// [`ModelFileProblem::ChecksumMismatch`], or [`ModelFileProblem::InvalidMetadata`] for a
+/// checksum that is not 8 hex digits.
+pub(crate) fn verify(
+    metadata: &BTreeMap<String, String>,
+    tensors: &[Entry<'_>],
+    data: &[u8],
+) -> Result<bool, ModelFileProblem> {
+    let Some(hex) = metadata.get(WHOLE_FILE_KEY) else {
+        return Ok(false);
+    };
+    let stored = (hex.len() == 8)
+        .then(|| u32::from_str_radix(hex, 16).ok())
+        .flatten()
+        .ok_or_else(|| ModelFileProblem::InvalidMetadata {
+            detail: format!("{WHOLE_FILE_KEY} `{hex}` is not 8 hex digits"),
+        })?;
+    let computed = whole_file_crc(metadata, tensors, data);
+    if stored == computed {
+        Ok(true)
+    } else {
+        Err(ModelFileProblem::ChecksumMismatch { stored, computed })
+    }
+}
+
+/// Refuses a header in which an object lists a key twice, at any depth, and the same within
+/// the JSON texts that metadata values hold. The safetensors format forbids duplicate keys;
+/// JSON readers disagree on them (most keep the last).
+pub(crate) fn check_unique_keys(header: &[u8]) -> Result<(), ModelFileProblem> {
+    let mut deserializer = serde_json::Deserializer::from_slice(header);
+    match (UniqueKeys { depth: 0 }).deserialize(&mut deserializer) {
+        Ok(()) => Ok(()),
+        // Not JSON at all: safetensors reports that, as before.
+        Err(e) if !e.to_string().starts_with(DUPLICATE) => Ok(()),
+        Err(e) => Err(ModelFileProblem::DuplicateKey {
+            key: e.to_string()[DUPLICATE.len()..]
+                .split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        }),
+    }
+}
+
+/// The start of the error message for a duplicate key.
+const DUPLICATE: &str = "duplicate key ";
+
+/// Nesting deeper than this is not checked further (serde_json stops at 128 anyway).
+const MAX_DEPTH: usize = 64;
+
+/// A JSON value walked for duplicate keys; strings that hold JSON objects are walked too.
+struct UniqueKeys {
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for UniqueKeys {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueKeys {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("{DUPLICATE}`{key}`")));
+            }
+            if self.depth < MAX_DEPTH {
+                map.next_value_seed(UniqueKeys {
+                    depth: self.depth + 1,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq
+            .next_element_seed(UniqueKeys {
+                depth: self.depth + 1,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<(), E> {
+        // Metadata values hold JSON texts of their own (the model record, the checkpoint).
+        if text.starts_with('{') && self.depth < MAX_DEPTH {
+            let mut inner = serde_json::Deserializer::from_str(text);
+            if let Err(e) = (UniqueKeys {
+                depth: self.depth + 1,
+            })
+            .deserialize(&mut inner)
+                && e.to_string().starts_with(DUPLICATE)
+            {
+                return Err(E::custom(e.to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_string<E: serde::de::Error>(self, text: String) -> Result<(), E> {
+        self.visit_str(&text)
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, text: &'de str) -> Result<(), E> {
+        self.visit_str(text)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_keys_are_found_at_every_depth_and_inside_metadata_texts() {
+        let ok = br#"{"__metadata__":{"a":"{\"x\":1,\"y\":[{\"z\":2}]}"},"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
+        assert_eq!(check_unique_keys(ok), Ok(()));
+        for (bad, key) in [
+            (&br#"{"t":{"dtype":"I32"},"t":{"dtype":"F32"}}"#[..], "t"),
+            (br#"{"__metadata__":{"a":"1","a":"2"}}"#, "a"),
+            (br#"{"t":{"dtype":"F32","dtype":"F64"}}"#, "dtype"),
+            (br#"{"__metadata__":{"a":"{\"w\":1,\"w\":2}"}}"#, "w"),
+        ] {
+            match check_unique_keys(bad) {
+                Err(ModelFileProblem::DuplicateKey { key: found }) => {
+                    assert!(found.contains(key), "{found} vs {key}")
+                }
+                other => panic!("{}: {other:?}", String::from_utf8_lossy(bad)),
+            }
+        }
+        // Not JSON: left for safetensors to report.
+        assert_eq!(check_unique_keys(b"{not json"), Ok(()));
+    }
+
+    #[test]
+    fn the_whole_file_checksum_covers_metadata_layout_and_data() {
+        let tensors = vec![
+            ("b".to_owned(), Dtype::F32, vec![1], vec![0, 0, 128, 63]),
+            ("a".to_owned(), Dtype::F32, vec![2], vec![0; 8]),
+        ];
+        let metadata = BTreeMap::from([("autoencoders".to_owned(), "{\"k\":1}".to_owned())]);
+        let bytes = write(&tensors, metadata.clone());
+        assert_eq!(bytes, write(&tensors, metadata.clone()), "deterministic");
+        assert_eq!((bytes.len() - 8 - 12) % 8, 0, "header padded to 8 bytes");
+        let layout = [
+            ("a", Dtype::F32, &[2][..], (0, 8)),
+            ("b", Dtype::F32, &[1][..], (8, 12)),
+        ];
+        let data = &bytes[bytes.len() - 12..];
+        let header_len = bytes.len() - 12 - 8;
+        let text = std::str::from_utf8(&bytes[8..8 + header_len]).unwrap();
+        let stored: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        let mut read: BTreeMap<String, String> =
+            serde_json::from_value(stored["__metadata__"].clone()).unwrap();
+        assert_eq!(verify(&read, &layout, data), Ok(true));
+        // A metadata edit, a layout edit and a data edit are each caught.
+        let mut edited = read.clone();
+        edited.insert("autoencoders".to_owned(), "{\"k\":2}".to_owned());
+        assert!(verify(&edited, &layout, data).is_err());
+        let mut swapped = layout;
+        swapped[0].1 = Dtype::I32;
+        assert!(verify(&read, &swapped, data).is_err());
+        let mut flipped = data.to_vec();
+        flipped[3] ^= 1;
+        assert!(verify(&read, &layout, &flipped).is_err());
+        read.remove(WHOLE_FILE_KEY);
+        assert_eq!(verify(&read, &layout, data), Ok(false));
+    }
+}
