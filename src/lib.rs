@@ -43,6 +43,8 @@ mod pretraining;
 pub mod regularizer;
 mod scalar;
 mod schedule;
+#[cfg(feature = "serde")]
+mod serde_support;
 mod simd;
 mod stack;
 mod training;

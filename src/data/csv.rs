@@ -12,6 +12,11 @@ const MAX_FIELD_CHARS: usize = 32;
 
 /// Whether the first row of a CSV file names the columns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum HeaderMode {
     /// The first row is a header when none of its fields is a number. A first row that mixes
     /// numbers and text is read as data, so it fails on its first non-numeric field instead of
@@ -29,6 +34,11 @@ pub enum HeaderMode {
 /// Labels must be non-negative integers (`7`, or `7.0` as NumPy writes them).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum LabelColumn {
     /// Every column is a feature.
     #[default]
@@ -61,6 +71,11 @@ pub enum LabelColumn {
 /// assert!(CsvOptions::default().with_delimiter(b'.').validate().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(remote = "Self", deny_unknown_fields, default)
+)]
 pub struct CsvOptions {
     header: HeaderMode,
     label_column: LabelColumn,
