@@ -31,6 +31,8 @@ mod encoder;
 mod error;
 mod init;
 mod linalg;
+#[cfg(feature = "linfa")]
+pub mod linfa;
 mod loss;
 mod math;
 pub mod metrics;
