@@ -182,6 +182,17 @@ fn omitted_settings_take_the_constructors_defaults() {
     )
     .unwrap();
     assert_eq!(schedule, LearningRateSchedule::step(0.1, 10, 0.5).unwrap());
+    // The README's example.
+    let readme = r#"{"epochs": 20, "batch_size": 64, "early_stopping": 5,
+        "schedule": {"initial": 0.05, "decay": {"cosine": {"over": 3000, "minimum": 0.0}}, "warm_up": 100}}"#;
+    let config: TrainingConfig = serde_json::from_str(readme).unwrap();
+    let cosine = LearningRateSchedule::cosine(0.05, 0.0, 3000).unwrap();
+    let expected = TrainingConfig::default()
+        .with_epochs(20)
+        .with_batch_size(64)
+        .with_early_stopping(5)
+        .with_schedule(cosine.with_warm_up(100).unwrap());
+    assert_eq!(config, expected);
     let options: CsvOptions = serde_json::from_str(r#"{"label_column": "last"}"#).unwrap();
     assert_eq!(
         options,
