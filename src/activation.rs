@@ -19,6 +19,11 @@ use nalgebra::DMatrix;
 /// The derivatives are written in terms of `h = s(z)`, which is how they are computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum Activation {
     /// The logistic function, codes in (0, 1).
     #[default]

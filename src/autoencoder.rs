@@ -4,7 +4,7 @@ use crate::linalg::resize;
 use crate::regularizer::{
     Architecture, NoRegularizer, RegularizerGradient, RegularizerInput, checked_penalty,
 };
-use crate::validate::{check_data, check_unit_interval};
+use crate::validate::{check_data, check_nonzero, check_unit_interval};
 use crate::{
     Activation, CodePass, Corruption, Decoder, DenseDecoder, DenseEncoder, Encoder, Error, Init,
     NoCorruption, ReconstructionLoss, Regularizer, Result, Scalar,
@@ -82,12 +82,21 @@ impl<T: Scalar> Objective<T> {
 /// # Ok::<(), autoencoders::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(remote = "Self", deny_unknown_fields)
+)]
 pub struct DenseBuilder {
     pub(crate) input_dim: usize,
     pub(crate) code_dim: usize,
+    #[cfg_attr(feature = "serde", serde(default))]
     pub(crate) encoder_activation: Activation,
+    #[cfg_attr(feature = "serde", serde(default))]
     pub(crate) decoder_activation: Activation,
+    #[cfg_attr(feature = "serde", serde(default))]
     pub(crate) tied: bool,
+    #[cfg_attr(feature = "serde", serde(default))]
     pub(crate) init: Init,
 }
 
@@ -126,6 +135,34 @@ impl DenseBuilder {
     pub fn with_init(mut self, init: Init) -> Self {
         self.init = init;
         self
+    }
+
+    /// Checks the settings: both sizes at least 1 and the init's own parameters; what
+    /// [`build`](Self::build) would refuse before drawing any weight.
+    ///
+    /// ```
+    /// use autoencoders::{DenseBuilder, Init};
+    /// assert!(DenseBuilder::new(784, 32).validate().is_ok());
+    /// assert!(DenseBuilder::new(784, 0).validate().is_err());
+    /// assert!(DenseBuilder::new(784, 32).with_init(Init::Uniform { limit: -1.0 }).validate().is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ZeroDimension`] for a zero size; [`Error::InvalidHyperParameter`] for a bad init.
+    pub fn validate(&self) -> Result<()> {
+        check_nonzero(self.input_dim, "input_dim")?;
+        check_nonzero(self.code_dim, "code_dim")?;
+        self.init.validate()
+    }
+
+    /// The inputs' size.
+    pub fn input_dim(&self) -> usize {
+        self.input_dim
+    }
+
+    /// The code's size.
+    pub fn code_dim(&self) -> usize {
+        self.code_dim
     }
 
     /// Draws the weights (encoder first, then decoder) from `rng`.

@@ -27,6 +27,11 @@ use std::path::{Path, PathBuf};
 /// assert!(Checkpointing::new("run.safetensors").with_interval(0).validate().is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(remote = "Self", deny_unknown_fields)
+)]
 pub struct Checkpointing {
     path: PathBuf,
     interval: usize,

@@ -366,6 +366,12 @@ pub enum Error {
         /// parameter or a value of the optimiser's state non-finite (the step is not taken).
         what: &'static str,
     },
+
+    /// An error of the linfa framework, raised by its own code around this crate's `Fit` and
+    /// `Transformer` implementations (feature `linfa`; linfa's `Fit` needs the conversion).
+    #[cfg(feature = "linfa")]
+    #[error("linfa: {0}")]
+    Linfa(#[from] ::linfa::Error),
 }
 
 impl Error {

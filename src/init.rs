@@ -10,6 +10,11 @@ use rand::{Rng, RngExt};
 /// caller's generator in column-major order of the weight matrix, so a seed fixes the weights.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(remote = "Self", deny_unknown_fields, rename_all = "kebab-case")
+)]
 pub enum Init {
     /// `U(−a, a)` with `a = √(6 / (fan_in + fan_out))` (Glorot & Bengio 2010). The default.
     #[default]

@@ -33,6 +33,8 @@ mod files;
 mod init;
 pub mod limits;
 mod linalg;
+#[cfg(feature = "linfa")]
+pub mod linfa;
 mod loss;
 mod math;
 pub mod metrics;
@@ -45,6 +47,8 @@ mod pretraining;
 pub mod regularizer;
 mod scalar;
 mod schedule;
+#[cfg(feature = "serde")]
+mod serde_support;
 mod simd;
 mod stack;
 mod training;

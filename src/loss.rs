@@ -16,6 +16,11 @@ use nalgebra::DMatrix;
 /// `softplus(a) − x·a`, which is exact and never NaN or ∞ for saturated units.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum ReconstructionLoss {
     /// Sum of squared errors. The default.
     #[default]

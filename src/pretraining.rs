@@ -21,10 +21,10 @@ pub struct LayerSpec<T: Scalar> {
     tied: bool,
     loss: ReconstructionLoss,
     init: Init,
-    regularizer: Box<dyn Regularizer<T>>,
+    regularizer: Box<dyn Regularizer<T> + Send + Sync>,
     corruption: BuiltinCorruption,
     training: TrainingConfig,
-    optimizer: Box<dyn Optimizer<T>>,
+    optimizer: Box<dyn Optimizer<T> + Send + Sync>,
 }
 
 impl<T: Scalar> std::fmt::Debug for LayerSpec<T> {
@@ -89,8 +89,12 @@ impl<T: Scalar> LayerSpec<T> {
         self
     }
 
-    /// The regularizer (a tuple or `Vec` for several).
-    pub fn with_regularizer(mut self, regularizer: impl Regularizer<T> + 'static) -> Self {
+    /// The regularizer (a tuple or `Vec` for several). `Send + Sync`, as every one of the
+    /// crate's is, so that a pretrainer can be moved to and shared between threads.
+    pub fn with_regularizer(
+        mut self,
+        regularizer: impl Regularizer<T> + Send + Sync + 'static,
+    ) -> Self {
         self.regularizer = Box::new(regularizer);
         self
     }
@@ -108,8 +112,8 @@ impl<T: Scalar> LayerSpec<T> {
         self
     }
 
-    /// The optimiser (a fresh one per layer).
-    pub fn with_optimizer(mut self, optimizer: impl Optimizer<T> + 'static) -> Self {
+    /// The optimiser (a fresh one per layer); `Send + Sync`, as the crate's are.
+    pub fn with_optimizer(mut self, optimizer: impl Optimizer<T> + Send + Sync + 'static) -> Self {
         self.optimizer = Box::new(optimizer);
         self
     }

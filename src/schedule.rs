@@ -7,6 +7,11 @@ use crate::validate::check_param;
 /// How the rate decays after the warm-up; see [`LearningRateSchedule`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case", deny_unknown_fields)
+)]
 pub enum Decay {
     /// The initial rate throughout.
     Constant,
@@ -57,9 +62,15 @@ pub enum Decay {
 /// # Ok::<(), autoencoders::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(remote = "Self", deny_unknown_fields)
+)]
 pub struct LearningRateSchedule {
     initial: f64,
     decay: Decay,
+    #[cfg_attr(feature = "serde", serde(default))]
     warm_up: u64,
 }
 

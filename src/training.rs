@@ -34,6 +34,11 @@ use std::ops::ControlFlow;
 /// # Ok::<(), autoencoders::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(remote = "Self", deny_unknown_fields, default)
+)]
 pub struct TrainingConfig {
     epochs: usize,
     batch_size: usize,

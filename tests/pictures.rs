@@ -492,6 +492,7 @@ fn empty_and_non_finite_data_are_typed_errors() {
     let empty = History {
         epochs: Vec::new(),
         stop_reason: autoencoders::StopReason::Completed,
+        best_epoch: None,
     };
     assert!(matches!(
         loss_curves(&empty).unwrap_err(),

@@ -9,6 +9,11 @@ use rand::Rng;
 /// None or any one of the crate's corruptions, chosen at run time.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum BuiltinCorruption {
     /// No corruption.
     #[default]

@@ -19,6 +19,11 @@ use rand::{Rng, RngExt};
 /// # Ok::<(), autoencoders::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(remote = "Self", deny_unknown_fields)
+)]
 pub struct Masking {
     probability: f64,
 }

@@ -80,6 +80,7 @@ pub trait Corruption<T: Scalar> {
 
 /// No corruption: the encoder sees the clean input.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct NoCorruption;
 
 impl<T: Scalar> Corruption<T> for NoCorruption {

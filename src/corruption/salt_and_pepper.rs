@@ -7,6 +7,11 @@ use rand::{Rng, RngExt};
 
 /// Salt-and-pepper noise: each input is, with probability `p`, replaced by 0 or 1 (half each).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(remote = "Self", deny_unknown_fields)
+)]
 pub struct SaltAndPepper {
     probability: f64,
 }

@@ -26,6 +26,11 @@ const CHUNK_BYTES: usize = 8 << 10;
 
 /// Whether the first row of a CSV file names the columns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum HeaderMode {
     /// The first row is a header when none of its fields is a number. A first row that mixes
     /// numbers and text is read as data, so it fails on its first non-numeric field instead of
@@ -46,6 +51,11 @@ pub enum HeaderMode {
 /// `7.0000000000000001` is refused as not an integer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum LabelColumn {
     /// Every column is a feature.
     #[default]
@@ -87,6 +97,11 @@ pub enum LabelColumn {
 /// assert!(CsvOptions::default().with_delimiter(b'.').validate().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(remote = "Self", deny_unknown_fields, default)
+)]
 pub struct CsvOptions {
     header: HeaderMode,
     label_column: LabelColumn,

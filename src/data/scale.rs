@@ -39,6 +39,11 @@ use nalgebra::DMatrix;
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum Scaler {
     /// Leaves values unchanged.
     #[default]

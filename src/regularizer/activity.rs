@@ -16,6 +16,11 @@ use crate::{Result, Scalar};
 /// # Ok::<(), autoencoders::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(remote = "Self", deny_unknown_fields)
+)]
 pub struct L1Sparsity {
     weight: f64,
 }
@@ -64,6 +69,11 @@ impl<T: Scalar> Regularizer<T> for L1Sparsity {
 ///
 /// Gradient: `∂P/∂h_sj = 2λ·h_sj/n` for a batch of `n`.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(remote = "Self", deny_unknown_fields)
+)]
 pub struct L2Sparsity {
     weight: f64,
 }

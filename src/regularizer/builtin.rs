@@ -21,6 +21,11 @@ use crate::{Result, Scalar};
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum BuiltinRegularizer {
     /// [`L1Sparsity`].
     L1Sparsity(L1Sparsity),

@@ -28,6 +28,11 @@ use crate::{Activation, Error, Result, Scalar};
 /// # Ok::<(), autoencoders::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(remote = "Self", deny_unknown_fields)
+)]
 pub struct KlSparsity {
     target: f64,
     weight: f64,

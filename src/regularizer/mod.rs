@@ -139,6 +139,7 @@ pub trait Regularizer<T: Scalar> {
 
 /// No penalty: the plain autoencoder.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct NoRegularizer;
 
 impl<T: Scalar> Regularizer<T> for NoRegularizer {

@@ -11,6 +11,11 @@ use crate::{Result, Scalar};
 ///
 /// This is what the [`Contractive`](super::Contractive) penalty becomes for a linear encoder.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(remote = "Self", deny_unknown_fields)
+)]
 pub struct WeightDecay {
     weight: f64,
 }
