@@ -755,14 +755,12 @@ impl<E: Encoder> Learner<E::Scalar> for ClassifierLearner<'_, '_, E> {
         report.validation_loss
     }
 
-    fn snapshot(&self) -> Vec<Vec<E::Scalar>> {
-        self.model.parameters().iter().map(|p| p.to_vec()).collect()
+    fn parameters(&self) -> Vec<&[E::Scalar]> {
+        self.model.parameters()
     }
 
-    fn restore(&mut self, snapshot: &[Vec<E::Scalar>]) {
-        for (p, saved) in self.model.parameters_mut().into_iter().zip(snapshot) {
-            p.copy_from_slice(saved);
-        }
+    fn parameters_mut(&mut self) -> Vec<&mut [E::Scalar]> {
+        self.model.parameters_mut()
     }
 }
 

@@ -429,11 +429,23 @@ pub(crate) trait Learner<T: Scalar> {
     /// The validation loss in a report, which early stopping watches.
     fn validation_loss(report: &Self::Report) -> Option<f64>;
 
+    /// The trainable parameters, in the model's order.
+    fn parameters(&self) -> Vec<&[T]>;
+
+    /// The trainable parameters, mutable, in the same order.
+    fn parameters_mut(&mut self) -> Vec<&mut [T]>;
+
     /// A copy of the trainable parameters.
-    fn snapshot(&self) -> Vec<Vec<T>>;
+    fn snapshot(&self) -> Vec<Vec<T>> {
+        self.parameters().iter().map(|p| p.to_vec()).collect()
+    }
 
     /// Puts back a [`snapshot`](Self::snapshot).
-    fn restore(&mut self, snapshot: &[Vec<T>]);
+    fn restore(&mut self, snapshot: &[Vec<T>]) {
+        for (p, saved) in self.parameters_mut().into_iter().zip(snapshot) {
+            p.copy_from_slice(saved);
+        }
+    }
 }
 
 /// The one training loop, for every model: from epoch `history.epochs.len()` to
@@ -641,14 +653,12 @@ where
         report.validation_loss
     }
 
-    fn snapshot(&self) -> Vec<Vec<E::Scalar>> {
-        self.model.parameters().iter().map(|p| p.to_vec()).collect()
+    fn parameters(&self) -> Vec<&[E::Scalar]> {
+        self.model.parameters()
     }
 
-    fn restore(&mut self, snapshot: &[Vec<E::Scalar>]) {
-        for (p, saved) in self.model.parameters_mut().into_iter().zip(snapshot) {
-            p.copy_from_slice(saved);
-        }
+    fn parameters_mut(&mut self) -> Vec<&mut [E::Scalar]> {
+        self.model.parameters_mut()
     }
 }
 
