@@ -7,6 +7,7 @@
 //! cargo run --release --example experiments -- regularizers    # which regularizer gives the best features
 //! cargo run --release --example experiments -- deep-vs-pca     # deep autoencoder vs PCA with a 30-unit code
 //! cargo run --release --example experiments -- dae-cae         # denoising and contraction
+//! cargo run --release --example experiments -- fine-tuning     # schedules, budgets, early stopping
 //! ```
 //!
 //! `--seeds N` (default 3) sets the number of seeds, `--quick` shrinks every run for a smoke
@@ -14,12 +15,15 @@
 //! its own seeded generator, so the tables do not depend on `--jobs` or on timing. Each
 //! subcommand is sized to finish in under 10 minutes on two cores.
 
-use autoencoders::data::{Digits, bundled_digits, select_labels, select_rows};
+use autoencoders::data::{
+    Digits, SplitSize, bundled_digits, select_labels, select_rows, split_rows,
+};
 use autoencoders::metrics::mean_jacobian_norm;
 use autoencoders::{
     Activation, Autoencoder, Classifier, Contractive, Corruption, DenseBuilder, Encoder,
-    GaussianNoise, Init, KlSparsity, L1Sparsity, LayerSpec, LayerwisePretrainer, Masking, Pca,
-    ReconstructionLoss, Regularizer, Sgd, StackedEncoder, TrainingConfig, WeightDecay,
+    GaussianNoise, Init, KlSparsity, L1Sparsity, LayerSpec, LayerwisePretrainer,
+    LearningRateSchedule, Masking, Pca, ReconstructionLoss, Regularizer, Sgd, StackedEncoder,
+    TrainingConfig, WeightDecay,
 };
 use clap::{Parser, Subcommand};
 use nalgebra::DMatrix;
@@ -97,6 +101,10 @@ enum Experiment {
     DeepVsPca,
     /// Jacobian norm and noisy-test error as the DAE noise level and the CAE λ grow.
     DaeCae,
+    /// The pretrained 784-500-500-10 network on all labels without augmentation: fine-tuning
+    /// settings chosen on a validation split (learning-rate schedule, budget in updates,
+    /// early stopping), then the chosen one's test error.
+    FineTuning,
 }
 
 fn main() -> Res<()> {
@@ -108,6 +116,7 @@ fn main() -> Res<()> {
         Experiment::Regularizers => regularizers(&digits, &args)?,
         Experiment::DeepVsPca => deep_vs_pca(&digits, &args)?,
         Experiment::DaeCae => dae_cae(&digits, &args)?,
+        Experiment::FineTuning => fine_tuning(&digits, &args)?,
     }
     eprintln!("finished in {:.0} s", start.elapsed().as_secs_f64());
     Ok(())
@@ -708,5 +717,188 @@ fn dae_cae(digits: &Digits<f32>, args: &Args) -> Res<()> {
             summary(&column(2), 100.0, 2)
         );
     }
+    Ok(())
+}
+
+/// One fine-tuning setting of [`fine_tuning`].
+#[derive(Clone, Copy, Debug)]
+struct FineTuningSetting {
+    /// Units in each of the two hidden layers.
+    hidden: usize,
+    /// Pretraining epochs per layer.
+    pretraining_epochs: usize,
+    /// The initial fine-tuning rate (SGD, momentum 0.9).
+    rate: f64,
+    /// Fine-tuning updates of 32 digits.
+    updates: u64,
+    /// Cosine decay over the budget, or the rate throughout.
+    cosine: bool,
+    /// Epochs without a better validation loss before fine-tuning stops.
+    patience: usize,
+}
+
+impl FineTuningSetting {
+    fn describe(&self) -> String {
+        format!(
+            "784-{h}-{h}-10, {p} pretraining epochs, η = {r}{c}, {u} updates, patience {q}",
+            h = self.hidden,
+            p = self.pretraining_epochs,
+            r = self.rate,
+            c = if self.cosine {
+                " cosine to 0"
+            } else {
+                " constant"
+            },
+            u = self.updates,
+            q = self.patience,
+        )
+    }
+}
+
+/// Pretrains and fine-tunes on `train`, stopping early on `validation`; returns the network.
+fn pretrain_and_fine_tune(
+    setting: &FineTuningSetting,
+    train: (&DMatrix<f32>, &[usize]),
+    validation: (&DMatrix<f32>, &[usize]),
+    seed: u64,
+) -> Res<Classifier<StackedEncoder<f32>>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let layer = |size| {
+        LayerSpec::new(size)
+            .with_loss(ReconstructionLoss::CrossEntropy)
+            .with_corruption(Masking::new(0.25).expect("valid"))
+            .with_training(
+                TrainingConfig::default()
+                    .with_epochs(setting.pretraining_epochs)
+                    .with_batch_size(32),
+            )
+            .with_optimizer(Sgd::new(0.1).expect("valid"))
+    };
+    let stack = LayerwisePretrainer::new()
+        .with_layer(layer(setting.hidden))
+        .with_layer(layer(setting.hidden))
+        .pretrain(train.0, &mut rng)?;
+    let mut classifier = Classifier::new(stack.encoder, 10, Init::GlorotUniform, &mut rng)?;
+    let schedule = if setting.cosine {
+        LearningRateSchedule::cosine(setting.rate, 0.0, setting.updates)?
+    } else {
+        LearningRateSchedule::constant(setting.rate)?
+    };
+    let config = TrainingConfig::default()
+        .with_epochs(usize::MAX)
+        .with_batch_size(32)
+        .with_max_updates(setting.updates)
+        .with_schedule(schedule)
+        .with_early_stopping(setting.patience);
+    let mut sgd = Sgd::new(setting.rate)?.with_momentum(0.9)?;
+    classifier.fit_with(
+        train.0,
+        train.1,
+        Some(validation),
+        &config,
+        &mut sgd,
+        &mut rng,
+        &mut (),
+    )?;
+    Ok(classifier)
+}
+
+/// Chooses fine-tuning settings on a validation split of the training digits (the last 1,000
+/// of a seeded permutation; the network trains on the other 7,000), then reports the chosen
+/// setting's test error once per seed. The test digits play no part in the choice.
+fn fine_tuning(digits: &Digits<f32>, args: &Args) -> Res<()> {
+    let (train_rows, validation_rows) = split_rows(
+        digits.train_images.nrows(),
+        SplitSize::Count(7000),
+        &mut ChaCha8Rng::seed_from_u64(77),
+    )?;
+    let take = |rows: &[usize]| -> Res<(DMatrix<f32>, Vec<usize>)> {
+        Ok((
+            select_rows(&digits.train_images, rows)?,
+            select_labels(&digits.train_labels, rows)?,
+        ))
+    };
+    let (train_x, train_y) = take(&train_rows)?;
+    let (validation_x, validation_y) = take(&validation_rows)?;
+    let base = FineTuningSetting {
+        hidden: if args.quick { 50 } else { 500 },
+        pretraining_epochs: if args.quick { 1 } else { 10 },
+        rate: 0.05,
+        updates: if args.quick { 200 } else { 5470 }, // 25 epochs of 7,000 digits
+        cosine: false,
+        patience: 1000,
+    };
+    let long = if args.quick { 400 } else { 21_880 }; // 100 epochs
+    let grid = [
+        base,
+        FineTuningSetting {
+            updates: long,
+            cosine: true,
+            rate: 0.1,
+            patience: 15,
+            ..base
+        },
+        FineTuningSetting {
+            updates: long,
+            cosine: true,
+            rate: 0.05,
+            patience: 15,
+            ..base
+        },
+        FineTuningSetting {
+            updates: long,
+            cosine: true,
+            rate: 0.1,
+            patience: 15,
+            pretraining_epochs: base.pretraining_epochs * 3,
+            ..base
+        },
+    ];
+    let validation_errors = args.parallel(&grid, |setting| {
+        let classifier = pretrain_and_fine_tune(
+            setting,
+            (&train_x, &train_y),
+            (&validation_x, &validation_y),
+            0,
+        )?;
+        let error = 1.0 - classifier.accuracy(&validation_x, &validation_y)?;
+        eprintln!("validation {:.2} %: {}", error * 100.0, setting.describe());
+        Ok(error)
+    })?;
+    println!("| fine-tuning setting (chosen on validation, seed 0) | validation error |");
+    println!("| --- | ---: |");
+    for (setting, error) in grid.iter().zip(&validation_errors) {
+        println!("| {} | {:.2} % |", setting.describe(), error * 100.0);
+    }
+    // The lowest validation error; ties go to the first.
+    let best = validation_errors
+        .iter()
+        .enumerate()
+        .fold(
+            0,
+            |best, (i, &e)| if e < validation_errors[best] { i } else { best },
+        );
+    let chosen = grid[best];
+    let seeds: Vec<u64> = (0..args.seeds).collect();
+    let test_errors = args.parallel(&seeds, |&seed| {
+        let classifier = pretrain_and_fine_tune(
+            &chosen,
+            (&train_x, &train_y),
+            (&validation_x, &validation_y),
+            100 + seed,
+        )?;
+        let error = 1.0 - classifier.accuracy(&digits.test_images, &digits.test_labels)?;
+        eprintln!("seed {seed}: test {:.2} %", error * 100.0);
+        Ok(error)
+    })?;
+    println!();
+    println!("| chosen setting | test error | seeds |");
+    println!("| --- | ---: | ---: |");
+    println!(
+        "| {} | {} % | {} |",
+        chosen.describe(),
+        summary(&test_errors, 100.0, 2),
+        args.seeds
+    );
     Ok(())
 }
