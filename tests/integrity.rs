@@ -194,3 +194,39 @@ fn the_same_state_gives_the_same_bytes() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_checkpoint_that_did_more_epochs_than_planned_is_refused() {
+    let x = DMatrix::from_fn(16, 6, |i, j| ((i + 2 * j) % 5) as f32 / 5.0);
+    let mut model = DenseBuilder::new(6, 3)
+        .build::<f32, _>(&mut common::rng(5))
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("autoencoders-exhausted-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.safetensors");
+    let mut run = TrainingRun::new(
+        TrainingConfig::default().with_epochs(2).with_batch_size(8),
+        Adam::new(0.01).unwrap(),
+        ChaCha8Rng::seed_from_u64(3),
+    )
+    .with_checkpoints(Checkpointing::new(&path));
+    model.fit_resumable(&x, None, &mut run, &mut ()).unwrap();
+    let mut file = ModelFile::parse(&std::fs::read(&path).unwrap());
+    // Every checksum made right again, so that only the contradiction is left.
+    let text = file.header["__metadata__"]["autoencoders.checkpoint"]
+        .as_str()
+        .unwrap()
+        .replace("\"epochs_done\":2", "\"epochs_done\":5");
+    let crc = format!("{:08x}", crc32fast::hash(text.as_bytes()));
+    file.header["__metadata__"]["autoencoders.checkpoint"] = Value::String(text);
+    file.header["__metadata__"]["autoencoders.checkpoint.crc32"] = Value::String(crc);
+    match Checkpoint::<f32>::from_safetensors(&file.to_bytes(), "exhausted") {
+        Err(Error::ModelFile {
+            problem: ModelFileProblem::InvalidMetadata { detail },
+            ..
+        }) => assert!(detail.contains("exceeds"), "{detail}"),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a checkpoint past its planned epochs loaded"),
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

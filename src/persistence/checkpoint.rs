@@ -564,6 +564,13 @@ impl<T: Scalar> Checkpoint<T> {
         config
             .validate()
             .map_err(|e| fail(invalid(e.to_string())))?;
+        if record.epochs_done > c.epochs {
+            // A run cannot have done more epochs than it planned: resuming would train nothing.
+            return Err(fail(invalid(format!(
+                "epochs_done {} exceeds the run's {} epochs",
+                record.epochs_done, c.epochs
+            ))));
+        }
         let in_order = record.history.iter().enumerate().all(|(i, r)| r.epoch == i);
         if record.history.len() != record.epochs_done || !in_order {
             return Err(fail(invalid(
