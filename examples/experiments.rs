@@ -178,6 +178,20 @@ fn with_shifted_copies(x: &DMatrix<f32>, labels: &[usize]) -> (DMatrix<f32>, Vec
     (images, labels)
 }
 
+/// One layer of the stacked denoising autoencoders: masking p = 0.25, cross-entropy, `epochs`
+/// epochs of SGD (η = 0.1) in batches of 32.
+fn denoising_layer(size: usize, epochs: usize) -> LayerSpec<f32> {
+    LayerSpec::new(size)
+        .with_loss(ReconstructionLoss::CrossEntropy)
+        .with_corruption(Masking::new(0.25).expect("valid"))
+        .with_training(
+            TrainingConfig::default()
+                .with_epochs(epochs)
+                .with_batch_size(32),
+        )
+        .with_optimizer(Sgd::new(0.1).expect("valid"))
+}
+
 fn pretraining(digits: &Digits<f32>, args: &Args) -> Res<()> {
     let (hidden, epochs) = if args.quick { (100, 2) } else { (500, 10) };
     // Fine-tuning budget, the same for pretrained and random networks: 3,000 updates of 32
@@ -208,20 +222,9 @@ fn pretraining(digits: &Digits<f32>, args: &Args) -> Res<()> {
     // Stacked denoising autoencoders on all training digits, without labels: one per seed.
     let stacks = args.parallel(&seeds, |&seed| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let layer = |size| {
-            LayerSpec::new(size)
-                .with_loss(ReconstructionLoss::CrossEntropy)
-                .with_corruption(Masking::new(0.25).expect("valid"))
-                .with_training(
-                    TrainingConfig::default()
-                        .with_epochs(epochs)
-                        .with_batch_size(32),
-                )
-                .with_optimizer(Sgd::new(0.1).expect("valid"))
-        };
         let stack = LayerwisePretrainer::new()
-            .with_layer(layer(hidden))
-            .with_layer(layer(hidden))
+            .with_layer(denoising_layer(hidden, epochs))
+            .with_layer(denoising_layer(hidden, epochs))
             .pretrain(&digits.train_images, &mut rng)?;
         eprintln!("seed {seed}: pretrained");
         Ok(stack.encoder)
@@ -763,20 +766,10 @@ fn pretrain_and_fine_tune(
     seed: u64,
 ) -> Res<Classifier<StackedEncoder<f32>>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let layer = |size| {
-        LayerSpec::new(size)
-            .with_loss(ReconstructionLoss::CrossEntropy)
-            .with_corruption(Masking::new(0.25).expect("valid"))
-            .with_training(
-                TrainingConfig::default()
-                    .with_epochs(setting.pretraining_epochs)
-                    .with_batch_size(32),
-            )
-            .with_optimizer(Sgd::new(0.1).expect("valid"))
-    };
+    let (hidden, epochs) = (setting.hidden, setting.pretraining_epochs);
     let stack = LayerwisePretrainer::new()
-        .with_layer(layer(setting.hidden))
-        .with_layer(layer(setting.hidden))
+        .with_layer(denoising_layer(hidden, epochs))
+        .with_layer(denoising_layer(hidden, epochs))
         .pretrain(train.0, &mut rng)?;
     let mut classifier = Classifier::new(stack.encoder, 10, Init::GlorotUniform, &mut rng)?;
     let schedule = if setting.cosine {
