@@ -396,9 +396,7 @@ impl<E: Encoder> Classifier<E> {
             check_data(vx, self.encoder.input_dim(), "validation data")?;
             self.check_labels(vx, vy, "validation labels")?;
         }
-        if config.early_stopping().is_some() && validation.is_none() {
-            return Err(Error::NoValidationData);
-        }
+        config.check_validation(validation.is_some())?;
         // A frozen encoder's codes never change: compute them once and train the head on them.
         let codes = if self.frozen {
             Some(self.encoder.encode(x)?)

@@ -1,6 +1,7 @@
 //! Reconstruction losses `L(x, x̂)`.
 
 use crate::activation::softplus;
+use crate::math::{SUM_BLOCK, block_sum, pair_sum};
 use crate::{Activation, Scalar};
 use nalgebra::DMatrix;
 
@@ -102,59 +103,37 @@ impl ReconstructionLoss {
                 total
             }
             ReconstructionLoss::CrossEntropy => {
-                for ((g, &x), &y) in g.iter_mut().zip(x).zip(y) {
-                    *g = scale * (y - x);
+                // One pass: each block's gradient, then its sum while the block is in cache.
+                let mut total = 0.0;
+                let blocks = g
+                    .chunks_mut(SUM_BLOCK)
+                    .zip(x.chunks(SUM_BLOCK))
+                    .zip(a.chunks(SUM_BLOCK).zip(y.chunks(SUM_BLOCK)));
+                for ((g, x), (a, y)) in blocks {
+                    for ((g, &x), &y) in g.iter_mut().zip(x).zip(y) {
+                        *g = scale * (y - x);
+                    }
+                    total += block_sum(x, a, |x, a| softplus(a) - x * a).as_f64();
                 }
-                cross_entropy_sum(x, a)
+                total
             }
         };
         T::cast(total / n as f64)
     }
 }
 
-use crate::math::SUM_BLOCK as BLOCK;
-
-/// `Σ (y − x)²`, in `f64`: each block of [`BLOCK`] elements in eight interleaved partial sums
-/// of the scalar type (the loop vectorises; one sum would be a chain of dependent additions),
-/// added up in a fixed order; the blocks' sums added in `f64`. The grouping does not depend on
-/// the machine.
+/// `Σ (y − x)²`, in `f64`, by [`pair_sum`] (blocks of eight interleaved partial sums in the
+/// scalar type, the blocks added in `f64`; the grouping does not depend on the machine).
 #[inline(always)]
 fn sum_of_squared_differences<T: Scalar>(x: &[T], y: &[T]) -> f64 {
-    let mut total = 0.0;
-    for (x, y) in x.chunks(BLOCK).zip(y.chunks(BLOCK)) {
-        total += block_sum(x, y, |x, y| {
-            let diff = y - x;
-            diff * diff
-        })
-        .as_f64();
-    }
-    total
+    pair_sum(x, y, |x, y| {
+        let diff = y - x;
+        diff * diff
+    })
 }
 
-/// `Σ softplus(a) − x·a`, the cross-entropy from the pre-activation, in `f64`, blocked like
-/// [`sum_of_squared_differences`].
+/// `Σ softplus(a) − x·a`, the cross-entropy from the pre-activation, in `f64`, by
+/// [`pair_sum`].
 fn cross_entropy_sum<T: Scalar>(x: &[T], a: &[T]) -> f64 {
-    let mut total = 0.0;
-    for (x, a) in x.chunks(BLOCK).zip(a.chunks(BLOCK)) {
-        total += block_sum(x, a, |x, a| softplus(a) - x * a).as_f64();
-    }
-    total
-}
-
-/// `Σ term(x_i, y_i)` over one block in eight interleaved partial sums, added in a fixed order.
-#[inline(always)]
-fn block_sum<T: Scalar>(x: &[T], y: &[T], term: impl Fn(T, T) -> T) -> T {
-    let mut lanes = [T::zero(); 8];
-    let (x_chunks, y_chunks) = (x.chunks_exact(8), y.chunks_exact(8));
-    let (x_rest, y_rest) = (x_chunks.remainder(), y_chunks.remainder());
-    for (xs, ys) in x_chunks.zip(y_chunks) {
-        for ((lane, &x), &y) in lanes.iter_mut().zip(xs).zip(ys) {
-            *lane += term(x, y);
-        }
-    }
-    for ((lane, &x), &y) in lanes.iter_mut().zip(x_rest).zip(y_rest) {
-        *lane += term(x, y);
-    }
-    let [a, b, c, d, e, f, g, h] = lanes;
-    ((a + b) + (c + d)) + ((e + f) + (g + h))
+    pair_sum(x, a, |x, a| softplus(a) - x * a)
 }

@@ -259,6 +259,36 @@ normal_impl!(
 /// enough that the loops stay tight.
 pub(crate) const SUM_BLOCK: usize = 1024;
 
+/// `Σ term(x_i, y_i)` over two slices, in `f64`: each block of [`SUM_BLOCK`] pairs by
+/// [`block_sum`], the blocks' sums added in `f64`, in a fixed order.
+#[inline(always)]
+pub(crate) fn pair_sum<T: crate::Scalar>(x: &[T], y: &[T], term: impl Fn(T, T) -> T) -> f64 {
+    let mut total = 0.0;
+    for (x, y) in x.chunks(SUM_BLOCK).zip(y.chunks(SUM_BLOCK)) {
+        total += block_sum(x, y, &term).as_f64();
+    }
+    total
+}
+
+/// `Σ term(x_i, y_i)` over one block in eight interleaved partial sums (the loop vectorises;
+/// one sum would be a chain of dependent additions), added in a fixed order.
+#[inline(always)]
+pub(crate) fn block_sum<T: crate::Scalar>(x: &[T], y: &[T], term: impl Fn(T, T) -> T) -> T {
+    let mut lanes = [T::zero(); 8];
+    let (x_chunks, y_chunks) = (x.chunks_exact(8), y.chunks_exact(8));
+    let (x_rest, y_rest) = (x_chunks.remainder(), y_chunks.remainder());
+    for (xs, ys) in x_chunks.zip(y_chunks) {
+        for ((lane, &x), &y) in lanes.iter_mut().zip(xs).zip(ys) {
+            *lane += term(x, y);
+        }
+    }
+    for ((lane, &x), &y) in lanes.iter_mut().zip(x_rest).zip(y_rest) {
+        *lane += term(x, y);
+    }
+    let [a, b, c, d, e, f, g, h] = lanes;
+    ((a + b) + (c + d)) + ((e + f) + (g + h))
+}
+
 /// `Σ term(v, g)` over the pairs of `values` and `grads`, in `f64`, while `term` may also write
 /// into `g` (a gradient): each block of [`SUM_BLOCK`] pairs summed in the scalar type, the
 /// blocks' sums added in `f64`, in a fixed order.

@@ -160,6 +160,14 @@ impl TrainingConfig {
         }
         Ok(())
     }
+
+    /// What the settings need of the data: early stopping needs validation data.
+    pub(crate) fn check_validation(&self, has_validation: bool) -> Result<()> {
+        if self.early_stopping.is_some() && !has_validation {
+            return Err(Error::NoValidationData);
+        }
+        Ok(())
+    }
 }
 
 /// What one epoch of training did.
@@ -345,10 +353,7 @@ where
         if let Some(v) = validation {
             self.check(v, "validation data")?;
         }
-        if config.early_stopping.is_some() && validation.is_none() {
-            return Err(Error::NoValidationData);
-        }
-        Ok(())
+        config.check_validation(validation.is_some())
     }
 
     /// The epoch loop of [`run`] for this model, from epoch `history.epochs.len()`; see

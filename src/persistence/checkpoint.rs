@@ -176,9 +176,9 @@ impl ScheduleRecord {
             Decay::Step { every, factor } => DecayRecord::Step { every, factor },
             Decay::Exponential { factor } => DecayRecord::Exponential { factor },
             Decay::Cosine { over, minimum } => DecayRecord::Cosine { over, minimum },
-            // `Decay` is non-exhaustive for users only; `Constant` and any later variant
-            // without parameters.
-            _ => DecayRecord::Constant,
+            // Exhaustive on purpose (`non_exhaustive` binds only other crates): a new decay
+            // must get a record of its own, not be saved as another.
+            Decay::Constant => DecayRecord::Constant,
         };
         Self {
             initial: schedule.initial(),

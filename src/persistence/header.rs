@@ -12,6 +12,7 @@
 use super::ModelFileProblem;
 use safetensors::tensor::{Dtype, TensorInfo};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
@@ -120,33 +121,42 @@ pub(crate) fn verify(
 /// the JSON texts that metadata values hold. The safetensors format forbids duplicate keys;
 /// JSON readers disagree on them (most keep the last).
 pub(crate) fn check_unique_keys(header: &[u8]) -> Result<(), ModelFileProblem> {
+    let duplicate = RefCell::new(None);
     let mut deserializer = serde_json::Deserializer::from_slice(header);
-    match (UniqueKeys { depth: 0 }).deserialize(&mut deserializer) {
-        Ok(()) => Ok(()),
-        // Not JSON at all: safetensors reports that, as before.
-        Err(e) if !e.to_string().starts_with(DUPLICATE) => Ok(()),
-        Err(e) => Err(ModelFileProblem::DuplicateKey {
-            key: e.to_string()[DUPLICATE.len()..]
-                .split(" at line")
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        }),
+    // A header that is not JSON at all is left for safetensors to report, as before: only a
+    // duplicate the walk recorded counts.
+    let _ = UniqueKeys {
+        depth: 0,
+        duplicate: &duplicate,
+    }
+    .deserialize(&mut deserializer);
+    match duplicate.into_inner() {
+        Some(key) => Err(ModelFileProblem::DuplicateKey { key }),
+        None => Ok(()),
     }
 }
-
-/// The start of the error message for a duplicate key.
-const DUPLICATE: &str = "duplicate key ";
 
 /// Nesting deeper than this is not checked further (serde_json stops at 128 anyway).
 const MAX_DEPTH: usize = 64;
 
-/// A JSON value walked for duplicate keys; strings that hold JSON objects are walked too.
-struct UniqueKeys {
+/// A JSON value walked for duplicate keys; strings that hold JSON objects are walked too. The
+/// first duplicate found is recorded in `duplicate`, and the walk stops with an error.
+#[derive(Clone, Copy)]
+struct UniqueKeys<'a> {
     depth: usize,
+    duplicate: &'a RefCell<Option<String>>,
 }
 
-impl<'de> DeserializeSeed<'de> for UniqueKeys {
+impl UniqueKeys<'_> {
+    fn deeper(self) -> Self {
+        Self {
+            depth: self.depth + 1,
+            ..self
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for UniqueKeys<'_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -154,7 +164,7 @@ impl<'de> DeserializeSeed<'de> for UniqueKeys {
     }
 }
 
-impl<'de> Visitor<'de> for UniqueKeys {
+impl<'de> Visitor<'de> for UniqueKeys<'_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -164,27 +174,22 @@ impl<'de> Visitor<'de> for UniqueKeys {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut seen = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key.clone()) {
-                return Err(serde::de::Error::custom(format!("{DUPLICATE}`{key}`")));
+            if seen.contains(&key) {
+                *self.duplicate.borrow_mut() = Some(format!("`{key}`"));
+                return Err(serde::de::Error::custom("duplicate key"));
             }
             if self.depth < MAX_DEPTH {
-                map.next_value_seed(UniqueKeys {
-                    depth: self.depth + 1,
-                })?;
+                map.next_value_seed(self.deeper())?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
+            seen.insert(key);
         }
         Ok(())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq
-            .next_element_seed(UniqueKeys {
-                depth: self.depth + 1,
-            })?
-            .is_some()
-        {}
+        while seq.next_element_seed(self.deeper())?.is_some() {}
         Ok(())
     }
 
@@ -192,13 +197,9 @@ impl<'de> Visitor<'de> for UniqueKeys {
         // Metadata values hold JSON texts of their own (the model record, the checkpoint).
         if text.starts_with('{') && self.depth < MAX_DEPTH {
             let mut inner = serde_json::Deserializer::from_str(text);
-            if let Err(e) = (UniqueKeys {
-                depth: self.depth + 1,
-            })
-            .deserialize(&mut inner)
-                && e.to_string().starts_with(DUPLICATE)
-            {
-                return Err(E::custom(e.to_string()));
+            let _ = self.deeper().deserialize(&mut inner);
+            if self.duplicate.borrow().is_some() {
+                return Err(E::custom("duplicate key"));
             }
         }
         Ok(())
