@@ -91,7 +91,9 @@ impl ConfusionMatrix {
     /// # Errors
     /// [`Error::ZeroDimension`] for `classes = 0`; [`Error::EmptyData`] for no labels;
     /// [`Error::DimensionMismatch`] unless both slices have the same length;
-    /// [`Error::DataOutOfRange`] for a label `≥ classes`, naming the first.
+    /// [`Error::DataOutOfRange`] for a label `≥ classes`, naming the first;
+    /// [`Error::TooLarge`] for more classes than the [`limits`](crate::limits) allow a
+    /// `classes × classes` table.
     pub fn new(classes: usize, predicted: &[usize], truth: &[usize]) -> Result<Self> {
         check_nonzero(classes, "classes")?;
         if truth.is_empty() {
@@ -108,6 +110,7 @@ impl ConfusionMatrix {
         }
         check_labels(truth, classes, "true labels")?;
         check_labels(predicted, classes, "predicted labels")?;
+        crate::limits::check_tensor("confusion matrix", classes, classes)?;
         let mut counts = vec![0; classes * classes];
         for (&t, &p) in truth.iter().zip(predicted) {
             counts[t * classes + p] += 1;

@@ -711,6 +711,13 @@ fn bad_labels_for_a_confusion_matrix_are_typed_errors() {
         ConfusionMatrix::new(3, &[], &[]),
         Err(Error::EmptyData { .. })
     ));
+    // A class count whose table would not fit: a typed error, not an abort or an overflow.
+    for classes in [1 << 20, usize::MAX] {
+        assert!(matches!(
+            ConfusionMatrix::new(classes, &[0], &[0]),
+            Err(Error::TooLarge { .. })
+        ));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
