@@ -288,7 +288,7 @@ pub enum Error {
         /// The file's path or name.
         file: String,
         /// What is wrong.
-        problem: crate::persistence::ModelFileProblem,
+        problem: crate::file_problem::ModelFileProblem,
     },
 
     /// A field of a text file (CSV) that is not what its column needs: not a number, NaN or

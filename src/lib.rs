@@ -22,15 +22,16 @@
 
 mod activation;
 mod autoencoder;
-mod checkpointing;
 mod classifier;
 pub mod corruption;
 pub mod data;
 mod decoder;
 mod encoder;
 mod error;
+mod file_problem;
 mod files;
 mod init;
+mod kernel;
 pub mod limits;
 mod linalg;
 #[cfg(feature = "linfa")]
@@ -45,18 +46,19 @@ pub mod persistence;
 pub mod pictures;
 mod pretraining;
 pub mod regularizer;
+mod run;
 mod scalar;
 mod schedule;
 #[cfg(feature = "serde")]
 mod serde_support;
 mod simd;
 mod stack;
+mod sums;
 mod training;
 mod validate;
 
 pub use activation::Activation;
 pub use autoencoder::{Autoencoder, DenseAutoencoder, DenseBuilder, Objective};
-pub use checkpointing::{Checkpointing, TrainingRun};
 pub use classifier::{Classifier, SupervisedReport};
 pub use corruption::{
     BuiltinCorruption, Corruption, GaussianNoise, Masking, NoCorruption, SaltAndPepper,
@@ -75,7 +77,8 @@ pub use regularizer::{
     Architecture, BuiltinRegularizer, Contractive, KlSparsity, L1Sparsity, L2Sparsity,
     NoRegularizer, Regularizer, RegularizerGradient, RegularizerInput, WeightDecay,
 };
-pub use scalar::Scalar;
+pub use run::{Checkpointing, TrainingRun};
+pub use scalar::{Precision, Scalar};
 pub use schedule::{Decay, LearningRateSchedule};
 pub use stack::{StackTrace, StackedDecoder, StackedDecoderTrace, StackedEncoder};
 pub use training::{EpochReport, History, Observer, StopReason, TrainingConfig};

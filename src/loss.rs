@@ -1,7 +1,7 @@
 //! Reconstruction losses `L(x, x̂)`.
 
 use crate::activation::softplus;
-use crate::math::{SUM_BLOCK, block_sum, pair_sum};
+use crate::sums::{SUM_BLOCK, block_sum, pair_sum};
 use crate::{Activation, Scalar};
 use nalgebra::DMatrix;
 

@@ -21,6 +21,18 @@ pub trait Scalar:
     /// The type's name as a dtype string (`"f32"` or `"f64"`).
     const NAME: &'static str;
 
+    /// Which of the two types it is.
+    const PRECISION: Precision;
+
+    /// Appends the value's little-endian bytes to `out`.
+    #[doc(hidden)]
+    fn push_le_bytes(self, out: &mut Vec<u8>);
+
+    /// The value whose little-endian bytes are `bytes`, which hold exactly
+    /// `size_of::<Self>()` of them.
+    #[doc(hidden)]
+    fn from_le_slice(bytes: &[u8]) -> Self;
+
     /// Converts from `f64`, rounding to nearest for `f32`.
     fn cast(value: f64) -> Self;
 
@@ -55,10 +67,32 @@ pub trait Scalar:
     );
 }
 
+/// The precision of a [`Scalar`]: what a saved file's dtype must match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Precision {
+    /// `f32`.
+    Single,
+    /// `f64`.
+    Double,
+}
+
 macro_rules! impl_scalar {
-    ($t:ty, $name:literal, $gemm:path, $exp:path, $normals:path) => {
+    ($t:ty, $name:literal, $precision:ident, $gemm:path, $exp:path, $normals:path) => {
         impl Scalar for $t {
             const NAME: &'static str = $name;
+            const PRECISION: Precision = Precision::$precision;
+
+            #[inline]
+            fn push_le_bytes(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+
+            #[inline]
+            fn from_le_slice(bytes: &[u8]) -> Self {
+                let mut raw = [0; std::mem::size_of::<$t>()];
+                raw.copy_from_slice(bytes);
+                <$t>::from_le_bytes(raw)
+            }
 
             #[inline]
             fn cast(value: f64) -> Self {
@@ -95,9 +129,9 @@ macro_rules! impl_scalar {
                 beta: Self,
                 c: (&mut [Self], isize, isize),
             ) {
-                crate::linalg::check_extent(m, k, a.0.len(), a.1, a.2);
-                crate::linalg::check_extent(k, n, b.0.len(), b.1, b.2);
-                crate::linalg::check_extent(m, n, c.0.len(), c.1, c.2);
+                crate::kernel::check_extent(m, k, a.0.len(), a.1, a.2);
+                crate::kernel::check_extent(k, n, b.0.len(), b.1, b.2);
+                crate::kernel::check_extent(m, n, c.0.len(), c.1, c.2);
                 // SAFETY (both kernels): `check_extent` proved that every index the kernel
                 // touches, `row * row_stride + col * col_stride`, lies inside the borrowed slice,
                 // and the output slice is borrowed mutably, so it aliases neither input.
@@ -124,7 +158,7 @@ macro_rules! impl_scalar {
                         false,
                         false,
                         false,
-                        crate::linalg::gemm_parallelism(),
+                        crate::kernel::gemm_parallelism(),
                     )
                 }
                 #[cfg(not(feature = "gemm"))]
@@ -154,6 +188,7 @@ macro_rules! impl_scalar {
 impl_scalar!(
     f32,
     "f32",
+    Single,
     matrixmultiply::sgemm,
     crate::math::exp_f32,
     crate::math::standard_normals_f32
@@ -161,6 +196,7 @@ impl_scalar!(
 impl_scalar!(
     f64,
     "f64",
+    Double,
     matrixmultiply::dgemm,
     crate::math::exp_f64,
     crate::math::standard_normals_f64

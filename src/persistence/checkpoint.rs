@@ -5,7 +5,7 @@ use super::{
     ModelFileProblem, TensorFile, layer_tensors, matrix_bytes, model_error, read_file,
     read_layers_among, serialize, vector_bytes,
 };
-use crate::checkpointing::{DataFingerprint, TrainingRun};
+use crate::run::{DataFingerprint, TrainingRun};
 use crate::{
     Autoencoder, Corruption, Decay, DenseDecoder, DenseEncoder, DynamicAutoencoder, EpochReport,
     Error, History, LearningRateSchedule, Optimizer, OptimizerState, Regularizer, Result, Scalar,

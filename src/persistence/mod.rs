@@ -32,8 +32,11 @@ pub(crate) mod checkpoint;
 mod header;
 mod offsets;
 mod record;
+mod resumable;
 mod stack;
 
+/// What is wrong with a model file (defined beside [`Error`], re-exported here).
+pub use crate::file_problem::ModelFileProblem;
 pub use checkpoint::{CHECKPOINT_CHECKSUM_KEY, CHECKPOINT_KEY, Checkpoint};
 pub use header::WHOLE_FILE_KEY;
 
@@ -43,7 +46,7 @@ pub(crate) use atomic::write_atomically_with;
 
 use crate::{
     Activation, Autoencoder, BuiltinCorruption, BuiltinRegularizer, Corruption, DenseBuilder,
-    DenseDecoder, DenseEncoder, Error, Regularizer, Result, Scalar,
+    DenseDecoder, DenseEncoder, Error, Precision, Regularizer, Result, Scalar,
 };
 use nalgebra::{DMatrix, DVector};
 use offsets::check_offsets_fit;
@@ -56,139 +59,23 @@ pub const METADATA_KEY: &str = "autoencoders";
 /// The field of that JSON holding the CRC-32 (IEEE, 8 hex digits) of the tensor data section.
 pub const CHECKSUM_FIELD: &str = "crc32";
 
-/// What is wrong with a model file.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ModelFileProblem {
-    /// Shorter than the 8-byte header length.
-    #[error("the file is shorter than the 8-byte header length")]
-    HeaderTooSmall,
-    /// The header length points past the end of the file.
-    #[error("the header length points past the end of the file")]
-    HeaderPastEnd,
-    /// A key listed twice in one JSON object of the header (or of a metadata text), which the
-    /// safetensors format forbids.
-    #[error("the key {key} appears twice in one object of the header")]
-    DuplicateKey {
-        /// The key.
-        key: String,
-    },
-    /// The header is larger than the safetensors cap (100 MB).
-    #[error("the header is larger than the 100 MB cap")]
-    HeaderTooLarge,
-    /// The header is not UTF-8.
-    #[error("the header is not valid UTF-8")]
-    HeaderNotUtf8,
-    /// The header is not the JSON safetensors expects.
-    #[error("the header is not valid safetensors JSON: {detail}")]
-    HeaderNotJson {
-        /// What the JSON parser said.
-        detail: String,
-    },
-    /// A tensor's offsets overlap another's or leave a gap.
-    #[error("the data offsets of tensor `{tensor}` overlap or leave a gap")]
-    BadOffsets {
-        /// The tensor.
-        tensor: String,
-    },
-    /// A tensor's byte range does not match its shape and dtype.
-    #[error("a tensor's byte size does not match its shape and dtype")]
-    SizeMismatch,
-    /// The tensors do not end exactly at the end of the file.
-    #[error("the tensor data do not end at the end of the file (truncated, or trailing bytes)")]
-    DataLengthMismatch,
-    /// A shape whose element count overflows.
-    #[error("a tensor shape's element count overflows")]
-    ShapeOverflow,
-    /// The file lacks our metadata (use `load_weights` for plain state dicts).
-    #[error("no `autoencoders` metadata (for weights saved elsewhere use load_weights)")]
-    MissingMetadata,
-    /// A model file where a checkpoint was expected: no `autoencoders.checkpoint` metadata.
-    #[error("no `autoencoders.checkpoint` metadata: a saved model, not a checkpoint")]
-    NotACheckpoint,
-    /// Our metadata is not what this version writes.
-    #[error("invalid `autoencoders` metadata: {detail}")]
-    InvalidMetadata {
-        /// What is wrong.
-        detail: String,
-    },
-    /// The metadata names a regularizer or corruption the crate cannot rebuild.
-    #[error("the model's {component} `{name}` is user-defined: load the weights and attach it")]
-    CustomComponent {
-        /// `"regularizer"` or `"corruption"`.
-        component: &'static str,
-        /// Its name.
-        name: String,
-    },
-    /// No checksum where our metadata requires one.
-    #[error("no crc32 checksum in the metadata")]
-    MissingChecksum,
-    /// The data do not match the stored checksum.
-    #[error("checksum mismatch: stored {stored:08x}, computed {computed:08x}")]
-    ChecksumMismatch {
-        /// The checksum in the metadata.
-        stored: u32,
-        /// The checksum of the data read.
-        computed: u32,
-    },
-    /// A tensor the model needs is absent.
-    #[error("tensor `{tensor}` is missing")]
-    MissingTensor {
-        /// Its name.
-        tensor: String,
-    },
-    /// A tensor the model does not have.
-    #[error("unexpected tensor `{tensor}`")]
-    UnexpectedTensor {
-        /// Its name.
-        tensor: String,
-    },
-    /// A tensor of another dtype than the model's.
-    #[error("tensor `{tensor}` has dtype {found}, expected {expected}")]
-    WrongDtype {
-        /// Its name.
-        tensor: String,
-        /// The model's dtype.
-        expected: &'static str,
-        /// The file's.
-        found: String,
-    },
-    /// A tensor of the wrong shape.
-    #[error("tensor `{tensor}` has shape {found:?}, expected {expected:?}")]
-    WrongShape {
-        /// Its name.
-        tensor: String,
-        /// The shape the model needs.
-        expected: Vec<usize>,
-        /// The file's.
-        found: Vec<usize>,
-    },
-    /// NaN or ∞ among a tensor's values.
-    #[error("tensor `{tensor}` holds NaN or infinite values")]
-    NonFinite {
-        /// Its name.
-        tensor: String,
-    },
-}
-
-impl ModelFileProblem {
-    fn from_safetensors(error: SafeTensorError) -> Self {
-        match error {
-            SafeTensorError::HeaderTooSmall => ModelFileProblem::HeaderTooSmall,
-            SafeTensorError::HeaderTooLarge => ModelFileProblem::HeaderTooLarge,
-            SafeTensorError::InvalidHeaderLength => ModelFileProblem::HeaderPastEnd,
-            SafeTensorError::InvalidHeader(_) => ModelFileProblem::HeaderNotUtf8,
-            SafeTensorError::InvalidHeaderDeserialization(e) | SafeTensorError::JsonError(e) => {
-                ModelFileProblem::HeaderNotJson {
-                    detail: e.to_string(),
-                }
+/// The problem a safetensors parse error stands for.
+fn problem_of(error: SafeTensorError) -> ModelFileProblem {
+    match error {
+        SafeTensorError::HeaderTooSmall => ModelFileProblem::HeaderTooSmall,
+        SafeTensorError::HeaderTooLarge => ModelFileProblem::HeaderTooLarge,
+        SafeTensorError::InvalidHeaderLength => ModelFileProblem::HeaderPastEnd,
+        SafeTensorError::InvalidHeader(_) => ModelFileProblem::HeaderNotUtf8,
+        SafeTensorError::InvalidHeaderDeserialization(e) | SafeTensorError::JsonError(e) => {
+            ModelFileProblem::HeaderNotJson {
+                detail: e.to_string(),
             }
-            SafeTensorError::InvalidOffset(tensor) => ModelFileProblem::BadOffsets { tensor },
-            SafeTensorError::MetadataIncompleteBuffer => ModelFileProblem::DataLengthMismatch,
-            SafeTensorError::ValidationOverflow => ModelFileProblem::ShapeOverflow,
-            SafeTensorError::TensorNotFound(tensor) => ModelFileProblem::MissingTensor { tensor },
-            _ => ModelFileProblem::SizeMismatch,
         }
+        SafeTensorError::InvalidOffset(tensor) => ModelFileProblem::BadOffsets { tensor },
+        SafeTensorError::MetadataIncompleteBuffer => ModelFileProblem::DataLengthMismatch,
+        SafeTensorError::ValidationOverflow => ModelFileProblem::ShapeOverflow,
+        SafeTensorError::TensorNotFound(tensor) => ModelFileProblem::MissingTensor { tensor },
+        _ => ModelFileProblem::SizeMismatch,
     }
 }
 
@@ -198,10 +85,9 @@ pub type DynamicAutoencoder<T> =
     Autoencoder<DenseEncoder<T>, DenseDecoder<T>, Vec<BuiltinRegularizer>, BuiltinCorruption>;
 
 pub(crate) fn dtype_of<T: Scalar>() -> Dtype {
-    if T::NAME == "f64" {
-        Dtype::F64
-    } else {
-        Dtype::F32
+    match T::PRECISION {
+        Precision::Single => Dtype::F32,
+        Precision::Double => Dtype::F64,
     }
 }
 
@@ -217,12 +103,7 @@ pub(crate) fn matrix_bytes<T: Scalar>(m: &DMatrix<T>) -> Vec<u8> {
 }
 
 fn push_le<T: Scalar>(bytes: &mut Vec<u8>, v: T) {
-    if T::NAME == "f64" {
-        bytes.extend_from_slice(&v.as_f64().to_le_bytes());
-    } else {
-        // Exact: the value is an f32 widened to f64.
-        bytes.extend_from_slice(&(v.as_f64() as f32).to_le_bytes());
-    }
+    v.push_le_bytes(bytes);
 }
 
 pub(crate) fn vector_bytes<T: Scalar>(v: &DVector<T>) -> Vec<u8> {
@@ -263,7 +144,7 @@ pub(crate) fn serialize_with(
     // Every tensor's bytes must fit its shape and dtype: what safetensors checks.
     for (_, shape, data) in &tensors {
         TensorView::new(dtype, shape.clone(), data)
-            .map_err(|e| model_error(file, ModelFileProblem::from_safetensors(e)))?;
+            .map_err(|e| model_error(file, problem_of(e)))?;
     }
     // The data section is the tensors sorted by name; the model record's checksum covers
     // exactly those bytes, and the whole-file checksum everything.
@@ -327,10 +208,9 @@ impl<'a> TensorFile<'a> {
         if let Some(header) = header_bytes(bytes) {
             header::check_unique_keys(header).map_err(fail)?;
         }
-        let (header_len, parsed) = SafeTensors::read_metadata(bytes)
-            .map_err(|e| fail(ModelFileProblem::from_safetensors(e)))?;
-        let tensors = SafeTensors::deserialize(bytes)
-            .map_err(|e| fail(ModelFileProblem::from_safetensors(e)))?;
+        let (header_len, parsed) =
+            SafeTensors::read_metadata(bytes).map_err(|e| fail(problem_of(e)))?;
+        let tensors = SafeTensors::deserialize(bytes).map_err(|e| fail(problem_of(e)))?;
         let sorted: std::collections::BTreeMap<String, String> = parsed
             .metadata()
             .iter()
@@ -438,7 +318,10 @@ impl<'a> TensorFile<'a> {
         if view.dtype() != dtype_of::<T>() {
             return Err(self.fail(ModelFileProblem::WrongDtype {
                 tensor: name.to_owned(),
-                expected: if T::NAME == "f64" { "F64" } else { "F32" },
+                expected: match T::PRECISION {
+                    Precision::Single => "F32",
+                    Precision::Double => "F64",
+                },
                 found: format!("{:?}", view.dtype()),
             }));
         }
@@ -449,21 +332,11 @@ impl<'a> TensorFile<'a> {
                 found: view.shape().to_vec(),
             }));
         }
-        let values: Vec<T> = if T::NAME == "f64" {
-            view.data()
-                .chunks_exact(8)
-                .map(|c| {
-                    T::cast(f64::from_le_bytes([
-                        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
-                    ]))
-                })
-                .collect()
-        } else {
-            view.data()
-                .chunks_exact(4)
-                .map(|c| T::cast(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
-                .collect()
-        };
+        let values: Vec<T> = view
+            .data()
+            .chunks_exact(std::mem::size_of::<T>())
+            .map(T::from_le_slice)
+            .collect();
         if values.iter().any(|v| !v.is_finite()) {
             return Err(self.fail(ModelFileProblem::NonFinite {
                 tensor: name.to_owned(),

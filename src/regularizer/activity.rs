@@ -1,7 +1,7 @@
 //! Penalties on the size of the code: L1 and squared.
 
 use super::{Regularizer, RegularizerGradient, RegularizerInput, check_weight};
-use crate::math::sum_with_gradient;
+use crate::sums::sum_with_gradient;
 use crate::{Result, Scalar};
 
 /// L1 activity sparsity: `λ·Σ_j |h_j|` per sample, averaged over the batch.

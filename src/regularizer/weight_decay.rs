@@ -1,7 +1,7 @@
 //! L2 penalty on the weight matrices.
 
 use super::{Regularizer, RegularizerGradient, RegularizerInput, check_weight};
-use crate::math::sum_with_gradient;
+use crate::sums::sum_with_gradient;
 use crate::{Result, Scalar};
 
 /// Weight decay: `(λ/2)·Σ w²` over the encoder's code-layer weights and the decoder's own

@@ -1,188 +1,14 @@
-//! Training runs that save checkpoints and resume from them bit for bit.
+//! [`fit_resumable`](crate::Autoencoder::fit_resumable): training that writes checkpoints.
 
-use crate::persistence::checkpoint::RunState;
-use crate::persistence::write_atomically;
-use crate::validate::check_nonzero;
+use super::checkpoint::RunState;
+use super::write_atomically;
+use crate::run::{DataFingerprint, TrainingRun};
 use crate::{
     Autoencoder, Corruption, DenseDecoder, DenseEncoder, Error, History, Observer, Optimizer,
-    Regularizer, Result, Scalar, StopReason, TrainingConfig,
+    Regularizer, Result, Scalar,
 };
 use nalgebra::DMatrix;
-use rand::rngs::ChaCha8Rng;
-use std::path::{Path, PathBuf};
-
-/// Where and how often [`fit_resumable`](Autoencoder::fit_resumable) saves a
-/// [`Checkpoint`](crate::Checkpoint).
-///
-/// A checkpoint is written after every `interval`-th epoch of the run (counting from the run's
-/// first epoch, also across resumptions), after the epoch's report is recorded and before the
-/// observer sees it. Each one replaces the previous one crash-safely.
-///
-/// Defaults: a checkpoint after every epoch.
-///
-/// ```
-/// use autoencoders::Checkpointing;
-/// let checkpointing = Checkpointing::new("run.safetensors").with_interval(5);
-/// assert_eq!(checkpointing.interval(), 5);
-/// assert!(Checkpointing::new("run.safetensors").with_interval(0).validate().is_err());
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(remote = "Self", deny_unknown_fields)
-)]
-pub struct Checkpointing {
-    path: PathBuf,
-    interval: usize,
-}
-
-impl Checkpointing {
-    /// Checkpoints written to `path`, after every epoch.
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self {
-            path: path.into(),
-            interval: 1,
-        }
-    }
-
-    /// A checkpoint after every `epochs` epochs instead.
-    pub fn with_interval(mut self, epochs: usize) -> Self {
-        self.interval = epochs;
-        self
-    }
-
-    /// The file checkpoints are written to.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Epochs between checkpoints.
-    pub fn interval(&self) -> usize {
-        self.interval
-    }
-
-    /// Checks the settings.
-    ///
-    /// # Errors
-    /// [`Error::ZeroDimension`] for an interval of 0.
-    pub fn validate(&self) -> Result<()> {
-        check_nonzero(self.interval, "checkpoint interval")
-    }
-}
-
-/// The rows, columns and CRC-32 of a data matrix's values, to tell whether a resumed run trains
-/// on the same data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct DataFingerprint {
-    pub(crate) rows: usize,
-    pub(crate) columns: usize,
-    pub(crate) crc32: u32,
-}
-
-impl DataFingerprint {
-    pub(crate) fn of<T: Scalar>(x: &DMatrix<T>) -> Self {
-        let mut crc = crc32fast::Hasher::new();
-        // Little-endian `f64` bytes of every value, column by column, a few thousand at a time.
-        let mut bytes = Vec::with_capacity(8 * 4096);
-        for chunk in x.as_slice().chunks(4096) {
-            bytes.clear();
-            for v in chunk {
-                bytes.extend_from_slice(&v.as_f64().to_le_bytes());
-            }
-            crc.update(&bytes);
-        }
-        Self {
-            rows: x.nrows(),
-            columns: x.ncols(),
-            crc32: crc.finalize(),
-        }
-    }
-}
-
-/// A training run that can be saved and resumed: its settings, its optimiser, its generator,
-/// the history so far and, optionally, where to save [`Checkpoint`](crate::Checkpoint)s.
-///
-/// Start one with [`new`](Self::new), continue one with
-/// [`Checkpoint::resume`](crate::Checkpoint::resume), and train with
-/// [`fit_resumable`](Autoencoder::fit_resumable), which runs the epochs from
-/// [`epochs_done`](Self::epochs_done) to the configured number. The generator is a
-/// [`ChaCha8Rng`] because its state can be saved exactly.
-#[derive(Debug)]
-pub struct TrainingRun<O> {
-    pub(crate) config: TrainingConfig,
-    pub(crate) optimizer: O,
-    pub(crate) rng: ChaCha8Rng,
-    pub(crate) history: History,
-    pub(crate) checkpointing: Option<Checkpointing>,
-    /// Fingerprints of the training and validation data, once the run has seen them.
-    pub(crate) data: Option<(DataFingerprint, Option<DataFingerprint>)>,
-}
-
-impl<O> TrainingRun<O> {
-    /// A run that has not started: no epochs done, no checkpoints.
-    pub fn new(config: TrainingConfig, optimizer: O, rng: ChaCha8Rng) -> Self {
-        Self {
-            config,
-            optimizer,
-            rng,
-            history: History {
-                epochs: Vec::new(),
-                stop_reason: StopReason::Completed,
-                best_epoch: None,
-            },
-            checkpointing: None,
-            data: None,
-        }
-    }
-
-    /// The same run, saving checkpoints as `checkpointing` says.
-    pub fn with_checkpoints(mut self, checkpointing: Checkpointing) -> Self {
-        self.checkpointing = Some(checkpointing);
-        self
-    }
-
-    /// The same run with another total number of epochs (to train a resumed run further).
-    pub fn with_epochs(mut self, epochs: usize) -> Self {
-        self.config = self.config.with_epochs(epochs);
-        self
-    }
-
-    /// The run's settings.
-    pub fn config(&self) -> &TrainingConfig {
-        &self.config
-    }
-
-    /// The optimiser.
-    pub fn optimizer(&self) -> &O {
-        &self.optimizer
-    }
-
-    /// The generator.
-    pub fn rng(&self) -> &ChaCha8Rng {
-        &self.rng
-    }
-
-    /// The reports of the epochs done so far.
-    pub fn history(&self) -> &History {
-        &self.history
-    }
-
-    /// Epochs done so far.
-    pub fn epochs_done(&self) -> usize {
-        self.history.epochs.len()
-    }
-
-    /// Where checkpoints go, if anywhere.
-    pub fn checkpointing(&self) -> Option<&Checkpointing> {
-        self.checkpointing.as_ref()
-    }
-
-    /// Takes the run apart.
-    pub fn into_parts(self) -> (O, ChaCha8Rng, History) {
-        (self.optimizer, self.rng, self.history)
-    }
-}
+use std::path::Path;
 
 impl<T, R, C> Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C>
 where
@@ -285,7 +111,7 @@ where
                 let Some(checkpointing) = checkpointing.as_ref() else {
                     return Ok(());
                 };
-                if history.epochs.len() % checkpointing.interval != 0 {
+                if history.epochs.len() % checkpointing.interval() != 0 {
                     return Ok(());
                 }
                 let bytes = model.checkpoint_bytes(RunState {
@@ -296,7 +122,7 @@ where
                     training_data: training,
                     validation_data: validating.as_ref(),
                 })?;
-                write(&checkpointing.path, &bytes)
+                write(checkpointing.path(), &bytes)
             },
         )?;
         Ok(run.history.clone())
@@ -307,8 +133,9 @@ where
 mod tests {
     use super::*;
     use crate::persistence::write_atomically_with;
-    use crate::{Adam, Checkpoint, DenseBuilder, GaussianNoise};
+    use crate::{Adam, Checkpoint, Checkpointing, DenseBuilder, GaussianNoise, TrainingConfig};
     use rand::SeedableRng;
+    use rand::rngs::ChaCha8Rng;
     use std::io::Write;
 
     #[test]
