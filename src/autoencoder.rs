@@ -1,13 +1,15 @@
 //! The autoencoder: an encoder, a decoder, a regularizer and a corruption, composed.
 
+use crate::decoder::check_decoder_output;
+use crate::encoder::check_code_pass;
 use crate::linalg::resize;
 use crate::regularizer::{
     Architecture, NoRegularizer, RegularizerGradient, RegularizerInput, checked_penalty,
 };
-use crate::validate::{check_data, check_nonzero, check_unit_interval};
+use crate::validate::{check_data, check_nonzero};
 use crate::{
     Activation, CodePass, Corruption, Decoder, DenseDecoder, DenseEncoder, Encoder, Error, Init,
-    NoCorruption, ReconstructionLoss, Regularizer, Result, Scalar,
+    Loss, LossInput, NoCorruption, ReconstructionLoss, Regularizer, Result, Scalar,
 };
 use nalgebra::DMatrix;
 use num_traits::Zero;
@@ -18,6 +20,9 @@ use rand::Rng;
 ///
 /// The four parts are independent types: any [`Encoder`], any [`Decoder`] over the same scalar,
 /// any [`Regularizer`] (a tuple for several) and any [`Corruption`]. `R` and `C` default to none.
+/// A fifth, the reconstruction [`Loss`], defaults to the built-in [`ReconstructionLoss`]
+/// (squared error unless set); a user's own loss goes in through
+/// [`with_loss`](Self::with_loss) too.
 ///
 /// ```
 /// use autoencoders::{Activation, Contractive, DenseBuilder, GaussianNoise, ReconstructionLoss};
@@ -37,12 +42,12 @@ use rand::Rng;
 /// # Ok::<(), autoencoders::Error>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct Autoencoder<E, D, R = NoRegularizer, C = NoCorruption> {
+pub struct Autoencoder<E, D, R = NoRegularizer, C = NoCorruption, L = ReconstructionLoss> {
     pub(crate) encoder: E,
     pub(crate) decoder: D,
     pub(crate) regularizer: R,
     pub(crate) corruption: C,
-    pub(crate) loss: ReconstructionLoss,
+    pub(crate) loss: L,
 }
 
 /// The one-layer autoencoder with dense encoder and decoder.
@@ -238,9 +243,9 @@ impl<E: Encoder, D: Decoder<E::Scalar>> Autoencoder<E, D> {
     }
 }
 
-impl<E, D, R, C> Autoencoder<E, D, R, C> {
+impl<E, D, R, C, L> Autoencoder<E, D, R, C, L> {
     /// The same model with another regularizer (a tuple for several).
-    pub fn with_regularizer<R2>(self, regularizer: R2) -> Autoencoder<E, D, R2, C> {
+    pub fn with_regularizer<R2>(self, regularizer: R2) -> Autoencoder<E, D, R2, C, L> {
         Autoencoder {
             encoder: self.encoder,
             decoder: self.decoder,
@@ -251,7 +256,7 @@ impl<E, D, R, C> Autoencoder<E, D, R, C> {
     }
 
     /// The same model with another corruption.
-    pub fn with_corruption<C2>(self, corruption: C2) -> Autoencoder<E, D, R, C2> {
+    pub fn with_corruption<C2>(self, corruption: C2) -> Autoencoder<E, D, R, C2, L> {
         Autoencoder {
             encoder: self.encoder,
             decoder: self.decoder,
@@ -261,10 +266,16 @@ impl<E, D, R, C> Autoencoder<E, D, R, C> {
         }
     }
 
-    /// The same model with another reconstruction loss.
-    pub fn with_loss(mut self, loss: ReconstructionLoss) -> Self {
-        self.loss = loss;
-        self
+    /// The same model with another reconstruction loss: one of [`ReconstructionLoss`], or a
+    /// user's own [`Loss`].
+    pub fn with_loss<L2>(self, loss: L2) -> Autoencoder<E, D, R, C, L2> {
+        Autoencoder {
+            encoder: self.encoder,
+            decoder: self.decoder,
+            regularizer: self.regularizer,
+            corruption: self.corruption,
+            loss,
+        }
     }
 
     /// The encoder.
@@ -288,8 +299,8 @@ impl<E, D, R, C> Autoencoder<E, D, R, C> {
     }
 
     /// The reconstruction loss.
-    pub fn loss(&self) -> ReconstructionLoss {
-        self.loss
+    pub fn loss(&self) -> &L {
+        &self.loss
     }
 
     /// Takes the model apart.
@@ -303,12 +314,13 @@ impl<E, D, R, C> Autoencoder<E, D, R, C> {
     }
 }
 
-impl<E, D, R, C> Autoencoder<E, D, R, C>
+impl<E, D, R, C, L> Autoencoder<E, D, R, C, L>
 where
     E: Encoder,
     D: Decoder<E::Scalar>,
     R: Regularizer<E::Scalar>,
     C: Corruption<E::Scalar>,
+    L: Loss<E::Scalar>,
 {
     /// Features per sample.
     pub fn input_dim(&self) -> usize {
@@ -329,7 +341,7 @@ where
             decoder_activation: self.decoder.activation(),
             has_code_weights: self.encoder.code_layer().weights.is_some(),
             tied: self.decoder.is_tied(),
-            loss: self.loss,
+            loss: self.loss.builtin(),
         }
     }
 
@@ -343,16 +355,7 @@ where
     /// The first problem found, as a typed [`Error`].
     pub fn check(&self, x: &DMatrix<E::Scalar>, what: &'static str) -> Result<()> {
         check_data(x, self.input_dim(), what)?;
-        if self.loss == ReconstructionLoss::CrossEntropy {
-            if self.decoder.activation() != Activation::Sigmoid {
-                return Err(Error::IncompatibleActivation {
-                    component: "the cross-entropy loss",
-                    expected: "a sigmoid decoder",
-                    found: self.decoder.activation(),
-                });
-            }
-            check_unit_interval(x, what)?;
-        }
+        self.loss.check(self.decoder.activation(), x, what)?;
         self.regularizer.check(&self.architecture())
     }
 
@@ -378,11 +381,11 @@ where
     /// [`Error::NonFiniteData`].
     pub fn decode(&self, code: &DMatrix<E::Scalar>) -> Result<DMatrix<E::Scalar>> {
         check_data(code, self.code_dim(), "codes to decode")?;
-        Ok(self.decoder_forward(code))
+        self.decoder_forward(code)
     }
 
     /// The decoder's forward pass on checked codes, in fresh buffers.
-    fn decoder_forward(&self, code: &DMatrix<E::Scalar>) -> DMatrix<E::Scalar> {
+    fn decoder_forward(&self, code: &DMatrix<E::Scalar>) -> Result<DMatrix<E::Scalar>> {
         let mut pre_activation = DMatrix::zeros(0, 0);
         let mut x_hat = DMatrix::zeros(0, 0);
         self.decoder.forward(
@@ -392,7 +395,8 @@ where
             &mut pre_activation,
             &mut x_hat,
         );
-        x_hat
+        check_decoder_output(&self.decoder, code.nrows(), &pre_activation, &x_hat)?;
+        Ok(x_hat)
     }
 
     /// `x̂ = g(f(x))` for a batch, without corruption.
@@ -408,7 +412,8 @@ where
         // The forward passes of training, without the loss, the penalty or gradient buffers.
         let mut pass = CodePass::default();
         self.encoder.forward(x, &mut E::Trace::default(), &mut pass);
-        Ok(self.decoder_forward(&pass.code))
+        check_code_pass(&self.encoder, x.nrows(), &pass)?;
+        self.decoder_forward(&pass.code)
     }
 
     /// The objective `J` on `x` taken as one batch, without corruption.
@@ -516,6 +521,7 @@ where
         let tied = self.tied_weights();
 
         self.encoder.forward(input, &mut ws.trace, &mut ws.pass);
+        check_code_pass(&self.encoder, n, &ws.pass)?;
         self.decoder.forward(
             &ws.pass.code,
             tied,
@@ -523,13 +529,26 @@ where
             &mut ws.decoder_pre_activation,
             &mut ws.x_hat,
         );
+        check_decoder_output(&self.decoder, n, &ws.decoder_pre_activation, &ws.x_hat)?;
+        resize(&mut ws.grad_decoder_pre_activation, n, x.ncols());
         let reconstruction = self.loss.value_and_gradient(
-            x,
-            &ws.decoder_pre_activation,
-            &ws.x_hat,
-            self.decoder.activation(),
+            &LossInput {
+                x,
+                pre_activation: &ws.decoder_pre_activation,
+                x_hat: &ws.x_hat,
+                activation: self.decoder.activation(),
+            },
             &mut ws.grad_decoder_pre_activation,
         );
+        if ws.grad_decoder_pre_activation.shape() != x.shape() {
+            return Err(Error::MisshapenOutput {
+                part: "loss",
+                name: self.loss.name(),
+                what: "gradient",
+                expected: x.shape(),
+                found: ws.grad_decoder_pre_activation.shape(),
+            });
+        }
 
         if let Some(w) = code_layer.weights {
             resize(&mut ws.grad_code_weights, w.nrows(), w.ncols());
@@ -612,7 +631,7 @@ pub(crate) struct Workspace<E: Encoder, D: Decoder<E::Scalar>> {
 }
 
 impl<E: Encoder, D: Decoder<E::Scalar>> Workspace<E, D> {
-    pub(crate) fn new<R, C>(model: &Autoencoder<E, D, R, C>) -> Self {
+    pub(crate) fn new<R, C, L>(model: &Autoencoder<E, D, R, C, L>) -> Self {
         let empty = || DMatrix::zeros(0, 0);
         Self {
             trace: E::Trace::default(),

@@ -1,6 +1,7 @@
 //! A softmax output layer on top of an encoder, trained by backpropagation through every layer:
 //! supervised fine-tuning, training from scratch, and linear probes.
 
+use crate::encoder::check_code_pass;
 use crate::linalg::{Op, affine_forward, column_sums, gemm, resize};
 use crate::training::{BatchSource, Learner, run};
 use crate::validate::{all_finite, check_data, check_nonzero, check_param};
@@ -231,7 +232,7 @@ impl<E: Encoder> Classifier<E> {
     pub fn predict_proba(&self, x: &DMatrix<E::Scalar>) -> Result<DMatrix<E::Scalar>> {
         check_data(x, self.encoder.input_dim(), "data to classify")?;
         let mut ws = Workspace::new(self);
-        self.forward(x, &mut ws);
+        self.forward(x, &mut ws)?;
         let mut probabilities = ws.logits;
         softmax_rows(&mut probabilities);
         Ok(probabilities)
@@ -286,7 +287,7 @@ impl<E: Encoder> Classifier<E> {
         check_data(x, self.encoder.input_dim(), "data")?;
         self.check_labels(x, labels, "labels")?;
         let mut ws = Workspace::new(self);
-        Ok(self.evaluate(x, labels, &mut ws, false).0)
+        Ok(self.evaluate(x, labels, &mut ws, false)?.0)
     }
 
     /// The objective and its gradient for one batch, one flat tensor per entry of
@@ -303,7 +304,7 @@ impl<E: Encoder> Classifier<E> {
         check_data(x, self.encoder.input_dim(), "data")?;
         self.check_labels(x, labels, "labels")?;
         let mut ws = Workspace::new(self);
-        let (loss, _) = self.evaluate(x, labels, &mut ws, true);
+        let (loss, _) = self.evaluate(x, labels, &mut ws, true)?;
         let mut gradient: Vec<Vec<E::Scalar>> = ws
             .grad_encoder
             .parameters()
@@ -488,8 +489,9 @@ impl<E: Encoder> Classifier<E> {
     }
 
     /// Encoder forward and logits into `ws`.
-    fn forward(&self, x: &DMatrix<E::Scalar>, ws: &mut Workspace<E>) {
+    fn forward(&self, x: &DMatrix<E::Scalar>, ws: &mut Workspace<E>) -> Result<()> {
         self.encoder.forward(x, &mut ws.trace, &mut ws.pass);
+        check_code_pass(&self.encoder, x.nrows(), &ws.pass)?;
         affine_forward(
             &ws.pass.code,
             &self.weights,
@@ -497,6 +499,7 @@ impl<E: Encoder> Classifier<E> {
             &self.bias,
             &mut ws.logits,
         );
+        Ok(())
     }
 
     /// Loss and number of correct predictions of a batch; with `backward`, every gradient.
@@ -506,8 +509,8 @@ impl<E: Encoder> Classifier<E> {
         labels: &[usize],
         ws: &mut Workspace<E>,
         backward: bool,
-    ) -> (E::Scalar, usize) {
-        self.forward(x, ws);
+    ) -> Result<(E::Scalar, usize)> {
+        self.forward(x, ws)?;
         // Borrow the codes out of the workspace while the head writes its gradients into it.
         let codes = std::mem::replace(&mut ws.pass.code, DMatrix::zeros(0, 0));
         let (loss, hits) = self.head_loss(&codes, labels, ws, backward);
@@ -529,7 +532,7 @@ impl<E: Encoder> Classifier<E> {
             );
             self.add_encoder_decay(&mut ws.grad_encoder);
         }
-        (loss + self.encoder_decay_value(), hits)
+        Ok((loss + self.encoder_decay_value(), hits))
     }
 
     /// Like `evaluate`, for precomputed codes (frozen encoder).
@@ -708,7 +711,7 @@ impl<E: Encoder> Learner<E::Scalar> for ClassifierLearner<'_, '_, E> {
                 .evaluate_head(&self.batch, &self.batch_labels, ws, true)
         } else {
             self.model
-                .evaluate(&self.batch, &self.batch_labels, ws, true)
+                .evaluate(&self.batch, &self.batch_labels, ws, true)?
         };
         totals.0 += loss.as_f64() * rows.len() as f64;
         totals.1 += hits;
@@ -731,7 +734,7 @@ impl<E: Encoder> Learner<E::Scalar> for ClassifierLearner<'_, '_, E> {
     ) -> Result<SupervisedReport> {
         let (validation_loss, validation_accuracy) = match &mut self.validation {
             Some(((vx, vy), vws)) => {
-                let (loss, hits) = self.model.evaluate(vx, vy, vws, false);
+                let (loss, hits) = self.model.evaluate(vx, vy, vws, false)?;
                 (
                     Some(self.model.nll_only(loss).as_f64()),
                     Some(hits as f64 / vy.len() as f64),

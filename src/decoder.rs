@@ -317,3 +317,29 @@ impl<T: Scalar> Decoder<T> for DenseDecoder<T> {
 fn unreachable_tied() -> ! {
     unreachable!("a tied decoder was called without the encoder's weights")
 }
+
+/// Checks what a decoder's forward pass on `n` codes wrote: the pre-activation and the
+/// reconstruction both `n × output_dim`, else [`Error::MisshapenOutput`].
+pub(crate) fn check_decoder_output<T: Scalar, D: Decoder<T>>(
+    decoder: &D,
+    n: usize,
+    pre_activation: &DMatrix<T>,
+    output: &DMatrix<T>,
+) -> Result<()> {
+    let expected = (n, decoder.output_dim());
+    for (what, m) in [
+        ("pre-activation", pre_activation),
+        ("reconstruction", output),
+    ] {
+        if m.shape() != expected {
+            return Err(Error::MisshapenOutput {
+                part: "decoder",
+                name: std::any::type_name::<D>(),
+                what,
+                expected,
+                found: m.shape(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -144,12 +144,15 @@ pub trait Encoder: Clone + fmt::Debug {
     /// `x` is `n × input_dim`; returns `n × code_dim`.
     ///
     /// # Errors
-    /// [`Error::EmptyData`], [`Error::DimensionMismatch`] or [`Error::NonFiniteData`] for bad input.
+    /// [`Error::EmptyData`], [`Error::DimensionMismatch`] or [`Error::NonFiniteData`] for bad
+    /// input; [`Error::MisshapenOutput`] when [`forward`](Self::forward) writes a `z` or an `h`
+    /// that is not `n × code_dim`.
     fn encode(&self, x: &DMatrix<Self::Scalar>) -> Result<DMatrix<Self::Scalar>> {
         check_data(x, self.input_dim(), "data to encode")?;
         let mut trace = Self::Trace::default();
         let mut pass = CodePass::default();
         self.forward(x, &mut trace, &mut pass);
+        check_code_pass(self, x.nrows(), &pass)?;
         Ok(pass.code)
     }
 
@@ -234,6 +237,7 @@ pub(crate) fn direct_code_layer<'e, E: Encoder>(
     let mut trace = E::Trace::default();
     let mut pass = CodePass::default();
     encoder.forward(x, &mut trace, &mut pass);
+    check_code_pass(encoder, x.nrows(), &pass)?;
     // The code layer's input is `x` itself exactly when the encoder hands back `x`, not a
     // hidden layer's output (a stack's, which would need the chain rule).
     let direct = std::ptr::eq(encoder.code_input(x, &trace), x);
@@ -547,4 +551,30 @@ impl<T: Scalar> Encoder for IdentityEncoder<T> {
         check_data(x, self.dim, "data to differentiate the encoder at")?;
         Ok(vec![DMatrix::identity(self.dim, self.dim); x.nrows()])
     }
+}
+
+/// Checks what an encoder's forward pass on `n` samples wrote: `z` and `h` both
+/// `n × code_dim`. A user's encoder that writes another shape gets [`Error::MisshapenOutput`]
+/// here, not a failed assertion in the next matrix product.
+pub(crate) fn check_code_pass<E: Encoder>(
+    encoder: &E,
+    n: usize,
+    pass: &CodePass<E::Scalar>,
+) -> Result<()> {
+    let expected = (n, encoder.code_dim());
+    for (what, m) in [
+        ("pre-activation", &pass.pre_activation),
+        ("code", &pass.code),
+    ] {
+        if m.shape() != expected {
+            return Err(Error::MisshapenOutput {
+                part: "encoder",
+                name: std::any::type_name::<E>(),
+                what,
+                expected,
+                found: m.shape(),
+            });
+        }
+    }
+    Ok(())
 }

@@ -163,6 +163,21 @@ pub enum Error {
         found: (usize, usize),
     },
 
+    /// A model's part (a user's encoder, decoder or loss) wrote an output of the wrong shape.
+    #[error("{part} {name} gave a {what} of shape {found:?} where {expected:?} was needed")]
+    MisshapenOutput {
+        /// `"encoder"`, `"decoder"` or `"loss"`.
+        part: &'static str,
+        /// The part's type or name.
+        name: &'static str,
+        /// Which output: `"code"`, `"pre-activation"`, `"reconstruction"`, `"gradient"`.
+        what: &'static str,
+        /// The shape (rows, columns) the model needs.
+        expected: (usize, usize),
+        /// The shape it wrote.
+        found: (usize, usize),
+    },
+
     /// An optimiser state that an optimiser cannot continue from.
     #[error("cannot restore the state into optimiser {optimizer}: {problem}")]
     IncompatibleOptimizerState {

@@ -61,13 +61,14 @@ pub use activation::Activation;
 pub use autoencoder::{Autoencoder, DenseAutoencoder, DenseBuilder, Objective};
 pub use classifier::{Classifier, SupervisedReport};
 pub use corruption::{
-    BuiltinCorruption, Corruption, GaussianNoise, Masking, NoCorruption, SaltAndPepper,
+    BoxedCorruption, BuiltinCorruption, Corruption, DynCorruption, GaussianNoise, Masking,
+    NoCorruption, SaltAndPepper,
 };
 pub use decoder::{Decoder, DenseDecoder};
 pub use encoder::{CodeLayer, CodePass, DenseEncoder, Encoder, IdentityEncoder};
 pub use error::{Error, Result};
 pub use init::Init;
-pub use loss::ReconstructionLoss;
+pub use loss::{Loss, LossInput, ReconstructionLoss};
 pub use metrics::{ClassCounts, ConfusionMatrix};
 pub use optimizer::{Adam, Optimizer, OptimizerState, Sgd};
 pub use pca::Pca;

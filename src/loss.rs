@@ -1,11 +1,163 @@
-//! Reconstruction losses `L(x, x̂)`.
+//! Reconstruction losses `L(x, x̂)`: the open [`Loss`] trait and the built-in losses.
 
 use crate::activation::softplus;
 use crate::sums::{SUM_BLOCK, block_sum, pair_sum};
-use crate::{Activation, Scalar};
+use crate::validate::check_unit_interval;
+use crate::{Activation, Error, Result, Scalar};
 use nalgebra::DMatrix;
 
-/// The reconstruction loss, per sample, averaged over the samples of a batch.
+/// What a reconstruction loss sees of one batch of `n` samples of `d` features.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct LossInput<'a, T: Scalar> {
+    /// The clean batch `x`, `n × d`.
+    pub x: &'a DMatrix<T>,
+    /// The decoder's pre-activation `a`, `n × d`.
+    pub pre_activation: &'a DMatrix<T>,
+    /// The reconstruction `x̂ = s(a)`, `n × d`.
+    pub x_hat: &'a DMatrix<T>,
+    /// The decoder's output activation `s`.
+    pub activation: Activation,
+}
+
+impl<'a, T: Scalar> LossInput<'a, T> {
+    /// The input of a loss, e.g. to test one outside a model.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] unless the three matrices have the same shape.
+    pub fn new(
+        x: &'a DMatrix<T>,
+        pre_activation: &'a DMatrix<T>,
+        x_hat: &'a DMatrix<T>,
+        activation: Activation,
+    ) -> Result<Self> {
+        for (what, m) in [
+            (
+                "entries of the pre-activation (the shape of x)",
+                pre_activation,
+            ),
+            ("entries of the reconstruction (the shape of x)", x_hat),
+        ] {
+            if m.shape() != x.shape() {
+                return Err(Error::DimensionMismatch {
+                    what,
+                    expected: x.len(),
+                    found: m.len(),
+                });
+            }
+        }
+        Ok(Self {
+            x,
+            pre_activation,
+            x_hat,
+            activation,
+        })
+    }
+}
+
+/// A reconstruction loss `L(x, x̂)` per sample, averaged over the batch, with its exact
+/// gradient with respect to the decoder's pre-activation.
+///
+/// [`ReconstructionLoss`] holds the built-in ones (squared error and cross-entropy); users
+/// write their own against this trait, and a model takes any of them through
+/// [`Autoencoder::with_loss`](crate::Autoencoder::with_loss).
+///
+/// # Implementing `Loss`
+/// The Huber loss, quadratic within `δ` of the target and linear beyond, which a few wild
+/// pixels cannot dominate. The gradient is taken with respect to `x̂` first, then carried
+/// through the decoder's activation with
+/// [`Activation::scale_by_derivative`](crate::Activation::scale_by_derivative).
+/// ```
+/// use autoencoders::{Activation, Loss, LossInput};
+/// use nalgebra::DMatrix;
+///
+/// struct Huber { delta: f64 }
+///
+/// impl Loss<f64> for Huber {
+///     fn name(&self) -> &'static str { "huber" }
+///
+///     fn value_and_gradient(&self, input: &LossInput<'_, f64>, grad: &mut DMatrix<f64>) -> f64 {
+///         let n = input.x.nrows() as f64;
+///         let mut total = 0.0;
+///         for ((g, &x), &y) in grad.iter_mut().zip(input.x.iter()).zip(input.x_hat.iter()) {
+///             let r = y - x;
+///             if r.abs() <= self.delta {
+///                 total += 0.5 * r * r;
+///                 *g = r / n;
+///             } else {
+///                 total += self.delta * (r.abs() - 0.5 * self.delta);
+///                 *g = self.delta * r.signum() / n;
+///             }
+///         }
+///         input.activation.scale_by_derivative(
+///             input.pre_activation.as_slice(), input.x_hat.as_slice(), grad.as_mut_slice());
+///         total / n
+///     }
+/// }
+///
+/// let x = DMatrix::from_row_slice(1, 2, &[0.0, 0.0]);
+/// let a = DMatrix::from_row_slice(1, 2, &[0.5, 3.0]);
+/// let input = LossInput::new(&x, &a, &a, Activation::Linear)?;
+/// let mut grad = DMatrix::zeros(1, 2);
+/// let value = Huber { delta: 1.0 }.value_and_gradient(&input, &mut grad);
+/// assert_eq!(value, 0.125 + 2.5);
+/// assert_eq!(grad, DMatrix::from_row_slice(1, 2, &[0.5, 1.0]));
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+pub trait Loss<T: Scalar> {
+    /// The loss's name, used in error messages and saved models.
+    fn name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
+
+    /// Checks that the loss is defined for a decoder with output activation `activation` and
+    /// for the data `x` (called `what` in errors); `fit` calls it before any work.
+    ///
+    /// # Errors
+    /// Whatever the loss cannot work with (e.g. cross-entropy without a sigmoid decoder, or on
+    /// data outside [0, 1]).
+    fn check(&self, activation: Activation, x: &DMatrix<T>, what: &'static str) -> Result<()> {
+        let _ = (activation, x, what);
+        Ok(())
+    }
+
+    /// The batch mean of the per-sample loss, with its gradient with respect to the decoder's
+    /// pre-activation `a` written into `grad` (`n × d` like `x`; overwrite every entry).
+    fn value_and_gradient(&self, input: &LossInput<'_, T>, grad: &mut DMatrix<T>) -> T;
+
+    /// The loss as a built-in one, so that a saved model can be rebuilt; `None` (the default)
+    /// for a loss the crate does not know, which is then saved by [`name`](Self::name) only.
+    fn builtin(&self) -> Option<ReconstructionLoss> {
+        None
+    }
+}
+
+macro_rules! forward_loss {
+    ($($pointer:ty),+) => {$(
+        impl<T: Scalar, L: Loss<T> + ?Sized> Loss<T> for $pointer {
+            fn name(&self) -> &'static str {
+                (**self).name()
+            }
+
+            fn check(&self, activation: Activation, x: &DMatrix<T>, what: &'static str) -> Result<()> {
+                (**self).check(activation, x, what)
+            }
+
+            fn value_and_gradient(&self, input: &LossInput<'_, T>, grad: &mut DMatrix<T>) -> T {
+                (**self).value_and_gradient(input, grad)
+            }
+
+            fn builtin(&self) -> Option<ReconstructionLoss> {
+                (**self).builtin()
+            }
+        }
+    )+};
+}
+
+// A reference, a box (a loss chosen at run time) and a shared pointer are losses too.
+forward_loss!(&L, Box<L>, std::sync::Arc<L>);
+
+/// The built-in reconstruction losses, per sample, averaged over the samples of a batch.
 ///
 /// | variant | per-sample `L(x, x̂)` | `∂L/∂a` (decoder pre-activation `a`) |
 /// | --- | --- | --- |
@@ -14,7 +166,8 @@ use nalgebra::DMatrix;
 ///
 /// The squared error is the plain sum over input features: no ½, no 1/d. The cross-entropy
 /// needs inputs in [0, 1] and a sigmoid decoder; it is evaluated from the pre-activation as
-/// `softplus(a) − x·a`, which is exact and never NaN or ∞ for saturated units.
+/// `softplus(a) − x·a`, which is exact and never NaN or ∞ for saturated units; its
+/// [`check`](Loss::check) refuses any other decoder and data outside [0, 1].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 #[cfg_attr(
@@ -43,7 +196,7 @@ impl ReconstructionLoss {
     pub fn from_name(name: &str) -> Option<Self> {
         [Self::SquaredError, Self::CrossEntropy]
             .into_iter()
-            .find(|l| l.name() == name)
+            .find(|&l| ReconstructionLoss::name(l) == name)
     }
 
     /// Mean over the batch of the per-sample loss.
@@ -136,4 +289,39 @@ fn sum_of_squared_differences<T: Scalar>(x: &[T], y: &[T]) -> f64 {
 /// [`pair_sum`].
 fn cross_entropy_sum<T: Scalar>(x: &[T], a: &[T]) -> f64 {
     pair_sum(x, a, |x, a| softplus(a) - x * a)
+}
+
+impl<T: Scalar> Loss<T> for ReconstructionLoss {
+    fn name(&self) -> &'static str {
+        ReconstructionLoss::name(*self)
+    }
+
+    fn check(&self, activation: Activation, x: &DMatrix<T>, what: &'static str) -> Result<()> {
+        if *self == ReconstructionLoss::CrossEntropy {
+            if activation != Activation::Sigmoid {
+                return Err(Error::IncompatibleActivation {
+                    component: "the cross-entropy loss",
+                    expected: "a sigmoid decoder",
+                    found: activation,
+                });
+            }
+            check_unit_interval(x, what)?;
+        }
+        Ok(())
+    }
+
+    fn value_and_gradient(&self, input: &LossInput<'_, T>, grad: &mut DMatrix<T>) -> T {
+        ReconstructionLoss::value_and_gradient(
+            *self,
+            input.x,
+            input.pre_activation,
+            input.x_hat,
+            input.activation,
+            grad,
+        )
+    }
+
+    fn builtin(&self) -> Option<ReconstructionLoss> {
+        Some(*self)
+    }
 }

@@ -2,9 +2,9 @@
 //! the codes, and stack the encoders.
 
 use crate::{
-    Activation, Adam, Autoencoder, BuiltinCorruption, DenseDecoder, DenseEncoder, EpochReport,
-    History, Init, NoRegularizer, Optimizer, ReconstructionLoss, Regularizer, Result, Scalar,
-    StackedDecoder, StackedEncoder, TrainingConfig,
+    Activation, Adam, Autoencoder, BoxedCorruption, Corruption, DenseDecoder, DenseEncoder,
+    EpochReport, History, Init, Loss, NoCorruption, NoRegularizer, Optimizer, ReconstructionLoss,
+    Regularizer, Result, Scalar, StackedDecoder, StackedEncoder, TrainingConfig,
 };
 use nalgebra::DMatrix;
 use rand::Rng;
@@ -19,10 +19,10 @@ pub struct LayerSpec<T: Scalar> {
     activation: Activation,
     decoder_activation: Activation,
     tied: bool,
-    loss: ReconstructionLoss,
+    loss: Box<dyn Loss<T> + Send + Sync>,
     init: Init,
     regularizer: Box<dyn Regularizer<T> + Send + Sync>,
-    corruption: BuiltinCorruption,
+    corruption: BoxedCorruption<T>,
     training: TrainingConfig,
     optimizer: Box<dyn Optimizer<T> + Send + Sync>,
 }
@@ -34,9 +34,9 @@ impl<T: Scalar> std::fmt::Debug for LayerSpec<T> {
             .field("activation", &self.activation)
             .field("decoder_activation", &self.decoder_activation)
             .field("tied", &self.tied)
-            .field("loss", &self.loss)
+            .field("loss", &self.loss.name())
             .field("regularizer", &self.regularizer.name())
-            .field("corruption", &self.corruption)
+            .field("corruption", &self.corruption.name())
             .field("training", &self.training)
             .finish_non_exhaustive()
     }
@@ -50,10 +50,10 @@ impl<T: Scalar> LayerSpec<T> {
             activation: Activation::Sigmoid,
             decoder_activation: Activation::Sigmoid,
             tied: false,
-            loss: ReconstructionLoss::SquaredError,
+            loss: Box::new(ReconstructionLoss::SquaredError),
             init: Init::GlorotUniform,
             regularizer: Box::new(NoRegularizer),
-            corruption: BuiltinCorruption::None,
+            corruption: Box::new(NoCorruption),
             training: TrainingConfig::default(),
             optimizer: Box::new(Adam::<T>::default()),
         }
@@ -77,9 +77,10 @@ impl<T: Scalar> LayerSpec<T> {
         self
     }
 
-    /// The reconstruction loss.
-    pub fn with_loss(mut self, loss: ReconstructionLoss) -> Self {
-        self.loss = loss;
+    /// The reconstruction loss: one of [`ReconstructionLoss`] or a user's own [`Loss`],
+    /// `Send + Sync` as the crate's are.
+    pub fn with_loss(mut self, loss: impl Loss<T> + Send + Sync + 'static) -> Self {
+        self.loss = Box::new(loss);
         self
     }
 
@@ -100,9 +101,12 @@ impl<T: Scalar> LayerSpec<T> {
     }
 
     /// The corruption, e.g. a noise level that grows with depth for stacked denoising
-    /// autoencoders.
-    pub fn with_corruption(mut self, corruption: impl Into<BuiltinCorruption>) -> Self {
-        self.corruption = corruption.into();
+    /// autoencoders: one of the crate's or a user's own, `Send + Sync` as the crate's are.
+    pub fn with_corruption(
+        mut self,
+        corruption: impl Corruption<T> + Send + Sync + 'static,
+    ) -> Self {
+        self.corruption = Box::new(corruption);
         self
     }
 

@@ -8,7 +8,7 @@ use nalgebra::DMatrix;
 use rand::rngs::ChaCha8Rng;
 use std::path::{Path, PathBuf};
 
-/// Where and how often [`fit_resumable`](Autoencoder::fit_resumable) saves a
+/// Where and how often [`fit_resumable`](crate::Autoencoder::fit_resumable) saves a
 /// [`Checkpoint`](crate::Checkpoint).
 ///
 /// A checkpoint is written after every `interval`-th epoch of the run (counting from the run's
@@ -62,7 +62,7 @@ impl Checkpointing {
     /// Checks the settings.
     ///
     /// # Errors
-    /// [`Error::ZeroDimension`] for an interval of 0.
+    /// [`Error::ZeroDimension`](crate::Error::ZeroDimension) for an interval of 0.
     pub fn validate(&self) -> Result<()> {
         check_nonzero(self.interval, "checkpoint interval")
     }
@@ -102,7 +102,7 @@ impl DataFingerprint {
 ///
 /// Start one with [`new`](Self::new), continue one with
 /// [`Checkpoint::resume`](crate::Checkpoint::resume), and train with
-/// [`fit_resumable`](Autoencoder::fit_resumable), which runs the epochs from
+/// [`fit_resumable`](crate::Autoencoder::fit_resumable), which runs the epochs from
 /// [`epochs_done`](Self::epochs_done) to the configured number. The generator is a
 /// [`ChaCha8Rng`] because its state can be saved exactly.
 #[derive(Debug)]

@@ -4,8 +4,8 @@ use crate::autoencoder::Workspace;
 use crate::linalg::resize;
 use crate::validate::{all_finite, check_nonzero};
 use crate::{
-    Autoencoder, Corruption, Decoder, Encoder, Error, LearningRateSchedule, Optimizer, Regularizer,
-    Result, Scalar,
+    Autoencoder, Corruption, Decoder, Encoder, Error, LearningRateSchedule, Loss, Optimizer,
+    Regularizer, Result, Scalar,
 };
 use nalgebra::{ComplexField, DMatrix};
 use rand::Rng;
@@ -264,12 +264,13 @@ impl<R, F: FnMut(&R) -> ControlFlow<()>> Observer<R> for F {
     }
 }
 
-impl<E, D, R, C> Autoencoder<E, D, R, C>
+impl<E, D, R, C, L> Autoencoder<E, D, R, C, L>
 where
     E: Encoder,
     D: Decoder<E::Scalar>,
     R: Regularizer<E::Scalar>,
     C: Corruption<E::Scalar>,
+    L: Loss<E::Scalar>,
 {
     /// Trains on `x` by minibatch gradient descent; see [`fit_with`](Self::fit_with).
     ///
@@ -569,20 +570,21 @@ where
 type ValidationData<'d, E, D> = (&'d DMatrix<<E as Encoder>::Scalar>, Workspace<E, D>);
 
 /// An autoencoder, its data and its buffers, for [`run`].
-struct AutoencoderLearner<'m, 'd, E: Encoder, D: Decoder<E::Scalar>, R, C> {
-    model: &'m mut Autoencoder<E, D, R, C>,
+struct AutoencoderLearner<'m, 'd, E: Encoder, D: Decoder<E::Scalar>, R, C, L> {
+    model: &'m mut Autoencoder<E, D, R, C, L>,
     source: BatchSource<E::Scalar>,
     validation: Option<ValidationData<'d, E, D>>,
     batch: DMatrix<E::Scalar>,
     corrupted: DMatrix<E::Scalar>,
 }
 
-impl<E, D, R, C> Learner<E::Scalar> for AutoencoderLearner<'_, '_, E, D, R, C>
+impl<E, D, R, C, L> Learner<E::Scalar> for AutoencoderLearner<'_, '_, E, D, R, C, L>
 where
     E: Encoder,
     D: Decoder<E::Scalar>,
     R: Regularizer<E::Scalar>,
     C: Corruption<E::Scalar>,
+    L: Loss<E::Scalar>,
 {
     type Workspace = Workspace<E, D>;
     type Report = EpochReport;

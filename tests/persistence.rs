@@ -76,7 +76,7 @@ fn round_trip<T: Scalar>() {
             loaded.corruption(),
             &BuiltinCorruption::Masking(Masking::new(0.3).unwrap())
         );
-        assert_eq!(loaded.loss(), ReconstructionLoss::CrossEntropy);
+        assert_eq!(*loaded.loss(), ReconstructionLoss::CrossEntropy);
         // Saving is deterministic, and saving the loaded model again gives the same bytes.
         let original = model.to_safetensors().unwrap();
         assert!(

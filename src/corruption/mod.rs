@@ -3,11 +3,13 @@
 //! The encoder sees the corrupted batch; the loss compares the reconstruction with the clean one.
 //! A fresh corruption is drawn for every batch from the caller's generator.
 
+mod boxed;
 mod builtin;
 mod gaussian;
 mod masking;
 mod salt_and_pepper;
 
+pub use boxed::{BoxedCorruption, DynCorruption};
 pub use builtin::BuiltinCorruption;
 pub use gaussian::GaussianNoise;
 pub use masking::Masking;

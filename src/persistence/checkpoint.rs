@@ -8,8 +8,8 @@ use super::{
 use crate::run::{DataFingerprint, TrainingRun};
 use crate::{
     Autoencoder, Corruption, Decay, DenseDecoder, DenseEncoder, DynamicAutoencoder, EpochReport,
-    Error, History, LearningRateSchedule, Optimizer, OptimizerState, Regularizer, Result, Scalar,
-    StopReason, TrainingConfig,
+    Error, History, LearningRateSchedule, Loss, Optimizer, OptimizerState, Regularizer, Result,
+    Scalar, StopReason, TrainingConfig,
 };
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
@@ -341,11 +341,12 @@ fn optimizer_tensor_name(state: &str, parameter: &str) -> String {
     format!("optimizer.{state}.{parameter}")
 }
 
-impl<T, R, C> Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C>
+impl<T, R, C, L> Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C, L>
 where
     T: Scalar,
     R: Regularizer<T>,
     C: Corruption<T>,
+    L: Loss<T>,
 {
     /// The bytes of a checkpoint of this model and `run` (see [`Checkpoint`]).
     pub(crate) fn checkpoint_bytes(&self, run: RunState<'_, T>) -> Result<Vec<u8>> {
@@ -432,7 +433,7 @@ where
         let checksum = format!("{:08x}", crc32fast::hash(json.as_bytes()));
         serialize::<T>(
             tensors,
-            ModelRecord::describe::<T, R, C>(self),
+            ModelRecord::describe::<T, R, C, L>(self),
             vec![
                 (CHECKPOINT_KEY.to_owned(), json),
                 (CHECKPOINT_CHECKSUM_KEY.to_owned(), checksum),
@@ -664,19 +665,20 @@ impl<T: Scalar> Checkpoint<T> {
     /// [`Error::CheckpointMismatch`] when `model` or `optimizer` differ from the checkpointed
     /// ones; [`Error::IncompatibleOptimizerState`] from the optimiser's
     /// [`restore`](Optimizer::restore). On error `model` is unchanged.
-    pub fn resume<R, C, O>(
+    pub fn resume<R, C, L, O>(
         self,
-        model: &mut Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C>,
+        model: &mut Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C, L>,
         mut optimizer: O,
     ) -> Result<TrainingRun<O>>
     where
         R: Regularizer<T>,
         C: Corruption<T>,
+        L: Loss<T>,
         O: Optimizer<T>,
     {
         let described = ModelRecord {
             crc32: self.record.crc32.clone(),
-            ..ModelRecord::describe::<T, R, C>(model)
+            ..ModelRecord::describe::<T, R, C, L>(model)
         };
         if described != self.record {
             return Err(Error::CheckpointMismatch {

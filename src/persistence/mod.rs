@@ -46,7 +46,7 @@ pub(crate) use atomic::write_atomically_with;
 
 use crate::{
     Activation, Autoencoder, BuiltinCorruption, BuiltinRegularizer, Corruption, DenseBuilder,
-    DenseDecoder, DenseEncoder, Error, Precision, Regularizer, Result, Scalar,
+    DenseDecoder, DenseEncoder, Error, Loss, Precision, Regularizer, Result, Scalar,
 };
 use nalgebra::{DMatrix, DVector};
 use offsets::check_offsets_fit;
@@ -424,11 +424,12 @@ fn read_layers_among<T: Scalar>(
     Ok((encoder, decoder))
 }
 
-impl<T, R, C> Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C>
+impl<T, R, C, L> Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C, L>
 where
     T: Scalar,
     R: Regularizer<T>,
     C: Corruption<T>,
+    L: Loss<T>,
 {
     /// The model as the bytes of a safetensors file (see the [module docs](crate::persistence)).
     ///
@@ -437,7 +438,7 @@ where
     pub fn to_safetensors(&self) -> Result<Vec<u8>> {
         serialize::<T>(
             self.layer_tensors(),
-            ModelRecord::describe::<T, R, C>(self),
+            ModelRecord::describe::<T, R, C, L>(self),
             Vec::new(),
             "<memory>",
         )

@@ -3,10 +3,13 @@
 use super::ModelFileProblem;
 use crate::{
     Activation, Autoencoder, BuiltinCorruption, BuiltinRegularizer, Contractive, Corruption,
-    DenseDecoder, DenseEncoder, Error, GaussianNoise, KlSparsity, L1Sparsity, L2Sparsity, Masking,
-    ReconstructionLoss, Regularizer, Result, SaltAndPepper, Scalar, WeightDecay,
+    DenseDecoder, DenseEncoder, Error, GaussianNoise, KlSparsity, L1Sparsity, L2Sparsity, Loss,
+    Masking, ReconstructionLoss, Regularizer, Result, SaltAndPepper, Scalar, WeightDecay,
 };
 use serde::{Deserialize, Serialize};
+
+/// What the record's `loss` starts with for a user's own loss, followed by its name.
+const CUSTOM_LOSS_PREFIX: &str = "custom:";
 
 /// The version of the metadata this crate writes.
 const FORMAT_VERSION: u32 = 1;
@@ -112,13 +115,14 @@ fn invalid(detail: String) -> ModelFileProblem {
 }
 
 impl ModelRecord {
-    pub(crate) fn describe<T, R, C>(
-        model: &Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C>,
+    pub(crate) fn describe<T, R, C, L>(
+        model: &Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C, L>,
     ) -> Self
     where
         T: Scalar,
         R: Regularizer<T>,
         C: Corruption<T>,
+        L: Loss<T>,
     {
         let regularizers = match model.regularizer().builtin() {
             Some(list) => list.iter().map(RegularizerRecord::from_builtin).collect(),
@@ -151,7 +155,10 @@ impl ModelRecord {
             encoder_activation: architecture.encoder_activation.name().to_owned(),
             decoder_activation: architecture.decoder_activation.name().to_owned(),
             tied: architecture.tied,
-            loss: architecture.loss.name().to_owned(),
+            loss: match model.loss().builtin() {
+                Some(loss) => loss.name().to_owned(),
+                None => format!("{CUSTOM_LOSS_PREFIX}{}", model.loss().name()),
+            },
             regularizers,
             corruption,
         }
@@ -211,6 +218,12 @@ impl ModelRecord {
     }
 
     pub(crate) fn loss(&self) -> std::result::Result<ReconstructionLoss, ModelFileProblem> {
+        if let Some(name) = self.loss.strip_prefix(CUSTOM_LOSS_PREFIX) {
+            return Err(ModelFileProblem::CustomComponent {
+                component: "loss",
+                name: name.to_owned(),
+            });
+        }
         ReconstructionLoss::from_name(&self.loss)
             .ok_or_else(|| invalid(format!("unknown loss `{}`", self.loss)))
     }

@@ -4,22 +4,23 @@ use super::checkpoint::RunState;
 use super::write_atomically;
 use crate::run::{DataFingerprint, TrainingRun};
 use crate::{
-    Autoencoder, Corruption, DenseDecoder, DenseEncoder, Error, History, Observer, Optimizer,
+    Autoencoder, Corruption, DenseDecoder, DenseEncoder, Error, History, Loss, Observer, Optimizer,
     Regularizer, Result, Scalar,
 };
 use nalgebra::DMatrix;
 use std::path::Path;
 
-impl<T, R, C> Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C>
+impl<T, R, C, L> Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C, L>
 where
     T: Scalar,
     R: Regularizer<T>,
     C: Corruption<T>,
+    L: Loss<T>,
 {
     /// Trains as [`fit_with`](Self::fit_with) does, from epoch
     /// [`run.epochs_done()`](TrainingRun::epochs_done) to the run's configured number of
     /// epochs, saving a [`Checkpoint`](crate::Checkpoint) as `run`'s
-    /// [`Checkpointing`] says. Returns the whole run's history (also in `run`).
+    /// [`Checkpointing`](crate::Checkpointing) says. Returns the whole run's history (also in `run`).
     ///
     /// A fresh run gives the same bits as `fit_with` with the same settings and generator. A
     /// run resumed from a checkpoint, in this process or another, continues exactly where the
@@ -34,7 +35,7 @@ where
     /// `x` is `n × input_dim`; `validation` is `m × input_dim`.
     ///
     /// # Errors
-    /// Before any work: as [`fit_with`](Self::fit_with), an invalid [`Checkpointing`], and
+    /// Before any work: as [`fit_with`](Self::fit_with), an invalid [`Checkpointing`](crate::Checkpointing), and
     /// [`Error::CheckpointMismatch`] when `x` or `validation` differ from the data the run was
     /// trained on, [`Error::NotResumable`] for a configuration with early stopping. During
     /// training: as [`fit_with`](Self::fit_with), and [`Error::Io`] when a

@@ -42,6 +42,100 @@ pub struct RegularizerInput<'a, T: Scalar> {
     pub decoder_weights: Option<&'a DMatrix<T>>,
 }
 
+impl<'a, T: Scalar> RegularizerInput<'a, T> {
+    /// What a penalty sees of a batch whose code layer's input is `input` (`n × m`), with
+    /// pre-activation `z` and code `h = s(z)` (both `n × code_dim`), and no weights; add them
+    /// with [`with_encoder_weights`](Self::with_encoder_weights) and
+    /// [`with_decoder_weights`](Self::with_decoder_weights). For testing a penalty on its own:
+    ///
+    /// ```
+    /// use autoencoders::{Activation, L1Sparsity, Regularizer, RegularizerGradient, RegularizerInput};
+    /// use nalgebra::DMatrix;
+    ///
+    /// let (u, z) = (DMatrix::from_element(2, 3, 1.0), DMatrix::from_element(2, 4, 0.0));
+    /// let h = z.map(|z: f64| 1.0 / (1.0 + (-z).exp()));
+    /// let input = RegularizerInput::new(&u, &z, &h, Activation::Sigmoid)?;
+    /// let (mut grad_h, mut grad_z) = (DMatrix::zeros(2, 4), DMatrix::zeros(2, 4));
+    /// let mut grad = RegularizerGradient::new(&mut grad_h, &mut grad_z);
+    /// // λ·mean over samples of Σ_j |h_j|, with every h_j = ½: 0.1 · 4 · ½.
+    /// let penalty = L1Sparsity::new(0.1)?.penalty(&input, &mut grad);
+    /// assert!((penalty - 0.2).abs() < 1e-12);
+    /// assert!(grad_h.iter().all(|&g| (g - 0.05).abs() < 1e-12));
+    /// # Ok::<(), autoencoders::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when the shapes do not fit together.
+    pub fn new(
+        input: &'a DMatrix<T>,
+        pre_activation: &'a DMatrix<T>,
+        code: &'a DMatrix<T>,
+        activation: Activation,
+    ) -> Result<Self> {
+        fit(
+            "samples of the pre-activation",
+            input.nrows(),
+            pre_activation.nrows(),
+        )?;
+        fit("rows of the code", pre_activation.nrows(), code.nrows())?;
+        fit("columns of the code", pre_activation.ncols(), code.ncols())?;
+        Ok(Self {
+            input,
+            pre_activation,
+            code,
+            activation,
+            encoder_weights: None,
+            decoder_weights: None,
+        })
+    }
+
+    /// The code layer's weights `W`, `code_dim × m`.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when `W` does not map the input to the code.
+    pub fn with_encoder_weights(mut self, weights: &'a DMatrix<T>) -> Result<Self> {
+        fit(
+            "rows of the encoder weights (code_dim)",
+            self.code.ncols(),
+            weights.nrows(),
+        )?;
+        fit(
+            "columns of the encoder weights",
+            self.input.ncols(),
+            weights.ncols(),
+        )?;
+        self.encoder_weights = Some(weights);
+        Ok(self)
+    }
+
+    /// The decoder's own weights `V`, `input_dim × code_dim`.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when `V` does not take the code.
+    pub fn with_decoder_weights(mut self, weights: &'a DMatrix<T>) -> Result<Self> {
+        fit(
+            "columns of the decoder weights (code_dim)",
+            self.code.ncols(),
+            weights.ncols(),
+        )?;
+        self.decoder_weights = Some(weights);
+        Ok(self)
+    }
+}
+
+/// [`Error::DimensionMismatch`] unless `found == expected`.
+fn fit(what: &'static str, expected: usize, found: usize) -> Result<()> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(Error::DimensionMismatch {
+            what,
+            expected,
+            found,
+        })
+    }
+}
+
 /// Where a regularizer adds its gradient. Every buffer already holds other contributions:
 /// add to it, never overwrite, and never replace a buffer by a matrix of another shape
 /// (training stops with [`Error::MisshapenRegularizerGradient`] if one does, and with
@@ -61,6 +155,31 @@ pub struct RegularizerGradient<'a, T: Scalar> {
     pub decoder_weights: Option<&'a mut DMatrix<T>>,
 }
 
+impl<'a, T: Scalar> RegularizerGradient<'a, T> {
+    /// Buffers for `∂P/∂h` and the direct `∂P/∂z`, both `n × code_dim`, and none for the
+    /// weights; see [`RegularizerInput::new`] for an example.
+    pub fn new(code: &'a mut DMatrix<T>, pre_activation: &'a mut DMatrix<T>) -> Self {
+        Self {
+            code,
+            pre_activation,
+            encoder_weights: None,
+            decoder_weights: None,
+        }
+    }
+
+    /// A buffer for `∂P/∂W`, the shape of the encoder's code-layer weights.
+    pub fn with_encoder_weights(mut self, grad: &'a mut DMatrix<T>) -> Self {
+        self.encoder_weights = Some(grad);
+        self
+    }
+
+    /// A buffer for `∂P/∂V`, the shape of the decoder's own weights.
+    pub fn with_decoder_weights(mut self, grad: &'a mut DMatrix<T>) -> Self {
+        self.decoder_weights = Some(grad);
+        self
+    }
+}
+
 /// The parts of a model a regularizer may need to check before training.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
@@ -77,8 +196,9 @@ pub struct Architecture {
     pub has_code_weights: bool,
     /// Whether the decoder's weights are tied to the encoder's.
     pub tied: bool,
-    /// The reconstruction loss.
-    pub loss: ReconstructionLoss,
+    /// The reconstruction loss when it is a built-in one, `None` for a user's own
+    /// [`Loss`](crate::Loss).
+    pub loss: Option<ReconstructionLoss>,
 }
 
 /// A penalty on the code, the weights, or both, with its exact gradient.

@@ -4,7 +4,7 @@
 pub mod allocation;
 pub mod model_file;
 
-use autoencoders::{Autoencoder, Corruption, Decoder, Encoder, Regularizer};
+use autoencoders::{Autoencoder, Corruption, Decoder, Encoder, Loss, Regularizer};
 use nalgebra::DMatrix;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
@@ -105,8 +105,8 @@ pub fn numeric_gradient<M>(
 
 /// Analytic and numeric gradient of an autoencoder's objective for clean `x` and encoder
 /// input `input` (the same corruption on both sides).
-pub fn check_autoencoder<E, D, R, C>(
-    model: &mut Autoencoder<E, D, R, C>,
+pub fn check_autoencoder<E, D, R, C, L>(
+    model: &mut Autoencoder<E, D, R, C, L>,
     x: &DMatrix<f64>,
     input: &DMatrix<f64>,
 ) -> Agreement
@@ -115,6 +115,7 @@ where
     D: Decoder<f64>,
     R: Regularizer<f64>,
     C: Corruption<f64>,
+    L: Loss<f64>,
 {
     let (_, analytic) = model.gradient(x, input).expect("analytic gradient");
     let numeric = numeric_gradient(
