@@ -9,7 +9,8 @@ use crate::regularizer::{
 use crate::validate::{check_data, check_nonzero};
 use crate::{
     Activation, CodePass, Corruption, Decoder, DenseDecoder, DenseEncoder, Encoder, Error, Init,
-    Loss, LossInput, NoCorruption, ReconstructionLoss, Regularizer, Result, Scalar,
+    Loss, LossInput, NoCorruption, Parameter, ReconstructionLoss, Regularizer, Result, Scalar,
+    TensorKind,
 };
 use nalgebra::DMatrix;
 use num_traits::Zero;
@@ -495,6 +496,13 @@ where
         encoder.chain(decoder).collect()
     }
 
+    /// The kinds of the tensors of [`parameters`](Self::parameters), encoder first.
+    pub fn parameter_kinds(&self) -> Vec<TensorKind> {
+        let mut kinds = self.encoder.parameter_kinds();
+        kinds.extend(self.decoder.parameter_kinds());
+        kinds
+    }
+
     /// The encoder's weights when the decoder is tied to them.
     fn tied_weights(&self) -> Option<&DMatrix<E::Scalar>> {
         if self.decoder.is_tied() {
@@ -607,10 +615,45 @@ where
                 &mut ws.grad_encoder,
             );
         }
+        // After the backward passes, which set the parameters' gradients.
+        let penalty = penalty + self.parameter_penalty(ws)?;
         Ok(Objective {
             reconstruction,
             penalty,
         })
+    }
+}
+
+impl<E, D, R, C, L> Autoencoder<E, D, R, C, L>
+where
+    E: Encoder,
+    D: Decoder<E::Scalar>,
+    R: Regularizer<E::Scalar>,
+{
+    /// The regularizer's penalty on every parameter tensor of the model, its gradient added to
+    /// the workspace's gradients (which the backward passes have set).
+    fn parameter_penalty(&self, ws: &mut Workspace<E, D>) -> Result<E::Scalar> {
+        let parameters: Vec<Parameter<'_, E::Scalar>> = self
+            .encoder
+            .parameters()
+            .into_iter()
+            .chain(self.decoder.parameters())
+            .zip(&ws.parameter_names)
+            .zip(&ws.parameter_kinds)
+            .map(|((values, name), &kind)| Parameter::new(name, kind, values))
+            .collect();
+        let mut gradients = ws.grad_encoder.parameters_mut();
+        gradients.extend(ws.grad_decoder.parameters_mut());
+        let penalty = self
+            .regularizer
+            .parameter_penalty(&parameters, Some(&mut gradients));
+        if !penalty.as_f64().is_finite() {
+            return Err(Error::NonFiniteRegularizer {
+                name: self.regularizer.name(),
+                part: "parameter penalty",
+            });
+        }
+        Ok(penalty)
     }
 }
 
@@ -628,10 +671,18 @@ pub(crate) struct Workspace<E: Encoder, D: Decoder<E::Scalar>> {
     grad_code_weights: DMatrix<E::Scalar>,
     grad_encoder: E,
     grad_decoder: D,
+    /// The model's tensor names and kinds, for penalties on every parameter.
+    parameter_names: Vec<String>,
+    parameter_kinds: Vec<TensorKind>,
 }
 
 impl<E: Encoder, D: Decoder<E::Scalar>> Workspace<E, D> {
-    pub(crate) fn new<R, C, L>(model: &Autoencoder<E, D, R, C, L>) -> Self {
+    pub(crate) fn new<R, C, L>(model: &Autoencoder<E, D, R, C, L>) -> Self
+    where
+        R: Regularizer<E::Scalar>,
+        C: Corruption<E::Scalar>,
+        L: Loss<E::Scalar>,
+    {
         let empty = || DMatrix::zeros(0, 0);
         Self {
             trace: E::Trace::default(),
@@ -645,6 +696,8 @@ impl<E: Encoder, D: Decoder<E::Scalar>> Workspace<E, D> {
             grad_code_weights: empty(),
             grad_encoder: model.encoder.clone(),
             grad_decoder: model.decoder.clone(),
+            parameter_names: model.parameter_names(),
+            parameter_kinds: model.parameter_kinds(),
         }
     }
 

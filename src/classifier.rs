@@ -7,7 +7,7 @@ use crate::training::{BatchSource, Learner, run};
 use crate::validate::{all_finite, check_data, check_nonzero, check_param};
 use crate::{
     CodePass, ConfusionMatrix, Encoder, Error, History, IdentityEncoder, Init, Observer, Optimizer,
-    Result, Scalar, TrainingConfig,
+    Result, Scalar, TensorKind, TrainingConfig,
 };
 use nalgebra::{ComplexField, DMatrix, DVector};
 use num_traits::{One, Zero};
@@ -632,13 +632,13 @@ impl<E: Encoder> Classifier<E> {
             return E::Scalar::zero();
         }
         let mut squares = E::Scalar::zero();
-        for (name, p) in self
+        for (kind, p) in self
             .encoder
-            .parameter_names()
-            .iter()
+            .parameter_kinds()
+            .into_iter()
             .zip(self.encoder.parameters())
         {
-            if name.ends_with("weight") {
+            if kind == TensorKind::Weight {
                 squares += p.iter().fold(E::Scalar::zero(), |acc, &w| acc + w * w);
             }
         }
@@ -650,13 +650,13 @@ impl<E: Encoder> Classifier<E> {
             return;
         }
         let lambda = E::Scalar::cast(self.weight_decay);
-        let names = self.encoder.parameter_names();
-        for ((name, g), w) in names
-            .iter()
+        let kinds = self.encoder.parameter_kinds();
+        for ((kind, g), w) in kinds
+            .into_iter()
             .zip(grad.parameters_mut())
             .zip(self.encoder.parameters())
         {
-            if name.ends_with("weight") {
+            if kind == TensorKind::Weight {
                 for (g, &w) in g.iter_mut().zip(w) {
                     *g += lambda * w;
                 }

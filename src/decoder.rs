@@ -3,7 +3,7 @@
 use crate::encoder::check_parts;
 use crate::linalg::{Op, affine_forward, column_sums, gemm, resize};
 use crate::validate::{check_data, check_nonzero};
-use crate::{Activation, Error, Init, Result, Scalar};
+use crate::{Activation, Error, Init, Result, Scalar, TensorKind};
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;
 use std::fmt;
@@ -71,6 +71,13 @@ pub trait Decoder<T: Scalar>: Clone + fmt::Debug {
 
     /// One name per parameter tensor, in the order of [`parameters`](Self::parameters).
     fn parameter_names(&self) -> Vec<String>;
+
+    /// One kind per parameter tensor, in the order of [`parameters`](Self::parameters); see
+    /// [`Encoder::parameter_kinds`](crate::Encoder::parameter_kinds). The provided method says
+    /// [`TensorKind::Other`] for every tensor.
+    fn parameter_kinds(&self) -> Vec<TensorKind> {
+        vec![TensorKind::Other; self.parameters().len()]
+    }
 }
 
 /// A dense layer as a decoder: `x̂ = s(h·Vᵀ + c)`, with `V = Wᵀ` when tied.
@@ -309,6 +316,15 @@ impl<T: Scalar> Decoder<T> for DenseDecoder<T> {
         }
         names.push("bias".into());
         names
+    }
+
+    fn parameter_kinds(&self) -> Vec<TensorKind> {
+        let mut kinds = Vec::with_capacity(2);
+        if self.weights.is_some() {
+            kinds.push(TensorKind::Weight);
+        }
+        kinds.push(TensorKind::Bias);
+        kinds
     }
 }
 

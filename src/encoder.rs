@@ -2,7 +2,7 @@
 
 use crate::linalg::{Op, affine_forward, column_sums, gemm};
 use crate::validate::{check_data, check_nonzero};
-use crate::{Activation, Error, Init, Result, Scalar};
+use crate::{Activation, Error, Init, Result, Scalar, TensorKind};
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;
 use std::fmt;
@@ -137,6 +137,14 @@ pub trait Encoder: Clone + fmt::Debug {
     /// One name per parameter tensor, in the order of [`parameters`](Self::parameters)
     /// (e.g. `["weight", "bias"]`).
     fn parameter_names(&self) -> Vec<String>;
+
+    /// One kind per parameter tensor, in the order of [`parameters`](Self::parameters):
+    /// what penalties over every layer, such as [`WeightDecay`](crate::WeightDecay), go by.
+    /// The provided method says [`TensorKind::Other`] for every tensor, which no built-in
+    /// penalty touches; an encoder with weight matrices says which they are.
+    fn parameter_kinds(&self) -> Vec<TensorKind> {
+        vec![TensorKind::Other; self.parameters().len()]
+    }
 
     /// Encodes a batch.
     ///
@@ -428,6 +436,10 @@ impl<T: Scalar> Encoder for DenseEncoder<T> {
     fn parameter_names(&self) -> Vec<String> {
         vec!["weight".into(), "bias".into()]
     }
+
+    fn parameter_kinds(&self) -> Vec<TensorKind> {
+        vec![TensorKind::Weight, TensorKind::Bias]
+    }
 }
 
 /// Checks that a bias fits its weights and that both are finite.
@@ -543,6 +555,10 @@ impl<T: Scalar> Encoder for IdentityEncoder<T> {
     }
 
     fn parameter_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn parameter_kinds(&self) -> Vec<TensorKind> {
         Vec::new()
     }
 

@@ -40,6 +40,7 @@ mod loss;
 mod math;
 pub mod metrics;
 pub mod optimizer;
+mod parameters;
 mod pca;
 pub mod persistence;
 #[cfg(feature = "pictures")]
@@ -71,6 +72,7 @@ pub use init::Init;
 pub use loss::{Loss, LossInput, ReconstructionLoss};
 pub use metrics::{ClassCounts, ConfusionMatrix};
 pub use optimizer::{Adam, Optimizer, OptimizerState, Sgd};
+pub use parameters::{Parameter, TensorKind};
 pub use pca::Pca;
 pub use persistence::{Checkpoint, DynamicAutoencoder};
 pub use pretraining::{LayerSpec, LayerwisePretrainer, PretrainedStack};

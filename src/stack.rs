@@ -5,7 +5,7 @@ use crate::linalg::{Op, gemm};
 use crate::validate::{check_data, check_nonzero};
 use crate::{
     Activation, CodeLayer, CodePass, Decoder, DenseDecoder, DenseEncoder, Encoder, Error, Init,
-    Result, Scalar,
+    Result, Scalar, TensorKind,
 };
 use nalgebra::DMatrix;
 use rand::Rng;
@@ -178,6 +178,13 @@ impl<T: Scalar> Encoder for StackedEncoder<T> {
 
     fn parameter_names(&self) -> Vec<String> {
         layer_parameter_names(self.layers.len())
+    }
+
+    fn parameter_kinds(&self) -> Vec<TensorKind> {
+        self.layers
+            .iter()
+            .flat_map(|l| l.parameter_kinds())
+            .collect()
     }
 
     /// `∂h/∂x` by the chain rule through every layer:
@@ -380,6 +387,13 @@ impl<T: Scalar> Decoder<T> for StackedDecoder<T> {
 
     fn parameter_names(&self) -> Vec<String> {
         layer_parameter_names(self.layers.len())
+    }
+
+    fn parameter_kinds(&self) -> Vec<TensorKind> {
+        self.layers
+            .iter()
+            .flat_map(|l| l.parameter_kinds())
+            .collect()
     }
 }
 

@@ -58,3 +58,17 @@ pub(crate) fn sum_with_gradient<T: Scalar>(
     }
     total
 }
+
+/// `Σ term(v_i)` grouped exactly as [`sum_with_gradient`] groups it (the same bits), for the
+/// value of a penalty whose gradient is not wanted.
+pub(crate) fn sum_like_gradient<T: Scalar>(values: &[T], term: impl Fn(T) -> T) -> f64 {
+    let mut total = 0.0;
+    for vs in values.chunks(SUM_BLOCK) {
+        let mut block = T::zero();
+        for &v in vs {
+            block += term(v);
+        }
+        total += block.as_f64();
+    }
+    total
+}

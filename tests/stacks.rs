@@ -274,3 +274,79 @@ fn pca_reconstruction_error_is_the_discarded_variance() {
     );
     assert!(Pca::fit(&x, 785).is_err() && Pca::fit(&x, 0).is_err());
 }
+
+#[test]
+fn weight_decay_covers_every_weight_matrix_of_a_deep_autoencoder_once() {
+    // A three-layer pretrained stack unrolled: six weight matrices, six biases.
+    let x = uniform(30, 8, 0.0, 1.0, &mut rng(40));
+    let quick = TrainingConfig::default().with_epochs(1).with_batch_size(10);
+    let stack = LayerwisePretrainer::new()
+        .with_layer(LayerSpec::new(6).with_training(quick))
+        .with_layer(LayerSpec::new(4).with_training(quick).with_tied(true))
+        .with_layer(LayerSpec::new(2).with_training(quick))
+        .pretrain(&x, &mut rng(41))
+        .unwrap();
+    let deep = stack.deep_autoencoder().unwrap();
+    let by_hand: f64 = deep
+        .encoder()
+        .layers()
+        .iter()
+        .map(|l| l.weights().norm_squared())
+        .chain(
+            deep.decoder()
+                .layers()
+                .iter()
+                .map(|l| autoencoders::Decoder::weights(l).unwrap().norm_squared()),
+        )
+        .sum::<f64>()
+        / 2.0;
+    let kinds = deep.parameter_kinds();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|&&k| k == autoencoders::TensorKind::Weight)
+            .count(),
+        6
+    );
+    let plain = deep.objective(&x).unwrap();
+    let decayed = deep
+        .clone()
+        .with_regularizer(WeightDecay::new(1.0).unwrap())
+        .objective(&x)
+        .unwrap();
+    assert_eq!(plain.penalty, 0.0);
+    assert!(
+        (decayed.penalty - by_hand).abs() <= 1e-12 * by_hand,
+        "{} vs {by_hand}",
+        decayed.penalty
+    );
+    assert_eq!(decayed.reconstruction, plain.reconstruction);
+
+    // Its gradient over all six matrices agrees with finite differences.
+    let mut model = deep.with_regularizer(WeightDecay::new(0.3).unwrap());
+    let small = uniform(4, 8, 0.0, 1.0, &mut rng(42));
+    assert_holds(
+        common::check_autoencoder(&mut model, &small, &small),
+        "deep weight decay",
+    );
+}
+
+#[test]
+fn weight_decay_counts_tied_weights_once() {
+    let x = uniform(5, 6, 0.0, 1.0, &mut rng(43));
+    let tied = autoencoders::DenseBuilder::new(6, 3)
+        .with_tied(true)
+        .build::<f64, _>(&mut rng(44))
+        .unwrap();
+    let w = tied.encoder().weights().norm_squared();
+    let decayed = tied
+        .clone()
+        .with_regularizer(WeightDecay::new(2.0).unwrap())
+        .objective(&x)
+        .unwrap();
+    assert!(
+        (decayed.penalty - w).abs() <= 1e-12 * w,
+        "{} vs {w}",
+        decayed.penalty
+    );
+}

@@ -5,7 +5,7 @@ use super::{
     Architecture, Contractive, KlSparsity, L1Sparsity, L2Sparsity, Regularizer,
     RegularizerGradient, RegularizerInput, WeightDecay,
 };
-use crate::{Result, Scalar};
+use crate::{Parameter, Result, Scalar};
 
 /// Any one of the crate's regularizers, chosen at run time.
 ///
@@ -62,6 +62,14 @@ impl<T: Scalar> Regularizer<T> for BuiltinRegularizer {
 
     fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T {
         dispatch!(self, r => r.penalty(input, grad))
+    }
+
+    fn parameter_penalty(
+        &self,
+        parameters: &[Parameter<'_, T>],
+        gradients: Option<&mut [&mut [T]]>,
+    ) -> T {
+        dispatch!(self, r => r.parameter_penalty(parameters, gradients))
     }
 
     fn builtin(&self) -> Option<Vec<BuiltinRegularizer>> {

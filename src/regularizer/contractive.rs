@@ -7,6 +7,10 @@ use crate::{Error, Result, Scalar};
 /// over the batch.
 ///
 /// `u` is the code layer's input (the corrupted one under corruption) and `h = s(u·Wᵀ + b)`.
+/// The penalty is on the code layer alone: for a one-layer encoder `u = x` and it is
+/// `‖∂h/∂x‖²_F`; in a stack `u` is the last hidden layer's output, and the Jacobians of the
+/// layers below are not penalised (unlike [`WeightDecay`](super::WeightDecay), which covers
+/// every layer).
 /// The penalty works for every elementwise activation; for a linear one it is
 /// [`WeightDecay`](super::WeightDecay) on the encoder's weights, for the sigmoid
 /// `s'(z) = h(1 − h)` gives the classic `(λ/2)·Σ_j h_j²(1 − h_j)²·Σ_i w_ji²`.

@@ -18,7 +18,7 @@ pub use kl_sparsity::KlSparsity;
 pub use weight_decay::WeightDecay;
 
 use crate::validate::all_finite;
-use crate::{Activation, Error, ReconstructionLoss, Result, Scalar};
+use crate::{Activation, Error, Parameter, ReconstructionLoss, Result, Scalar};
 use nalgebra::DMatrix;
 
 /// What a regularizer may look at for one batch of `n` samples.
@@ -249,6 +249,40 @@ pub trait Regularizer<T: Scalar> {
     /// `grad`.
     fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T;
 
+    /// The penalty's part on the model's parameters themselves, over every layer (not only the
+    /// code layer that [`penalty`](Self::penalty) sees), added to `J` once per batch.
+    ///
+    /// `parameters` lists every trainable tensor of the model, named and with its
+    /// [`TensorKind`](crate::TensorKind); tied weights appear once. When `gradients` is given it holds one buffer
+    /// per entry of `parameters`, in the same order and of the same length, already holding the
+    /// rest of the gradient: add to it. The provided method is no penalty;
+    /// [`WeightDecay`] implements it.
+    ///
+    /// ```
+    /// use autoencoders::{Parameter, Regularizer, TensorKind, WeightDecay};
+    ///
+    /// let (w, b) = ([1.0, 2.0], [5.0]);
+    /// let parameters = [
+    ///     Parameter::new("encoder.weight", TensorKind::Weight, &w[..]),
+    ///     Parameter::new("encoder.bias", TensorKind::Bias, &b[..]),
+    /// ];
+    /// let (mut gw, mut gb) = ([0.0; 2], [0.0]);
+    /// let mut gradients = [&mut gw[..], &mut gb[..]];
+    /// let decay = WeightDecay::new(0.5)?;
+    /// // (λ/2)·Σ w² over the weights only: 0.25 · 5.
+    /// assert_eq!(decay.parameter_penalty(&parameters, Some(&mut gradients)), 1.25);
+    /// assert_eq!((gw, gb), ([0.5, 1.0], [0.0]));
+    /// # Ok::<(), autoencoders::Error>(())
+    /// ```
+    fn parameter_penalty(
+        &self,
+        parameters: &[Parameter<'_, T>],
+        gradients: Option<&mut [&mut [T]]>,
+    ) -> T {
+        let _ = (parameters, gradients);
+        T::zero()
+    }
+
     /// The penalty as a list of built-in regularizers, so that a saved model can be rebuilt;
     /// `None` (the default) for a penalty the crate does not know, which is then saved by
     /// [`name`](Self::name) only.
@@ -289,6 +323,14 @@ impl<T: Scalar, R: Regularizer<T> + ?Sized> Regularizer<T> for &R {
         (**self).penalty(input, grad)
     }
 
+    fn parameter_penalty(
+        &self,
+        parameters: &[Parameter<'_, T>],
+        gradients: Option<&mut [&mut [T]]>,
+    ) -> T {
+        (**self).parameter_penalty(parameters, gradients)
+    }
+
     fn builtin(&self) -> Option<Vec<BuiltinRegularizer>> {
         (**self).builtin()
     }
@@ -306,6 +348,14 @@ impl<T: Scalar, R: Regularizer<T> + ?Sized> Regularizer<T> for Box<R> {
 
     fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T {
         (**self).penalty(input, grad)
+    }
+
+    fn parameter_penalty(
+        &self,
+        parameters: &[Parameter<'_, T>],
+        gradients: Option<&mut [&mut [T]]>,
+    ) -> T {
+        (**self).parameter_penalty(parameters, gradients)
     }
 
     fn builtin(&self) -> Option<Vec<BuiltinRegularizer>> {
@@ -326,6 +376,16 @@ impl<T: Scalar, R: Regularizer<T>> Regularizer<T> for Vec<R> {
     fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T {
         self.iter()
             .fold(T::zero(), |total, r| total + r.penalty(input, grad))
+    }
+
+    fn parameter_penalty(
+        &self,
+        parameters: &[Parameter<'_, T>],
+        mut gradients: Option<&mut [&mut [T]]>,
+    ) -> T {
+        self.iter().fold(T::zero(), |total, r| {
+            total + r.parameter_penalty(parameters, gradients.as_deref_mut())
+        })
     }
 
     fn builtin(&self) -> Option<Vec<BuiltinRegularizer>> {
@@ -357,6 +417,16 @@ macro_rules! impl_tuple {
                 #[allow(non_snake_case)]
                 let ($($name,)+) = self;
                 T::zero() $(+ $name.penalty(input, grad))+
+            }
+
+            fn parameter_penalty(
+                &self,
+                parameters: &[Parameter<'_, T>],
+                mut gradients: Option<&mut [&mut [T]]>,
+            ) -> T {
+                #[allow(non_snake_case)]
+                let ($($name,)+) = self;
+                T::zero() $(+ $name.parameter_penalty(parameters, gradients.as_deref_mut()))+
             }
 
             fn builtin(&self) -> Option<Vec<BuiltinRegularizer>> {

@@ -1,13 +1,16 @@
 //! L2 penalty on the weight matrices.
 
 use super::{Regularizer, RegularizerGradient, RegularizerInput, check_weight};
-use crate::sums::sum_with_gradient;
-use crate::{Result, Scalar};
+use crate::sums::{sum_like_gradient, sum_with_gradient};
+use crate::{Parameter, Result, Scalar, TensorKind};
 
-/// Weight decay: `(λ/2)·Σ w²` over the encoder's code-layer weights and the decoder's own
-/// weights (once when tied), biases excluded, once per batch.
+/// Weight decay: `(λ/2)·Σ w²` over every weight matrix of the model — each layer of the
+/// encoder and of the decoder, tied weights once — biases excluded, once per batch.
 ///
-/// Gradient: `∂P/∂w = λ·w`.
+/// Gradient: `∂P/∂w = λ·w`. It goes by the tensors' [`TensorKind`](crate::TensorKind): the
+/// crate's layers mark their weights, and a user's encoder or decoder is covered where its
+/// [`parameter_kinds`](crate::Encoder::parameter_kinds) says
+/// [`Weight`](crate::TensorKind::Weight).
 ///
 /// This is what the [`Contractive`](super::Contractive) penalty becomes for a linear encoder.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -46,20 +49,30 @@ impl<T: Scalar> Regularizer<T> for WeightDecay {
         "weight-decay"
     }
 
-    fn penalty(&self, input: &RegularizerInput<'_, T>, grad: &mut RegularizerGradient<'_, T>) -> T {
+    /// None on the code layer: weight decay is all in
+    /// [`parameter_penalty`](Regularizer::parameter_penalty).
+    fn penalty(&self, _: &RegularizerInput<'_, T>, _: &mut RegularizerGradient<'_, T>) -> T {
+        T::zero()
+    }
+
+    fn parameter_penalty(
+        &self,
+        parameters: &[Parameter<'_, T>],
+        mut gradients: Option<&mut [&mut [T]]>,
+    ) -> T {
         let lambda = T::cast(self.weight);
         let mut squares = 0.0;
-        let pairs = [
-            (input.encoder_weights, grad.encoder_weights.as_deref_mut()),
-            (input.decoder_weights, grad.decoder_weights.as_deref_mut()),
-        ];
-        for (weights, grad) in pairs {
-            if let (Some(w), Some(g)) = (weights, grad) {
-                squares += sum_with_gradient(w.as_slice(), g.as_mut_slice(), |w, g| {
+        for (t, p) in parameters.iter().enumerate() {
+            if p.kind != TensorKind::Weight {
+                continue;
+            }
+            squares += match gradients.as_deref_mut().and_then(|g| g.get_mut(t)) {
+                Some(g) => sum_with_gradient(p.values, g, |w, g| {
                     *g += lambda * w;
                     w * w
-                });
-            }
+                }),
+                None => sum_like_gradient(p.values, |w| w * w),
+            };
         }
         T::cast(self.weight * squares / 2.0)
     }
