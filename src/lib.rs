@@ -78,7 +78,8 @@ pub use persistence::{Checkpoint, DynamicAutoencoder};
 pub use pretraining::{LayerSpec, LayerwisePretrainer, PretrainedStack};
 pub use regularizer::{
     Architecture, BuiltinRegularizer, Contractive, KlSparsity, L1Sparsity, L2Sparsity,
-    NoRegularizer, Regularizer, RegularizerGradient, RegularizerInput, WeightDecay,
+    NoRegularizer, Regularizer, RegularizerGradient, RegularizerInput, RegularizerPart,
+    WeightDecay,
 };
 pub use run::{Checkpointing, TrainingRun};
 pub use scalar::{Precision, Scalar};

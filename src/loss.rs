@@ -130,6 +130,13 @@ pub trait Loss<T: Scalar> {
     fn builtin(&self) -> Option<ReconstructionLoss> {
         None
     }
+
+    /// A user's loss's hyper-parameters by name (e.g. Huber's `δ`), recorded beside its name in
+    /// saved models and checkpoints, so that resuming with another value is refused. The
+    /// provided method reports none.
+    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
 }
 
 macro_rules! forward_loss {
@@ -149,6 +156,10 @@ macro_rules! forward_loss {
 
             fn builtin(&self) -> Option<ReconstructionLoss> {
                 (**self).builtin()
+            }
+
+            fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+                (**self).hyper_parameters()
             }
         }
     )+};

@@ -408,3 +408,146 @@ fn cross_entropy_checks_its_decoder_and_data_through_the_loss_trait() {
         Err(Error::DataOutOfRange { .. })
     ));
 }
+
+/// A user penalty `(λ/2)·Σ_j (mean_s h_sj)²` that reports its `λ`.
+#[derive(Clone, Copy)]
+struct MeanCode {
+    lambda: f64,
+}
+
+impl Regularizer<f64> for MeanCode {
+    fn name(&self) -> &'static str {
+        "mean-code"
+    }
+
+    fn penalty(
+        &self,
+        input: &RegularizerInput<'_, f64>,
+        grad: &mut RegularizerGradient<'_, f64>,
+    ) -> f64 {
+        let n = input.code.nrows() as f64;
+        let mut value = 0.0;
+        for (j, column) in input.code.column_iter().enumerate() {
+            let mean = column.sum() / n;
+            value += 0.5 * self.lambda * mean * mean;
+            for s in 0..input.code.nrows() {
+                grad.code[(s, j)] += self.lambda * mean / n;
+            }
+        }
+        value
+    }
+
+    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+        vec![("lambda", self.lambda)]
+    }
+}
+
+/// A corruption and a loss with hyper-parameters to report.
+struct ScaledNoise(f64);
+
+impl Corruption<f64> for ScaledNoise {
+    fn corrupt_into<R: Rng + ?Sized>(&self, x: &DMatrix<f64>, out: &mut DMatrix<f64>, rng: &mut R) {
+        GaussianNoise::new(self.0)
+            .unwrap()
+            .corrupt_into(x, out, rng);
+    }
+
+    fn name(&self) -> &'static str {
+        "scaled-noise"
+    }
+
+    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+        vec![("std_dev", self.0)]
+    }
+}
+
+struct HuberReporting(Huber);
+
+impl Loss<f64> for HuberReporting {
+    fn name(&self) -> &'static str {
+        "huber"
+    }
+
+    fn value_and_gradient(&self, input: &LossInput<'_, f64>, grad: &mut DMatrix<f64>) -> f64 {
+        self.0.value_and_gradient(input, grad)
+    }
+
+    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+        vec![("delta", self.0.delta)]
+    }
+}
+
+#[test]
+fn a_tuple_with_a_user_member_records_every_member() {
+    use autoencoders::RegularizerPart;
+    let pair = (Contractive::new(0.1).unwrap(), MeanCode { lambda: 0.5 });
+    let parts = Regularizer::<f64>::parts(&pair);
+    assert_eq!(parts.len(), 2);
+    assert!(matches!(parts[0], RegularizerPart::Builtin(_)));
+    assert_eq!(
+        parts[1],
+        RegularizerPart::Custom {
+            name: "mean-code",
+            hyper_parameters: vec![("lambda", 0.5)]
+        }
+    );
+    let model = DenseBuilder::new(5, 3)
+        .build::<f64, _>(&mut rng(30))
+        .unwrap()
+        .with_regularizer(pair);
+    let bytes = model.to_safetensors().unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("contractive"),
+        "the built-in member is in the file"
+    );
+    assert!(!text.contains("\"tuple\""));
+    match DynamicAutoencoder::<f64>::from_safetensors(&bytes, "pair.safetensors") {
+        Err(Error::ModelFile {
+            problem: ModelFileProblem::CustomComponent { component, name },
+            ..
+        }) => assert_eq!((component, name.as_str()), ("regularizer", "mean-code")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn resuming_with_another_hyper_parameter_of_a_user_part_is_refused() {
+    use autoencoders::{Checkpoint, Checkpointing, TrainingRun};
+    let folder = std::env::temp_dir().join(format!("ae-user-parts-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join("run.safetensors");
+    let x = uniform(24, 5, 0.0, 1.0, &mut rng(31));
+    let build = |lambda: f64, std_dev: f64, delta: f64| {
+        DenseBuilder::new(5, 3)
+            .build::<f64, _>(&mut rng(32))
+            .unwrap()
+            .with_regularizer((Contractive::new(0.1).unwrap(), MeanCode { lambda }))
+            .with_corruption(ScaledNoise(std_dev))
+            .with_loss(HuberReporting(Huber::new(delta)))
+    };
+    let config = TrainingConfig::default().with_epochs(2).with_batch_size(8);
+    let mut model = build(0.5, 0.1, 0.2);
+    let mut run = TrainingRun::new(config, Sgd::new(0.1).unwrap(), rng(33))
+        .with_checkpoints(Checkpointing::new(&path));
+    model.fit_resumable(&x, None, &mut run, &mut ()).unwrap();
+
+    for (what, mut other) in [
+        ("penalty", build(0.6, 0.1, 0.2)),
+        ("corruption", build(0.5, 0.2, 0.2)),
+        ("loss", build(0.5, 0.1, 0.3)),
+    ] {
+        let checkpoint = Checkpoint::<f64>::load(&path).unwrap();
+        match checkpoint.resume(&mut other, Sgd::new(0.1).unwrap()) {
+            Err(Error::CheckpointMismatch { .. }) => {}
+            other => panic!("{what}: {:?}", other.map(|_| ())),
+        }
+    }
+    let mut same = build(0.5, 0.1, 0.2);
+    let resumed = Checkpoint::<f64>::load(&path)
+        .unwrap()
+        .resume(&mut same, Sgd::new(0.1).unwrap());
+    assert!(resumed.is_ok(), "{:?}", resumed.map(|_| ()));
+    assert_eq!(same.parameters(), model.parameters());
+    std::fs::remove_dir_all(&folder).unwrap();
+}

@@ -39,6 +39,9 @@ pub trait DynCorruption<T: Scalar> {
 
     /// [`Corruption::builtin`].
     fn builtin_dyn(&self) -> Option<BuiltinCorruption>;
+
+    /// [`Corruption::hyper_parameters`].
+    fn hyper_parameters_dyn(&self) -> Vec<(&'static str, f64)>;
 }
 
 impl<T: Scalar, C: Corruption<T>> DynCorruption<T> for C {
@@ -56,6 +59,10 @@ impl<T: Scalar, C: Corruption<T>> DynCorruption<T> for C {
 
     fn builtin_dyn(&self) -> Option<BuiltinCorruption> {
         self.builtin()
+    }
+
+    fn hyper_parameters_dyn(&self) -> Vec<(&'static str, f64)> {
+        self.hyper_parameters()
     }
 }
 
@@ -87,5 +94,9 @@ impl<T: Scalar> Corruption<T> for BoxedCorruption<T> {
 
     fn builtin(&self) -> Option<BuiltinCorruption> {
         (**self).builtin_dyn()
+    }
+
+    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+        (**self).hyper_parameters_dyn()
     }
 }

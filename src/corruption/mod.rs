@@ -78,6 +78,13 @@ pub trait Corruption<T: Scalar> {
     fn builtin(&self) -> Option<BuiltinCorruption> {
         None
     }
+
+    /// A user's corruption's hyper-parameters by name, recorded beside its name in saved models
+    /// and checkpoints, so that resuming with another value is refused. The provided method
+    /// reports none.
+    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
 }
 
 /// No corruption: the encoder sees the clean input.
@@ -118,6 +125,10 @@ impl<T: Scalar, C: Corruption<T> + ?Sized> Corruption<T> for &C {
 
     fn builtin(&self) -> Option<BuiltinCorruption> {
         (**self).builtin()
+    }
+
+    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+        (**self).hyper_parameters()
     }
 }
 

@@ -4,7 +4,8 @@ use super::ModelFileProblem;
 use crate::{
     Activation, Autoencoder, BuiltinCorruption, BuiltinRegularizer, Contractive, Corruption,
     DenseDecoder, DenseEncoder, Error, GaussianNoise, KlSparsity, L1Sparsity, L2Sparsity, Loss,
-    Masking, ReconstructionLoss, Regularizer, Result, SaltAndPepper, Scalar, WeightDecay,
+    Masking, ReconstructionLoss, Regularizer, RegularizerPart, Result, SaltAndPepper, Scalar,
+    WeightDecay,
 };
 use serde::{Deserialize, Serialize};
 
@@ -27,29 +28,69 @@ pub(crate) struct ModelRecord {
     pub(crate) decoder_activation: String,
     pub(crate) tied: bool,
     pub(crate) loss: String,
+    /// A user loss's hyper-parameters; absent for the built-in ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) loss_hyper_parameters: HyperParameters,
     pub(crate) regularizers: Vec<RegularizerRecord>,
     pub(crate) corruption: CorruptionRecord,
+}
+
+/// A user part's hyper-parameters: names and values, the values written as Rust's shortest
+/// round-trip form (`0.1`, `NaN`, `inf`), so that two records are equal exactly when every
+/// value has the same bits (JSON numbers cannot hold NaN or ∞).
+pub(crate) type HyperParameters = Vec<(String, String)>;
+
+fn hyper_parameters(values: Vec<(&'static str, f64)>) -> HyperParameters {
+    values
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), format!("{value:?}")))
+        .collect()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub(crate) enum RegularizerRecord {
-    L1Sparsity { weight: f64 },
-    L2Sparsity { weight: f64 },
-    KlSparsity { target: f64, weight: f64 },
-    Contractive { weight: f64 },
-    WeightDecay { weight: f64 },
-    Custom { name: String },
+    L1Sparsity {
+        weight: f64,
+    },
+    L2Sparsity {
+        weight: f64,
+    },
+    KlSparsity {
+        target: f64,
+        weight: f64,
+    },
+    Contractive {
+        weight: f64,
+    },
+    WeightDecay {
+        weight: f64,
+    },
+    Custom {
+        name: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        hyper_parameters: HyperParameters,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub(crate) enum CorruptionRecord {
     None,
-    GaussianNoise { std_dev: f64 },
-    Masking { probability: f64 },
-    SaltAndPepper { probability: f64 },
-    Custom { name: String },
+    GaussianNoise {
+        std_dev: f64,
+    },
+    Masking {
+        probability: f64,
+    },
+    SaltAndPepper {
+        probability: f64,
+    },
+    Custom {
+        name: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        hyper_parameters: HyperParameters,
+    },
 }
 
 impl RegularizerRecord {
@@ -75,7 +116,7 @@ impl RegularizerRecord {
             }
             Self::Contractive { weight } => Contractive::new(*weight).map(Into::into),
             Self::WeightDecay { weight } => WeightDecay::new(*weight).map(Into::into),
-            Self::Custom { name } => {
+            Self::Custom { name, .. } => {
                 return Err(ModelFileProblem::CustomComponent {
                     component: "regularizer",
                     name: name.clone(),
@@ -93,7 +134,7 @@ impl CorruptionRecord {
             Self::GaussianNoise { std_dev } => GaussianNoise::new(*std_dev).map(Into::into),
             Self::Masking { probability } => Masking::new(*probability).map(Into::into),
             Self::SaltAndPepper { probability } => SaltAndPepper::new(*probability).map(Into::into),
-            Self::Custom { name } => {
+            Self::Custom { name, .. } => {
                 return Err(ModelFileProblem::CustomComponent {
                     component: "corruption",
                     name: name.clone(),
@@ -124,12 +165,21 @@ impl ModelRecord {
         C: Corruption<T>,
         L: Loss<T>,
     {
-        let regularizers = match model.regularizer().builtin() {
-            Some(list) => list.iter().map(RegularizerRecord::from_builtin).collect(),
-            None => vec![RegularizerRecord::Custom {
-                name: model.regularizer().name().to_owned(),
-            }],
-        };
+        let regularizers = model
+            .regularizer()
+            .parts()
+            .into_iter()
+            .map(|part| match part {
+                RegularizerPart::Builtin(r) => RegularizerRecord::from_builtin(&r),
+                RegularizerPart::Custom {
+                    name,
+                    hyper_parameters: values,
+                } => RegularizerRecord::Custom {
+                    name: name.to_owned(),
+                    hyper_parameters: hyper_parameters(values),
+                },
+            })
+            .collect();
         let corruption = match model.corruption().builtin() {
             Some(BuiltinCorruption::GaussianNoise(c)) => CorruptionRecord::GaussianNoise {
                 std_dev: c.std_dev(),
@@ -143,6 +193,7 @@ impl ModelRecord {
             Some(_) => CorruptionRecord::None,
             None => CorruptionRecord::Custom {
                 name: model.corruption().name().to_owned(),
+                hyper_parameters: hyper_parameters(model.corruption().hyper_parameters()),
             },
         };
         let architecture = model.architecture();
@@ -158,6 +209,10 @@ impl ModelRecord {
             loss: match model.loss().builtin() {
                 Some(loss) => loss.name().to_owned(),
                 None => format!("{CUSTOM_LOSS_PREFIX}{}", model.loss().name()),
+            },
+            loss_hyper_parameters: match model.loss().builtin() {
+                Some(_) => Vec::new(),
+                None => hyper_parameters(model.loss().hyper_parameters()),
             },
             regularizers,
             corruption,

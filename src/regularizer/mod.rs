@@ -285,10 +285,46 @@ pub trait Regularizer<T: Scalar> {
 
     /// The penalty as a list of built-in regularizers, so that a saved model can be rebuilt;
     /// `None` (the default) for a penalty the crate does not know, which is then saved by
-    /// [`name`](Self::name) only.
+    /// [`name`](Self::name) and [`hyper_parameters`](Self::hyper_parameters).
     fn builtin(&self) -> Option<Vec<BuiltinRegularizer>> {
         None
     }
+
+    /// A user's penalty's hyper-parameters by name, recorded in saved models and checkpoints
+    /// beside its name, so that resuming a run with another value (a different `λ`) is
+    /// refused with [`Error::CheckpointMismatch`]. The provided method reports none.
+    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
+
+    /// The penalty's members as a saved file records them: the built-in ones, and each user
+    /// one by name and hyper-parameters. The provided method gives
+    /// [`builtin`](Self::builtin)'s list, or the penalty itself as one user member; tuples and
+    /// `Vec`s list each of their members, so `(Contractive, MyPenalty)` records both.
+    fn parts(&self) -> Vec<RegularizerPart> {
+        match self.builtin() {
+            Some(list) => list.into_iter().map(RegularizerPart::Builtin).collect(),
+            None => vec![RegularizerPart::Custom {
+                name: self.name(),
+                hyper_parameters: self.hyper_parameters(),
+            }],
+        }
+    }
+}
+
+/// One member of a regularizer as a saved file records it; see [`Regularizer::parts`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum RegularizerPart {
+    /// One of the crate's penalties, with its settings.
+    Builtin(BuiltinRegularizer),
+    /// A user's penalty: the caller supplies it when loading.
+    Custom {
+        /// Its [`name`](Regularizer::name).
+        name: &'static str,
+        /// Its [`hyper_parameters`](Regularizer::hyper_parameters).
+        hyper_parameters: Vec<(&'static str, f64)>,
+    },
 }
 
 /// No penalty: the plain autoencoder.
@@ -334,6 +370,14 @@ impl<T: Scalar, R: Regularizer<T> + ?Sized> Regularizer<T> for &R {
     fn builtin(&self) -> Option<Vec<BuiltinRegularizer>> {
         (**self).builtin()
     }
+
+    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+        (**self).hyper_parameters()
+    }
+
+    fn parts(&self) -> Vec<RegularizerPart> {
+        (**self).parts()
+    }
 }
 
 /// A boxed regularizer, for lists of different penalties chosen at run time.
@@ -360,6 +404,14 @@ impl<T: Scalar, R: Regularizer<T> + ?Sized> Regularizer<T> for Box<R> {
 
     fn builtin(&self) -> Option<Vec<BuiltinRegularizer>> {
         (**self).builtin()
+    }
+
+    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+        (**self).hyper_parameters()
+    }
+
+    fn parts(&self) -> Vec<RegularizerPart> {
+        (**self).parts()
     }
 }
 
@@ -392,6 +444,10 @@ impl<T: Scalar, R: Regularizer<T>> Regularizer<T> for Vec<R> {
         let parts: Option<Vec<Vec<BuiltinRegularizer>>> =
             self.iter().map(|r| r.builtin()).collect();
         parts.map(|p| p.concat())
+    }
+
+    fn parts(&self) -> Vec<RegularizerPart> {
+        self.iter().flat_map(|r| r.parts()).collect()
     }
 }
 
@@ -435,6 +491,14 @@ macro_rules! impl_tuple {
                 let mut all = Vec::new();
                 $(all.extend($name.builtin()?);)+
                 Some(all)
+            }
+
+            fn parts(&self) -> Vec<RegularizerPart> {
+                #[allow(non_snake_case)]
+                let ($($name,)+) = self;
+                let mut all = Vec::new();
+                $(all.extend($name.parts());)+
+                all
             }
         }
     };
