@@ -6,7 +6,7 @@ use crate::linalg::resize;
 use crate::regularizer::{
     Architecture, NoRegularizer, RegularizerGradient, RegularizerInput, checked_penalty,
 };
-use crate::validate::{check_data, check_nonzero};
+use crate::validate::{check_data, check_nonzero, check_output_shapes};
 use crate::{
     Activation, CodePass, Corruption, Decoder, DenseDecoder, DenseEncoder, Encoder, Error, Init,
     Loss, LossInput, NoCorruption, Parameter, ReconstructionLoss, Regularizer, Result, Scalar,
@@ -548,15 +548,12 @@ where
             },
             &mut ws.grad_decoder_pre_activation,
         );
-        if ws.grad_decoder_pre_activation.shape() != x.shape() {
-            return Err(Error::MisshapenOutput {
-                part: "loss",
-                name: self.loss.name(),
-                what: "gradient",
-                expected: x.shape(),
-                found: ws.grad_decoder_pre_activation.shape(),
-            });
-        }
+        check_output_shapes(
+            "loss",
+            self.loss.name(),
+            x.shape(),
+            &[("gradient", ws.grad_decoder_pre_activation.shape())],
+        )?;
 
         if let Some(w) = code_layer.weights {
             resize(&mut ws.grad_code_weights, w.nrows(), w.ncols());

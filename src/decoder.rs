@@ -2,7 +2,7 @@
 
 use crate::encoder::check_parts;
 use crate::linalg::{Op, affine_forward, column_sums, gemm, resize};
-use crate::validate::{check_data, check_nonzero};
+use crate::validate::{check_data, check_nonzero, check_output_shapes};
 use crate::{Activation, Error, Init, Result, Scalar, TensorKind};
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;
@@ -342,20 +342,13 @@ pub(crate) fn check_decoder_output<T: Scalar, D: Decoder<T>>(
     pre_activation: &DMatrix<T>,
     output: &DMatrix<T>,
 ) -> Result<()> {
-    let expected = (n, decoder.output_dim());
-    for (what, m) in [
-        ("pre-activation", pre_activation),
-        ("reconstruction", output),
-    ] {
-        if m.shape() != expected {
-            return Err(Error::MisshapenOutput {
-                part: "decoder",
-                name: std::any::type_name::<D>(),
-                what,
-                expected,
-                found: m.shape(),
-            });
-        }
-    }
-    Ok(())
+    check_output_shapes(
+        "decoder",
+        std::any::type_name::<D>(),
+        (n, decoder.output_dim()),
+        &[
+            ("pre-activation", pre_activation.shape()),
+            ("reconstruction", output.shape()),
+        ],
+    )
 }

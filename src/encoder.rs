@@ -1,7 +1,7 @@
 //! Encoders `h = f(x)` and the dense encoder layer.
 
 use crate::linalg::{Op, affine_forward, column_sums, gemm};
-use crate::validate::{check_data, check_nonzero};
+use crate::validate::{check_data, check_nonzero, check_output_shapes};
 use crate::{Activation, Error, Init, Result, Scalar, TensorKind};
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;
@@ -577,20 +577,13 @@ pub(crate) fn check_code_pass<E: Encoder>(
     n: usize,
     pass: &CodePass<E::Scalar>,
 ) -> Result<()> {
-    let expected = (n, encoder.code_dim());
-    for (what, m) in [
-        ("pre-activation", &pass.pre_activation),
-        ("code", &pass.code),
-    ] {
-        if m.shape() != expected {
-            return Err(Error::MisshapenOutput {
-                part: "encoder",
-                name: std::any::type_name::<E>(),
-                what,
-                expected,
-                found: m.shape(),
-            });
-        }
-    }
-    Ok(())
+    check_output_shapes(
+        "encoder",
+        std::any::type_name::<E>(),
+        (n, encoder.code_dim()),
+        &[
+            ("pre-activation", pass.pre_activation.shape()),
+            ("code", pass.code.shape()),
+        ],
+    )
 }

@@ -87,6 +87,40 @@ pub(crate) fn all_finite<T: Scalar>(values: &[T]) -> bool {
     !values.iter().fold(false, |bad, &v| bad | non_finite(v))
 }
 
+/// [`Error::DimensionMismatch`] naming `what` unless `found == expected`.
+pub(crate) fn check_size(what: &'static str, expected: usize, found: usize) -> Result<()> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(Error::DimensionMismatch {
+            what,
+            expected,
+            found,
+        })
+    }
+}
+
+/// Checks the shapes of what a model's part (a user's encoder, decoder or loss) wrote: each
+/// `(what, shape)` of `outputs` must be `expected`, else [`Error::MisshapenOutput`] naming the
+/// part, here rather than as a failed assertion in the next matrix product.
+pub(crate) fn check_output_shapes(
+    part: &'static str,
+    name: &'static str,
+    expected: (usize, usize),
+    outputs: &[(&'static str, (usize, usize))],
+) -> Result<()> {
+    match outputs.iter().find(|(_, shape)| *shape != expected) {
+        Some(&(what, found)) => Err(Error::MisshapenOutput {
+            part,
+            name,
+            what,
+            expected,
+            found,
+        }),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::all_finite;

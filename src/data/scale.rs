@@ -1,7 +1,7 @@
 //! Feature scaling: statistics learned on training data (or bounds known in advance), applied
 //! unchanged to any other data.
 
-use crate::validate::{check_nonzero, check_param};
+use crate::validate::{check_nonzero, check_param, check_size};
 use crate::{Error, Result, Scalar};
 use nalgebra::DMatrix;
 
@@ -162,7 +162,7 @@ impl FittedScaler {
     /// [`Error::InvalidHyperParameter`] unless every value is finite and each minimum is at
     /// most its maximum.
     pub fn min_max(minimum: Vec<f64>, maximum: Vec<f64>) -> Result<Self> {
-        check_same_length(minimum.len(), maximum.len(), "length of the maxima")?;
+        check_size("length of the maxima", minimum.len(), maximum.len())?;
         for (&low, &high) in minimum.iter().zip(&maximum) {
             check_param("maximum", high, high.is_finite(), "finite values")?;
             check_param(
@@ -231,7 +231,7 @@ impl FittedScaler {
     /// low bound is below its high bound.
     pub fn known_ranges(low: Vec<f64>, high: Vec<f64>) -> Result<Self> {
         check_nonzero(low.len(), "input_dim")?;
-        check_same_length(low.len(), high.len(), "length of the high bounds")?;
+        check_size("length of the high bounds", low.len(), high.len())?;
         for (&l, &h) in low.iter().zip(&high) {
             check_param("high bound", h, h.is_finite(), "finite values")?;
             check_param(
@@ -257,10 +257,10 @@ impl FittedScaler {
     /// [`Error::InvalidHyperParameter`] unless every mean is finite and every standard
     /// deviation finite and ≥ 0.
     pub fn standard(mean: Vec<f64>, std_dev: Vec<f64>) -> Result<Self> {
-        check_same_length(
+        check_size(
+            "length of the standard deviations",
             mean.len(),
             std_dev.len(),
-            "length of the standard deviations",
         )?;
         for (&m, &s) in mean.iter().zip(&std_dev) {
             check_param("mean", m, true, "finite values")?;
@@ -437,18 +437,6 @@ fn check_finite<T: Scalar>(x: &DMatrix<T>, what: &'static str) -> Result<()> {
             row: index % x.nrows(),
             column: index / x.nrows(),
         }),
-    }
-}
-
-fn check_same_length(expected: usize, found: usize, what: &'static str) -> Result<()> {
-    if expected == found {
-        Ok(())
-    } else {
-        Err(Error::DimensionMismatch {
-            what,
-            expected,
-            found,
-        })
     }
 }
 

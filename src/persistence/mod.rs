@@ -96,20 +96,16 @@ pub(crate) fn matrix_bytes<T: Scalar>(m: &DMatrix<T>) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(m.len() * std::mem::size_of::<T>());
     for r in 0..m.nrows() {
         for c in 0..m.ncols() {
-            push_le(&mut bytes, m[(r, c)]);
+            m[(r, c)].push_le_bytes(&mut bytes);
         }
     }
     bytes
 }
 
-fn push_le<T: Scalar>(bytes: &mut Vec<u8>, v: T) {
-    v.push_le_bytes(bytes);
-}
-
 pub(crate) fn vector_bytes<T: Scalar>(v: &DVector<T>) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(v.len() * std::mem::size_of::<T>());
     for &x in v.iter() {
-        push_le(&mut bytes, x);
+        x.push_le_bytes(&mut bytes);
     }
     bytes
 }

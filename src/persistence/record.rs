@@ -196,6 +196,13 @@ impl ModelRecord {
                 hyper_parameters: hyper_parameters(model.corruption().hyper_parameters()),
             },
         };
+        let (loss, loss_hyper_parameters) = match model.loss().builtin() {
+            Some(loss) => (loss.name().to_owned(), Vec::new()),
+            None => (
+                format!("{CUSTOM_LOSS_PREFIX}{}", model.loss().name()),
+                hyper_parameters(model.loss().hyper_parameters()),
+            ),
+        };
         let architecture = model.architecture();
         Self {
             format_version: FORMAT_VERSION,
@@ -206,14 +213,8 @@ impl ModelRecord {
             encoder_activation: architecture.encoder_activation.name().to_owned(),
             decoder_activation: architecture.decoder_activation.name().to_owned(),
             tied: architecture.tied,
-            loss: match model.loss().builtin() {
-                Some(loss) => loss.name().to_owned(),
-                None => format!("{CUSTOM_LOSS_PREFIX}{}", model.loss().name()),
-            },
-            loss_hyper_parameters: match model.loss().builtin() {
-                Some(_) => Vec::new(),
-                None => hyper_parameters(model.loss().hyper_parameters()),
-            },
+            loss,
+            loss_hyper_parameters,
             regularizers,
             corruption,
         }

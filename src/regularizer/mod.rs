@@ -17,7 +17,7 @@ pub use contractive::Contractive;
 pub use kl_sparsity::KlSparsity;
 pub use weight_decay::WeightDecay;
 
-use crate::validate::all_finite;
+use crate::validate::{all_finite, check_size};
 use crate::{Activation, Error, Parameter, ReconstructionLoss, Result, Scalar};
 use nalgebra::DMatrix;
 
@@ -72,13 +72,13 @@ impl<'a, T: Scalar> RegularizerInput<'a, T> {
         code: &'a DMatrix<T>,
         activation: Activation,
     ) -> Result<Self> {
-        fit(
+        check_size(
             "samples of the pre-activation",
             input.nrows(),
             pre_activation.nrows(),
         )?;
-        fit("rows of the code", pre_activation.nrows(), code.nrows())?;
-        fit("columns of the code", pre_activation.ncols(), code.ncols())?;
+        check_size("rows of the code", pre_activation.nrows(), code.nrows())?;
+        check_size("columns of the code", pre_activation.ncols(), code.ncols())?;
         Ok(Self {
             input,
             pre_activation,
@@ -94,12 +94,12 @@ impl<'a, T: Scalar> RegularizerInput<'a, T> {
     /// # Errors
     /// [`Error::DimensionMismatch`] when `W` does not map the input to the code.
     pub fn with_encoder_weights(mut self, weights: &'a DMatrix<T>) -> Result<Self> {
-        fit(
+        check_size(
             "rows of the encoder weights (code_dim)",
             self.code.ncols(),
             weights.nrows(),
         )?;
-        fit(
+        check_size(
             "columns of the encoder weights",
             self.input.ncols(),
             weights.ncols(),
@@ -113,26 +113,13 @@ impl<'a, T: Scalar> RegularizerInput<'a, T> {
     /// # Errors
     /// [`Error::DimensionMismatch`] when `V` does not take the code.
     pub fn with_decoder_weights(mut self, weights: &'a DMatrix<T>) -> Result<Self> {
-        fit(
+        check_size(
             "columns of the decoder weights (code_dim)",
             self.code.ncols(),
             weights.ncols(),
         )?;
         self.decoder_weights = Some(weights);
         Ok(self)
-    }
-}
-
-/// [`Error::DimensionMismatch`] unless `found == expected`.
-fn fit(what: &'static str, expected: usize, found: usize) -> Result<()> {
-    if expected == found {
-        Ok(())
-    } else {
-        Err(Error::DimensionMismatch {
-            what,
-            expected,
-            found,
-        })
     }
 }
 
