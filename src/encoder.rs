@@ -1,6 +1,6 @@
 //! Encoders `h = f(x)` and the dense encoder layer.
 
-use crate::linalg::{Op, affine_forward, column_sums, gemm};
+use crate::linalg::{Op, affine_forward, column_sums, gemm, resize};
 use crate::validate::{check_data, check_nonzero, check_output_shapes};
 use crate::{Activation, Error, Init, Result, Scalar, TensorKind};
 use nalgebra::{DMatrix, DVector};
@@ -127,6 +127,32 @@ pub trait Encoder: Clone + fmt::Debug {
         grad_code_weights: Option<&DMatrix<Self::Scalar>>,
         grad: &mut Self,
     );
+
+    /// `∂J/∂x` for the batch `x` (`n × input_dim`), given `∂J/∂z` of the code layer
+    /// (`n × code_dim`): what a layer above the bottom of a
+    /// [`StackedEncoder`](crate::StackedEncoder) needs to pass the gradient down to the layer
+    /// below. Called after [`forward`](Self::forward) with its `trace` and `pass`, and before
+    /// [`backward`](Self::backward); resizes `grad_input` to `n × input_dim` and sets every entry.
+    ///
+    /// The provided method returns [`Error::NotStackable`]: such an encoder works on its own and
+    /// as the bottom layer of a stack, and [`StackedEncoder::new`](crate::StackedEncoder::new)
+    /// refuses it anywhere higher.
+    ///
+    /// # Errors
+    /// [`Error::NotStackable`] from the provided method.
+    fn backward_input(
+        &self,
+        x: &DMatrix<Self::Scalar>,
+        trace: &Self::Trace,
+        pass: &CodePass<Self::Scalar>,
+        grad_pre_activation: &DMatrix<Self::Scalar>,
+        grad_input: &mut DMatrix<Self::Scalar>,
+    ) -> Result<()> {
+        let _ = (x, trace, pass, grad_pre_activation, grad_input);
+        Err(Error::NotStackable {
+            encoder: std::any::type_name::<Self>(),
+        })
+    }
 
     /// The parameters as flat slices, in a fixed order.
     fn parameters(&self) -> Vec<&[Self::Scalar]>;
@@ -334,30 +360,6 @@ impl<T: Scalar> DenseEncoder<T> {
     }
 }
 
-impl<T: Scalar> DenseEncoder<T> {
-    /// `∂J/∂u = ∂J/∂z·W` for the layer's input `u`, written into `grad_input`.
-    pub(crate) fn backward_input(
-        &self,
-        grad_pre_activation: &DMatrix<T>,
-        grad_input: &mut DMatrix<T>,
-    ) {
-        crate::linalg::resize(
-            grad_input,
-            grad_pre_activation.nrows(),
-            self.weights.ncols(),
-        );
-        gemm(
-            T::one(),
-            grad_pre_activation,
-            Op::Plain,
-            &self.weights,
-            Op::Plain,
-            T::zero(),
-            grad_input,
-        );
-    }
-}
-
 impl<T: Scalar> Encoder for DenseEncoder<T> {
     type Scalar = T;
     type Trace = ();
@@ -423,6 +425,32 @@ impl<T: Scalar> Encoder for DenseEncoder<T> {
             &mut grad.weights,
         );
         column_sums(grad_pre_activation, &mut grad.bias);
+    }
+
+    /// `∂J/∂x = ∂J/∂z·W`.
+    fn backward_input(
+        &self,
+        _x: &DMatrix<T>,
+        _trace: &(),
+        _pass: &CodePass<T>,
+        grad_pre_activation: &DMatrix<T>,
+        grad_input: &mut DMatrix<T>,
+    ) -> Result<()> {
+        resize(
+            grad_input,
+            grad_pre_activation.nrows(),
+            self.weights.ncols(),
+        );
+        gemm(
+            T::one(),
+            grad_pre_activation,
+            Op::Plain,
+            &self.weights,
+            Op::Plain,
+            T::zero(),
+            grad_input,
+        );
+        Ok(())
     }
 
     fn parameters(&self) -> Vec<&[T]> {
@@ -544,6 +572,19 @@ impl<T: Scalar> Encoder for IdentityEncoder<T> {
         _grad: &mut Self,
     ) {
         // No parameters, so no gradients to set.
+    }
+
+    /// `∂J/∂x = ∂J/∂z`.
+    fn backward_input(
+        &self,
+        _x: &DMatrix<T>,
+        _trace: &(),
+        _pass: &CodePass<T>,
+        grad_pre_activation: &DMatrix<T>,
+        grad_input: &mut DMatrix<T>,
+    ) -> Result<()> {
+        grad_input.clone_from(grad_pre_activation);
+        Ok(())
     }
 
     fn parameters(&self) -> Vec<&[T]> {

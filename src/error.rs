@@ -105,6 +105,17 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// An encoder that cannot pass a gradient to its input was put above another layer of a
+    /// stack.
+    #[error(
+        "encoder {encoder} does not implement Encoder::backward_input, so it can only be the \
+         bottom layer of a stack"
+    )]
+    NotStackable {
+        /// The encoder's type.
+        encoder: &'static str,
+    },
+
     /// A regularizer returned a NaN or infinite penalty or gradient.
     #[error("regularizer {name} returned a non-finite {part}")]
     NonFiniteRegularizer {

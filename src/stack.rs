@@ -1,20 +1,28 @@
-//! Stacks of dense layers: the encoder that greedy pretraining builds, and the mirrored decoder
-//! that unrolls it into a deep autoencoder.
+//! Stacks of layers — the crate's dense layers or a user's own: the encoder that greedy
+//! pretraining builds, and the mirrored decoder that unrolls it into a deep autoencoder.
 
+use crate::encoder::check_code_pass;
 use crate::linalg::{Op, gemm};
-use crate::validate::{check_data, check_nonzero};
+use crate::validate::{check_data, check_nonzero, check_output_shapes};
 use crate::{
     Activation, CodeLayer, CodePass, Decoder, DenseDecoder, DenseEncoder, Encoder, Error, Init,
     Result, Scalar, TensorKind,
 };
 use nalgebra::DMatrix;
 use rand::Rng;
+use std::fmt;
+use std::marker::PhantomData;
 
-/// Dense layers applied one after another: `h = s_L(…s_1(x·W_1ᵀ + b_1)…)`.
+/// Encoder layers applied one after another, `h = f_L(…f_1(x)…)`; for the default
+/// [`DenseEncoder`] layers, `h = s_L(…s_1(x·W_1ᵀ + b_1)…)`.
 ///
 /// It is an [`Encoder`], so it can be trained inside an [`Autoencoder`](crate::Autoencoder),
 /// fine-tuned under a [`Classifier`](crate::Classifier), or stacked further. Its code layer (what
-/// regularizers see) is the last layer, whose input is the previous layer's output.
+/// regularizers see) is the last layer's, whose input is the previous layer's output.
+///
+/// The layers may be any one encoder type `E` — a user's own, an enum of several kinds, or
+/// stacks themselves. Every layer above the bottom passes the gradient down through
+/// [`Encoder::backward_input`]; [`new`](Self::new) refuses one that does not.
 ///
 /// ```
 /// use autoencoders::{Activation, Encoder, Init, StackedEncoder};
@@ -28,26 +36,64 @@ use rand::Rng;
 /// # Ok::<(), autoencoders::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
-pub struct StackedEncoder<T: Scalar> {
-    layers: Vec<DenseEncoder<T>>,
+pub struct StackedEncoder<T: Scalar, E: Encoder<Scalar = T> = DenseEncoder<T>> {
+    layers: Vec<E>,
 }
 
-/// What a [`StackedEncoder`]'s forward pass keeps: each hidden layer's `z` and `h`, and scratch
-/// space for the backward pass.
-#[derive(Clone, Debug, Default)]
-pub struct StackTrace<T: Scalar> {
+/// What a [`StackedEncoder`]'s forward pass keeps: each layer's own trace, each hidden layer's
+/// `z` and `h`, and scratch space for the backward pass.
+pub struct StackTrace<T: Scalar, E: Encoder<Scalar = T> = DenseEncoder<T>> {
+    traces: Vec<E::Trace>,
     hidden: Vec<CodePass<T>>,
     grad: DMatrix<T>,
     grad_input: DMatrix<T>,
 }
 
-impl<T: Scalar> StackedEncoder<T> {
-    /// A stack of trained (or fresh) layers, bottom first.
+impl<T: Scalar, E: Encoder<Scalar = T>> Default for StackTrace<T, E> {
+    fn default() -> Self {
+        Self {
+            traces: Vec::new(),
+            hidden: Vec::new(),
+            grad: DMatrix::zeros(0, 0),
+            grad_input: DMatrix::zeros(0, 0),
+        }
+    }
+}
+
+impl<T: Scalar, E: Encoder<Scalar = T>> Clone for StackTrace<T, E> {
+    fn clone(&self) -> Self {
+        Self {
+            traces: self.traces.clone(),
+            hidden: self.hidden.clone(),
+            grad: self.grad.clone(),
+            grad_input: self.grad_input.clone(),
+        }
+    }
+}
+
+impl<T: Scalar, E: Encoder<Scalar = T>> fmt::Debug for StackTrace<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StackTrace")
+            .field("traces", &self.traces)
+            .field("hidden", &self.hidden)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Scalar, E: Encoder<Scalar = T>> StackedEncoder<T, E> {
+    /// A stack of trained (or fresh) layers, bottom first: the crate's [`DenseEncoder`]s, a
+    /// user's own encoders, or stacks.
+    ///
+    /// Every layer above the bottom must pass the gradient down to the one below, through
+    /// [`Encoder::backward_input`]. Each layer is tried once on two zero samples, so that an
+    /// encoder that writes outputs of the wrong shape is refused here.
     ///
     /// # Errors
     /// [`Error::ZeroDimension`] for no layers; [`Error::DimensionMismatch`] when a layer's input
-    /// size is not the previous layer's code size.
-    pub fn new(layers: Vec<DenseEncoder<T>>) -> Result<Self> {
+    /// size is not the previous layer's code size; [`Error::NotStackable`] for a layer above
+    /// the bottom that does not implement [`Encoder::backward_input`];
+    /// [`Error::MisshapenOutput`] for a layer whose code or input gradient has the wrong shape.
+    pub fn new(layers: Vec<E>) -> Result<Self> {
         check_nonzero(layers.len(), "number of layers")?;
         for pair in layers.windows(2) {
             if pair[1].input_dim() != pair[0].code_dim() {
@@ -58,9 +104,48 @@ impl<T: Scalar> StackedEncoder<T> {
                 });
             }
         }
+        for (l, layer) in layers.iter().enumerate() {
+            try_layer(layer, l > 0)?;
+        }
         Ok(Self { layers })
     }
 
+    /// The layers, bottom first.
+    pub fn layers(&self) -> &[E] {
+        &self.layers
+    }
+
+    /// Takes the stack apart.
+    pub fn into_layers(self) -> Vec<E> {
+        self.layers
+    }
+}
+
+/// Runs `layer` forward (and, when it sits above another, `backward_input`) on two zero samples
+/// and checks the shapes it writes.
+fn try_layer<E: Encoder>(layer: &E, above: bool) -> Result<()> {
+    let n = 2;
+    crate::limits::check_tensor("a stacked layer's trial input", n, layer.input_dim())?;
+    let x = DMatrix::zeros(n, layer.input_dim());
+    let mut trace = E::Trace::default();
+    let mut pass = CodePass::default();
+    layer.forward(&x, &mut trace, &mut pass);
+    check_code_pass(layer, n, &pass)?;
+    if above {
+        let mut grad_input = DMatrix::zeros(0, 0);
+        let grad_z = DMatrix::zeros(n, layer.code_dim());
+        layer.backward_input(&x, &trace, &pass, &grad_z, &mut grad_input)?;
+        check_output_shapes(
+            "encoder",
+            std::any::type_name::<E>(),
+            (n, layer.input_dim()),
+            &[("input gradient", grad_input.shape())],
+        )?;
+    }
+    Ok(())
+}
+
+impl<T: Scalar> StackedEncoder<T> {
     /// A randomly initialised stack with layer sizes `sizes` (`[input_dim, h_1, …, code_dim]`),
     /// every layer with the same activation: the baseline that pretraining is compared with.
     ///
@@ -83,21 +168,31 @@ impl<T: Scalar> StackedEncoder<T> {
             .collect::<Result<Vec<_>>>()?;
         Self::new(layers)
     }
+}
 
-    /// The layers, bottom first.
-    pub fn layers(&self) -> &[DenseEncoder<T>] {
-        &self.layers
+impl<T: Scalar, E: Encoder<Scalar = T>> StackedEncoder<T, E> {
+    /// The input of layer `l` in the pass recorded by `hidden`.
+    fn layer_input<'a>(x: &'a DMatrix<T>, hidden: &'a [CodePass<T>], l: usize) -> &'a DMatrix<T> {
+        if l == 0 { x } else { &hidden[l - 1].code }
     }
 
-    /// Takes the stack apart.
-    pub fn into_layers(self) -> Vec<DenseEncoder<T>> {
-        self.layers
+    /// `∂J/∂z_{l−1} = ∂J/∂h_{l−1} ⊙ s'(z_{l−1})`, in place.
+    fn through_activation(&self, hidden: &[CodePass<T>], l: usize, grad: &mut DMatrix<T>) {
+        let below = &hidden[l - 1];
+        self.layers[l - 1]
+            .code_layer()
+            .activation
+            .scale_by_derivative(
+                below.pre_activation.as_slice(),
+                below.code.as_slice(),
+                grad.as_mut_slice(),
+            );
     }
 }
 
-impl<T: Scalar> Encoder for StackedEncoder<T> {
+impl<T: Scalar, E: Encoder<Scalar = T>> Encoder for StackedEncoder<T, E> {
     type Scalar = T;
-    type Trace = StackTrace<T>;
+    type Trace = StackTrace<T, E>;
 
     fn input_dim(&self) -> usize {
         self.layers[0].input_dim()
@@ -111,29 +206,37 @@ impl<T: Scalar> Encoder for StackedEncoder<T> {
         self.layers[self.layers.len() - 1].code_layer()
     }
 
-    fn code_input<'a>(&self, x: &'a DMatrix<T>, trace: &'a StackTrace<T>) -> &'a DMatrix<T> {
-        match trace.hidden.last() {
-            Some(pass) if self.layers.len() > 1 => &pass.code,
+    fn code_input<'a>(&self, x: &'a DMatrix<T>, trace: &'a StackTrace<T, E>) -> &'a DMatrix<T> {
+        let top = self.layers.len() - 1;
+        match trace.traces.get(top) {
+            Some(last) if trace.hidden.len() == top => {
+                let input = Self::layer_input(x, &trace.hidden, top);
+                self.layers[top].code_input(input, last)
+            }
             _ => x,
         }
     }
 
-    fn forward(&self, x: &DMatrix<T>, trace: &mut StackTrace<T>, pass: &mut CodePass<T>) {
-        let hidden = self.layers.len() - 1;
-        trace.hidden.resize_with(hidden, CodePass::default);
-        for l in 0..hidden {
-            let (before, rest) = trace.hidden.split_at_mut(l);
+    fn forward(&self, x: &DMatrix<T>, trace: &mut StackTrace<T, E>, pass: &mut CodePass<T>) {
+        let top = self.layers.len() - 1;
+        let StackTrace { traces, hidden, .. } = trace;
+        traces.resize_with(top + 1, E::Trace::default);
+        hidden.resize_with(top, CodePass::default);
+        for (l, (layer, layer_trace)) in
+            self.layers[..top].iter().zip(traces.iter_mut()).enumerate()
+        {
+            let (before, rest) = hidden.split_at_mut(l);
             let input = before.last().map_or(x, |p| &p.code);
-            self.layers[l].forward(input, &mut (), &mut rest[0]);
+            layer.forward(input, layer_trace, &mut rest[0]);
         }
-        let input = trace.hidden.last().map_or(x, |p| &p.code);
-        self.layers[hidden].forward(input, &mut (), pass);
+        let input = hidden.last().map_or(x, |p| &p.code);
+        self.layers[top].forward(input, &mut traces[top], pass);
     }
 
     fn backward(
         &self,
         x: &DMatrix<T>,
-        trace: &mut StackTrace<T>,
+        trace: &mut StackTrace<T, E>,
         pass: &CodePass<T>,
         grad_pre_activation: &DMatrix<T>,
         grad_code_weights: Option<&DMatrix<T>>,
@@ -141,28 +244,64 @@ impl<T: Scalar> Encoder for StackedEncoder<T> {
     ) {
         let top = self.layers.len() - 1;
         let StackTrace {
+            traces,
             hidden,
             grad: g,
             grad_input,
         } = trace;
         g.clone_from(grad_pre_activation);
         for l in (0..=top).rev() {
-            let input = if l == 0 { x } else { &hidden[l - 1].code };
+            let input = Self::layer_input(x, hidden, l);
             let layer_pass = if l == top { pass } else { &hidden[l] };
             let extra = if l == top { grad_code_weights } else { None };
-            self.layers[l].backward(input, &mut (), layer_pass, g, extra, &mut grad.layers[l]);
             if l > 0 {
-                // ∂J/∂z_{l−1} = (∂J/∂z_l·W_l) ⊙ s'(z_{l−1}).
-                self.layers[l].backward_input(g, grad_input);
-                let below = &hidden[l - 1];
-                self.layers[l - 1].activation().scale_by_derivative(
-                    below.pre_activation.as_slice(),
-                    below.code.as_slice(),
-                    grad_input.as_mut_slice(),
-                );
+                // ∂J/∂h_{l−1} before the layer's own backward pass, which may use its trace
+                // as scratch space. `new` tried every layer above the bottom; one that fails
+                // now gets a gradient of NaN, which training reports as divergence.
+                let layer = &self.layers[l];
+                let expected = (g.nrows(), layer.input_dim());
+                let done = layer.backward_input(input, &traces[l], layer_pass, g, grad_input);
+                if done.is_err() || grad_input.shape() != expected {
+                    *grad_input = DMatrix::from_element(expected.0, expected.1, T::cast(f64::NAN));
+                }
+            }
+            self.layers[l].backward(
+                input,
+                &mut traces[l],
+                layer_pass,
+                g,
+                extra,
+                &mut grad.layers[l],
+            );
+            if l > 0 {
+                self.through_activation(hidden, l, grad_input);
                 std::mem::swap(g, grad_input);
             }
         }
+    }
+
+    /// `∂J/∂x` by the chain rule down through every layer.
+    fn backward_input(
+        &self,
+        x: &DMatrix<T>,
+        trace: &StackTrace<T, E>,
+        pass: &CodePass<T>,
+        grad_pre_activation: &DMatrix<T>,
+        grad_input: &mut DMatrix<T>,
+    ) -> Result<()> {
+        let top = self.layers.len() - 1;
+        let StackTrace { traces, hidden, .. } = trace;
+        let mut g = grad_pre_activation.clone();
+        let mut below = DMatrix::zeros(0, 0);
+        for l in (1..=top).rev() {
+            let layer_pass = if l == top { pass } else { &hidden[l] };
+            let input = Self::layer_input(x, hidden, l);
+            self.layers[l].backward_input(input, &traces[l], layer_pass, &g, &mut below)?;
+            self.through_activation(hidden, l, &mut below);
+            std::mem::swap(&mut g, &mut below);
+        }
+        let layer_pass = if top == 0 { pass } else { &hidden[0] };
+        self.layers[0].backward_input(x, &traces[0], layer_pass, &g, grad_input)
     }
 
     fn parameters(&self) -> Vec<&[T]> {
@@ -177,7 +316,7 @@ impl<T: Scalar> Encoder for StackedEncoder<T> {
     }
 
     fn parameter_names(&self) -> Vec<String> {
-        layer_parameter_names(self.layers.len())
+        layer_parameter_names(self.layers.iter().map(|l| l.parameter_names()))
     }
 
     fn parameter_kinds(&self) -> Vec<TensorKind> {
@@ -187,82 +326,118 @@ impl<T: Scalar> Encoder for StackedEncoder<T> {
             .collect()
     }
 
-    /// `∂h/∂x` by the chain rule through every layer:
-    /// `J = diag(s_L'(z_L))·W_L·diag(s_{L−1}'(z_{L−1}))·W_{L−1}···diag(s_1'(z_1))·W_1`,
-    /// multiplied from the code downwards (`code_dim` rows throughout, the cheaper order when
-    /// the code is the narrowest layer).
+    /// `∂h/∂x` by the chain rule through every layer, `J = J_L·J_{L−1}···J_1` with each
+    /// layer's own [`jacobian`](Encoder::jacobian) at its input, multiplied from the code
+    /// downwards (`code_dim` rows throughout, the cheaper order when the code is the narrowest
+    /// layer). For dense layers, `J_l = diag(s_l'(z_l))·W_l`. One sample at a time, so that no
+    /// hidden layer's Jacobian is held for the whole batch.
     fn jacobian(&self, x: &DMatrix<T>) -> Result<Vec<DMatrix<T>>> {
         check_data(x, self.input_dim(), "data to differentiate the encoder at")?;
         let mut trace = StackTrace::default();
         let mut pass = CodePass::default();
         self.forward(x, &mut trace, &mut pass);
         let top = self.layers.len() - 1;
-        // Each layer's slopes s'(z), n × its width, bottom first.
-        let slopes: Vec<DMatrix<T>> = trace
-            .hidden
-            .iter()
-            .chain(std::iter::once(&pass))
-            .zip(&self.layers)
-            .map(|(layer_pass, layer)| {
-                layer_pass
-                    .pre_activation
-                    .zip_map(&layer_pass.code, |z, h| layer.activation().derivative(z, h))
-            })
-            .collect();
         let mut jacobians = Vec::with_capacity(x.nrows());
         for s in 0..x.nrows() {
-            let mut jacobian = self.layers[top].weights().clone();
-            scale_rows(&mut jacobian, &slopes[top], s);
-            for l in (0..top).rev() {
-                // J ← (J·diag(s_l'))·W_l: scale J's columns, then one product.
-                for (mut column, &slope) in jacobian.column_iter_mut().zip(slopes[l].row(s).iter())
-                {
-                    column *= slope;
-                }
-                let weights = self.layers[l].weights();
-                let mut below = DMatrix::zeros(jacobian.nrows(), weights.ncols());
-                gemm(
-                    T::one(),
-                    &jacobian,
-                    Op::Plain,
-                    weights,
-                    Op::Plain,
-                    T::zero(),
-                    &mut below,
-                );
-                jacobian = below;
+            let mut jacobian: Option<DMatrix<T>> = None;
+            for l in (0..=top).rev() {
+                let input = Self::layer_input(x, &trace.hidden, l)
+                    .rows(s, 1)
+                    .into_owned();
+                let layer = self.layers[l]
+                    .jacobian(&input)?
+                    .pop()
+                    .ok_or(Error::EmptyData {
+                        what: "a stacked layer's Jacobian",
+                    })?;
+                check_output_shapes(
+                    "encoder",
+                    std::any::type_name::<E>(),
+                    (self.layers[l].code_dim(), self.layers[l].input_dim()),
+                    &[("Jacobian", layer.shape())],
+                )?;
+                jacobian = Some(match jacobian {
+                    None => layer,
+                    Some(above) => {
+                        let mut product = DMatrix::zeros(above.nrows(), layer.ncols());
+                        gemm(
+                            T::one(),
+                            &above,
+                            Op::Plain,
+                            &layer,
+                            Op::Plain,
+                            T::zero(),
+                            &mut product,
+                        );
+                        product
+                    }
+                });
             }
-            jacobians.push(jacobian);
+            jacobians.extend(jacobian);
         }
         Ok(jacobians)
     }
 }
 
-/// Dense decoder layers applied one after another, from the code back to the input: the mirror
-/// of a [`StackedEncoder`], for a deep autoencoder.
+/// Decoder layers applied one after another, from the code back to the input: the mirror
+/// of a [`StackedEncoder`], for a deep autoencoder. The layers are [`DenseDecoder`]s by
+/// default, or any one decoder type `D`.
 ///
 /// Every layer owns its weights (an unrolled stack unties them, as Hinton & Salakhutdinov
 /// 2006 do). As a [`Decoder`], its [`weights`](Decoder::weights) are the output layer's.
 #[derive(Clone, Debug, PartialEq)]
-pub struct StackedDecoder<T: Scalar> {
-    layers: Vec<DenseDecoder<T>>,
+pub struct StackedDecoder<T: Scalar, D: Decoder<T> = DenseDecoder<T>> {
+    layers: Vec<D>,
+    scalar: PhantomData<T>,
 }
 
 /// What a [`StackedDecoder`]'s forward pass keeps.
-#[derive(Clone, Debug, Default)]
-pub struct StackedDecoderTrace<T: Scalar> {
+pub struct StackedDecoderTrace<T: Scalar, D: Decoder<T> = DenseDecoder<T>> {
+    traces: Vec<D::Trace>,
     hidden: Vec<CodePass<T>>,
     grad: DMatrix<T>,
     grad_code: DMatrix<T>,
 }
 
-impl<T: Scalar> StackedDecoder<T> {
-    /// Decoder layers from the code outwards; none may be tied.
+impl<T: Scalar, D: Decoder<T>> Default for StackedDecoderTrace<T, D> {
+    fn default() -> Self {
+        Self {
+            traces: Vec::new(),
+            hidden: Vec::new(),
+            grad: DMatrix::zeros(0, 0),
+            grad_code: DMatrix::zeros(0, 0),
+        }
+    }
+}
+
+impl<T: Scalar, D: Decoder<T>> Clone for StackedDecoderTrace<T, D> {
+    fn clone(&self) -> Self {
+        Self {
+            traces: self.traces.clone(),
+            hidden: self.hidden.clone(),
+            grad: self.grad.clone(),
+            grad_code: self.grad_code.clone(),
+        }
+    }
+}
+
+impl<T: Scalar, D: Decoder<T>> fmt::Debug for StackedDecoderTrace<T, D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StackedDecoderTrace")
+            .field("traces", &self.traces)
+            .field("hidden", &self.hidden)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Scalar, D: Decoder<T>> StackedDecoder<T, D> {
+    /// Decoder layers from the code outwards — the crate's [`DenseDecoder`]s or a user's own;
+    /// none may be tied.
     ///
     /// # Errors
     /// [`Error::ZeroDimension`] for no layers; [`Error::DimensionMismatch`] when sizes do not
     /// chain; [`Error::MissingCodeWeights`] for a tied layer.
-    pub fn new(layers: Vec<DenseDecoder<T>>) -> Result<Self> {
+    pub fn new(layers: Vec<D>) -> Result<Self> {
         check_nonzero(layers.len(), "number of layers")?;
         if layers.iter().any(|l| l.is_tied()) {
             return Err(Error::MissingCodeWeights {
@@ -278,17 +453,25 @@ impl<T: Scalar> StackedDecoder<T> {
                 });
             }
         }
-        Ok(Self { layers })
+        Ok(Self {
+            layers,
+            scalar: PhantomData,
+        })
     }
 
     /// The layers, from the code outwards.
-    pub fn layers(&self) -> &[DenseDecoder<T>] {
+    pub fn layers(&self) -> &[D] {
         &self.layers
+    }
+
+    /// Takes the stack apart.
+    pub fn into_layers(self) -> Vec<D> {
+        self.layers
     }
 }
 
-impl<T: Scalar> Decoder<T> for StackedDecoder<T> {
-    type Trace = StackedDecoderTrace<T>;
+impl<T: Scalar, D: Decoder<T>> Decoder<T> for StackedDecoder<T, D> {
+    type Trace = StackedDecoderTrace<T, D>;
 
     fn code_dim(&self) -> usize {
         self.layers[0].code_dim()
@@ -319,33 +502,37 @@ impl<T: Scalar> Decoder<T> for StackedDecoder<T> {
         &self,
         code: &DMatrix<T>,
         _tied: Option<&DMatrix<T>>,
-        trace: &mut StackedDecoderTrace<T>,
+        trace: &mut StackedDecoderTrace<T, D>,
         pre_activation: &mut DMatrix<T>,
         output: &mut DMatrix<T>,
     ) {
-        let hidden = self.layers.len() - 1;
-        trace.hidden.resize_with(hidden, CodePass::default);
-        for l in 0..hidden {
-            let (before, rest) = trace.hidden.split_at_mut(l);
+        let top = self.layers.len() - 1;
+        let StackedDecoderTrace { traces, hidden, .. } = trace;
+        traces.resize_with(top + 1, D::Trace::default);
+        hidden.resize_with(top, CodePass::default);
+        for (l, (layer, layer_trace)) in
+            self.layers[..top].iter().zip(traces.iter_mut()).enumerate()
+        {
+            let (before, rest) = hidden.split_at_mut(l);
             let input = before.last().map_or(code, |p| &p.code);
             let pass = &mut rest[0];
-            self.layers[l].forward(
+            layer.forward(
                 input,
                 None,
-                &mut (),
+                layer_trace,
                 &mut pass.pre_activation,
                 &mut pass.code,
             );
         }
-        let input = trace.hidden.last().map_or(code, |p| &p.code);
-        self.layers[hidden].forward(input, None, &mut (), pre_activation, output);
+        let input = hidden.last().map_or(code, |p| &p.code);
+        self.layers[top].forward(input, None, &mut traces[top], pre_activation, output);
     }
 
     fn backward(
         &self,
         code: &DMatrix<T>,
         _tied: Option<&DMatrix<T>>,
-        trace: &mut StackedDecoderTrace<T>,
+        trace: &mut StackedDecoderTrace<T, D>,
         grad_pre_activation: &DMatrix<T>,
         grad: &mut Self,
         _grad_tied: Option<&mut DMatrix<T>>,
@@ -353,6 +540,7 @@ impl<T: Scalar> Decoder<T> for StackedDecoder<T> {
     ) {
         let top = self.layers.len() - 1;
         let StackedDecoderTrace {
+            traces,
             hidden,
             grad: g,
             grad_code: below,
@@ -361,9 +549,23 @@ impl<T: Scalar> Decoder<T> for StackedDecoder<T> {
         for l in (0..=top).rev() {
             let input = if l == 0 { code } else { &hidden[l - 1].code };
             let out = if l == 0 { &mut *grad_code } else { &mut *below };
-            self.layers[l].backward(input, None, &mut (), g, &mut grad.layers[l], None, out);
+            self.layers[l].backward(
+                input,
+                None,
+                &mut traces[l],
+                g,
+                &mut grad.layers[l],
+                None,
+                out,
+            );
             if l > 0 {
                 let pass = &hidden[l - 1];
+                let expected = pass.code.shape();
+                if below.shape() != expected {
+                    // A user's layer that wrote a misshapen gradient: NaN, which training
+                    // reports as divergence, rather than a failed assertion further down.
+                    *below = DMatrix::from_element(expected.0, expected.1, T::cast(f64::NAN));
+                }
                 self.layers[l - 1].activation().scale_by_derivative(
                     pass.pre_activation.as_slice(),
                     pass.code.as_slice(),
@@ -386,7 +588,7 @@ impl<T: Scalar> Decoder<T> for StackedDecoder<T> {
     }
 
     fn parameter_names(&self) -> Vec<String> {
-        layer_parameter_names(self.layers.len())
+        layer_parameter_names(self.layers.iter().map(|l| l.parameter_names()))
     }
 
     fn parameter_kinds(&self) -> Vec<TensorKind> {
@@ -397,16 +599,10 @@ impl<T: Scalar> Decoder<T> for StackedDecoder<T> {
     }
 }
 
-/// Multiplies row `j` of `m` by `slopes[(s, j)]`.
-fn scale_rows<T: Scalar>(m: &mut DMatrix<T>, slopes: &DMatrix<T>, s: usize) {
-    for (mut row, &slope) in m.row_iter_mut().zip(slopes.row(s).iter()) {
-        row *= slope;
-    }
-}
-
-/// `0.weight`, `0.bias`, `1.weight`, … for `layers` dense layers.
-fn layer_parameter_names(layers: usize) -> Vec<String> {
-    (0..layers)
-        .flat_map(|l| [format!("{l}.weight"), format!("{l}.bias")])
+/// `0.weight`, `0.bias`, `1.weight`, …: each layer's own names behind its index.
+fn layer_parameter_names(layers: impl Iterator<Item = Vec<String>>) -> Vec<String> {
+    layers
+        .enumerate()
+        .flat_map(|(l, names)| names.into_iter().map(move |name| format!("{l}.{name}")))
         .collect()
 }

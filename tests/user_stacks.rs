@@ -1,0 +1,541 @@
+//! A user's own encoder layers, written only against the public API as a dependent crate would,
+//! stacked: the stack's gradient, its input gradient and its Jacobian agree with finite
+//! differences, it trains under an autoencoder and a classifier, and a layer that cannot pass a
+//! gradient down, or writes one of the wrong shape, is refused with a typed error.
+
+mod common;
+
+use autoencoders::{
+    Activation, Autoencoder, Classifier, CodeLayer, CodePass, Contractive, Decoder, DenseDecoder,
+    DenseEncoder, Encoder, Error, Init, KlSparsity, L1Sparsity, Sgd, StackedDecoder,
+    StackedEncoder, TensorKind, TrainingConfig, WeightDecay,
+};
+use common::{compare, numeric_gradient, rng, uniform};
+use nalgebra::{DMatrix, DVector};
+
+/// One layer of a user's stack.
+#[derive(Clone, Debug)]
+enum Layer {
+    /// `h = s(x·Wᵀ + b)`, written by hand.
+    Dense {
+        weight: DMatrix<f64>,
+        bias: DVector<f64>,
+        activation: Activation,
+    },
+    /// `h = s(x ⊙ g + c)`: a gain and an offset per feature.
+    Gain {
+        gain: DVector<f64>,
+        offset: DVector<f64>,
+        activation: Activation,
+        /// A factor planted in the input gradient (1 when honest).
+        planted: f64,
+        /// Writes an input gradient one column short.
+        short: bool,
+    },
+    /// The crate's dense layer behind a user type that does not implement `backward_input`.
+    Opaque(DenseEncoder<f64>),
+}
+
+fn dense(input: usize, code: usize, activation: Activation, seed: u64) -> Layer {
+    Layer::Dense {
+        weight: uniform(code, input, -0.7, 0.7, &mut rng(seed)),
+        bias: uniform(code, 1, -0.2, 0.2, &mut rng(seed + 100))
+            .column(0)
+            .into(),
+        activation,
+    }
+}
+
+fn gain(dim: usize, activation: Activation, seed: u64) -> Layer {
+    Layer::Gain {
+        gain: uniform(dim, 1, 0.5, 1.5, &mut rng(seed)).column(0).into(),
+        offset: uniform(dim, 1, -0.3, 0.3, &mut rng(seed + 100))
+            .column(0)
+            .into(),
+        activation,
+        planted: 1.0,
+        short: false,
+    }
+}
+
+fn opaque(input: usize, code: usize, seed: u64) -> Layer {
+    Layer::Opaque(
+        DenseEncoder::new(
+            input,
+            code,
+            Activation::Tanh,
+            Init::GlorotUniform,
+            &mut rng(seed),
+        )
+        .unwrap(),
+    )
+}
+
+impl Layer {
+    fn activation(&self) -> Activation {
+        match self {
+            Layer::Dense { activation, .. } | Layer::Gain { activation, .. } => *activation,
+            Layer::Opaque(layer) => layer.activation(),
+        }
+    }
+}
+
+impl Encoder for Layer {
+    type Scalar = f64;
+    type Trace = ();
+
+    fn input_dim(&self) -> usize {
+        match self {
+            Layer::Dense { weight, .. } => weight.ncols(),
+            Layer::Gain { gain, .. } => gain.len(),
+            Layer::Opaque(layer) => layer.input_dim(),
+        }
+    }
+
+    fn code_dim(&self) -> usize {
+        match self {
+            Layer::Dense { weight, .. } => weight.nrows(),
+            Layer::Gain { gain, .. } => gain.len(),
+            Layer::Opaque(layer) => layer.code_dim(),
+        }
+    }
+
+    fn code_layer(&self) -> CodeLayer<'_, f64> {
+        match self {
+            Layer::Dense {
+                weight, activation, ..
+            } => CodeLayer {
+                weights: Some(weight),
+                activation: *activation,
+            },
+            Layer::Gain { activation, .. } => CodeLayer {
+                weights: None,
+                activation: *activation,
+            },
+            Layer::Opaque(layer) => layer.code_layer(),
+        }
+    }
+
+    fn code_input<'a>(&self, x: &'a DMatrix<f64>, _: &'a ()) -> &'a DMatrix<f64> {
+        x
+    }
+
+    fn forward(&self, x: &DMatrix<f64>, trace: &mut (), pass: &mut CodePass<f64>) {
+        pass.pre_activation = match self {
+            Layer::Dense { weight, bias, .. } => {
+                let mut z = x * weight.transpose();
+                for mut row in z.row_iter_mut() {
+                    row += bias.transpose();
+                }
+                z
+            }
+            Layer::Gain { gain, offset, .. } => {
+                DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] * gain[j] + offset[j])
+            }
+            Layer::Opaque(layer) => return layer.forward(x, trace, pass),
+        };
+        self.activation()
+            .apply_matrix(&pass.pre_activation, &mut pass.code);
+    }
+
+    fn backward(
+        &self,
+        x: &DMatrix<f64>,
+        trace: &mut (),
+        pass: &CodePass<f64>,
+        grad_z: &DMatrix<f64>,
+        extra: Option<&DMatrix<f64>>,
+        grad: &mut Self,
+    ) {
+        match (self, grad) {
+            (
+                Layer::Dense { .. },
+                Layer::Dense {
+                    weight: gw,
+                    bias: gb,
+                    ..
+                },
+            ) => {
+                *gw = grad_z.transpose() * x;
+                if let Some(extra) = extra {
+                    *gw += extra;
+                }
+                *gb = grad_z.row_sum().transpose();
+            }
+            (
+                Layer::Gain { .. },
+                Layer::Gain {
+                    gain: gg,
+                    offset: go,
+                    ..
+                },
+            ) => {
+                for j in 0..gg.len() {
+                    gg[j] = (0..x.nrows()).map(|i| grad_z[(i, j)] * x[(i, j)]).sum();
+                }
+                *go = grad_z.row_sum().transpose();
+            }
+            (Layer::Opaque(layer), Layer::Opaque(g)) => {
+                layer.backward(x, trace, pass, grad_z, extra, g)
+            }
+            _ => unreachable!("a gradient container is a clone of its layer"),
+        }
+    }
+
+    fn backward_input(
+        &self,
+        _x: &DMatrix<f64>,
+        _: &(),
+        _: &CodePass<f64>,
+        grad_z: &DMatrix<f64>,
+        grad_input: &mut DMatrix<f64>,
+    ) -> autoencoders::Result<()> {
+        match self {
+            Layer::Dense { weight, .. } => *grad_input = grad_z * weight,
+            Layer::Gain {
+                gain,
+                planted,
+                short,
+                ..
+            } => {
+                let columns = gain.len() - usize::from(*short);
+                *grad_input = DMatrix::from_fn(grad_z.nrows(), columns, |i, j| {
+                    grad_z[(i, j)] * gain[j] * planted
+                });
+            }
+            Layer::Opaque(_) => {
+                return Err(Error::NotStackable { encoder: "Opaque" });
+            }
+        }
+        Ok(())
+    }
+
+    fn parameters(&self) -> Vec<&[f64]> {
+        match self {
+            Layer::Dense { weight, bias, .. } => vec![weight.as_slice(), bias.as_slice()],
+            Layer::Gain { gain, offset, .. } => vec![gain.as_slice(), offset.as_slice()],
+            Layer::Opaque(layer) => layer.parameters(),
+        }
+    }
+
+    fn parameters_mut(&mut self) -> Vec<&mut [f64]> {
+        match self {
+            Layer::Dense { weight, bias, .. } => {
+                vec![weight.as_mut_slice(), bias.as_mut_slice()]
+            }
+            Layer::Gain { gain, offset, .. } => vec![gain.as_mut_slice(), offset.as_mut_slice()],
+            Layer::Opaque(layer) => layer.parameters_mut(),
+        }
+    }
+
+    fn parameter_names(&self) -> Vec<String> {
+        match self {
+            Layer::Gain { .. } => vec!["gain".into(), "offset".into()],
+            _ => vec!["weight".into(), "bias".into()],
+        }
+    }
+
+    fn parameter_kinds(&self) -> Vec<TensorKind> {
+        match self {
+            Layer::Gain { .. } => vec![TensorKind::Other, TensorKind::Bias],
+            _ => vec![TensorKind::Weight, TensorKind::Bias],
+        }
+    }
+
+    /// `diag(s'(z))·W` for a dense layer, `diag(s'(z) ⊙ g)` for a gain.
+    fn jacobian(&self, x: &DMatrix<f64>) -> autoencoders::Result<Vec<DMatrix<f64>>> {
+        let mut pass = CodePass::default();
+        self.forward(x, &mut (), &mut pass);
+        let activation = self.activation();
+        Ok((0..x.nrows())
+            .map(|s| {
+                let slope = |j: usize| {
+                    activation.derivative(pass.pre_activation[(s, j)], pass.code[(s, j)])
+                };
+                match self {
+                    Layer::Dense { weight, .. } => {
+                        DMatrix::from_fn(weight.nrows(), weight.ncols(), |j, i| {
+                            slope(j) * weight[(j, i)]
+                        })
+                    }
+                    Layer::Gain { gain, .. } => DMatrix::from_fn(gain.len(), gain.len(), |j, i| {
+                        if i == j { slope(j) * gain[j] } else { 0.0 }
+                    }),
+                    Layer::Opaque(layer) => {
+                        layer.jacobian(&x.rows(s, 1).into_owned()).unwrap()[0].clone()
+                    }
+                }
+            })
+            .collect())
+    }
+}
+
+fn assert_holds(agreement: common::Agreement, what: &str) {
+    assert!(agreement.holds(), "{what}: {agreement:?}");
+}
+
+/// `6 → 5 (tanh) → 5 (gain, sigmoid) → 3 (top)`.
+fn user_stack(top: Activation, seed: u64) -> StackedEncoder<f64, Layer> {
+    StackedEncoder::new(vec![
+        dense(6, 5, Activation::Tanh, seed),
+        gain(5, Activation::Sigmoid, seed + 1),
+        dense(5, 3, top, seed + 2),
+    ])
+    .unwrap()
+}
+
+fn decoder(code: usize, output: usize, seed: u64) -> DenseDecoder<f64> {
+    DenseDecoder::new(
+        code,
+        output,
+        Activation::Sigmoid,
+        Init::GlorotUniform,
+        &mut rng(seed),
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_autoencoder_over_a_stack_of_user_layers_has_the_exact_gradient() {
+    let x = uniform(7, 6, 0.0, 1.0, &mut rng(1));
+    for top in [Activation::Sigmoid, Activation::Tanh, Activation::Linear] {
+        let mut plain = Autoencoder::new(user_stack(top, 2), decoder(3, 6, 3)).unwrap();
+        assert_holds(
+            common::check_autoencoder(&mut plain, &x, &x),
+            &format!("{top:?}"),
+        );
+        let mut penalised = Autoencoder::new(user_stack(top, 4), decoder(3, 6, 5))
+            .unwrap()
+            .with_regularizer((
+                Contractive::new(0.3).unwrap(),
+                L1Sparsity::new(0.1).unwrap(),
+                WeightDecay::new(0.2).unwrap(),
+            ));
+        assert_holds(
+            common::check_autoencoder(&mut penalised, &x, &x),
+            &format!("{top:?} with penalties"),
+        );
+    }
+    // A gain on top (no weights for the contractive penalty), a KL target, and a deep decoder
+    // of two dense layers.
+    let stack = StackedEncoder::new(vec![
+        dense(6, 4, Activation::Tanh, 6),
+        gain(4, Activation::Sigmoid, 7),
+    ])
+    .unwrap();
+    let deep = StackedDecoder::new(vec![decoder(4, 5, 8), decoder(5, 6, 9)]).unwrap();
+    let mut model = Autoencoder::new(stack, deep)
+        .unwrap()
+        .with_regularizer(KlSparsity::new(0.2, 0.1).unwrap());
+    assert_holds(
+        common::check_autoencoder(&mut model, &x, &x),
+        "gain on top, deep decoder",
+    );
+}
+
+#[test]
+fn weight_decay_over_a_user_stack_reads_the_kinds_the_layers_give() {
+    // ½λ·Σw² over the two dense weight matrices; the gain is `Other`, the biases are biases.
+    let stack = user_stack(Activation::Sigmoid, 10);
+    let x = uniform(4, 6, 0.0, 1.0, &mut rng(11));
+    let model = Autoencoder::new(stack.clone(), decoder(3, 6, 12)).unwrap();
+    let decayed = model
+        .clone()
+        .with_regularizer(WeightDecay::new(1.0).unwrap());
+    let penalty = decayed.objective(&x).unwrap().total() - model.objective(&x).unwrap().total();
+    let squares = |m: &[f64]| m.iter().map(|w| w * w).sum::<f64>();
+    let layers = stack.layers();
+    let expected = 0.5
+        * (squares(layers[0].parameters()[0])
+            + squares(layers[2].parameters()[0])
+            + squares(model.decoder().weights().unwrap().as_slice()));
+    assert!(
+        (penalty - expected).abs() <= 1e-12 * expected,
+        "{penalty} vs {expected}"
+    );
+    assert_eq!(
+        stack.parameter_names(),
+        [
+            "0.weight", "0.bias", "1.gain", "1.offset", "2.weight", "2.bias"
+        ]
+    );
+}
+
+#[test]
+fn the_oracle_catches_a_planted_error_in_a_user_layers_input_gradient() {
+    let x = uniform(7, 6, 0.0, 1.0, &mut rng(13));
+    let mut layers = user_stack(Activation::Sigmoid, 14).into_layers();
+    if let Layer::Gain { planted, .. } = &mut layers[1] {
+        *planted = 1.0001;
+    }
+    let stack = StackedEncoder::new(layers).unwrap();
+    let mut model = Autoencoder::new(stack, decoder(3, 6, 15)).unwrap();
+    let agreement = common::check_autoencoder(&mut model, &x, &x);
+    assert!(!agreement.holds(), "{agreement:?}");
+}
+
+#[test]
+fn a_stack_of_stacks_passes_the_gradient_through_both() {
+    let x = uniform(6, 6, 0.0, 1.0, &mut rng(16));
+    let lower = user_stack(Activation::Tanh, 17);
+    let upper = StackedEncoder::new(vec![
+        gain(3, Activation::Tanh, 18),
+        dense(3, 2, Activation::Sigmoid, 19),
+    ])
+    .unwrap();
+    let stack = StackedEncoder::new(vec![lower, upper]).unwrap();
+    assert_eq!((stack.input_dim(), stack.code_dim()), (6, 2));
+    let mut model = Autoencoder::new(stack, decoder(2, 6, 20))
+        .unwrap()
+        .with_regularizer((
+            Contractive::new(0.2).unwrap(),
+            WeightDecay::new(0.1).unwrap(),
+        ));
+    assert_holds(
+        common::check_autoencoder(&mut model, &x, &x),
+        "stack of stacks",
+    );
+}
+
+/// Central differences of the code with respect to the input, one sample at a time.
+fn numeric_jacobian<E: Encoder<Scalar = f64>>(encoder: &E, x: &DMatrix<f64>) -> Vec<Vec<f64>> {
+    (0..x.nrows())
+        .map(|s| {
+            let row = x.rows(s, 1).into_owned();
+            let mut jacobian = DMatrix::zeros(encoder.code_dim(), encoder.input_dim());
+            for i in 0..encoder.input_dim() {
+                let step = 1e-6;
+                let (mut up, mut down) = (row.clone(), row.clone());
+                up[(0, i)] += step;
+                down[(0, i)] -= step;
+                let difference = encoder.encode(&up).unwrap() - encoder.encode(&down).unwrap();
+                for j in 0..encoder.code_dim() {
+                    jacobian[(j, i)] = difference[(0, j)] / (2.0 * step);
+                }
+            }
+            jacobian.as_slice().to_vec()
+        })
+        .collect()
+}
+
+#[test]
+fn the_jacobian_of_a_user_stack_matches_finite_differences() {
+    let x = uniform(5, 6, 0.0, 1.0, &mut rng(21));
+    let stack = user_stack(Activation::Tanh, 22);
+    let analytic: Vec<Vec<f64>> = stack
+        .jacobian(&x)
+        .unwrap()
+        .iter()
+        .map(|j| j.as_slice().to_vec())
+        .collect();
+    assert_holds(
+        compare(&analytic, &numeric_jacobian(&stack, &x)),
+        "user stack",
+    );
+    // The crate's dense stack, now through the same chain rule.
+    let dense = StackedEncoder::<f64>::random(
+        &[6, 5, 3],
+        Activation::Tanh,
+        Init::GlorotUniform,
+        &mut rng(23),
+    )
+    .unwrap();
+    let analytic: Vec<Vec<f64>> = dense
+        .jacobian(&x)
+        .unwrap()
+        .iter()
+        .map(|j| j.as_slice().to_vec())
+        .collect();
+    assert_holds(
+        compare(&analytic, &numeric_jacobian(&dense, &x)),
+        "dense stack",
+    );
+}
+
+#[test]
+fn a_layer_without_an_input_gradient_stacks_only_at_the_bottom() {
+    let bottom = StackedEncoder::new(vec![opaque(6, 4, 24), dense(4, 3, Activation::Sigmoid, 25)]);
+    let stack = bottom.expect("an opaque layer at the bottom needs no input gradient");
+    let x = uniform(7, 6, 0.0, 1.0, &mut rng(26));
+    let mut model = Autoencoder::new(stack, decoder(3, 6, 27)).unwrap();
+    assert_holds(
+        common::check_autoencoder(&mut model, &x, &x),
+        "opaque bottom layer",
+    );
+    let higher = StackedEncoder::new(vec![dense(6, 4, Activation::Tanh, 28), opaque(4, 3, 29)]);
+    assert!(
+        matches!(higher, Err(Error::NotStackable { encoder: "Opaque" })),
+        "{higher:?}"
+    );
+}
+
+#[test]
+fn a_misshapen_input_gradient_is_refused_when_stacking() {
+    let mut layers = user_stack(Activation::Sigmoid, 30).into_layers();
+    if let Layer::Gain { short, .. } = &mut layers[1] {
+        *short = true;
+    }
+    let result = StackedEncoder::new(layers.clone());
+    assert!(
+        matches!(
+            result,
+            Err(Error::MisshapenOutput {
+                part: "encoder",
+                what: "input gradient",
+                expected: (2, 5),
+                found: (2, 4),
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    // The bottom layer's input gradient is never asked for.
+    StackedEncoder::new(layers.split_off(1)).expect("a short input gradient at the bottom");
+}
+
+fn user_classifier(seed: u64) -> Classifier<StackedEncoder<f64, Layer>> {
+    Classifier::new(
+        user_stack(Activation::Sigmoid, seed),
+        3,
+        Init::GlorotUniform,
+        &mut rng(seed + 10),
+    )
+    .unwrap()
+    .with_weight_decay(0.1)
+    .unwrap()
+}
+
+#[test]
+fn a_classifier_over_a_user_stack_has_the_exact_gradient_and_trains_reproducibly() {
+    let x = uniform(9, 6, 0.0, 1.0, &mut rng(31));
+    let labels = [0, 1, 2, 2, 1, 0, 0, 1, 2];
+    let mut classifier = user_classifier(32);
+    let (_, analytic) = classifier.gradient(&x, &labels).unwrap();
+    let numeric = numeric_gradient(
+        &mut classifier,
+        |c| c.parameters_mut(),
+        |c| c.loss(&x, &labels).unwrap(),
+    );
+    assert_holds(compare(&analytic, &numeric), "classifier over a user stack");
+
+    let train = |seed: u64| {
+        let mut classifier = user_classifier(32);
+        let config = TrainingConfig::default().with_epochs(30).with_batch_size(3);
+        let mut sgd = Sgd::new(0.5).unwrap();
+        classifier
+            .fit(&x, &labels, &config, &mut sgd, &mut rng(seed))
+            .unwrap();
+        classifier
+    };
+    let before = user_classifier(32).loss(&x, &labels).unwrap();
+    let (once, again) = (train(33), train(33));
+    let after = once.loss(&x, &labels).unwrap();
+    assert!(after < 0.8 * before, "{before} → {after}");
+    let bits = |c: &Classifier<StackedEncoder<f64, Layer>>| -> Vec<u64> {
+        c.parameters()
+            .iter()
+            .flat_map(|p| p.iter().map(|v| v.to_bits()))
+            .collect()
+    };
+    assert_eq!(bits(&once), bits(&again));
+}
