@@ -78,6 +78,24 @@ pub trait Decoder<T: Scalar>: Clone + fmt::Debug {
     fn parameter_kinds(&self) -> Vec<TensorKind> {
         vec![TensorKind::Other; self.parameters().len()]
     }
+
+    /// A copy that owns its weights, for unrolling a stack into a deep autoencoder
+    /// ([`PretrainedStack::deep_autoencoder`](crate::PretrainedStack::deep_autoencoder)):
+    /// a tied decoder takes `tied`, the encoder's code-layer weights (`code_dim × output_dim`),
+    /// transposed. The provided method clones an untied decoder.
+    ///
+    /// # Errors
+    /// From the provided method, [`Error::MissingCodeWeights`] for a tied decoder (it does not
+    /// know how to own its weights).
+    fn untied(&self, tied: Option<&DMatrix<T>>) -> Result<Self> {
+        let _ = tied;
+        if self.is_tied() {
+            return Err(Error::MissingCodeWeights {
+                component: "unrolling a tied decoder that does not implement Decoder::untied",
+            });
+        }
+        Ok(self.clone())
+    }
 }
 
 /// A dense layer as a decoder: `x̂ = s(h·Vᵀ + c)`, with `V = Wᵀ` when tied.
@@ -172,17 +190,6 @@ impl<T: Scalar> DenseDecoder<T> {
     /// The bias `c`, `output_dim` entries.
     pub fn bias(&self) -> &DVector<T> {
         &self.bias
-    }
-
-    /// An untied copy whose weights are `W` transposed: unrolls a tied layer.
-    pub(crate) fn untied(&self, tied: &DMatrix<T>) -> Self {
-        match &self.weights {
-            Some(_) => self.clone(),
-            None => Self {
-                weights: Some(tied.transpose()),
-                ..self.clone()
-            },
-        }
     }
 }
 
@@ -325,6 +332,29 @@ impl<T: Scalar> Decoder<T> for DenseDecoder<T> {
         }
         kinds.push(TensorKind::Bias);
         kinds
+    }
+
+    /// A tied decoder takes `tied` transposed as its own weights.
+    fn untied(&self, tied: Option<&DMatrix<T>>) -> Result<Self> {
+        match (&self.weights, tied) {
+            (Some(_), _) => Ok(self.clone()),
+            (None, Some(tied)) => {
+                if tied.shape() != (self.code_dim, self.output_dim()) {
+                    return Err(Error::DimensionMismatch {
+                        what: "the weights to untie a decoder with (code_dim × output_dim)",
+                        expected: self.code_dim * self.output_dim(),
+                        found: tied.len(),
+                    });
+                }
+                Ok(Self {
+                    weights: Some(tied.transpose()),
+                    ..self.clone()
+                })
+            }
+            (None, None) => Err(Error::MissingCodeWeights {
+                component: "unrolling a tied decoder",
+            }),
+        }
     }
 }
 

@@ -75,7 +75,7 @@ pub use optimizer::{Adam, Optimizer, OptimizerState, Sgd};
 pub use parameters::{Parameter, TensorKind};
 pub use pca::Pca;
 pub use persistence::{Checkpoint, DynamicAutoencoder};
-pub use pretraining::{LayerSpec, LayerwisePretrainer, PretrainedStack};
+pub use pretraining::{DenseLayer, LayerBuilder, LayerSpec, LayerwisePretrainer, PretrainedStack};
 pub use regularizer::{
     Architecture, BuiltinRegularizer, Contractive, KlSparsity, L1Sparsity, L2Sparsity,
     NoRegularizer, Regularizer, RegularizerGradient, RegularizerInput, RegularizerPart,

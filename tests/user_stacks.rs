@@ -6,12 +6,15 @@
 mod common;
 
 use autoencoders::{
-    Activation, Autoencoder, Classifier, CodeLayer, CodePass, Contractive, Decoder, DenseDecoder,
-    DenseEncoder, Encoder, Error, Init, KlSparsity, L1Sparsity, Sgd, StackedDecoder,
-    StackedEncoder, TensorKind, TrainingConfig, WeightDecay,
+    Activation, Autoencoder, Classifier, CodeLayer, CodePass, Contractive, Corruption, Decoder,
+    DenseDecoder, DenseEncoder, Encoder, Error, Init, KlSparsity, L1Sparsity, LayerBuilder,
+    LayerSpec, LayerwisePretrainer, Loss, LossInput, PretrainedStack, Regularizer,
+    RegularizerGradient, RegularizerInput, Sgd, StackedDecoder, StackedEncoder, TensorKind,
+    TrainingConfig, WeightDecay,
 };
 use common::{compare, numeric_gradient, rng, uniform};
 use nalgebra::{DMatrix, DVector};
+use rand::{Rng, RngExt};
 
 /// One layer of a user's stack.
 #[derive(Clone, Debug)]
@@ -538,4 +541,204 @@ fn a_classifier_over_a_user_stack_has_the_exact_gradient_and_trains_reproducibly
             .collect()
     };
     assert_eq!(bits(&once), bits(&again));
+}
+
+/// A user's builder of the layers above: dense ones, or a gain when the code keeps the
+/// input's size.
+#[derive(Clone, Copy, Debug)]
+struct UserLayers {
+    code_dim: usize,
+    activation: Activation,
+}
+
+impl LayerBuilder<f64> for UserLayers {
+    type Encoder = Layer;
+    type Decoder = DenseDecoder<f64>;
+
+    fn code_dim(&self) -> usize {
+        self.code_dim
+    }
+
+    fn build<G: Rng + ?Sized>(
+        &self,
+        input_dim: usize,
+        rng: &mut G,
+    ) -> autoencoders::Result<(Layer, DenseDecoder<f64>)> {
+        let encoder = if input_dim == self.code_dim {
+            Layer::Gain {
+                gain: DVector::from_fn(input_dim, |_, _| rng.random_range(0.5..1.5)),
+                offset: DVector::zeros(input_dim),
+                activation: self.activation,
+                planted: 1.0,
+                short: false,
+            }
+        } else {
+            Layer::Dense {
+                weight: DMatrix::from_fn(self.code_dim, input_dim, |_, _| {
+                    rng.random_range(-0.5..0.5)
+                }),
+                bias: DVector::zeros(self.code_dim),
+                activation: self.activation,
+            }
+        };
+        let decoder = DenseDecoder::new(
+            self.code_dim,
+            input_dim,
+            Activation::Sigmoid,
+            Init::GlorotUniform,
+            rng,
+        )?;
+        Ok((encoder, decoder))
+    }
+}
+
+/// A user's loss: the mean absolute error, smoothed, `Σ_i √(r_i² + ε²)` per sample.
+struct SmoothAbsolute;
+
+impl Loss<f64> for SmoothAbsolute {
+    fn name(&self) -> &'static str {
+        "smooth-absolute"
+    }
+
+    fn value_and_gradient(&self, input: &LossInput<'_, f64>, grad: &mut DMatrix<f64>) -> f64 {
+        let n = input.x.nrows() as f64;
+        let mut total = 0.0;
+        for ((g, &x), &y) in grad.iter_mut().zip(input.x.iter()).zip(input.x_hat.iter()) {
+            let root = ((y - x).powi(2) + 0.01).sqrt();
+            total += root;
+            *g = (y - x) / root / n;
+        }
+        input.activation.scale_by_derivative(
+            input.pre_activation.as_slice(),
+            input.x_hat.as_slice(),
+            grad.as_mut_slice(),
+        );
+        total / n
+    }
+}
+
+/// A user's corruption: every input scaled by a random factor in [0.8, 1.2].
+struct Jitter;
+
+impl Corruption<f64> for Jitter {
+    fn corrupt_into<R: Rng + ?Sized>(&self, x: &DMatrix<f64>, out: &mut DMatrix<f64>, rng: &mut R) {
+        for (o, &v) in out.iter_mut().zip(x.iter()) {
+            *o = v * rng.random_range(0.8..1.2);
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "jitter"
+    }
+}
+
+/// A user's penalty: `(λ/2)·Σ h²` over the batch, averaged.
+struct CodeEnergy(f64);
+
+impl Regularizer<f64> for CodeEnergy {
+    fn name(&self) -> &'static str {
+        "code-energy"
+    }
+
+    fn penalty(
+        &self,
+        input: &RegularizerInput<'_, f64>,
+        grad: &mut RegularizerGradient<'_, f64>,
+    ) -> f64 {
+        let n = input.code.nrows() as f64;
+        for (g, &h) in grad.code.iter_mut().zip(input.code.iter()) {
+            *g += self.0 * h / n;
+        }
+        0.5 * self.0 * input.code.iter().map(|h| h * h).sum::<f64>() / n
+    }
+}
+
+fn pretrain_user_stack(seed: u64) -> PretrainedStack<f64, Layer, DenseDecoder<f64>> {
+    let x = uniform(48, 6, 0.0, 1.0, &mut rng(40));
+    let quick = TrainingConfig::default().with_epochs(15).with_batch_size(8);
+    let layer = |code_dim, activation| {
+        LayerSpec::with_builder(UserLayers {
+            code_dim,
+            activation,
+        })
+        .with_training(quick)
+        .with_optimizer(Sgd::new(0.5).unwrap())
+    };
+    LayerwisePretrainer::new()
+        .with_layer(
+            layer(5, Activation::Tanh)
+                .with_loss(SmoothAbsolute)
+                .with_corruption(Jitter),
+        )
+        .with_layer(layer(5, Activation::Sigmoid).with_regularizer(CodeEnergy(0.05)))
+        .with_layer(
+            layer(3, Activation::Sigmoid)
+                .with_regularizer((CodeEnergy(0.01), L1Sparsity::new(0.01).unwrap())),
+        )
+        .pretrain(&x, &mut rng(seed))
+        .unwrap()
+}
+
+#[test]
+fn a_user_builder_pretrains_a_three_layer_stack_that_unrolls_and_fine_tunes() {
+    let stack = pretrain_user_stack(41);
+    assert!(matches!(stack.encoder.layers()[1], Layer::Gain { .. }));
+    for (l, history) in stack.histories.iter().enumerate() {
+        let (first, last) = (
+            history.epochs[0].objective,
+            history.last().unwrap().objective,
+        );
+        assert!(last < first, "layer {l} learns: {first} → {last}");
+    }
+    let again = pretrain_user_stack(41);
+    let bits = |p: &[&[f64]]| -> Vec<u64> {
+        p.iter()
+            .flat_map(|t| t.iter().map(|v| v.to_bits()))
+            .collect()
+    };
+    assert_eq!(
+        bits(&stack.encoder.parameters()),
+        bits(&again.encoder.parameters()),
+        "a seeded pretraining repeats bit for bit"
+    );
+
+    // Unrolled: 6 → 5 → 5 → 3 → 5 → 5 → 6, with the exact gradient.
+    let x = uniform(5, 6, 0.0, 1.0, &mut rng(42));
+    let mut deep = stack.deep_autoencoder().unwrap();
+    assert_eq!(deep.decoder().layers().len(), 3);
+    assert_holds(
+        common::check_autoencoder(&mut deep, &x, &x),
+        "unrolled user stack",
+    );
+    // Fine-tuned under a classifier, with its exact gradient too.
+    let labels = [0, 1, 1, 0, 1];
+    let mut classifier =
+        Classifier::new(stack.encoder.clone(), 2, Init::GlorotUniform, &mut rng(43)).unwrap();
+    let (_, analytic) = classifier.gradient(&x, &labels).unwrap();
+    let numeric = numeric_gradient(
+        &mut classifier,
+        |c| c.parameters_mut(),
+        |c| c.loss(&x, &labels).unwrap(),
+    );
+    assert_holds(
+        compare(&analytic, &numeric),
+        "classifier over the pretrained stack",
+    );
+}
+
+#[test]
+fn a_tied_decoder_unties_only_with_weights_of_its_shape() {
+    // What unrolling a tied layer does: the decoder takes the encoder's weights transposed.
+    let tied = DenseDecoder::<f64>::tied(3, 6, Activation::Sigmoid).unwrap();
+    assert!(matches!(
+        tied.untied(None),
+        Err(Error::MissingCodeWeights { .. })
+    ));
+    let weights = uniform(3, 6, -1.0, 1.0, &mut rng(44));
+    let untied = tied.untied(Some(&weights)).unwrap();
+    assert_eq!(untied.weights(), Some(&weights.transpose()));
+    assert!(matches!(
+        tied.untied(Some(&weights.transpose())),
+        Err(Error::DimensionMismatch { .. })
+    ));
 }
