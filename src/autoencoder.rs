@@ -503,6 +503,14 @@ where
         kinds
     }
 
+    /// The shapes of the tensors of [`parameters`](Self::parameters), encoder first; see
+    /// [`Encoder::parameter_shapes`].
+    pub fn parameter_shapes(&self) -> Vec<Vec<usize>> {
+        let mut shapes = self.encoder.parameter_shapes();
+        shapes.extend(self.decoder.parameter_shapes());
+        shapes
+    }
+
     /// The encoder's weights when the decoder is tied to them.
     fn tied_weights(&self) -> Option<&DMatrix<E::Scalar>> {
         if self.decoder.is_tied() {

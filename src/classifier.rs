@@ -345,6 +345,15 @@ impl<E: Encoder> Classifier<E> {
         names
     }
 
+    /// Shapes of the tensors (see [`Encoder::parameter_shapes`]): the encoder's, then
+    /// `[classes, code_dim]` and `[classes]`.
+    pub fn parameter_shapes(&self) -> Vec<Vec<usize>> {
+        let mut shapes = self.encoder.parameter_shapes();
+        shapes.push(vec![self.weights.nrows(), self.weights.ncols()]);
+        shapes.push(vec![self.bias.len()]);
+        shapes
+    }
+
     /// Trains on labelled data; see [`fit_with`](Self::fit_with).
     ///
     /// # Errors

@@ -79,6 +79,13 @@ pub trait Decoder<T: Scalar>: Clone + fmt::Debug {
         vec![TensorKind::Other; self.parameters().len()]
     }
 
+    /// One shape per parameter tensor, in the order of [`parameters`](Self::parameters); see
+    /// [`Encoder::parameter_shapes`](crate::Encoder::parameter_shapes) (two-dimensional slices
+    /// column-major, files row-major). The provided method says one dimension per tensor.
+    fn parameter_shapes(&self) -> Vec<Vec<usize>> {
+        self.parameters().iter().map(|p| vec![p.len()]).collect()
+    }
+
     /// A copy that owns its weights, for unrolling a stack into a deep autoencoder
     /// ([`PretrainedStack::deep_autoencoder`](crate::PretrainedStack::deep_autoencoder)):
     /// a tied decoder takes `tied`, the encoder's code-layer weights (`code_dim × output_dim`),
@@ -332,6 +339,15 @@ impl<T: Scalar> Decoder<T> for DenseDecoder<T> {
         }
         kinds.push(TensorKind::Bias);
         kinds
+    }
+
+    fn parameter_shapes(&self) -> Vec<Vec<usize>> {
+        let mut shapes = Vec::with_capacity(2);
+        if let Some(w) = &self.weights {
+            shapes.push(vec![w.nrows(), w.ncols()]);
+        }
+        shapes.push(vec![self.bias.len()]);
+        shapes
     }
 
     /// A tied decoder takes `tied` transposed as its own weights.

@@ -172,6 +172,15 @@ pub trait Encoder: Clone + fmt::Debug {
         vec![TensorKind::Other; self.parameters().len()]
     }
 
+    /// One shape per parameter tensor, in the order of [`parameters`](Self::parameters): how
+    /// a file (and PyTorch) sees the tensor. A two-dimensional `[rows, columns]` tensor's slice
+    /// is column-major, as nalgebra stores a matrix, and files hold it row-major, as
+    /// `nn.Linear` does (`[code_dim, input_dim]` for a dense layer's weights). The provided
+    /// method says one dimension per tensor, its length.
+    fn parameter_shapes(&self) -> Vec<Vec<usize>> {
+        self.parameters().iter().map(|p| vec![p.len()]).collect()
+    }
+
     /// Encodes a batch.
     ///
     /// # Shapes
@@ -467,6 +476,13 @@ impl<T: Scalar> Encoder for DenseEncoder<T> {
 
     fn parameter_kinds(&self) -> Vec<TensorKind> {
         vec![TensorKind::Weight, TensorKind::Bias]
+    }
+
+    fn parameter_shapes(&self) -> Vec<Vec<usize>> {
+        vec![
+            vec![self.weights.nrows(), self.weights.ncols()],
+            vec![self.bias.len()],
+        ]
     }
 }
 

@@ -66,6 +66,20 @@ pub enum ModelFileProblem {
         /// Its name.
         name: String,
     },
+    /// The file's parameters were saved with another loss, regularizer or corruption than the
+    /// model they are loaded into has.
+    #[error(
+        "the parameters were saved with the {part} {saved}, the model has {found}: build the \
+         model with the {part} it was saved with"
+    )]
+    PartMismatch {
+        /// `"loss"`, `"regularizer"` or `"corruption"`.
+        part: &'static str,
+        /// The part as the file records it (JSON).
+        saved: String,
+        /// The model's (JSON).
+        found: String,
+    },
     /// No checksum where our metadata requires one.
     #[error("no crc32 checksum in the metadata")]
     MissingChecksum,

@@ -326,6 +326,13 @@ impl<T: Scalar, E: Encoder<Scalar = T>> Encoder for StackedEncoder<T, E> {
             .collect()
     }
 
+    fn parameter_shapes(&self) -> Vec<Vec<usize>> {
+        self.layers
+            .iter()
+            .flat_map(|l| l.parameter_shapes())
+            .collect()
+    }
+
     /// `∂h/∂x` by the chain rule through every layer, `J = J_L·J_{L−1}···J_1` with each
     /// layer's own [`jacobian`](Encoder::jacobian) at its input, multiplied from the code
     /// downwards (`code_dim` rows throughout, the cheaper order when the code is the narrowest
@@ -595,6 +602,13 @@ impl<T: Scalar, D: Decoder<T>> Decoder<T> for StackedDecoder<T, D> {
         self.layers
             .iter()
             .flat_map(|l| l.parameter_kinds())
+            .collect()
+    }
+
+    fn parameter_shapes(&self) -> Vec<Vec<usize>> {
+        self.layers
+            .iter()
+            .flat_map(|l| l.parameter_shapes())
             .collect()
     }
 }

@@ -455,3 +455,85 @@ fn stacks_and_classifiers_round_trip_with_pytorch_style_names() {
     assert!(StackedEncoder::<f64>::from_safetensors(&bytes, "c").is_err());
     assert!(DynamicAutoencoder::<f64>::from_safetensors(&bytes, "c").is_err());
 }
+
+#[test]
+fn parameter_files_of_dense_models_keep_pytorch_names_and_layouts() {
+    let dir = scratch("parameters");
+    for tied in [false, true] {
+        let model = trained::<f32>(tied);
+        // The parameters file holds the same tensors, byte for byte, as the whole-model file,
+        // so either loads into the other's reader.
+        let parameters = dir.join(format!("parameters-{tied}.safetensors"));
+        model.save_parameters(&parameters).unwrap();
+        let builder = DenseBuilder::new(784, 16)
+            .with_encoder_activation(Activation::Tanh)
+            .with_tied(tied);
+        let by_name = DenseAutoencoder::<f32>::load_weights(&parameters, &builder).unwrap();
+        assert_eq!(by_name.parameters(), model.parameters());
+        let whole = dir.join(format!("whole-{tied}.safetensors"));
+        model.save(&whole).unwrap();
+        let mut fresh = builder.build::<f32, _>(&mut common::rng(9)).unwrap();
+        fresh.load_parameters(&whole).unwrap();
+        assert_eq!(fresh.parameters(), model.parameters());
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_pretrained_deep_autoencoder_saves_and_loads_its_parameters() {
+    let x = bundled_digits::<f32>()
+        .unwrap()
+        .train_images
+        .rows(0, 64)
+        .into_owned();
+    let pretrain = |seed| {
+        let quick = autoencoders::TrainingConfig::default().with_epochs(1);
+        autoencoders::LayerwisePretrainer::new()
+            .with_layer(autoencoders::LayerSpec::new(32).with_training(quick))
+            .with_layer(
+                autoencoders::LayerSpec::new(8)
+                    .with_tied(true)
+                    .with_training(quick),
+            )
+            .pretrain(&x, &mut common::rng(seed))
+            .unwrap()
+            .deep_autoencoder()
+            .unwrap()
+    };
+    let deep = pretrain(10);
+    assert_eq!(
+        deep.parameter_names(),
+        [
+            "encoder.0.weight",
+            "encoder.0.bias",
+            "encoder.1.weight",
+            "encoder.1.bias",
+            "decoder.0.weight",
+            "decoder.0.bias",
+            "decoder.1.weight",
+            "decoder.1.bias",
+        ]
+    );
+    assert_eq!(deep.parameter_shapes()[4], [32, 8]);
+    let bytes = deep.parameters_to_safetensors().unwrap();
+    let mut other = pretrain(11);
+    other
+        .load_parameters_from_safetensors(&bytes, "deep")
+        .unwrap();
+    assert_eq!(other.parameters(), deep.parameters());
+    assert_eq!(
+        other.reconstruct(&x).unwrap(),
+        deep.reconstruct(&x).unwrap()
+    );
+    // Into a model of another dtype: refused by the record, before any tensor is read.
+    let mut wide = DenseBuilder::new(784, 16)
+        .build::<f64, _>(&mut common::rng(12))
+        .unwrap();
+    assert!(matches!(
+        wide.load_parameters_from_safetensors(&bytes, "deep"),
+        Err(Error::ModelFile {
+            problem: ModelFileProblem::WrongDtype { .. },
+            ..
+        })
+    ));
+}

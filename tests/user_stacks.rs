@@ -5,6 +5,7 @@
 
 mod common;
 
+use autoencoders::persistence::ModelFileProblem;
 use autoencoders::{
     Activation, Autoencoder, Classifier, CodeLayer, CodePass, Contractive, Corruption, Decoder,
     DenseDecoder, DenseEncoder, Encoder, Error, Init, KlSparsity, L1Sparsity, LayerBuilder,
@@ -651,6 +652,10 @@ impl Regularizer<f64> for CodeEnergy {
         }
         0.5 * self.0 * input.code.iter().map(|h| h * h).sum::<f64>() / n
     }
+
+    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+        vec![("lambda", self.0)]
+    }
 }
 
 fn pretrain_user_stack(seed: u64) -> PretrainedStack<f64, Layer, DenseDecoder<f64>> {
@@ -741,4 +746,180 @@ fn a_tied_decoder_unties_only_with_weights_of_its_shape() {
         tied.untied(Some(&weights.transpose())),
         Err(Error::DimensionMismatch { .. })
     ));
+}
+
+/// An autoencoder over a stack of user layers with a user loss, corruption and penalty.
+type UserModel = Autoencoder<
+    StackedEncoder<f64, Layer>,
+    DenseDecoder<f64>,
+    (CodeEnergy, L1Sparsity),
+    Jitter,
+    SmoothAbsolute,
+>;
+
+fn user_model(seed: u64, lambda: f64) -> UserModel {
+    Autoencoder::new(
+        user_stack(Activation::Sigmoid, seed),
+        decoder(3, 6, seed + 1),
+    )
+    .unwrap()
+    .with_regularizer((CodeEnergy(lambda), L1Sparsity::new(0.01).unwrap()))
+    .with_corruption(Jitter)
+    .with_loss(SmoothAbsolute)
+}
+
+fn bits(parameters: Vec<&[f64]>) -> Vec<u64> {
+    parameters
+        .iter()
+        .flat_map(|p| p.iter().map(|v| v.to_bits()))
+        .collect()
+}
+
+#[test]
+fn a_model_of_user_parts_saves_its_parameters_and_loads_them_into_one_built_alike() {
+    let dir = std::env::temp_dir().join(format!("ae-user-stacks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.safetensors");
+    let x = uniform(4, 6, 0.0, 1.0, &mut rng(50));
+    let saved = user_model(51, 0.05);
+    saved.save_parameters(&path).unwrap();
+
+    let mut loaded = user_model(52, 0.05);
+    assert_ne!(bits(loaded.parameters()), bits(saved.parameters()));
+    loaded.load_parameters(&path).unwrap();
+    assert_eq!(bits(loaded.parameters()), bits(saved.parameters()));
+    assert_eq!(
+        loaded.reconstruct(&x).unwrap(),
+        saved.reconstruct(&x).unwrap()
+    );
+    assert_eq!(
+        loaded.objective(&x).unwrap().total().to_bits(),
+        saved.objective(&x).unwrap().total().to_bits()
+    );
+
+    // Built with another λ of the user's penalty, or another loss: refused, naming the part,
+    // and the model keeps its own parameters.
+    let mut other = user_model(53, 0.06);
+    let before = bits(other.parameters());
+    let refused = other.load_parameters(&path);
+    assert!(
+        matches!(
+            &refused,
+            Err(Error::ModelFile {
+                problem: ModelFileProblem::PartMismatch {
+                    part: "regularizer",
+                    saved,
+                    found,
+                },
+                ..
+            }) if saved.contains("code-energy") && saved.contains("0.05") && found.contains("0.06")
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(bits(other.parameters()), before);
+    let mut squared =
+        user_model(54, 0.05).with_loss(autoencoders::ReconstructionLoss::SquaredError);
+    let refused = squared.load_parameters(&path);
+    assert!(
+        matches!(
+            &refused,
+            Err(Error::ModelFile {
+                problem: ModelFileProblem::PartMismatch { part: "loss", .. },
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    // Loaded with the saved parts, then given others: how a run starts from saved weights
+    // with another penalty.
+    let mut start = user_model(55, 0.05);
+    start.load_parameters(&path).unwrap();
+    let start = start.with_regularizer(CodeEnergy(0.06));
+    assert_eq!(bits(start.parameters()), bits(saved.parameters()));
+
+    // A misshapen stack (another middle width) is refused by tensor shape.
+    let mut narrower = Autoencoder::new(
+        StackedEncoder::new(vec![
+            dense(6, 4, Activation::Tanh, 56),
+            gain(4, Activation::Sigmoid, 57),
+            dense(4, 3, Activation::Sigmoid, 58),
+        ])
+        .unwrap(),
+        decoder(3, 6, 59),
+    )
+    .unwrap()
+    .with_regularizer((CodeEnergy(0.05), L1Sparsity::new(0.01).unwrap()))
+    .with_corruption(Jitter)
+    .with_loss(SmoothAbsolute);
+    let refused = narrower.load_parameters(&path);
+    assert!(
+        matches!(
+            &refused,
+            Err(Error::ModelFile {
+                problem: ModelFileProblem::WrongShape { tensor, .. },
+                ..
+            }) if tensor == "encoder.0.weight"
+        ),
+        "{refused:?}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_classifier_over_a_user_stack_saves_and_loads_its_parameters() {
+    let x = uniform(5, 6, 0.0, 1.0, &mut rng(60));
+    let saved = user_classifier(61);
+    let bytes = saved.parameters_to_safetensors().unwrap();
+    let mut loaded = user_classifier(62);
+    loaded
+        .load_parameters_from_safetensors(&bytes, "classifier")
+        .unwrap();
+    assert_eq!(
+        loaded.predict_proba(&x).unwrap(),
+        saved.predict_proba(&x).unwrap()
+    );
+    assert_eq!(
+        saved.parameter_names()[..2],
+        ["encoder.0.weight", "encoder.0.bias"]
+    );
+    // An autoencoder's parameters are not a classifier's.
+    let autoencoder = user_model(63, 0.05).parameters_to_safetensors().unwrap();
+    let refused = loaded.load_parameters_from_safetensors(&autoencoder, "autoencoder");
+    assert!(
+        matches!(
+            &refused,
+            Err(Error::ModelFile {
+                problem: ModelFileProblem::InvalidMetadata { .. },
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn damaged_parameter_files_are_typed_errors_that_leave_the_model_alone() {
+    let bytes = user_model(64, 0.05).parameters_to_safetensors().unwrap();
+    let mut target = user_model(65, 0.05);
+    let before = bits(target.parameters());
+    let mut refused = 0;
+    for position in 0..bytes.len() {
+        for flip in [0x01u8, 0x80] {
+            let mut damaged = bytes.clone();
+            damaged[position] ^= flip;
+            match target.load_parameters_from_safetensors(&damaged, "damaged") {
+                Ok(()) => panic!("a flipped bit at {position} was loaded"),
+                Err(Error::ModelFile { .. }) => refused += 1,
+                Err(other) => panic!("byte {position}: {other:?}"),
+            }
+            assert_eq!(bits(target.parameters()), before);
+        }
+    }
+    for length in [0, 7, 8, 100, bytes.len() - 1] {
+        assert!(matches!(
+            target.load_parameters_from_safetensors(&bytes[..length], "short"),
+            Err(Error::ModelFile { .. })
+        ));
+    }
+    assert!(refused > 100, "{refused}");
 }

@@ -26,11 +26,21 @@
 //!
 //! A [`Checkpoint`] is the same file with the optimiser's tensors added and the training state
 //! in two more metadata entries; its type documents the layout.
+//!
+//! Any model — deep, stacked, with a user's own layers or parts, an autoencoder or a
+//! classifier — saves its parameters with
+//! [`save_parameters`](crate::Autoencoder::save_parameters): the same kind of file, one tensor
+//! per entry of the model's parameter list (`encoder.0.weight`, …, `head.bias`) with the shape
+//! its part gives, and a record (`kind: "parameters"`) of its loss, regularizers and corruption.
+//! [`load_parameters`](crate::Autoencoder::load_parameters) loads it into a model the caller
+//! builds the same way, and refuses one built with other parts
+//! ([`ModelFileProblem::PartMismatch`]).
 
 mod atomic;
 pub(crate) mod checkpoint;
 mod header;
 mod offsets;
+mod parameters;
 mod record;
 mod resumable;
 mod stack;
@@ -493,29 +503,6 @@ where
     /// [`Error::Io`] when the file cannot be written (the old file, if any, is kept).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         write_atomically(path.as_ref(), &self.to_safetensors()?)
-    }
-
-    /// Replaces the encoder and decoder parameters by those in a safetensors file with this
-    /// model's tensor names and shapes (saved by this crate or by PyTorch); the architecture,
-    /// regularizers and corruption stay as they are.
-    ///
-    /// # Errors
-    /// [`Error::Io`] or [`Error::ModelFile`] for a file that does not fit; the model is then
-    /// unchanged.
-    pub fn load_parameters(&mut self, path: impl AsRef<Path>) -> Result<()> {
-        let (bytes, name) = read_file(path.as_ref())?;
-        let file = TensorFile::parse(&bytes, &name, false)?;
-        let (encoder, decoder) = read_layers(
-            &file,
-            self.input_dim(),
-            self.code_dim(),
-            self.encoder.activation(),
-            crate::Decoder::activation(&self.decoder),
-            crate::Decoder::is_tied(&self.decoder),
-        )?;
-        self.encoder = encoder;
-        self.decoder = decoder;
-        Ok(())
     }
 }
 

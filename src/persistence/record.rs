@@ -155,15 +155,25 @@ fn invalid(detail: String) -> ModelFileProblem {
     ModelFileProblem::InvalidMetadata { detail }
 }
 
-impl ModelRecord {
-    pub(crate) fn describe<T, R, C, L>(
-        model: &Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C, L>,
-    ) -> Self
+/// The parts of an autoencoder besides its layers: loss, regularizers, corruption.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PartsRecord {
+    pub(crate) loss: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) loss_hyper_parameters: HyperParameters,
+    pub(crate) regularizers: Vec<RegularizerRecord>,
+    pub(crate) corruption: CorruptionRecord,
+}
+
+impl PartsRecord {
+    pub(crate) fn of<E, D, R, C, L>(model: &Autoencoder<E, D, R, C, L>) -> Self
     where
-        T: Scalar,
-        R: Regularizer<T>,
-        C: Corruption<T>,
-        L: Loss<T>,
+        E: crate::Encoder,
+        D: crate::Decoder<E::Scalar>,
+        R: Regularizer<E::Scalar>,
+        C: Corruption<E::Scalar>,
+        L: Loss<E::Scalar>,
     {
         let regularizers = model
             .regularizer()
@@ -203,6 +213,63 @@ impl ModelRecord {
                 hyper_parameters(model.loss().hyper_parameters()),
             ),
         };
+        Self {
+            loss,
+            loss_hyper_parameters,
+            regularizers,
+            corruption,
+        }
+    }
+
+    /// The first part that differs from `other`'s: its role, as saved, as found.
+    pub(crate) fn first_difference(&self, other: &Self) -> Option<(&'static str, String, String)> {
+        if (&self.loss, &self.loss_hyper_parameters) != (&other.loss, &other.loss_hyper_parameters)
+        {
+            return Some((
+                "loss",
+                text(&(&self.loss, &self.loss_hyper_parameters)),
+                text(&(&other.loss, &other.loss_hyper_parameters)),
+            ));
+        }
+        if self.regularizers != other.regularizers {
+            return Some((
+                "regularizer",
+                text(&self.regularizers),
+                text(&other.regularizers),
+            ));
+        }
+        if self.corruption != other.corruption {
+            return Some((
+                "corruption",
+                text(&self.corruption),
+                text(&other.corruption),
+            ));
+        }
+        None
+    }
+}
+
+/// A record part as the JSON an error message quotes.
+fn text<S: Serialize>(value: &S) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+impl ModelRecord {
+    pub(crate) fn describe<T, R, C, L>(
+        model: &Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C, L>,
+    ) -> Self
+    where
+        T: Scalar,
+        R: Regularizer<T>,
+        C: Corruption<T>,
+        L: Loss<T>,
+    {
+        let PartsRecord {
+            loss,
+            loss_hyper_parameters,
+            regularizers,
+            corruption,
+        } = PartsRecord::of(model);
         let architecture = model.architecture();
         Self {
             format_version: FORMAT_VERSION,

@@ -1,0 +1,433 @@
+//! The parameters of any model — the crate's layers at any depth, or a user's own — saved by
+//! their PyTorch-style names and loaded into a model the caller builds.
+//!
+//! The file is safetensors, like every file of the crate: one tensor per entry of the model's
+//! parameter list (`encoder.0.weight`, `decoder.bias`, `head.weight`, …) with the shape its
+//! part gives ([`Encoder::parameter_shapes`](crate::Encoder::parameter_shapes)), row-major,
+//! and under the metadata key [`METADATA_KEY`](super::METADATA_KEY) a record of what it holds:
+//! `kind: "parameters"`, the model (`autoencoder` or `classifier`), the dtype, and for an
+//! autoencoder its loss, regularizers and corruption with their hyper-parameters, so that
+//! loading into a model built with other parts is refused, naming the part.
+
+use super::record::PartsRecord;
+use super::{ModelFileProblem, TensorFile, dtype_of, read_file, serialize_with, write_atomically};
+use crate::{
+    Autoencoder, Classifier, Corruption, Decoder, Encoder, Error, Loss, Regularizer, Result, Scalar,
+};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The `kind` of a parameters file's record.
+const KIND: &str = "parameters";
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParametersRecord {
+    format_version: u32,
+    crc32: String,
+    kind: String,
+    /// `"autoencoder"` or `"classifier"`.
+    model: String,
+    dtype: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parts: Option<PartsRecord>,
+}
+
+/// A model's parameter list: names, shapes, column-major values.
+struct List<'a, T> {
+    names: Vec<String>,
+    shapes: Vec<Vec<usize>>,
+    values: Vec<&'a [T]>,
+}
+
+impl<T: Scalar> List<'_, T> {
+    /// Checks that the list is consistent: one name and one shape per tensor, shapes that
+    /// hold exactly the tensor's values, no name twice.
+    fn check(&self) -> Result<()> {
+        for (what, found) in [
+            (
+                "names of the model's tensors (one per tensor)",
+                self.names.len(),
+            ),
+            (
+                "shapes of the model's tensors (one per tensor)",
+                self.shapes.len(),
+            ),
+        ] {
+            if found != self.values.len() {
+                return Err(Error::DimensionMismatch {
+                    what,
+                    expected: self.values.len(),
+                    found,
+                });
+            }
+        }
+        for (shape, values) in self.shapes.iter().zip(&self.values) {
+            let size = shape
+                .iter()
+                .try_fold(1usize, |size, &d| size.checked_mul(d))
+                .unwrap_or(usize::MAX);
+            if size != values.len() || shape.is_empty() {
+                return Err(Error::DimensionMismatch {
+                    what: "values of a tensor (the product of its shape)",
+                    expected: size,
+                    found: values.len(),
+                });
+            }
+        }
+        let mut sorted: Vec<&String> = self.names.iter().collect();
+        sorted.sort();
+        if let Some(pair) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(super::model_error(
+                "<memory>",
+                ModelFileProblem::DuplicateKey {
+                    key: pair[0].clone(),
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// The file's bytes.
+    fn to_bytes(&self, model: &str, parts: Option<PartsRecord>) -> Result<Vec<u8>> {
+        self.check()?;
+        let tensors = self
+            .names
+            .iter()
+            .zip(&self.shapes)
+            .zip(&self.values)
+            .map(|((name, shape), values)| {
+                let mut bytes = Vec::with_capacity(std::mem::size_of_val(*values));
+                for &v in row_major(shape, values).iter() {
+                    v.push_le_bytes(&mut bytes);
+                }
+                (name.clone(), shape.clone(), bytes)
+            })
+            .collect();
+        let record = ParametersRecord {
+            format_version: FORMAT_VERSION,
+            crc32: String::new(),
+            kind: KIND.to_owned(),
+            model: model.to_owned(),
+            dtype: T::NAME.to_owned(),
+            parts,
+        };
+        serialize_with(
+            tensors,
+            |crc32| {
+                serde_json::to_string(&ParametersRecord { crc32, ..record }).unwrap_or_default()
+            },
+            Vec::new(),
+            dtype_of::<T>(),
+            "<memory>",
+        )
+    }
+}
+
+/// A tensor's values in row-major order: a two-dimensional tensor transposed from nalgebra's
+/// column-major layout, any other as it is.
+fn row_major<T: Scalar>(shape: &[usize], values: &[T]) -> Vec<T> {
+    match shape {
+        &[rows, cols] => (0..rows)
+            .flat_map(|r| (0..cols).map(move |c| values[r + c * rows]))
+            .collect(),
+        _ => values.to_vec(),
+    }
+}
+
+/// The inverse of [`row_major`].
+fn column_major<T: Scalar>(shape: &[usize], values: Vec<T>) -> Vec<T> {
+    match shape {
+        &[rows, cols] => (0..cols)
+            .flat_map(|c| (0..rows).map(move |r| (r, c)))
+            .map(|(r, c)| values[r * cols + c])
+            .collect(),
+        _ => values,
+    }
+}
+
+/// Reads the tensors `names` with `shapes` from a parameters file (or any safetensors file
+/// with those names: one saved by PyTorch, or by [`Autoencoder::save`]), column-major.
+///
+/// A parameters record, when there is one, must be for `model` and the dtype `T`, and its
+/// parts must be `parts`.
+fn read<T: Scalar>(
+    bytes: &[u8],
+    file_name: &str,
+    model: &str,
+    parts: Option<&PartsRecord>,
+    names: &[String],
+    shapes: &[Vec<usize>],
+) -> Result<Vec<Vec<T>>> {
+    let file = TensorFile::parse(bytes, file_name, false)?;
+    if let Ok(json) = file.metadata_json() {
+        check_record::<T>(&file, json, model, parts)?;
+    }
+    file.only(names)?;
+    names
+        .iter()
+        .zip(shapes)
+        .map(|(name, shape)| Ok(column_major(shape, file.values::<T>(name, shape)?)))
+        .collect()
+}
+
+/// Checks a parameters record against the model it is loaded into; other records (of a
+/// whole one-layer model, a stack) say nothing the tensors do not.
+fn check_record<T: Scalar>(
+    file: &TensorFile<'_>,
+    json: &str,
+    model: &str,
+    parts: Option<&PartsRecord>,
+) -> Result<()> {
+    let invalid = |detail: String| file.fail(ModelFileProblem::InvalidMetadata { detail });
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
+    if value.get("kind").and_then(|k| k.as_str()) != Some(KIND) {
+        return Ok(());
+    }
+    // Parameters files were never written without the whole-file checksum: one without it has
+    // had that key's name damaged, which would leave the header unchecked.
+    if file.metadata(super::WHOLE_FILE_KEY).is_none() {
+        return Err(file.fail(ModelFileProblem::MissingChecksum));
+    }
+    let record: ParametersRecord =
+        serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+    if record.format_version != FORMAT_VERSION {
+        return Err(invalid(format!(
+            "format_version {} is not {FORMAT_VERSION}",
+            record.format_version
+        )));
+    }
+    if record.model != model {
+        return Err(invalid(format!(
+            "the parameters of a `{}`, loaded into a `{model}`",
+            record.model
+        )));
+    }
+    if record.dtype != T::NAME {
+        return Err(file.fail(ModelFileProblem::WrongDtype {
+            tensor: "(model)".to_owned(),
+            expected: T::NAME,
+            found: record.dtype,
+        }));
+    }
+    if let (Some(saved), Some(found)) = (&record.parts, parts)
+        && let Some((part, saved, found)) = saved.first_difference(found)
+    {
+        return Err(file.fail(ModelFileProblem::PartMismatch { part, saved, found }));
+    }
+    Ok(())
+}
+
+/// Copies `values` into the model's parameter slices.
+fn assign<T: Scalar>(targets: Vec<&mut [T]>, values: Vec<Vec<T>>) {
+    for (target, values) in targets.into_iter().zip(values) {
+        target.copy_from_slice(&values);
+    }
+}
+
+impl<E, D, R, C, L> Autoencoder<E, D, R, C, L>
+where
+    E: Encoder,
+    D: Decoder<E::Scalar>,
+    R: Regularizer<E::Scalar>,
+    C: Corruption<E::Scalar>,
+    L: Loss<E::Scalar>,
+{
+    fn list(&self) -> List<'_, E::Scalar> {
+        List {
+            names: self.parameter_names(),
+            shapes: self.parameter_shapes(),
+            values: self.parameters(),
+        }
+    }
+
+    /// The model's parameters as the bytes of a safetensors file (see
+    /// [`save_parameters`](Self::save_parameters)).
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when a part's [`parameter_shapes`](Encoder::parameter_shapes)
+    /// or names do not fit its parameters; [`Error::ModelFile`] with
+    /// [`ModelFileProblem::DuplicateKey`] for a name used twice.
+    pub fn parameters_to_safetensors(&self) -> Result<Vec<u8>> {
+        self.list()
+            .to_bytes("autoencoder", Some(PartsRecord::of(self)))
+    }
+
+    /// Saves every parameter of the model, whatever its encoder and decoder (deep, stacked, a
+    /// user's own), by the names of [`parameter_names`](Self::parameter_names) with the shapes
+    /// of [`parameter_shapes`](Self::parameter_shapes), and a record of its loss, regularizers
+    /// and corruption; crash-safely, as [`save`](Self::save). Load it with
+    /// [`load_parameters`](Self::load_parameters) into a model built the same way.
+    ///
+    /// ```
+    /// use autoencoders::{Activation, Autoencoder, DenseDecoder, Init, StackedDecoder, StackedEncoder};
+    /// use nalgebra::DMatrix;
+    /// use rand::{SeedableRng, rngs::ChaCha8Rng};
+    ///
+    /// // 8 → 6 → 3 → 6 → 8.
+    /// let build = |seed| -> autoencoders::Result<_> {
+    ///     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    ///     let encoder = StackedEncoder::<f64>::random(&[8, 6, 3], Activation::Tanh, Init::GlorotUniform, &mut rng)?;
+    ///     let decoder = StackedDecoder::new(vec![
+    ///         DenseDecoder::new(3, 6, Activation::Tanh, Init::GlorotUniform, &mut rng)?,
+    ///         DenseDecoder::new(6, 8, Activation::Sigmoid, Init::GlorotUniform, &mut rng)?,
+    ///     ])?;
+    ///     Autoencoder::new(encoder, decoder)
+    /// };
+    /// let deep = build(0)?;
+    /// let path = std::env::temp_dir().join("autoencoders-doc-parameters.safetensors");
+    /// deep.save_parameters(&path)?;
+    /// let mut other = build(1)?;
+    /// other.load_parameters(&path)?;
+    /// let x = DMatrix::from_element(2, 8, 0.5);
+    /// assert_eq!(other.reconstruct(&x)?, deep.reconstruct(&x)?);
+    /// # std::fs::remove_file(path).ok();
+    /// # Ok::<(), autoencoders::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`parameters_to_safetensors`](Self::parameters_to_safetensors); [`Error::Io`] when
+    /// the file cannot be written (the old file, if any, is kept).
+    pub fn save_parameters(&self, path: impl AsRef<Path>) -> Result<()> {
+        write_atomically(path.as_ref(), &self.parameters_to_safetensors()?)
+    }
+
+    /// Replaces every parameter by the tensor of the same name in a safetensors file: one
+    /// written by [`save_parameters`](Self::save_parameters) or [`save`](Self::save), or by
+    /// PyTorch with these names and `nn.Linear` layouts. The model's architecture, loss,
+    /// regularizers and corruption stay as they are.
+    ///
+    /// # Errors
+    /// [`Error::Io`]; [`Error::ModelFile`] for a damaged file, a tensor that is missing, extra,
+    /// of another dtype or shape, or not finite, and [`ModelFileProblem::PartMismatch`] when
+    /// the file was saved with another loss, regularizer or corruption (a user's included, by
+    /// its name and hyper-parameters). The model is then unchanged.
+    pub fn load_parameters(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        let (bytes, name) = read_file(path.as_ref())?;
+        self.load_parameters_from_safetensors(&bytes, &name)
+    }
+
+    /// [`load_parameters`](Self::load_parameters) from bytes; `name` identifies them in
+    /// errors.
+    ///
+    /// # Errors
+    /// As [`load_parameters`](Self::load_parameters).
+    pub fn load_parameters_from_safetensors(&mut self, bytes: &[u8], name: &str) -> Result<()> {
+        let list = self.list();
+        list.check()?;
+        let values = read::<E::Scalar>(
+            bytes,
+            name,
+            "autoencoder",
+            Some(&PartsRecord::of(self)),
+            &list.names,
+            &list.shapes,
+        )?;
+        assign(self.parameters_mut(), values);
+        Ok(())
+    }
+}
+
+impl<E: Encoder> Classifier<E> {
+    fn list(&self) -> List<'_, E::Scalar> {
+        List {
+            names: self.parameter_names(),
+            shapes: self.parameter_shapes(),
+            values: self.parameters(),
+        }
+    }
+
+    /// The classifier's parameters as the bytes of a safetensors file (see
+    /// [`save_parameters`](Self::save_parameters)).
+    ///
+    /// # Errors
+    /// As [`Autoencoder::parameters_to_safetensors`].
+    pub fn parameters_to_safetensors(&self) -> Result<Vec<u8>> {
+        self.list().to_bytes("classifier", None)
+    }
+
+    /// Saves every parameter — the encoder's, whatever it is, then `head.weight` and
+    /// `head.bias` — crash-safely; load it with [`load_parameters`](Self::load_parameters)
+    /// into a classifier built the same way.
+    ///
+    /// # Errors
+    /// As [`Autoencoder::save_parameters`].
+    pub fn save_parameters(&self, path: impl AsRef<Path>) -> Result<()> {
+        write_atomically(path.as_ref(), &self.parameters_to_safetensors()?)
+    }
+
+    /// Replaces every parameter by the tensor of the same name in a safetensors file; the
+    /// classifier's settings (weight decay, a frozen encoder) stay as they are.
+    ///
+    /// # Errors
+    /// As [`Autoencoder::load_parameters`], without the check of parts.
+    pub fn load_parameters(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        let (bytes, name) = read_file(path.as_ref())?;
+        self.load_parameters_from_safetensors(&bytes, &name)
+    }
+
+    /// [`load_parameters`](Self::load_parameters) from bytes; `name` identifies them in
+    /// errors.
+    ///
+    /// # Errors
+    /// As [`load_parameters`](Self::load_parameters).
+    pub fn load_parameters_from_safetensors(&mut self, bytes: &[u8], name: &str) -> Result<()> {
+        let list = self.list();
+        list.check()?;
+        let values = read::<E::Scalar>(bytes, name, "classifier", None, &list.names, &list.shapes)?;
+        assign(self.parameters_mut(), values);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_major_and_column_major_are_inverse_and_transpose_matrices() {
+        let m = nalgebra::DMatrix::from_row_slice(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let rows = row_major(&[2, 3], m.as_slice());
+        assert_eq!(rows, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(column_major(&[2, 3], rows), m.as_slice());
+        assert_eq!(row_major(&[3], &[1.0, 2.0, 3.0]), [1.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn an_inconsistent_list_is_refused_before_writing() {
+        let values = [1.0_f64, 2.0, 3.0];
+        let list = |names: &[&str], shapes: Vec<Vec<usize>>| List {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            shapes,
+            values: vec![&values[..], &values[..]],
+        };
+        assert!(list(&["a", "b"], vec![vec![3], vec![3]]).check().is_ok());
+        assert!(matches!(
+            list(&["a", "a"], vec![vec![3], vec![3]]).check(),
+            Err(Error::ModelFile {
+                problem: ModelFileProblem::DuplicateKey { .. },
+                ..
+            })
+        ));
+        for shapes in [
+            vec![vec![3], vec![2, 2]],
+            vec![vec![3], vec![]],
+            vec![vec![3], vec![usize::MAX, 2]],
+            vec![vec![3]],
+        ] {
+            assert!(
+                matches!(
+                    list(&["a", "b"], shapes.clone()).check(),
+                    Err(Error::DimensionMismatch { .. })
+                ),
+                "{shapes:?}"
+            );
+        }
+        assert!(matches!(
+            list(&["a"], vec![vec![3], vec![3]]).check(),
+            Err(Error::DimensionMismatch { .. })
+        ));
+    }
+}
