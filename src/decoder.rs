@@ -86,6 +86,13 @@ pub trait Decoder<T: Scalar>: Clone + fmt::Debug {
         self.parameters().iter().map(|p| vec![p.len()]).collect()
     }
 
+    /// The decoder as the crate's [`DenseDecoder`]; see
+    /// [`Encoder::as_dense`](crate::Encoder::as_dense). `None`, the provided answer, for any
+    /// other.
+    fn as_dense(&self) -> Option<&DenseDecoder<T>> {
+        None
+    }
+
     /// A copy that owns its weights, for unrolling a stack into a deep autoencoder
     /// ([`PretrainedStack::deep_autoencoder`](crate::PretrainedStack::deep_autoencoder)):
     /// a tied decoder takes `tied`, the encoder's code-layer weights (`code_dim × output_dim`),
@@ -348,6 +355,10 @@ impl<T: Scalar> Decoder<T> for DenseDecoder<T> {
         }
         shapes.push(vec![self.bias.len()]);
         shapes
+    }
+
+    fn as_dense(&self) -> Option<&DenseDecoder<T>> {
+        Some(self)
     }
 
     /// A tied decoder takes `tied` transposed as its own weights.

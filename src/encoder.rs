@@ -181,6 +181,13 @@ pub trait Encoder: Clone + fmt::Debug {
         self.parameters().iter().map(|p| vec![p.len()]).collect()
     }
 
+    /// The encoder as the crate's [`DenseEncoder`], so that a file can record its whole
+    /// architecture (a checkpoint of a one-layer dense model rebuilds it); `None`, the
+    /// provided answer, for any other, whose file then records its tensors by name.
+    fn as_dense(&self) -> Option<&DenseEncoder<Self::Scalar>> {
+        None
+    }
+
     /// Encodes a batch.
     ///
     /// # Shapes
@@ -483,6 +490,10 @@ impl<T: Scalar> Encoder for DenseEncoder<T> {
             vec![self.weights.nrows(), self.weights.ncols()],
             vec![self.bias.len()],
         ]
+    }
+
+    fn as_dense(&self) -> Option<&DenseEncoder<T>> {
+        Some(self)
     }
 }
 

@@ -923,3 +923,237 @@ fn damaged_parameter_files_are_typed_errors_that_leave_the_model_alone() {
     }
     assert!(refused > 100, "{refused}");
 }
+
+/// The environment variable that makes `resume_child` the child's part of a resume test.
+const CHILD_ROLE: &str = "AUTOENCODERS_USER_STACKS_CHILD";
+
+fn resume_data() -> DMatrix<f64> {
+    uniform(40, 6, 0.0, 1.0, &mut rng(70))
+}
+
+fn resume_config() -> TrainingConfig {
+    TrainingConfig::default().with_epochs(5).with_batch_size(8)
+}
+
+/// A deep dense autoencoder, 6 → 4 → 3 → 4 → 6, with weight decay over all four matrices.
+fn deep_dense()
+-> Autoencoder<StackedEncoder<f64>, StackedDecoder<f64>, WeightDecay, autoencoders::GaussianNoise> {
+    let encoder = StackedEncoder::random(
+        &[6, 4, 3],
+        Activation::Tanh,
+        Init::GlorotUniform,
+        &mut rng(71),
+    )
+    .unwrap();
+    let decoder = StackedDecoder::new(vec![decoder(3, 4, 72), decoder(4, 6, 73)]).unwrap();
+    Autoencoder::new(encoder, decoder)
+        .unwrap()
+        .with_regularizer(WeightDecay::new(0.01).unwrap())
+        .with_corruption(autoencoders::GaussianNoise::new(0.1).unwrap())
+}
+
+fn adam() -> autoencoders::Adam<f64> {
+    autoencoders::Adam::new(1e-2).unwrap()
+}
+
+/// The child's part: resume from the checkpoint in `folder`, into a model built afresh, and
+/// leave a final checkpoint.
+fn resume_in_child<E, D, R, C, L>(
+    folder: &std::path::Path,
+    build: fn() -> Autoencoder<E, D, R, C, L>,
+) where
+    E: Encoder<Scalar = f64>,
+    D: Decoder<f64>,
+    R: Regularizer<f64>,
+    C: Corruption<f64>,
+    L: Loss<f64>,
+{
+    let checkpoint =
+        autoencoders::Checkpoint::<f64>::load(folder.join("interrupted.safetensors")).unwrap();
+    assert_eq!(checkpoint.epochs_done(), 2);
+    let mut model = build();
+    let mut run = checkpoint
+        .resume(&mut model, adam())
+        .unwrap()
+        .with_checkpoints(autoencoders::Checkpointing::new(
+            folder.join("final.safetensors"),
+        ));
+    model
+        .fit_resumable(&resume_data(), None, &mut run, &mut ())
+        .unwrap();
+}
+
+/// Runs only as the child process of the resume tests below.
+#[test]
+fn resume_child() {
+    let Ok(role) = std::env::var(CHILD_ROLE) else {
+        return;
+    };
+    let (name, folder) = role.split_once('|').unwrap();
+    let folder = std::path::Path::new(folder);
+    match name {
+        "user" => resume_in_child(folder, || user_model(80, 0.05)),
+        _ => resume_in_child(folder, deep_dense),
+    }
+}
+
+/// Five epochs without a break; and with a checkpoint every two epochs, stopped after the
+/// third and resumed from epoch 2 in a new process: the same bits.
+fn resumes_exactly<E, D, R, C, L>(name: &str, build: fn() -> Autoencoder<E, D, R, C, L>)
+where
+    E: Encoder<Scalar = f64>,
+    D: Decoder<f64>,
+    R: Regularizer<f64>,
+    C: Corruption<f64>,
+    L: Loss<f64>,
+{
+    let folder = std::env::temp_dir().join(format!(
+        "ae-user-stacks-resume-{name}-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&folder).unwrap();
+    let x = resume_data();
+    let mut whole = build();
+    let mut optimizer = adam();
+    let mut generator = rng(81);
+    let history = whole
+        .fit_with(
+            &x,
+            None,
+            &resume_config(),
+            &mut optimizer,
+            &mut generator,
+            &mut (),
+        )
+        .unwrap();
+
+    let mut interrupted = build();
+    let mut run = autoencoders::TrainingRun::new(resume_config(), adam(), rng(81))
+        .with_checkpoints(
+            autoencoders::Checkpointing::new(folder.join("interrupted.safetensors"))
+                .with_interval(2),
+        );
+    let mut stop_after_third = |report: &autoencoders::EpochReport| {
+        if report.epoch == 2 {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    };
+    interrupted
+        .fit_resumable(&x, None, &mut run, &mut stop_after_third)
+        .unwrap();
+    assert_eq!(run.epochs_done(), 3);
+
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "resume_child",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(CHILD_ROLE, format!("{name}|{}", folder.display()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("test resume_child ... ok"),
+        "child process failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let last = autoencoders::Checkpoint::<f64>::load(folder.join("final.safetensors")).unwrap();
+    assert_eq!(last.epochs_done(), 5);
+    let report_bits = |epochs: &[autoencoders::EpochReport]| -> Vec<[u64; 3]> {
+        epochs
+            .iter()
+            .map(|r| {
+                [
+                    r.reconstruction_loss.to_bits(),
+                    r.penalty.to_bits(),
+                    r.objective.to_bits(),
+                ]
+            })
+            .collect()
+    };
+    assert_eq!(
+        report_bits(&last.history().epochs),
+        report_bits(&history.epochs)
+    );
+    assert_eq!(last.generator(), &generator);
+    assert!(
+        matches!(
+            last.model(),
+            Err(Error::ModelFile {
+                problem: ModelFileProblem::CustomComponent {
+                    component: "layers",
+                    ..
+                },
+                ..
+            })
+        ),
+        "only a one-layer dense model is rebuilt from a checkpoint"
+    );
+    let mut resumed = build();
+    last.resume(&mut resumed, adam()).unwrap();
+    let bits = |m: &Autoencoder<E, D, R, C, L>| -> Vec<u64> {
+        m.parameters()
+            .iter()
+            .flat_map(|p| p.iter().map(|v| v.to_bits()))
+            .collect()
+    };
+    assert_eq!(bits(&resumed), bits(&whole));
+    std::fs::remove_dir_all(&folder).ok();
+}
+
+#[test]
+fn a_model_of_user_parts_resumes_in_a_new_process_bit_for_bit() {
+    resumes_exactly("user", || user_model(80, 0.05));
+}
+
+#[test]
+fn a_deep_dense_autoencoder_resumes_in_a_new_process_bit_for_bit() {
+    resumes_exactly("deep", deep_dense);
+}
+
+#[test]
+fn a_checkpoint_of_user_parts_continues_only_a_model_built_alike() {
+    let x = resume_data();
+    let path = std::env::temp_dir().join(format!(
+        "ae-user-stacks-cp-{}.safetensors",
+        std::process::id()
+    ));
+    let mut model = user_model(82, 0.05);
+    let mut run = autoencoders::TrainingRun::new(resume_config().with_epochs(1), adam(), rng(83))
+        .with_checkpoints(autoencoders::Checkpointing::new(&path));
+    model.fit_resumable(&x, None, &mut run, &mut ()).unwrap();
+    let load = || autoencoders::Checkpoint::<f64>::load(&path).unwrap();
+    let mismatch =
+        |result: autoencoders::Result<autoencoders::TrainingRun<autoencoders::Adam<f64>>>,
+         expected: &str| match result {
+            Err(Error::CheckpointMismatch { what }) => assert!(what.contains(expected), "{what}"),
+            other => panic!("expected a mismatch about {expected}, got {other:?}"),
+        };
+    mismatch(
+        load().resume(&mut user_model(84, 0.06), adam()),
+        "regularizers",
+    );
+    let mut narrower = Autoencoder::new(
+        StackedEncoder::new(vec![
+            dense(6, 3, Activation::Tanh, 85),
+            dense(3, 3, Activation::Sigmoid, 86),
+        ])
+        .unwrap(),
+        decoder(3, 6, 87),
+    )
+    .unwrap()
+    .with_regularizer((CodeEnergy(0.05), L1Sparsity::new(0.01).unwrap()))
+    .with_corruption(Jitter)
+    .with_loss(SmoothAbsolute);
+    mismatch(load().resume(&mut narrower, adam()), "tensors");
+    let mut fresh = user_model(88, 0.05);
+    load().resume(&mut fresh, adam()).unwrap();
+    assert_eq!(bits(fresh.parameters()), bits(model.parameters()));
+    std::fs::remove_file(&path).ok();
+}

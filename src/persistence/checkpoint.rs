@@ -1,15 +1,16 @@
 //! Checkpoints: a training run saved between epochs, to be resumed bit for bit.
 
-use super::record::ModelRecord;
+use super::parameters::{List, ParametersRecord, assign, column_major, parameters_record};
+use super::record::{ModelRecord, PartsRecord};
 use super::{
-    ModelFileProblem, TensorFile, layer_tensors, matrix_bytes, model_error, read_file,
-    read_layers_among, serialize, vector_bytes,
+    ModelFileProblem, TensorFile, dtype_of, matrix_bytes, model_error, read_file,
+    read_layers_among, serialize_with, vector_bytes,
 };
 use crate::run::{DataFingerprint, TrainingRun};
 use crate::{
-    Autoencoder, Corruption, Decay, DenseDecoder, DenseEncoder, DynamicAutoencoder, EpochReport,
-    Error, History, LearningRateSchedule, Loss, Optimizer, OptimizerState, Regularizer, Result,
-    Scalar, StopReason, TrainingConfig,
+    Autoencoder, Corruption, Decay, Decoder, DenseDecoder, DenseEncoder, DynamicAutoencoder,
+    Encoder, EpochReport, Error, History, LearningRateSchedule, Loss, Optimizer, OptimizerState,
+    Regularizer, Result, Scalar, StopReason, TrainingConfig,
 };
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
@@ -47,12 +48,14 @@ const GENERATOR: &str = "ChaCha8";
 ///
 /// | tensor | shape |
 /// | --- | --- |
-/// | the model's tensors, as [`save`](Autoencoder::save) writes them | |
+/// | the model's tensors, as [`save_parameters`](Autoencoder::save_parameters) writes them (for a one-layer dense model, as [`save`](Autoencoder::save) does) | |
 /// | `optimizer.<state>.<parameter>`, e.g. `optimizer.m.encoder.weight` | the parameter's |
 ///
 /// and three metadata entries:
-/// - `autoencoders`: the model's architecture, as in a saved model, whose `crc32` covers the
-///   whole tensor data section (model and optimiser tensors);
+/// - `autoencoders`: the model — for one dense layer each way its architecture, as in a saved
+///   model; for any other model (a stack, a user's own layers) the parameters record, with
+///   each tensor's name and shape and the loss, regularizers and corruption — whose `crc32`
+///   covers the whole tensor data section (model and optimiser tensors);
 /// - `autoencoders.checkpoint`: JSON with `format_version`, `epochs_done`, `config`
 ///   (`epochs`, `batch_size`, `shuffle`), `generator` (`algorithm` `"ChaCha8"`, `seed` as 64 hex
 ///   digits, `stream`, `word_pos`), `optimizer` (`kind`, `hyper_parameters`, `counters` and the
@@ -107,15 +110,30 @@ const GENERATOR: &str = "ChaCha8";
 /// ```
 #[derive(Debug)]
 pub struct Checkpoint<T: Scalar> {
-    record: ModelRecord,
-    encoder: DenseEncoder<T>,
-    decoder: DenseDecoder<T>,
+    model: SavedModel<T>,
     optimizer: OptimizerState<T>,
     generator: ChaCha8Rng,
     history: History,
     config: TrainingConfig,
     training_data: DataFingerprint,
     validation_data: Option<DataFingerprint>,
+}
+
+/// The model a checkpoint holds.
+#[derive(Debug)]
+enum SavedModel<T: Scalar> {
+    /// A one-layer dense model, with its whole architecture.
+    Dense {
+        record: ModelRecord,
+        encoder: DenseEncoder<T>,
+        decoder: DenseDecoder<T>,
+    },
+    /// Any other: its tensors by name, and its loss, regularizers and corruption.
+    Named {
+        record: ParametersRecord,
+        /// Column-major, in the record's order.
+        values: Vec<Vec<T>>,
+    },
 }
 
 /// What a checkpoint saves besides the model, borrowed from a run in progress.
@@ -341,22 +359,40 @@ fn optimizer_tensor_name(state: &str, parameter: &str) -> String {
     format!("optimizer.{state}.{parameter}")
 }
 
-impl<T, R, C, L> Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C, L>
+/// Refuses a parameter list that names a tensor twice or has an empty shape.
+fn check_names(shapes: &[(String, Vec<usize>)]) -> std::result::Result<(), ModelFileProblem> {
+    let mut names: Vec<&String> = shapes.iter().map(|(name, _)| name).collect();
+    names.sort();
+    if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(ModelFileProblem::DuplicateKey {
+            key: pair[0].clone(),
+        });
+    }
+    if let Some((name, _)) = shapes.iter().find(|(_, shape)| shape.is_empty()) {
+        return Err(invalid(format!("parameter `{name}` has no shape")));
+    }
+    Ok(())
+}
+
+impl<E, D, R, C, L> Autoencoder<E, D, R, C, L>
 where
-    T: Scalar,
-    R: Regularizer<T>,
-    C: Corruption<T>,
-    L: Loss<T>,
+    E: Encoder,
+    D: Decoder<E::Scalar>,
+    R: Regularizer<E::Scalar>,
+    C: Corruption<E::Scalar>,
+    L: Loss<E::Scalar>,
 {
-    /// The bytes of a checkpoint of this model and `run` (see [`Checkpoint`]).
-    pub(crate) fn checkpoint_bytes(&self, run: RunState<'_, T>) -> Result<Vec<u8>> {
-        let architecture = self.architecture();
-        let shapes = parameter_shapes(
-            architecture.input_dim,
-            architecture.code_dim,
-            architecture.tied,
-        );
-        let mut tensors = self.layer_tensors();
+    /// The bytes of a checkpoint of this model and `run` (see [`Checkpoint`]): a one-layer
+    /// dense model with its architecture, any other by its tensors' names.
+    pub(crate) fn checkpoint_bytes(&self, run: RunState<'_, E::Scalar>) -> Result<Vec<u8>> {
+        let list = List::from(self);
+        let mut tensors = list.tensors()?;
+        let shapes: Vec<(String, Vec<usize>)> = list
+            .names
+            .iter()
+            .cloned()
+            .zip(list.shapes.iter().cloned())
+            .collect();
         for (state, values) in run.optimizer.tensors() {
             let fits = values.len() == shapes.len()
                 && values
@@ -431,15 +467,30 @@ where
             )
         })?;
         let checksum = format!("{:08x}", crc32fast::hash(json.as_bytes()));
-        serialize::<T>(
-            tensors,
-            ModelRecord::describe::<T, R, C, L>(self),
-            vec![
-                (CHECKPOINT_KEY.to_owned(), json),
-                (CHECKPOINT_CHECKSUM_KEY.to_owned(), checksum),
-            ],
-            "<checkpoint>",
-        )
+        let extra = vec![
+            (CHECKPOINT_KEY.to_owned(), json),
+            (CHECKPOINT_CHECKSUM_KEY.to_owned(), checksum),
+        ];
+        let dtype = dtype_of::<E::Scalar>();
+        match ModelRecord::describe_any(self) {
+            Some(record) => serialize_with(
+                tensors,
+                |crc32| ModelRecord { crc32, ..record }.to_json(),
+                extra,
+                dtype,
+                "<checkpoint>",
+            ),
+            None => {
+                let record = list.record("autoencoder", Some(PartsRecord::of(self)));
+                serialize_with(
+                    tensors,
+                    |crc32| record.with_crc32(crc32).to_json(),
+                    extra,
+                    dtype,
+                    "<checkpoint>",
+                )
+            }
+        }
     }
 }
 
@@ -485,28 +536,60 @@ impl<T: Scalar> Checkpoint<T> {
             ))));
         }
 
-        let model = file.record()?;
-        if model.dtype != T::NAME {
-            return Err(fail(ModelFileProblem::WrongDtype {
-                tensor: "(model)".to_owned(),
-                expected: T::NAME,
-                found: model.dtype.clone(),
-            }));
-        }
-        let shapes = parameter_shapes(model.input_dim, model.code_dim, model.tied);
-        let mut expected = layer_tensors(model.tied);
+        let (model, shapes) =
+            match parameters_record::<T>(&file, file.metadata_json()?, "autoencoder")? {
+                Some(record) => {
+                    let shapes = record.parameters.clone();
+                    check_names(&shapes).map_err(fail)?;
+                    (
+                        SavedModel::Named {
+                            record,
+                            values: Vec::new(),
+                        },
+                        shapes,
+                    )
+                }
+                None => {
+                    let model = file.record()?;
+                    if model.dtype != T::NAME {
+                        return Err(fail(ModelFileProblem::WrongDtype {
+                            tensor: "(model)".to_owned(),
+                            expected: T::NAME,
+                            found: model.dtype.clone(),
+                        }));
+                    }
+                    let shapes = parameter_shapes(model.input_dim, model.code_dim, model.tied);
+                    let (encoder, decoder) = read_layers_among(
+                        &file,
+                        model.input_dim,
+                        model.code_dim,
+                        model.encoder_activation().map_err(|p| file.fail(p))?,
+                        model.decoder_activation().map_err(|p| file.fail(p))?,
+                        model.tied,
+                    )?;
+                    let saved = SavedModel::Dense {
+                        record: model,
+                        encoder,
+                        decoder,
+                    };
+                    (saved, shapes)
+                }
+            };
+        let mut expected: Vec<String> = shapes.iter().map(|(p, _)| p.clone()).collect();
         for state in &record.optimizer.tensors {
             expected.extend(shapes.iter().map(|(p, _)| optimizer_tensor_name(state, p)));
         }
         file.only(&expected)?;
-        let (encoder, decoder) = read_layers_among(
-            &file,
-            model.input_dim,
-            model.code_dim,
-            model.encoder_activation().map_err(|p| file.fail(p))?,
-            model.decoder_activation().map_err(|p| file.fail(p))?,
-            model.tied,
-        )?;
+        let model = match model {
+            SavedModel::Named { record, .. } => {
+                let values = shapes
+                    .iter()
+                    .map(|(name, shape)| Ok(column_major(shape, file.values::<T>(name, shape)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                SavedModel::Named { record, values }
+            }
+            dense => dense,
+        };
 
         let mut optimizer = OptimizerState::new(record.optimizer.kind.clone());
         for (k, v) in &record.optimizer.hyper_parameters {
@@ -519,14 +602,7 @@ impl<T: Scalar> Checkpoint<T> {
             let mut values = Vec::with_capacity(shapes.len());
             for (parameter, shape) in &shapes {
                 let tensor = optimizer_tensor_name(state, parameter);
-                let flat = match shape[..] {
-                    [rows, columns] => file
-                        .matrix::<T>(&tensor, rows, columns)?
-                        .as_slice()
-                        .to_vec(),
-                    _ => file.vector::<T>(&tensor, shape[0])?.as_slice().to_vec(),
-                };
-                values.push(flat);
+                values.push(column_major(shape, file.values::<T>(&tensor, shape)?));
             }
             optimizer = optimizer.with_tensors(state.clone(), values);
         }
@@ -599,9 +675,7 @@ impl<T: Scalar> Checkpoint<T> {
             None => None,
         };
         Ok(Self {
-            record: model,
-            encoder,
-            decoder,
+            model,
             optimizer,
             generator,
             history,
@@ -640,16 +714,26 @@ impl<T: Scalar> Checkpoint<T> {
     ///
     /// # Errors
     /// [`Error::ModelFile`] with [`ModelFileProblem::CustomComponent`] when the model had a
-    /// user-defined regularizer or corruption: build the model as before and
-    /// [`resume`](Self::resume) into it instead.
+    /// user-defined regularizer or corruption, or layers other than one dense layer each way
+    /// (a stack, a user's own): build the model as before and [`resume`](Self::resume) into it
+    /// instead.
     pub fn model(&self) -> Result<DynamicAutoencoder<T>> {
         let fail = |problem| model_error("(checkpoint)", problem);
-        Ok(
-            Autoencoder::new(self.encoder.clone(), self.decoder.clone())?
-                .with_loss(self.record.loss().map_err(fail)?)
-                .with_regularizer(self.record.regularizers().map_err(fail)?)
-                .with_corruption(self.record.corruption().map_err(fail)?),
-        )
+        let SavedModel::Dense {
+            record,
+            encoder,
+            decoder,
+        } = &self.model
+        else {
+            return Err(fail(ModelFileProblem::CustomComponent {
+                component: "layers",
+                name: "not one dense layer each way".to_owned(),
+            }));
+        };
+        Ok(Autoencoder::new(encoder.clone(), decoder.clone())?
+            .with_loss(record.loss().map_err(fail)?)
+            .with_regularizer(record.regularizers().map_err(fail)?)
+            .with_corruption(record.corruption().map_err(fail)?))
     }
 
     /// Continues the run: puts the saved parameters into `model`, the saved state into
@@ -657,34 +741,66 @@ impl<T: Scalar> Checkpoint<T> {
     /// history, ready for [`fit_resumable`](Autoencoder::fit_resumable) on the same data. Add
     /// [`with_checkpoints`](TrainingRun::with_checkpoints) to keep saving.
     ///
-    /// `model` must be built as the checkpointed one was (same sizes, activations, tying, loss,
-    /// regularizers and corruption; its parameters are replaced), and `optimizer` must be of
-    /// the same kind with the same hyper-parameters.
+    /// `model` must be built as the checkpointed one was (same layers, sizes, activations,
+    /// tying, loss, regularizers and corruption, a user's with the same name and
+    /// hyper-parameters; its parameters are replaced), and `optimizer` must be of the same kind
+    /// with the same hyper-parameters. For a model that is not one dense layer each way, the
+    /// checkpoint knows its tensors' names and shapes but not its activations: those are the
+    /// caller's to build alike.
     ///
     /// # Errors
     /// [`Error::CheckpointMismatch`] when `model` or `optimizer` differ from the checkpointed
     /// ones; [`Error::IncompatibleOptimizerState`] from the optimiser's
     /// [`restore`](Optimizer::restore). On error `model` is unchanged.
-    pub fn resume<R, C, L, O>(
+    pub fn resume<E, D, R, C, L, O>(
         self,
-        model: &mut Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C, L>,
+        model: &mut Autoencoder<E, D, R, C, L>,
         mut optimizer: O,
     ) -> Result<TrainingRun<O>>
     where
+        E: Encoder<Scalar = T>,
+        D: Decoder<T>,
         R: Regularizer<T>,
         C: Corruption<T>,
         L: Loss<T>,
         O: Optimizer<T>,
     {
-        let described = ModelRecord {
-            crc32: self.record.crc32.clone(),
-            ..ModelRecord::describe::<T, R, C, L>(model)
+        let values = match self.model {
+            SavedModel::Dense {
+                record,
+                encoder,
+                decoder,
+            } => {
+                let described = ModelRecord::describe_any(model).map(|described| ModelRecord {
+                    crc32: record.crc32.clone(),
+                    ..described
+                });
+                if described.as_ref() != Some(&record) {
+                    return Err(Error::CheckpointMismatch {
+                        what: "the model's architecture, loss, regularizers or corruption",
+                    });
+                }
+                let mut values: Vec<Vec<T>> =
+                    encoder.parameters().iter().map(|p| p.to_vec()).collect();
+                values.extend(decoder.parameters().iter().map(|p| p.to_vec()));
+                values
+            }
+            SavedModel::Named { record, values } => {
+                let list = List::from(&*model);
+                let own = list.record("autoencoder", Some(PartsRecord::of(model)));
+                if own.parameters != record.parameters {
+                    return Err(Error::CheckpointMismatch {
+                        what: "the model's tensors (their names and shapes)",
+                    });
+                }
+                if own.parts != record.parts {
+                    return Err(Error::CheckpointMismatch {
+                        what: "the model's loss, regularizers or corruption",
+                    });
+                }
+                values
+            }
         };
-        if described != self.record {
-            return Err(Error::CheckpointMismatch {
-                what: "the model's architecture, loss, regularizers or corruption",
-            });
-        }
         let current = optimizer.state();
         if current.kind() != self.optimizer.kind() {
             return Err(Error::CheckpointMismatch {
@@ -707,8 +823,7 @@ impl<T: Scalar> Checkpoint<T> {
             });
         }
         optimizer.restore(self.optimizer)?;
-        model.encoder = self.encoder;
-        model.decoder = self.decoder;
+        assign(model.parameters_mut(), values);
         Ok(TrainingRun {
             config: self.config,
             optimizer,

@@ -17,28 +17,63 @@ use crate::{
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// A tensor as a file holds it: name, row-major shape, little-endian bytes.
+pub(crate) type TensorBytes = (String, Vec<usize>, Vec<u8>);
+
 /// The `kind` of a parameters file's record.
 const KIND: &str = "parameters";
 const FORMAT_VERSION: u32 = 1;
 
+/// The record of a parameters file (and of a checkpoint of a model that is not one dense layer
+/// each way).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ParametersRecord {
+pub(crate) struct ParametersRecord {
     format_version: u32,
-    crc32: String,
+    pub(crate) crc32: String,
     kind: String,
     /// `"autoencoder"` or `"classifier"`.
-    model: String,
+    pub(crate) model: String,
     dtype: String,
+    /// Each tensor's name and row-major shape, in the model's parameter order.
+    pub(crate) parameters: Vec<(String, Vec<usize>)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    parts: Option<PartsRecord>,
+    pub(crate) parts: Option<PartsRecord>,
+}
+
+impl ParametersRecord {
+    /// The record with the checksum of the data section filled in.
+    pub(crate) fn with_crc32(self, crc32: String) -> Self {
+        Self { crc32, ..self }
+    }
+
+    pub(crate) fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 /// A model's parameter list: names, shapes, column-major values.
-struct List<'a, T> {
-    names: Vec<String>,
-    shapes: Vec<Vec<usize>>,
-    values: Vec<&'a [T]>,
+pub(crate) struct List<'a, T> {
+    pub(crate) names: Vec<String>,
+    pub(crate) shapes: Vec<Vec<usize>>,
+    pub(crate) values: Vec<&'a [T]>,
+}
+
+impl<'a, E, D, R, C, L> From<&'a Autoencoder<E, D, R, C, L>> for List<'a, E::Scalar>
+where
+    E: Encoder,
+    D: Decoder<E::Scalar>,
+    R: Regularizer<E::Scalar>,
+    C: Corruption<E::Scalar>,
+    L: Loss<E::Scalar>,
+{
+    fn from(model: &'a Autoencoder<E, D, R, C, L>) -> Self {
+        List {
+            names: model.parameter_names(),
+            shapes: model.parameter_shapes(),
+            values: model.parameters(),
+        }
+    }
 }
 
 impl<T: Scalar> List<'_, T> {
@@ -89,10 +124,40 @@ impl<T: Scalar> List<'_, T> {
         Ok(())
     }
 
+    /// The record of a file of these tensors.
+    pub(crate) fn record(&self, model: &str, parts: Option<PartsRecord>) -> ParametersRecord {
+        ParametersRecord {
+            format_version: FORMAT_VERSION,
+            crc32: String::new(),
+            kind: KIND.to_owned(),
+            model: model.to_owned(),
+            dtype: T::NAME.to_owned(),
+            parameters: self
+                .names
+                .iter()
+                .cloned()
+                .zip(self.shapes.iter().cloned())
+                .collect(),
+            parts,
+        }
+    }
+
     /// The file's bytes.
     fn to_bytes(&self, model: &str, parts: Option<PartsRecord>) -> Result<Vec<u8>> {
+        let record = self.record(model, parts);
+        serialize_with(
+            self.tensors()?,
+            |crc32| record.with_crc32(crc32).to_json(),
+            Vec::new(),
+            dtype_of::<T>(),
+            "<memory>",
+        )
+    }
+
+    /// The tensors as a file holds them (name, row-major shape, bytes), once checked.
+    pub(crate) fn tensors(&self) -> Result<Vec<TensorBytes>> {
         self.check()?;
-        let tensors = self
+        Ok(self
             .names
             .iter()
             .zip(&self.shapes)
@@ -104,24 +169,7 @@ impl<T: Scalar> List<'_, T> {
                 }
                 (name.clone(), shape.clone(), bytes)
             })
-            .collect();
-        let record = ParametersRecord {
-            format_version: FORMAT_VERSION,
-            crc32: String::new(),
-            kind: KIND.to_owned(),
-            model: model.to_owned(),
-            dtype: T::NAME.to_owned(),
-            parts,
-        };
-        serialize_with(
-            tensors,
-            |crc32| {
-                serde_json::to_string(&ParametersRecord { crc32, ..record }).unwrap_or_default()
-            },
-            Vec::new(),
-            dtype_of::<T>(),
-            "<memory>",
-        )
+            .collect())
     }
 }
 
@@ -137,7 +185,7 @@ fn row_major<T: Scalar>(shape: &[usize], values: &[T]) -> Vec<T> {
 }
 
 /// The inverse of [`row_major`].
-fn column_major<T: Scalar>(shape: &[usize], values: Vec<T>) -> Vec<T> {
+pub(crate) fn column_major<T: Scalar>(shape: &[usize], values: Vec<T>) -> Vec<T> {
     match shape {
         &[rows, cols] => (0..cols)
             .flat_map(|c| (0..rows).map(move |r| (r, c)))
@@ -180,11 +228,29 @@ fn check_record<T: Scalar>(
     model: &str,
     parts: Option<&PartsRecord>,
 ) -> Result<()> {
+    let Some(record) = parameters_record::<T>(file, json, model)? else {
+        return Ok(());
+    };
+    if let (Some(saved), Some(found)) = (&record.parts, parts)
+        && let Some((part, saved, found)) = saved.first_difference(found)
+    {
+        return Err(file.fail(ModelFileProblem::PartMismatch { part, saved, found }));
+    }
+    Ok(())
+}
+
+/// The parameters record in `json`, checked to be of this version, for `model` and of dtype
+/// `T`, in a file with the whole-file checksum; `None` for another kind of record.
+pub(crate) fn parameters_record<T: Scalar>(
+    file: &TensorFile<'_>,
+    json: &str,
+    model: &str,
+) -> Result<Option<ParametersRecord>> {
     let invalid = |detail: String| file.fail(ModelFileProblem::InvalidMetadata { detail });
     let value: serde_json::Value =
         serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
     if value.get("kind").and_then(|k| k.as_str()) != Some(KIND) {
-        return Ok(());
+        return Ok(None);
     }
     // Parameters files were never written without the whole-file checksum: one without it has
     // had that key's name damaged, which would leave the header unchecked.
@@ -212,16 +278,11 @@ fn check_record<T: Scalar>(
             found: record.dtype,
         }));
     }
-    if let (Some(saved), Some(found)) = (&record.parts, parts)
-        && let Some((part, saved, found)) = saved.first_difference(found)
-    {
-        return Err(file.fail(ModelFileProblem::PartMismatch { part, saved, found }));
-    }
-    Ok(())
+    Ok(Some(record))
 }
 
 /// Copies `values` into the model's parameter slices.
-fn assign<T: Scalar>(targets: Vec<&mut [T]>, values: Vec<Vec<T>>) {
+pub(crate) fn assign<T: Scalar>(targets: Vec<&mut [T]>, values: Vec<Vec<T>>) {
     for (target, values) in targets.into_iter().zip(values) {
         target.copy_from_slice(&values);
     }
@@ -236,11 +297,7 @@ where
     L: Loss<E::Scalar>,
 {
     fn list(&self) -> List<'_, E::Scalar> {
-        List {
-            names: self.parameter_names(),
-            shapes: self.parameter_shapes(),
-            values: self.parameters(),
-        }
+        List::from(self)
     }
 
     /// The model's parameters as the bytes of a safetensors file (see

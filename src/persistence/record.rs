@@ -264,6 +264,32 @@ impl ModelRecord {
         C: Corruption<T>,
         L: Loss<T>,
     {
+        Self::describe_layers(model)
+    }
+
+    /// The record of any model whose encoder and decoder are the crate's dense layers (see
+    /// [`Encoder::as_dense`](crate::Encoder::as_dense)); `None` for others.
+    pub(crate) fn describe_any<E, D, R, C, L>(model: &Autoencoder<E, D, R, C, L>) -> Option<Self>
+    where
+        E: crate::Encoder,
+        D: crate::Decoder<E::Scalar>,
+        R: Regularizer<E::Scalar>,
+        C: Corruption<E::Scalar>,
+        L: Loss<E::Scalar>,
+    {
+        let dense = model.encoder().as_dense().is_some() && model.decoder().as_dense().is_some();
+        dense.then(|| Self::describe_layers(model))
+    }
+
+    /// What the record says of a model with one layer each way.
+    fn describe_layers<E, D, R, C, L>(model: &Autoencoder<E, D, R, C, L>) -> Self
+    where
+        E: crate::Encoder,
+        D: crate::Decoder<E::Scalar>,
+        R: Regularizer<E::Scalar>,
+        C: Corruption<E::Scalar>,
+        L: Loss<E::Scalar>,
+    {
         let PartsRecord {
             loss,
             loss_hyper_parameters,
@@ -274,7 +300,7 @@ impl ModelRecord {
         Self {
             format_version: FORMAT_VERSION,
             crc32: String::new(),
-            dtype: T::NAME.to_owned(),
+            dtype: E::Scalar::NAME.to_owned(),
             input_dim: architecture.input_dim,
             code_dim: architecture.code_dim,
             encoder_activation: architecture.encoder_activation.name().to_owned(),

@@ -4,18 +4,19 @@ use super::checkpoint::RunState;
 use super::write_atomically;
 use crate::run::{DataFingerprint, TrainingRun};
 use crate::{
-    Autoencoder, Corruption, DenseDecoder, DenseEncoder, Error, History, Loss, Observer, Optimizer,
-    Regularizer, Result, Scalar,
+    Autoencoder, Corruption, Decoder, Encoder, Error, History, Loss, Observer, Optimizer,
+    Regularizer, Result,
 };
 use nalgebra::DMatrix;
 use std::path::Path;
 
-impl<T, R, C, L> Autoencoder<DenseEncoder<T>, DenseDecoder<T>, R, C, L>
+impl<E, D, R, C, L> Autoencoder<E, D, R, C, L>
 where
-    T: Scalar,
-    R: Regularizer<T>,
-    C: Corruption<T>,
-    L: Loss<T>,
+    E: Encoder,
+    D: Decoder<E::Scalar>,
+    R: Regularizer<E::Scalar>,
+    C: Corruption<E::Scalar>,
+    L: Loss<E::Scalar>,
 {
     /// Trains as [`fit_with`](Self::fit_with) does, from epoch
     /// [`run.epochs_done()`](TrainingRun::epochs_done) to the run's configured number of
@@ -42,13 +43,13 @@ where
     /// checkpoint cannot be written (the previous checkpoint is then intact).
     pub fn fit_resumable<O, B>(
         &mut self,
-        x: &DMatrix<T>,
-        validation: Option<&DMatrix<T>>,
+        x: &DMatrix<E::Scalar>,
+        validation: Option<&DMatrix<E::Scalar>>,
         run: &mut TrainingRun<O>,
         observer: &mut B,
     ) -> Result<History>
     where
-        O: Optimizer<T>,
+        O: Optimizer<E::Scalar>,
         B: Observer + ?Sized,
     {
         self.fit_resumable_writing(x, validation, run, observer, write_atomically)
@@ -58,14 +59,14 @@ where
     /// make a checkpoint write fail.
     pub(crate) fn fit_resumable_writing<O, B>(
         &mut self,
-        x: &DMatrix<T>,
-        validation: Option<&DMatrix<T>>,
+        x: &DMatrix<E::Scalar>,
+        validation: Option<&DMatrix<E::Scalar>>,
         run: &mut TrainingRun<O>,
         observer: &mut B,
         mut write: impl FnMut(&Path, &[u8]) -> Result<()>,
     ) -> Result<History>
     where
-        O: Optimizer<T>,
+        O: Optimizer<E::Scalar>,
         B: Observer + ?Sized,
     {
         self.check_training(x, validation, &run.config)?;
