@@ -127,12 +127,12 @@ impl<T: Scalar> LayerBuilder<T> for DenseLayer {
 /// squared error, no regularizer, no corruption, [`TrainingConfig::default`], Adam with learning
 /// rate 1e-3.
 pub struct LayerSpec<T: Scalar, B = DenseLayer> {
-    builder: B,
-    loss: Box<dyn Loss<T> + Send + Sync>,
-    regularizer: Box<dyn Regularizer<T> + Send + Sync>,
-    corruption: BoxedCorruption<T>,
-    training: TrainingConfig,
-    optimizer: Box<dyn Optimizer<T> + Send + Sync>,
+    pub(crate) builder: B,
+    pub(crate) loss: Box<dyn Loss<T> + Send + Sync>,
+    pub(crate) regularizer: Box<dyn Regularizer<T> + Send + Sync>,
+    pub(crate) corruption: BoxedCorruption<T>,
+    pub(crate) training: TrainingConfig,
+    pub(crate) optimizer: Box<dyn Optimizer<T> + Send + Sync>,
 }
 
 impl<T: Scalar, B: fmt::Debug> fmt::Debug for LayerSpec<T, B> {
@@ -259,7 +259,7 @@ impl<T: Scalar, B: LayerBuilder<T>> LayerSpec<T, B> {
 /// ```
 #[derive(Debug)]
 pub struct LayerwisePretrainer<T: Scalar, B = DenseLayer> {
-    layers: Vec<LayerSpec<T, B>>,
+    pub(crate) layers: Vec<LayerSpec<T, B>>,
 }
 
 impl<T: Scalar, B> Default for LayerwisePretrainer<T, B> {

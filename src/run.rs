@@ -3,7 +3,7 @@
 //! [`persistence`](crate::persistence)'s; this module names none.
 
 use crate::validate::check_nonzero;
-use crate::{History, Result, Scalar, StopReason, TrainingConfig};
+use crate::{Error, History, Result, Scalar, StopReason, TrainingConfig};
 use nalgebra::DMatrix;
 use rand::rngs::ChaCha8Rng;
 use std::path::{Path, PathBuf};
@@ -173,6 +173,29 @@ impl<O> TrainingRun<O> {
     /// Where checkpoints go, if anywhere.
     pub fn checkpointing(&self) -> Option<&Checkpointing> {
         self.checkpointing.as_ref()
+    }
+
+    /// Fingerprints of `x` and `validation`, checked against those of the data the run has
+    /// trained on, if any.
+    pub(crate) fn check_data<T: Scalar>(
+        &self,
+        x: &DMatrix<T>,
+        validation: Option<&DMatrix<T>>,
+    ) -> Result<(DataFingerprint, Option<DataFingerprint>)> {
+        let fingerprints = (DataFingerprint::of(x), validation.map(DataFingerprint::of));
+        if let Some((training, validating)) = &self.data {
+            if *training != fingerprints.0 {
+                return Err(Error::CheckpointMismatch {
+                    what: "the training data",
+                });
+            }
+            if *validating != fingerprints.1 {
+                return Err(Error::CheckpointMismatch {
+                    what: "the validation data",
+                });
+            }
+        }
+        Ok(fingerprints)
     }
 
     /// Takes the run apart.

@@ -658,8 +658,12 @@ impl Regularizer<f64> for CodeEnergy {
     }
 }
 
-fn pretrain_user_stack(seed: u64) -> PretrainedStack<f64, Layer, DenseDecoder<f64>> {
-    let x = uniform(48, 6, 0.0, 1.0, &mut rng(40));
+fn pretraining_data() -> DMatrix<f64> {
+    uniform(48, 6, 0.0, 1.0, &mut rng(40))
+}
+
+/// Three layers of the user's builder, with the user's loss, corruption and penalties.
+fn user_pretrainer() -> LayerwisePretrainer<f64, UserLayers> {
     let quick = TrainingConfig::default().with_epochs(15).with_batch_size(8);
     let layer = |code_dim, activation| {
         LayerSpec::with_builder(UserLayers {
@@ -680,7 +684,11 @@ fn pretrain_user_stack(seed: u64) -> PretrainedStack<f64, Layer, DenseDecoder<f6
             layer(3, Activation::Sigmoid)
                 .with_regularizer((CodeEnergy(0.01), L1Sparsity::new(0.01).unwrap())),
         )
-        .pretrain(&x, &mut rng(seed))
+}
+
+fn pretrain_user_stack(seed: u64) -> PretrainedStack<f64, Layer, DenseDecoder<f64>> {
+    user_pretrainer()
+        .pretrain(&pretraining_data(), &mut rng(seed))
         .unwrap()
 }
 
@@ -1156,4 +1164,160 @@ fn a_checkpoint_of_user_parts_continues_only_a_model_built_alike() {
     load().resume(&mut fresh, adam()).unwrap();
     assert_eq!(bits(fresh.parameters()), bits(model.parameters()));
     std::fs::remove_file(&path).ok();
+}
+
+/// Every bit of a pretrained stack: its encoders, its decoders and its histories.
+fn stack_bits(stack: &PretrainedStack<f64, Layer, DenseDecoder<f64>>) -> Vec<u64> {
+    let mut out = bits(stack.encoder.parameters());
+    for decoder in &stack.decoders {
+        out.extend(bits(decoder.parameters()));
+    }
+    for history in &stack.histories {
+        for r in &history.epochs {
+            out.extend([
+                r.reconstruction_loss.to_bits(),
+                r.penalty.to_bits(),
+                r.objective.to_bits(),
+            ]);
+        }
+        out.push(history.stop_reason as u64);
+    }
+    out
+}
+
+const PRETRAINING_CHILD: &str = "AUTOENCODERS_PRETRAINING_CHILD";
+
+/// The child's parts: `crash` pretrains with checkpoints and dies in the middle of layer 2
+/// (after its third epoch, one epoch past the last checkpoint); `resume` continues from the
+/// checkpoint to the end.
+#[test]
+fn pretraining_child() {
+    let Ok(role) = std::env::var(PRETRAINING_CHILD) else {
+        return;
+    };
+    let (role, folder) = role.split_once('|').unwrap();
+    let path = std::path::Path::new(folder).join("pretraining.safetensors");
+    let checkpointing = autoencoders::Checkpointing::new(&path).with_interval(2);
+    let x = pretraining_data();
+    match role {
+        "crash" => {
+            let mut die = |layer: usize, report: &autoencoders::EpochReport| {
+                if layer == 1 && report.epoch == 2 {
+                    std::process::exit(17);
+                }
+                std::ops::ControlFlow::Continue(())
+            };
+            user_pretrainer()
+                .pretrain_resumable(&x, rng(90), Some(&checkpointing), None, &mut die)
+                .unwrap();
+            unreachable!("the run dies in layer 2");
+        }
+        _ => {
+            let checkpoint = autoencoders::PretrainingCheckpoint::<f64>::load(&path).unwrap();
+            user_pretrainer()
+                .pretrain_resumable(
+                    &x,
+                    rng(12345),
+                    Some(&checkpointing),
+                    Some(checkpoint),
+                    &mut |_, _| std::ops::ControlFlow::Continue(()),
+                )
+                .unwrap();
+        }
+    }
+}
+
+fn run_pretraining_child(role: &str, folder: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "pretraining_child",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(PRETRAINING_CHILD, format!("{role}|{}", folder.display()))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn pretraining_killed_in_the_middle_of_layer_two_resumes_in_a_new_process_bit_for_bit() {
+    let folder = std::env::temp_dir().join(format!("ae-pretraining-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let x = pretraining_data();
+    let reference = pretrain_user_stack(90);
+    let continue_all =
+        &mut |_: usize, _: &autoencoders::EpochReport| std::ops::ControlFlow::Continue(());
+    // Without a break, and without checkpoints, the resumable run is the plain one.
+    let plain = user_pretrainer()
+        .pretrain_resumable(&x, rng(90), None, None, continue_all)
+        .unwrap();
+    assert_eq!(stack_bits(&plain), stack_bits(&reference));
+
+    let crashed = run_pretraining_child("crash", &folder);
+    assert_eq!(
+        crashed.status.code(),
+        Some(17),
+        "the first child dies in layer 2:\n{}\n{}",
+        String::from_utf8_lossy(&crashed.stdout),
+        String::from_utf8_lossy(&crashed.stderr)
+    );
+    let path = folder.join("pretraining.safetensors");
+    let checkpoint = autoencoders::PretrainingCheckpoint::<f64>::load(&path).unwrap();
+    assert_eq!(
+        (
+            checkpoint.layer(),
+            checkpoint.epochs_done(),
+            checkpoint.layer_finished()
+        ),
+        (1, 2, false)
+    );
+
+    let resumed = run_pretraining_child("resume", &folder);
+    let stdout = String::from_utf8_lossy(&resumed.stdout);
+    assert!(
+        resumed.status.success() && stdout.contains("test pretraining_child ... ok"),
+        "the second child resumes:\n{stdout}\n{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    // The last checkpoint holds the whole run: resuming from it trains nothing and gives the
+    // stack of the run without a break.
+    let last = autoencoders::PretrainingCheckpoint::<f64>::load(&path).unwrap();
+    assert_eq!((last.layer(), last.layer_finished()), (2, true));
+    let finished = user_pretrainer()
+        .pretrain_resumable(&x, rng(1), None, Some(last), continue_all)
+        .unwrap();
+    assert_eq!(stack_bits(&finished), stack_bits(&reference));
+
+    // Resumed with other data, or with a layer built otherwise: refused.
+    let other = uniform(48, 6, 0.0, 1.0, &mut rng(91));
+    let checkpoint = || autoencoders::PretrainingCheckpoint::<f64>::load(&path).unwrap();
+    let refused = user_pretrainer().pretrain_resumable(
+        &other,
+        rng(1),
+        None,
+        Some(checkpoint()),
+        continue_all,
+    );
+    assert!(
+        matches!(refused, Err(Error::CheckpointMismatch { .. })),
+        "{refused:?}"
+    );
+    let layer = |code_dim| {
+        LayerSpec::with_builder(UserLayers {
+            code_dim,
+            activation: Activation::Tanh,
+        })
+    };
+    let wider = LayerwisePretrainer::new()
+        .with_layer(layer(4))
+        .with_layer(layer(4))
+        .with_layer(layer(3));
+    let refused = wider.pretrain_resumable(&x, rng(1), None, Some(checkpoint()), continue_all);
+    assert!(
+        matches!(refused, Err(Error::CheckpointMismatch { .. })),
+        "{refused:?}"
+    );
+    std::fs::remove_dir_all(&folder).ok();
 }

@@ -136,6 +136,14 @@ enum SavedModel<T: Scalar> {
     },
 }
 
+/// More for a checkpoint to hold: tensors and metadata entries of a run around the model's
+/// (a layer-wise pretraining run's finished layers).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Extra {
+    pub(crate) tensors: Vec<super::parameters::TensorBytes>,
+    pub(crate) metadata: Vec<(String, String)>,
+}
+
 /// What a checkpoint saves besides the model, borrowed from a run in progress.
 pub(crate) struct RunState<'a, T> {
     pub(crate) optimizer: OptimizerState<T>,
@@ -236,12 +244,51 @@ struct OptimizerRecord {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReportRecord {
+pub(crate) struct ReportRecord {
     epoch: usize,
     reconstruction_loss: JsonFloat,
     penalty: JsonFloat,
     objective: JsonFloat,
     validation_loss: Option<JsonFloat>,
+}
+
+impl ReportRecord {
+    pub(crate) fn of(r: &EpochReport) -> Self {
+        Self {
+            epoch: r.epoch,
+            reconstruction_loss: JsonFloat(r.reconstruction_loss),
+            penalty: JsonFloat(r.penalty),
+            objective: JsonFloat(r.objective),
+            validation_loss: r.validation_loss.map(JsonFloat),
+        }
+    }
+
+    pub(crate) fn report(&self) -> EpochReport {
+        EpochReport {
+            epoch: self.epoch,
+            reconstruction_loss: self.reconstruction_loss.0,
+            penalty: self.penalty.0,
+            objective: self.objective.0,
+            validation_loss: self.validation_loss.map(|v| v.0),
+        }
+    }
+
+    /// The reports of a history, which must list epochs 0, 1, … in order.
+    pub(crate) fn history(
+        records: &[Self],
+        stop_reason: StopReason,
+    ) -> std::result::Result<History, ModelFileProblem> {
+        if !records.iter().enumerate().all(|(i, r)| r.epoch == i) {
+            return Err(invalid(
+                "the history does not list epochs 0 to epochs_done - 1 in order".to_owned(),
+            ));
+        }
+        Ok(History {
+            epochs: records.iter().map(Self::report).collect(),
+            stop_reason,
+            best_epoch: None,
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -384,9 +431,14 @@ where
 {
     /// The bytes of a checkpoint of this model and `run` (see [`Checkpoint`]): a one-layer
     /// dense model with its architecture, any other by its tensors' names.
-    pub(crate) fn checkpoint_bytes(&self, run: RunState<'_, E::Scalar>) -> Result<Vec<u8>> {
+    pub(crate) fn checkpoint_bytes(
+        &self,
+        run: RunState<'_, E::Scalar>,
+        extra: &Extra,
+    ) -> Result<Vec<u8>> {
         let list = List::from(self);
         let mut tensors = list.tensors()?;
+        tensors.extend(extra.tensors.iter().cloned());
         let shapes: Vec<(String, Vec<usize>)> = list
             .names
             .iter()
@@ -445,18 +497,7 @@ where
                 counters: run.optimizer.counters().clone(),
                 tensors: run.optimizer.tensors().keys().cloned().collect(),
             },
-            history: run
-                .history
-                .epochs
-                .iter()
-                .map(|r| ReportRecord {
-                    epoch: r.epoch,
-                    reconstruction_loss: JsonFloat(r.reconstruction_loss),
-                    penalty: JsonFloat(r.penalty),
-                    objective: JsonFloat(r.objective),
-                    validation_loss: r.validation_loss.map(JsonFloat),
-                })
-                .collect(),
+            history: run.history.epochs.iter().map(ReportRecord::of).collect(),
             training_data: DataRecord::from_fingerprint(run.training_data),
             validation_data: run.validation_data.map(DataRecord::from_fingerprint),
         };
@@ -467,10 +508,12 @@ where
             )
         })?;
         let checksum = format!("{:08x}", crc32fast::hash(json.as_bytes()));
-        let extra = vec![
+        let mut metadata = vec![
             (CHECKPOINT_KEY.to_owned(), json),
             (CHECKPOINT_CHECKSUM_KEY.to_owned(), checksum),
         ];
+        metadata.extend(extra.metadata.iter().cloned());
+        let extra = metadata;
         let dtype = dtype_of::<E::Scalar>();
         match ModelRecord::describe_any(self) {
             Some(record) => serialize_with(
@@ -512,6 +555,11 @@ impl<T: Scalar> Checkpoint<T> {
     /// As [`load`](Self::load).
     pub fn from_safetensors(bytes: &[u8], name: &str) -> Result<Self> {
         let file = TensorFile::parse(bytes, name, true)?;
+        Self::from_file(&file, name, &[])
+    }
+
+    /// The checkpoint in a parsed file that holds nothing else but the tensors `extra`.
+    pub(crate) fn from_file(file: &TensorFile<'_>, name: &str, extra: &[String]) -> Result<Self> {
         let fail = |problem| model_error(name, problem);
         let json = file
             .metadata(CHECKPOINT_KEY)
@@ -537,7 +585,7 @@ impl<T: Scalar> Checkpoint<T> {
         }
 
         let (model, shapes) =
-            match parameters_record::<T>(&file, file.metadata_json()?, "autoencoder")? {
+            match parameters_record::<T>(file, file.metadata_json()?, "autoencoder")? {
                 Some(record) => {
                     let shapes = record.parameters.clone();
                     check_names(&shapes).map_err(fail)?;
@@ -560,7 +608,7 @@ impl<T: Scalar> Checkpoint<T> {
                     }
                     let shapes = parameter_shapes(model.input_dim, model.code_dim, model.tied);
                     let (encoder, decoder) = read_layers_among(
-                        &file,
+                        file,
                         model.input_dim,
                         model.code_dim,
                         model.encoder_activation().map_err(|p| file.fail(p))?,
@@ -579,6 +627,7 @@ impl<T: Scalar> Checkpoint<T> {
         for state in &record.optimizer.tensors {
             expected.extend(shapes.iter().map(|(p, _)| optimizer_tensor_name(state, p)));
         }
+        expected.extend(extra.iter().cloned());
         file.only(&expected)?;
         let model = match model {
             SavedModel::Named { record, .. } => {
@@ -648,27 +697,13 @@ impl<T: Scalar> Checkpoint<T> {
                 record.epochs_done, c.epochs
             ))));
         }
-        let in_order = record.history.iter().enumerate().all(|(i, r)| r.epoch == i);
-        if record.history.len() != record.epochs_done || !in_order {
+        if record.history.len() != record.epochs_done {
             return Err(fail(invalid(
                 "the history does not list epochs 0 to epochs_done - 1 in order".to_owned(),
             )));
         }
-        let history = History {
-            epochs: record
-                .history
-                .iter()
-                .map(|r| EpochReport {
-                    epoch: r.epoch,
-                    reconstruction_loss: r.reconstruction_loss.0,
-                    penalty: r.penalty.0,
-                    objective: r.objective.0,
-                    validation_loss: r.validation_loss.map(|v| v.0),
-                })
-                .collect(),
-            stop_reason: StopReason::Completed,
-            best_epoch: None,
-        };
+        let history =
+            ReportRecord::history(&record.history, StopReason::Completed).map_err(fail)?;
         let training_data = record.training_data.fingerprint().map_err(fail)?;
         let validation_data = match &record.validation_data {
             Some(v) => Some(v.fingerprint().map_err(fail)?),

@@ -41,6 +41,7 @@ pub(crate) mod checkpoint;
 mod header;
 mod offsets;
 mod parameters;
+mod pretraining;
 mod record;
 mod resumable;
 mod stack;
@@ -49,6 +50,7 @@ mod stack;
 pub use crate::file_problem::ModelFileProblem;
 pub use checkpoint::{CHECKPOINT_CHECKSUM_KEY, CHECKPOINT_KEY, Checkpoint};
 pub use header::WHOLE_FILE_KEY;
+pub use pretraining::{PRETRAINING_KEY, PretrainingCheckpoint};
 
 pub(crate) use atomic::write_atomically;
 #[cfg(test)]
@@ -174,11 +176,12 @@ pub(crate) fn serialize_with(
 }
 
 /// The metadata keys this crate writes.
-const KNOWN_KEYS: [&str; 4] = [
+const KNOWN_KEYS: [&str; 5] = [
     METADATA_KEY,
     header::WHOLE_FILE_KEY,
     checkpoint::CHECKPOINT_KEY,
     checkpoint::CHECKPOINT_CHECKSUM_KEY,
+    pretraining::PRETRAINING_KEY,
 ];
 
 /// The header's bytes, when the length prefix fits the file and the safetensors cap.

@@ -1,8 +1,8 @@
 //! [`fit_resumable`](crate::Autoencoder::fit_resumable): training that writes checkpoints.
 
-use super::checkpoint::RunState;
+use super::checkpoint::{Extra, RunState};
 use super::write_atomically;
-use crate::run::{DataFingerprint, TrainingRun};
+use crate::run::TrainingRun;
 use crate::{
     Autoencoder, Corruption, Decoder, Encoder, Error, History, Loss, Observer, Optimizer,
     Regularizer, Result,
@@ -52,7 +52,14 @@ where
         O: Optimizer<E::Scalar>,
         B: Observer + ?Sized,
     {
-        self.fit_resumable_writing(x, validation, run, observer, write_atomically)
+        self.fit_resumable_writing(
+            x,
+            validation,
+            run,
+            observer,
+            write_atomically,
+            &Extra::default(),
+        )
     }
 
     /// [`fit_resumable`](Self::fit_resumable) with the file writer injected, so that tests can
@@ -64,6 +71,7 @@ where
         run: &mut TrainingRun<O>,
         observer: &mut B,
         mut write: impl FnMut(&Path, &[u8]) -> Result<()>,
+        extra: &Extra,
     ) -> Result<History>
     where
         O: Optimizer<E::Scalar>,
@@ -79,19 +87,7 @@ where
         if let Some(checkpointing) = &run.checkpointing {
             checkpointing.validate()?;
         }
-        let fingerprints = (DataFingerprint::of(x), validation.map(DataFingerprint::of));
-        if let Some((training, validating)) = &run.data {
-            if *training != fingerprints.0 {
-                return Err(Error::CheckpointMismatch {
-                    what: "the training data",
-                });
-            }
-            if *validating != fingerprints.1 {
-                return Err(Error::CheckpointMismatch {
-                    what: "the validation data",
-                });
-            }
-        }
+        let fingerprints = run.check_data(x, validation)?;
         let TrainingRun {
             config,
             optimizer,
@@ -116,14 +112,17 @@ where
                 if history.epochs.len() % checkpointing.interval() != 0 {
                     return Ok(());
                 }
-                let bytes = model.checkpoint_bytes(RunState {
-                    optimizer: optimizer.state(),
-                    generator: rng,
-                    history,
-                    config,
-                    training_data: training,
-                    validation_data: validating.as_ref(),
-                })?;
+                let bytes = model.checkpoint_bytes(
+                    RunState {
+                        optimizer: optimizer.state(),
+                        generator: rng,
+                        history,
+                        config,
+                        training_data: training,
+                        validation_data: validating.as_ref(),
+                    },
+                    extra,
+                )?;
                 write(checkpointing.path(), &bytes)
             },
         )?;
@@ -176,7 +175,7 @@ mod tests {
             }
         };
         let err = model
-            .fit_resumable_writing(&x, None, &mut run, &mut (), writer)
+            .fit_resumable_writing(&x, None, &mut run, &mut (), writer, &Extra::default())
             .unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{err}");
         assert_eq!(run.epochs_done(), 2, "the history keeps the second epoch");
