@@ -399,6 +399,30 @@ impl<E: Encoder> Classifier<E> {
         G: Rng + ?Sized,
         B: Observer<SupervisedReport> + ?Sized,
     {
+        self.check_training(x, labels, validation, config)?;
+        let mut history = History::new(config);
+        self.run_epochs(
+            x,
+            labels,
+            validation,
+            config,
+            optimizer,
+            rng,
+            observer,
+            &mut history,
+            |_, _, _, _| Ok(()),
+        )?;
+        Ok(history)
+    }
+
+    /// Everything `fit_with` checks before any work.
+    pub(crate) fn check_training(
+        &self,
+        x: &DMatrix<E::Scalar>,
+        labels: &[usize],
+        validation: Option<(&DMatrix<E::Scalar>, &[usize])>,
+        config: &TrainingConfig,
+    ) -> Result<()> {
         config.validate()?;
         check_data(x, self.encoder.input_dim(), "training data")?;
         self.check_labels(x, labels, "training labels")?;
@@ -406,14 +430,35 @@ impl<E: Encoder> Classifier<E> {
             check_data(vx, self.encoder.input_dim(), "validation data")?;
             self.check_labels(vx, vy, "validation labels")?;
         }
-        config.check_validation(validation.is_some())?;
+        config.check_validation(validation.is_some())
+    }
+
+    /// The epoch loop for this model from epoch `history.epochs.len()`, calling `after_epoch`
+    /// after each; the caller has run [`check_training`](Self::check_training).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run_epochs<O, G, B>(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        labels: &[usize],
+        validation: Option<(&DMatrix<E::Scalar>, &[usize])>,
+        config: &TrainingConfig,
+        optimizer: &mut O,
+        rng: &mut G,
+        observer: &mut B,
+        history: &mut History<SupervisedReport>,
+        mut after_epoch: impl FnMut(&Self, &O, &G, &History<SupervisedReport>) -> Result<()>,
+    ) -> Result<()>
+    where
+        O: Optimizer<E::Scalar>,
+        G: Rng + ?Sized,
+        B: Observer<SupervisedReport> + ?Sized,
+    {
         // A frozen encoder's codes never change: compute them once and train the head on them.
         let codes = if self.frozen {
             Some(self.encoder.encode(x)?)
         } else {
             None
         };
-        let mut history = History::new(config);
         let mut learner = ClassifierLearner {
             source: BatchSource::new(codes.as_ref().unwrap_or(x)),
             frozen_codes: codes.is_some(),
@@ -429,10 +474,21 @@ impl<E: Encoder> Classifier<E> {
             optimizer,
             rng,
             observer,
-            &mut history,
-            |_, _, _, _| Ok(()),
-        )?;
-        Ok(history)
+            history,
+            |learner, optimizer, rng, history| after_epoch(learner.model, optimizer, rng, history),
+        )
+    }
+
+    /// The settings a checkpoint of the classifier records: weight decay and whether the
+    /// encoder is frozen.
+    pub(crate) fn settings(&self) -> Vec<(String, String)> {
+        vec![
+            ("frozen".to_owned(), self.frozen.to_string()),
+            (
+                "weight_decay".to_owned(),
+                format!("{:?}", self.weight_decay),
+            ),
+        ]
     }
 
     /// One optimiser step; when refused (it would make a value non-finite), whether the

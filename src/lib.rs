@@ -74,7 +74,9 @@ pub use metrics::{ClassCounts, ConfusionMatrix};
 pub use optimizer::{Adam, Optimizer, OptimizerState, Sgd};
 pub use parameters::{Parameter, TensorKind};
 pub use pca::Pca;
-pub use persistence::{Checkpoint, DynamicAutoencoder, PretrainingCheckpoint};
+pub use persistence::{
+    Checkpoint, ClassifierCheckpoint, DynamicAutoencoder, PretrainingCheckpoint,
+};
 pub use pretraining::{DenseLayer, LayerBuilder, LayerSpec, LayerwisePretrainer, PretrainedStack};
 pub use regularizer::{
     Architecture, BuiltinRegularizer, Contractive, KlSparsity, L1Sparsity, L2Sparsity,

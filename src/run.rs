@@ -3,7 +3,7 @@
 //! [`persistence`](crate::persistence)'s; this module names none.
 
 use crate::validate::check_nonzero;
-use crate::{Error, History, Result, Scalar, StopReason, TrainingConfig};
+use crate::{EpochReport, Error, History, Result, Scalar, StopReason, TrainingConfig};
 use nalgebra::DMatrix;
 use rand::rngs::ChaCha8Rng;
 use std::path::{Path, PathBuf};
@@ -79,6 +79,12 @@ pub(crate) struct DataFingerprint {
 
 impl DataFingerprint {
     pub(crate) fn of<T: Scalar>(x: &DMatrix<T>) -> Self {
+        Self::of_labelled(x, &[])
+    }
+
+    /// The fingerprint of `x` and, after its values, of `labels` (as little-endian `u64`s):
+    /// labelled data, for a classifier. Without labels, [`of`](Self::of).
+    pub(crate) fn of_labelled<T: Scalar>(x: &DMatrix<T>, labels: &[usize]) -> Self {
         let mut crc = crc32fast::Hasher::new();
         // Little-endian `f64` bytes of every value, column by column, a few thousand at a time.
         let mut bytes = Vec::with_capacity(8 * 4096);
@@ -86,6 +92,13 @@ impl DataFingerprint {
             bytes.clear();
             for v in chunk {
                 bytes.extend_from_slice(&v.as_f64().to_le_bytes());
+            }
+            crc.update(&bytes);
+        }
+        for chunk in labels.chunks(4096) {
+            bytes.clear();
+            for &label in chunk {
+                bytes.extend_from_slice(&(label as u64).to_le_bytes());
             }
             crc.update(&bytes);
         }
@@ -106,17 +119,17 @@ impl DataFingerprint {
 /// [`epochs_done`](Self::epochs_done) to the configured number. The generator is a
 /// [`ChaCha8Rng`] because its state can be saved exactly.
 #[derive(Debug)]
-pub struct TrainingRun<O> {
+pub struct TrainingRun<O, R = EpochReport> {
     pub(crate) config: TrainingConfig,
     pub(crate) optimizer: O,
     pub(crate) rng: ChaCha8Rng,
-    pub(crate) history: History,
+    pub(crate) history: History<R>,
     pub(crate) checkpointing: Option<Checkpointing>,
     /// Fingerprints of the training and validation data, once the run has seen them.
     pub(crate) data: Option<(DataFingerprint, Option<DataFingerprint>)>,
 }
 
-impl<O> TrainingRun<O> {
+impl<O, R> TrainingRun<O, R> {
     /// A run that has not started: no epochs done, no checkpoints.
     pub fn new(config: TrainingConfig, optimizer: O, rng: ChaCha8Rng) -> Self {
         Self {
@@ -161,7 +174,7 @@ impl<O> TrainingRun<O> {
     }
 
     /// The reports of the epochs done so far.
-    pub fn history(&self) -> &History {
+    pub fn history(&self) -> &History<R> {
         &self.history
     }
 
@@ -182,7 +195,25 @@ impl<O> TrainingRun<O> {
         x: &DMatrix<T>,
         validation: Option<&DMatrix<T>>,
     ) -> Result<(DataFingerprint, Option<DataFingerprint>)> {
-        let fingerprints = (DataFingerprint::of(x), validation.map(DataFingerprint::of));
+        self.check_fingerprints((DataFingerprint::of(x), validation.map(DataFingerprint::of)))
+    }
+
+    /// [`check_data`](Self::check_data) for labelled data: the fingerprints cover the labels.
+    pub(crate) fn check_labelled_data<T: Scalar>(
+        &self,
+        (x, labels): (&DMatrix<T>, &[usize]),
+        validation: Option<(&DMatrix<T>, &[usize])>,
+    ) -> Result<(DataFingerprint, Option<DataFingerprint>)> {
+        self.check_fingerprints((
+            DataFingerprint::of_labelled(x, labels),
+            validation.map(|(vx, vy)| DataFingerprint::of_labelled(vx, vy)),
+        ))
+    }
+
+    fn check_fingerprints(
+        &self,
+        fingerprints: (DataFingerprint, Option<DataFingerprint>),
+    ) -> Result<(DataFingerprint, Option<DataFingerprint>)> {
         if let Some((training, validating)) = &self.data {
             if *training != fingerprints.0 {
                 return Err(Error::CheckpointMismatch {
@@ -199,7 +230,7 @@ impl<O> TrainingRun<O> {
     }
 
     /// Takes the run apart.
-    pub fn into_parts(self) -> (O, ChaCha8Rng, History) {
+    pub fn into_parts(self) -> (O, ChaCha8Rng, History<R>) {
         (self.optimizer, self.rng, self.history)
     }
 }

@@ -1321,3 +1321,143 @@ fn pretraining_killed_in_the_middle_of_layer_two_resumes_in_a_new_process_bit_fo
     );
     std::fs::remove_dir_all(&folder).ok();
 }
+
+const CLASSIFIER_CHILD: &str = "AUTOENCODERS_CLASSIFIER_CHILD";
+
+fn classifier_data() -> (DMatrix<f64>, Vec<usize>) {
+    let x = uniform(36, 6, 0.0, 1.0, &mut rng(100));
+    let labels = (0..36).map(|i| (i * 7) % 3).collect();
+    (x, labels)
+}
+
+fn classifier_config() -> TrainingConfig {
+    TrainingConfig::default().with_epochs(6).with_batch_size(8)
+}
+
+/// The child's part: resume the classifier run from the checkpoint in the folder and leave
+/// its final parameters there.
+#[test]
+fn classifier_child() {
+    let Ok(folder) = std::env::var(CLASSIFIER_CHILD) else {
+        return;
+    };
+    let folder = std::path::Path::new(&folder);
+    let (x, labels) = classifier_data();
+    let checkpoint =
+        autoencoders::ClassifierCheckpoint::<f64>::load(folder.join("classifier.safetensors"))
+            .unwrap();
+    assert_eq!(checkpoint.epochs_done(), 3);
+    let mut model = user_classifier(101);
+    let mut run = checkpoint
+        .resume(&mut model, adam())
+        .unwrap()
+        .with_checkpoints(autoencoders::Checkpointing::new(
+            folder.join("final.safetensors"),
+        ));
+    model
+        .fit_resumable(&x, &labels, None, &mut run, &mut ())
+        .unwrap();
+}
+
+#[test]
+fn a_classifier_over_a_user_stack_resumes_in_a_new_process_bit_for_bit() {
+    let folder = std::env::temp_dir().join(format!("ae-classifier-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let (x, labels) = classifier_data();
+    let mut whole = user_classifier(101);
+    let mut optimizer = adam();
+    let mut generator = rng(102);
+    let history = whole
+        .fit_with(
+            &x,
+            &labels,
+            None,
+            &classifier_config(),
+            &mut optimizer,
+            &mut generator,
+            &mut (),
+        )
+        .unwrap();
+
+    let mut interrupted = user_classifier(101);
+    let mut run = autoencoders::TrainingRun::new(classifier_config(), adam(), rng(102))
+        .with_checkpoints(
+            autoencoders::Checkpointing::new(folder.join("classifier.safetensors"))
+                .with_interval(3),
+        );
+    let mut stop = |report: &autoencoders::SupervisedReport| {
+        if report.epoch == 3 {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    };
+    interrupted
+        .fit_resumable(&x, &labels, None, &mut run, &mut stop)
+        .unwrap();
+    assert_eq!(run.epochs_done(), 4);
+
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "classifier_child",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(CLASSIFIER_CHILD, folder.display().to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("test classifier_child ... ok"),
+        "child process failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let last =
+        autoencoders::ClassifierCheckpoint::<f64>::load(folder.join("final.safetensors")).unwrap();
+    assert_eq!(last.history(), &history);
+    assert_eq!(last.generator(), &generator);
+    let mut resumed = user_classifier(103);
+    last.resume(&mut resumed, adam()).unwrap();
+    assert_eq!(bits(resumed.parameters()), bits(whole.parameters()));
+
+    // Another weight decay, other labels, or an autoencoder's checkpoint: refused.
+    let checkpoint = || {
+        autoencoders::ClassifierCheckpoint::<f64>::load(folder.join("classifier.safetensors"))
+            .unwrap()
+    };
+    let mut decayed = user_classifier(101).with_weight_decay(0.2).unwrap();
+    assert!(matches!(
+        checkpoint().resume(&mut decayed, adam()),
+        Err(Error::CheckpointMismatch {
+            what: "the classifier's weight decay or frozen encoder"
+        })
+    ));
+    let mut model = user_classifier(101);
+    let mut run = checkpoint().resume(&mut model, adam()).unwrap();
+    let mut other = labels.clone();
+    other.swap(0, 1);
+    assert!(matches!(
+        model.fit_resumable(&x, &other, None, &mut run, &mut ()),
+        Err(Error::CheckpointMismatch {
+            what: "the training data"
+        })
+    ));
+    let autoencoder = folder.join("autoencoder.safetensors");
+    let mut model = user_model(104, 0.05);
+    let mut run = autoencoders::TrainingRun::new(resume_config().with_epochs(1), adam(), rng(105))
+        .with_checkpoints(autoencoders::Checkpointing::new(&autoencoder));
+    model
+        .fit_resumable(&resume_data(), None, &mut run, &mut ())
+        .unwrap();
+    assert!(matches!(
+        autoencoders::ClassifierCheckpoint::<f64>::load(&autoencoder),
+        Err(Error::ModelFile { .. })
+    ));
+    assert!(matches!(
+        autoencoders::Checkpoint::<f64>::load(folder.join("classifier.safetensors")),
+        Err(Error::ModelFile { .. })
+    ));
+    std::fs::remove_dir_all(&folder).ok();
+}

@@ -10,7 +10,7 @@ use crate::run::{DataFingerprint, TrainingRun};
 use crate::{
     Autoencoder, Corruption, Decay, Decoder, DenseDecoder, DenseEncoder, DynamicAutoencoder,
     Encoder, EpochReport, Error, History, LearningRateSchedule, Loss, Optimizer, OptimizerState,
-    Regularizer, Result, Scalar, StopReason, TrainingConfig,
+    Regularizer, Result, Scalar, StopReason, SupervisedReport, TrainingConfig,
 };
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
@@ -110,10 +110,16 @@ const GENERATOR: &str = "ChaCha8";
 /// ```
 #[derive(Debug)]
 pub struct Checkpoint<T: Scalar> {
+    saved: Saved<T, EpochReport>,
+}
+
+/// What a checkpoint holds, for a run whose epochs report `R`.
+#[derive(Debug)]
+pub(crate) struct Saved<T: Scalar, R> {
     model: SavedModel<T>,
     optimizer: OptimizerState<T>,
     generator: ChaCha8Rng,
-    history: History,
+    history: History<R>,
     config: TrainingConfig,
     training_data: DataFingerprint,
     validation_data: Option<DataFingerprint>,
@@ -145,24 +151,27 @@ pub(crate) struct Extra {
 }
 
 /// What a checkpoint saves besides the model, borrowed from a run in progress.
-pub(crate) struct RunState<'a, T> {
+pub(crate) struct RunState<'a, T, R = EpochReport> {
     pub(crate) optimizer: OptimizerState<T>,
     pub(crate) generator: &'a ChaCha8Rng,
-    pub(crate) history: &'a History,
+    pub(crate) history: &'a History<R>,
     pub(crate) config: &'a TrainingConfig,
     pub(crate) training_data: &'a DataFingerprint,
     pub(crate) validation_data: Option<&'a DataFingerprint>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CheckpointRecord {
+#[serde(
+    deny_unknown_fields,
+    bound = "H: Serialize + serde::de::DeserializeOwned"
+)]
+struct CheckpointRecord<H> {
     format_version: u32,
     epochs_done: usize,
     config: ConfigRecord,
     generator: GeneratorRecord,
     optimizer: OptimizerRecord,
-    history: Vec<ReportRecord>,
+    history: Vec<H>,
     training_data: DataRecord,
     validation_data: Option<DataRecord>,
 }
@@ -278,17 +287,82 @@ impl ReportRecord {
         records: &[Self],
         stop_reason: StopReason,
     ) -> std::result::Result<History, ModelFileProblem> {
-        if !records.iter().enumerate().all(|(i, r)| r.epoch == i) {
-            return Err(invalid(
-                "the history does not list epochs 0 to epochs_done - 1 in order".to_owned(),
-            ));
-        }
-        Ok(History {
-            epochs: records.iter().map(Self::report).collect(),
-            stop_reason,
-            best_epoch: None,
-        })
+        history_of::<EpochReport>(records, stop_reason)
     }
+}
+
+/// A supervised epoch's report as a checkpoint's history records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SupervisedRecord {
+    epoch: usize,
+    loss: JsonFloat,
+    accuracy: JsonFloat,
+    validation_loss: Option<JsonFloat>,
+    validation_accuracy: Option<JsonFloat>,
+}
+
+/// An epoch's report and how a checkpoint records it.
+pub(crate) trait Recorded: Copy {
+    type Record: Clone + std::fmt::Debug + PartialEq + Serialize + serde::de::DeserializeOwned;
+    fn record(&self) -> Self::Record;
+    fn from_record(record: &Self::Record) -> Self;
+    fn epoch(record: &Self::Record) -> usize;
+}
+
+impl Recorded for EpochReport {
+    type Record = ReportRecord;
+    fn record(&self) -> ReportRecord {
+        ReportRecord::of(self)
+    }
+    fn from_record(record: &ReportRecord) -> Self {
+        record.report()
+    }
+    fn epoch(record: &ReportRecord) -> usize {
+        record.epoch
+    }
+}
+
+impl Recorded for SupervisedReport {
+    type Record = SupervisedRecord;
+    fn record(&self) -> SupervisedRecord {
+        SupervisedRecord {
+            epoch: self.epoch,
+            loss: JsonFloat(self.loss),
+            accuracy: JsonFloat(self.accuracy),
+            validation_loss: self.validation_loss.map(JsonFloat),
+            validation_accuracy: self.validation_accuracy.map(JsonFloat),
+        }
+    }
+    fn from_record(r: &SupervisedRecord) -> Self {
+        SupervisedReport {
+            epoch: r.epoch,
+            loss: r.loss.0,
+            accuracy: r.accuracy.0,
+            validation_loss: r.validation_loss.map(|v| v.0),
+            validation_accuracy: r.validation_accuracy.map(|v| v.0),
+        }
+    }
+    fn epoch(record: &SupervisedRecord) -> usize {
+        record.epoch
+    }
+}
+
+/// The reports of a history, which must list epochs 0, 1, … in order.
+fn history_of<R: Recorded>(
+    records: &[R::Record],
+    stop_reason: StopReason,
+) -> std::result::Result<History<R>, ModelFileProblem> {
+    if !records.iter().enumerate().all(|(i, r)| R::epoch(r) == i) {
+        return Err(invalid(
+            "the history does not list epochs 0 to epochs_done - 1 in order".to_owned(),
+        ));
+    }
+    Ok(History {
+        epochs: records.iter().map(R::from_record).collect(),
+        stop_reason,
+        best_epoch: None,
+    })
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -437,6 +511,29 @@ where
         extra: &Extra,
     ) -> Result<Vec<u8>> {
         let list = List::from(self);
+        match ModelRecord::describe_any(self) {
+            Some(record) => checkpoint_file(&list, run, extra, |crc32| {
+                ModelRecord { crc32, ..record }.to_json()
+            }),
+            None => {
+                let record = list.record("autoencoder", Some(PartsRecord::of(self)));
+                checkpoint_file(&list, run, extra, |crc32| {
+                    record.with_crc32(crc32).to_json()
+                })
+            }
+        }
+    }
+}
+
+/// The bytes of a checkpoint of the model whose tensors are `list` and whose record
+/// `metadata` writes (given the data checksum), and of `run`.
+pub(crate) fn checkpoint_file<T: Scalar, R: Recorded>(
+    list: &List<'_, T>,
+    run: RunState<'_, T, R>,
+    extra: &Extra,
+    metadata: impl FnOnce(String) -> String,
+) -> Result<Vec<u8>> {
+    {
         let mut tensors = list.tensors()?;
         tensors.extend(extra.tensors.iter().cloned());
         let shapes: Vec<(String, Vec<usize>)> = list
@@ -497,7 +594,7 @@ where
                 counters: run.optimizer.counters().clone(),
                 tensors: run.optimizer.tensors().keys().cloned().collect(),
             },
-            history: run.history.epochs.iter().map(ReportRecord::of).collect(),
+            history: run.history.epochs.iter().map(R::record).collect(),
             training_data: DataRecord::from_fingerprint(run.training_data),
             validation_data: run.validation_data.map(DataRecord::from_fingerprint),
         };
@@ -508,32 +605,12 @@ where
             )
         })?;
         let checksum = format!("{:08x}", crc32fast::hash(json.as_bytes()));
-        let mut metadata = vec![
+        let mut entries = vec![
             (CHECKPOINT_KEY.to_owned(), json),
             (CHECKPOINT_CHECKSUM_KEY.to_owned(), checksum),
         ];
-        metadata.extend(extra.metadata.iter().cloned());
-        let extra = metadata;
-        let dtype = dtype_of::<E::Scalar>();
-        match ModelRecord::describe_any(self) {
-            Some(record) => serialize_with(
-                tensors,
-                |crc32| ModelRecord { crc32, ..record }.to_json(),
-                extra,
-                dtype,
-                "<checkpoint>",
-            ),
-            None => {
-                let record = list.record("autoencoder", Some(PartsRecord::of(self)));
-                serialize_with(
-                    tensors,
-                    |crc32| record.with_crc32(crc32).to_json(),
-                    extra,
-                    dtype,
-                    "<checkpoint>",
-                )
-            }
-        }
+        entries.extend(extra.metadata.iter().cloned());
+        serialize_with(tensors, metadata, entries, dtype_of::<T>(), "<checkpoint>")
     }
 }
 
@@ -560,6 +637,22 @@ impl<T: Scalar> Checkpoint<T> {
 
     /// The checkpoint in a parsed file that holds nothing else but the tensors `extra`.
     pub(crate) fn from_file(file: &TensorFile<'_>, name: &str, extra: &[String]) -> Result<Self> {
+        Ok(Self {
+            saved: Saved::parse(file, name, extra, "autoencoder")?,
+        })
+    }
+}
+
+impl<T: Scalar, R: Recorded> Saved<T, R> {
+    /// The checkpoint of a `model` (`"autoencoder"` or `"classifier"`) in a parsed file that
+    /// holds nothing else but the tensors `extra`.
+    pub(crate) fn parse(
+        file: &TensorFile<'_>,
+        name: &str,
+        extra: &[String],
+        model: &str,
+    ) -> Result<Self> {
+        let kind = model;
         let fail = |problem| model_error(name, problem);
         let json = file
             .metadata(CHECKPOINT_KEY)
@@ -575,7 +668,7 @@ impl<T: Scalar> Checkpoint<T> {
                 computed,
             }));
         }
-        let record: CheckpointRecord =
+        let record: CheckpointRecord<R::Record> =
             serde_json::from_str(json).map_err(|e| fail(invalid(e.to_string())))?;
         if record.format_version != CHECKPOINT_VERSION {
             return Err(fail(invalid(format!(
@@ -584,45 +677,51 @@ impl<T: Scalar> Checkpoint<T> {
             ))));
         }
 
-        let (model, shapes) =
-            match parameters_record::<T>(file, file.metadata_json()?, "autoencoder")? {
-                Some(record) => {
-                    let shapes = record.parameters.clone();
-                    check_names(&shapes).map_err(fail)?;
-                    (
-                        SavedModel::Named {
-                            record,
-                            values: Vec::new(),
-                        },
-                        shapes,
-                    )
+        let (model, shapes) = match parameters_record::<T>(file, file.metadata_json()?, kind)? {
+            Some(record) => {
+                let shapes = record.parameters.clone();
+                check_names(&shapes).map_err(fail)?;
+                (
+                    SavedModel::Named {
+                        record,
+                        values: Vec::new(),
+                    },
+                    shapes,
+                )
+            }
+            None if kind == "classifier" => {
+                return Err(fail(invalid(
+                    "not a classifier's checkpoint: its model record is not a parameters \
+                         record"
+                        .to_owned(),
+                )));
+            }
+            None => {
+                let model = file.record()?;
+                if model.dtype != T::NAME {
+                    return Err(fail(ModelFileProblem::WrongDtype {
+                        tensor: "(model)".to_owned(),
+                        expected: T::NAME,
+                        found: model.dtype.clone(),
+                    }));
                 }
-                None => {
-                    let model = file.record()?;
-                    if model.dtype != T::NAME {
-                        return Err(fail(ModelFileProblem::WrongDtype {
-                            tensor: "(model)".to_owned(),
-                            expected: T::NAME,
-                            found: model.dtype.clone(),
-                        }));
-                    }
-                    let shapes = parameter_shapes(model.input_dim, model.code_dim, model.tied);
-                    let (encoder, decoder) = read_layers_among(
-                        file,
-                        model.input_dim,
-                        model.code_dim,
-                        model.encoder_activation().map_err(|p| file.fail(p))?,
-                        model.decoder_activation().map_err(|p| file.fail(p))?,
-                        model.tied,
-                    )?;
-                    let saved = SavedModel::Dense {
-                        record: model,
-                        encoder,
-                        decoder,
-                    };
-                    (saved, shapes)
-                }
-            };
+                let shapes = parameter_shapes(model.input_dim, model.code_dim, model.tied);
+                let (encoder, decoder) = read_layers_among(
+                    file,
+                    model.input_dim,
+                    model.code_dim,
+                    model.encoder_activation().map_err(|p| file.fail(p))?,
+                    model.decoder_activation().map_err(|p| file.fail(p))?,
+                    model.tied,
+                )?;
+                let saved = SavedModel::Dense {
+                    record: model,
+                    encoder,
+                    decoder,
+                };
+                (saved, shapes)
+            }
+        };
         let mut expected: Vec<String> = shapes.iter().map(|(p, _)| p.clone()).collect();
         for state in &record.optimizer.tensors {
             expected.extend(shapes.iter().map(|(p, _)| optimizer_tensor_name(state, p)));
@@ -702,8 +801,7 @@ impl<T: Scalar> Checkpoint<T> {
                 "the history does not list epochs 0 to epochs_done - 1 in order".to_owned(),
             )));
         }
-        let history =
-            ReportRecord::history(&record.history, StopReason::Completed).map_err(fail)?;
+        let history = history_of::<R>(&record.history, StopReason::Completed).map_err(fail)?;
         let training_data = record.training_data.fingerprint().map_err(fail)?;
         let validation_data = match &record.validation_data {
             Some(v) => Some(v.fingerprint().map_err(fail)?),
@@ -720,29 +818,73 @@ impl<T: Scalar> Checkpoint<T> {
         })
     }
 
+    /// Checks that `optimizer` is of the checkpointed kind with the same hyper-parameters,
+    /// restores the saved state into it, and returns the run to continue.
+    fn continue_run<O: Optimizer<T>>(
+        optimizer_state: OptimizerState<T>,
+        mut optimizer: O,
+        config: TrainingConfig,
+        generator: ChaCha8Rng,
+        history: History<R>,
+        data: (DataFingerprint, Option<DataFingerprint>),
+    ) -> Result<TrainingRun<O, R>> {
+        let current = optimizer.state();
+        if current.kind() != optimizer_state.kind() {
+            return Err(Error::CheckpointMismatch {
+                what: "the optimiser's kind",
+            });
+        }
+        // Under a schedule, the learning rate is the schedule's, set before every update: the
+        // rate the optimiser was built with does not matter.
+        let scheduled = config.schedule().is_some();
+        let bits = |s: &OptimizerState<T>| -> Vec<(String, u64)> {
+            let hyper = s.hyper_parameters().iter();
+            hyper
+                .filter(|(k, _)| !(scheduled && k.as_str() == "learning_rate"))
+                .map(|(k, v)| (k.clone(), v.to_bits()))
+                .collect()
+        };
+        if bits(&current) != bits(&optimizer_state) {
+            return Err(Error::CheckpointMismatch {
+                what: "the optimiser's hyper-parameters",
+            });
+        }
+        optimizer.restore(optimizer_state)?;
+        Ok(TrainingRun {
+            config,
+            optimizer,
+            rng: generator,
+            history,
+            checkpointing: None,
+            data: Some(data),
+        })
+    }
+}
+
+impl<T: Scalar> Checkpoint<T> {
     /// Epochs completed when the checkpoint was written.
     pub fn epochs_done(&self) -> usize {
-        self.history.epochs.len()
+        self.saved.history.epochs.len()
     }
 
     /// The reports of those epochs.
     pub fn history(&self) -> &History {
-        &self.history
+        &self.saved.history
     }
 
     /// The run's settings.
     pub fn config(&self) -> TrainingConfig {
-        self.config
+        self.saved.config
     }
 
     /// The optimiser's state.
     pub fn optimizer_state(&self) -> &OptimizerState<T> {
-        &self.optimizer
+        &self.saved.optimizer
     }
 
     /// The generator, where the next epoch starts drawing.
     pub fn generator(&self) -> &ChaCha8Rng {
-        &self.generator
+        &self.saved.generator
     }
 
     /// The model, with its built-in regularizers and corruption rebuilt from the metadata.
@@ -758,7 +900,7 @@ impl<T: Scalar> Checkpoint<T> {
             record,
             encoder,
             decoder,
-        } = &self.model
+        } = &self.saved.model
         else {
             return Err(fail(ModelFileProblem::CustomComponent {
                 component: "layers",
@@ -790,7 +932,7 @@ impl<T: Scalar> Checkpoint<T> {
     pub fn resume<E, D, R, C, L, O>(
         self,
         model: &mut Autoencoder<E, D, R, C, L>,
-        mut optimizer: O,
+        optimizer: O,
     ) -> Result<TrainingRun<O>>
     where
         E: Encoder<Scalar = T>,
@@ -800,7 +942,8 @@ impl<T: Scalar> Checkpoint<T> {
         L: Loss<T>,
         O: Optimizer<T>,
     {
-        let values = match self.model {
+        let saved = self.saved;
+        let values = match saved.model {
             SavedModel::Dense {
                 record,
                 encoder,
@@ -836,36 +979,169 @@ impl<T: Scalar> Checkpoint<T> {
                 values
             }
         };
-        let current = optimizer.state();
-        if current.kind() != self.optimizer.kind() {
-            return Err(Error::CheckpointMismatch {
-                what: "the optimiser's kind",
-            });
-        }
-        // Under a schedule, the learning rate is the schedule's, set before every update: the
-        // rate the optimiser was built with does not matter.
-        let scheduled = self.config.schedule().is_some();
-        let bits = |s: &OptimizerState<T>| -> Vec<(String, u64)> {
-            let hyper = s.hyper_parameters().iter();
-            hyper
-                .filter(|(k, _)| !(scheduled && k.as_str() == "learning_rate"))
-                .map(|(k, v)| (k.clone(), v.to_bits()))
-                .collect()
-        };
-        if bits(&current) != bits(&self.optimizer) {
-            return Err(Error::CheckpointMismatch {
-                what: "the optimiser's hyper-parameters",
-            });
-        }
-        optimizer.restore(self.optimizer)?;
-        assign(model.parameters_mut(), values);
-        Ok(TrainingRun {
-            config: self.config,
+        let run = Saved::continue_run(
+            saved.optimizer,
             optimizer,
-            rng: self.generator,
-            history: self.history,
-            checkpointing: None,
-            data: Some((self.training_data, self.validation_data)),
+            saved.config,
+            saved.generator,
+            saved.history,
+            (saved.training_data, saved.validation_data),
+        )?;
+        assign(model.parameters_mut(), values);
+        Ok(run)
+    }
+}
+
+/// A classifier's training run saved after an epoch by
+/// [`Classifier::fit_resumable`](crate::Classifier::fit_resumable): the classifier's tensors
+/// and settings (weight decay, a frozen encoder), the optimiser's state, the generator, the
+/// run's settings, the history and fingerprints of the labelled data, from which the run
+/// continues bit for bit.
+///
+/// The file is laid out as a [`Checkpoint`] of a model that is not one dense layer each way:
+/// the classifier's tensors by their names (`encoder.0.weight`, …, `head.bias`), the
+/// optimiser's as `optimizer.<state>.<parameter>`, a parameters record with `model:
+/// "classifier"` and the settings under `autoencoders`, and the run under
+/// [`CHECKPOINT_KEY`], whose history holds `loss`, `accuracy`, `validation_loss` and
+/// `validation_accuracy` per epoch.
+///
+/// ```
+/// use autoencoders::{Adam, Checkpointing, Classifier, ClassifierCheckpoint, Init};
+/// use autoencoders::{StackedEncoder, TrainingConfig, TrainingRun, Activation};
+/// use nalgebra::DMatrix;
+/// use rand::{SeedableRng, rngs::ChaCha8Rng};
+///
+/// let x = DMatrix::from_fn(30, 4, |i, j| ((i * 5 + j * 3) % 9) as f64 / 9.0);
+/// let labels: Vec<usize> = (0..30).map(|i| i % 3).collect();
+/// let build = || -> autoencoders::Result<_> {
+///     let mut rng = ChaCha8Rng::seed_from_u64(0);
+///     let encoder = StackedEncoder::<f64>::random(&[4, 6, 5], Activation::Tanh, Init::GlorotUniform, &mut rng)?;
+///     Classifier::new(encoder, 3, Init::GlorotUniform, &mut rng)?.with_weight_decay(1e-3)
+/// };
+/// let path = std::env::temp_dir().join("autoencoders-doc-classifier-checkpoint.safetensors");
+/// let config = TrainingConfig::default().with_epochs(4).with_batch_size(8);
+///
+/// let mut whole = build()?;
+/// let mut run = TrainingRun::new(config, Adam::new(1e-2)?, ChaCha8Rng::seed_from_u64(1));
+/// whole.fit_resumable(&x, &labels, None, &mut run, &mut ())?;
+///
+/// let mut first = build()?;
+/// let mut half = TrainingRun::new(config, Adam::new(1e-2)?, ChaCha8Rng::seed_from_u64(1))
+///     .with_epochs(2)
+///     .with_checkpoints(Checkpointing::new(&path));
+/// first.fit_resumable(&x, &labels, None, &mut half, &mut ())?;
+///
+/// let mut resumed = build()?;
+/// let mut rest = ClassifierCheckpoint::<f64>::load(&path)?
+///     .resume(&mut resumed, Adam::new(1e-2)?)?
+///     .with_epochs(4);
+/// resumed.fit_resumable(&x, &labels, None, &mut rest, &mut ())?;
+/// assert_eq!(resumed.parameters(), whole.parameters());
+/// assert_eq!(rest.history(), run.history());
+/// # std::fs::remove_file(path).ok();
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct ClassifierCheckpoint<T: Scalar> {
+    saved: Saved<T, SupervisedReport>,
+}
+
+impl<T: Scalar> ClassifierCheckpoint<T> {
+    /// Loads a checkpoint written by
+    /// [`Classifier::fit_resumable`](crate::Classifier::fit_resumable).
+    ///
+    /// # Errors
+    /// [`Error::Io`]; [`Error::ModelFile`] for a damaged file, one of another dtype, or one
+    /// that is not a classifier's checkpoint.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let (bytes, name) = read_file(path.as_ref())?;
+        Self::from_safetensors(&bytes, &name)
+    }
+
+    /// [`load`](Self::load) from bytes; `name` identifies them in errors.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn from_safetensors(bytes: &[u8], name: &str) -> Result<Self> {
+        let file = TensorFile::parse(bytes, name, true)?;
+        Ok(Self {
+            saved: Saved::parse(&file, name, &[], "classifier")?,
         })
+    }
+
+    /// Epochs completed when the checkpoint was written.
+    pub fn epochs_done(&self) -> usize {
+        self.saved.history.epochs.len()
+    }
+
+    /// The reports of those epochs.
+    pub fn history(&self) -> &History<SupervisedReport> {
+        &self.saved.history
+    }
+
+    /// The run's settings.
+    pub fn config(&self) -> TrainingConfig {
+        self.saved.config
+    }
+
+    /// The optimiser's state.
+    pub fn optimizer_state(&self) -> &OptimizerState<T> {
+        &self.saved.optimizer
+    }
+
+    /// The generator, where the next epoch starts drawing.
+    pub fn generator(&self) -> &ChaCha8Rng {
+        &self.saved.generator
+    }
+
+    /// Continues the run: puts the saved parameters into `model`, the saved state into
+    /// `optimizer`, and returns the [`TrainingRun`] to pass to
+    /// [`Classifier::fit_resumable`](crate::Classifier::fit_resumable) with the same labelled
+    /// data.
+    ///
+    /// `model` must be built as the checkpointed one was: the same tensors (names and
+    /// shapes), weight decay and frozen encoder; `optimizer` of the same kind with the same
+    /// hyper-parameters.
+    ///
+    /// # Errors
+    /// [`Error::CheckpointMismatch`] when `model` or `optimizer` differ;
+    /// [`Error::IncompatibleOptimizerState`] from the optimiser's
+    /// [`restore`](Optimizer::restore). On error `model` is unchanged.
+    pub fn resume<E, O>(
+        self,
+        model: &mut crate::Classifier<E>,
+        optimizer: O,
+    ) -> Result<TrainingRun<O, SupervisedReport>>
+    where
+        E: Encoder<Scalar = T>,
+        O: Optimizer<T>,
+    {
+        let saved = self.saved;
+        let SavedModel::Named { record, values } = saved.model else {
+            return Err(Error::CheckpointMismatch {
+                what: "the model (not a classifier)",
+            });
+        };
+        let own = model.parameters_record();
+        if own.parameters != record.parameters {
+            return Err(Error::CheckpointMismatch {
+                what: "the model's tensors (their names and shapes)",
+            });
+        }
+        if own.settings != record.settings {
+            return Err(Error::CheckpointMismatch {
+                what: "the classifier's weight decay or frozen encoder",
+            });
+        }
+        let run = Saved::continue_run(
+            saved.optimizer,
+            optimizer,
+            saved.config,
+            saved.generator,
+            saved.history,
+            (saved.training_data, saved.validation_data),
+        )?;
+        assign(model.parameters_mut(), values);
+        Ok(run)
     }
 }

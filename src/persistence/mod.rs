@@ -48,7 +48,7 @@ mod stack;
 
 /// What is wrong with a model file (defined beside [`Error`], re-exported here).
 pub use crate::file_problem::ModelFileProblem;
-pub use checkpoint::{CHECKPOINT_CHECKSUM_KEY, CHECKPOINT_KEY, Checkpoint};
+pub use checkpoint::{CHECKPOINT_CHECKSUM_KEY, CHECKPOINT_KEY, Checkpoint, ClassifierCheckpoint};
 pub use header::WHOLE_FILE_KEY;
 pub use pretraining::{PRETRAINING_KEY, PretrainingCheckpoint};
 

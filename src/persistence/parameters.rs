@@ -39,6 +39,9 @@ pub(crate) struct ParametersRecord {
     pub(crate) parameters: Vec<(String, Vec<usize>)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) parts: Option<PartsRecord>,
+    /// A classifier's settings (`frozen`, `weight_decay`), as text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) settings: Vec<(String, String)>,
 }
 
 impl ParametersRecord {
@@ -139,12 +142,12 @@ impl<T: Scalar> List<'_, T> {
                 .zip(self.shapes.iter().cloned())
                 .collect(),
             parts,
+            settings: Vec::new(),
         }
     }
 
     /// The file's bytes.
-    fn to_bytes(&self, model: &str, parts: Option<PartsRecord>) -> Result<Vec<u8>> {
-        let record = self.record(model, parts);
+    fn to_bytes(&self, record: ParametersRecord) -> Result<Vec<u8>> {
         serialize_with(
             self.tensors()?,
             |crc32| record.with_crc32(crc32).to_json(),
@@ -308,8 +311,8 @@ where
     /// or names do not fit its parameters; [`Error::ModelFile`] with
     /// [`ModelFileProblem::DuplicateKey`] for a name used twice.
     pub fn parameters_to_safetensors(&self) -> Result<Vec<u8>> {
-        self.list()
-            .to_bytes("autoencoder", Some(PartsRecord::of(self)))
+        let list = self.list();
+        list.to_bytes(list.record("autoencoder", Some(PartsRecord::of(self))))
     }
 
     /// Saves every parameter of the model, whatever its encoder and decoder (deep, stacked, a
@@ -387,12 +390,26 @@ where
     }
 }
 
+impl<'a, E: Encoder> From<&'a Classifier<E>> for List<'a, E::Scalar> {
+    fn from(model: &'a Classifier<E>) -> Self {
+        List {
+            names: model.parameter_names(),
+            shapes: model.parameter_shapes(),
+            values: model.parameters(),
+        }
+    }
+}
+
 impl<E: Encoder> Classifier<E> {
     fn list(&self) -> List<'_, E::Scalar> {
-        List {
-            names: self.parameter_names(),
-            shapes: self.parameter_shapes(),
-            values: self.parameters(),
+        List::from(self)
+    }
+
+    /// The record of the classifier's parameters: its tensors and settings.
+    pub(crate) fn parameters_record(&self) -> ParametersRecord {
+        ParametersRecord {
+            settings: self.settings(),
+            ..self.list().record("classifier", None)
         }
     }
 
@@ -402,7 +419,7 @@ impl<E: Encoder> Classifier<E> {
     /// # Errors
     /// As [`Autoencoder::parameters_to_safetensors`].
     pub fn parameters_to_safetensors(&self) -> Result<Vec<u8>> {
-        self.list().to_bytes("classifier", None)
+        self.list().to_bytes(self.parameters_record())
     }
 
     /// Saves every parameter — the encoder's, whatever it is, then `head.weight` and

@@ -1,11 +1,12 @@
 //! [`fit_resumable`](crate::Autoencoder::fit_resumable): training that writes checkpoints.
 
-use super::checkpoint::{Extra, RunState};
+use super::checkpoint::{Extra, RunState, checkpoint_file};
+use super::parameters::List;
 use super::write_atomically;
 use crate::run::TrainingRun;
 use crate::{
-    Autoencoder, Corruption, Decoder, Encoder, Error, History, Loss, Observer, Optimizer,
-    Regularizer, Result,
+    Autoencoder, Classifier, Corruption, Decoder, Encoder, Error, History, Loss, Observer,
+    Optimizer, Regularizer, Result, SupervisedReport,
 };
 use nalgebra::DMatrix;
 use std::path::Path;
@@ -78,15 +79,7 @@ where
         B: Observer + ?Sized,
     {
         self.check_training(x, validation, &run.config)?;
-        if run.config.early_stopping().is_some() {
-            // The best epoch's parameters would have to be in the checkpoint too.
-            return Err(Error::NotResumable {
-                what: "early stopping",
-            });
-        }
-        if let Some(checkpointing) = &run.checkpointing {
-            checkpointing.validate()?;
-        }
+        check_resumable(run)?;
         let fingerprints = run.check_data(x, validation)?;
         let TrainingRun {
             config,
@@ -124,6 +117,97 @@ where
                     extra,
                 )?;
                 write(checkpointing.path(), &bytes)
+            },
+        )?;
+        Ok(run.history.clone())
+    }
+}
+
+/// What every resumable run refuses before any work: early stopping, whose best epoch's
+/// parameters a checkpoint would have to hold too, and invalid checkpoint settings.
+fn check_resumable<O, R>(run: &TrainingRun<O, R>) -> Result<()> {
+    if run.config.early_stopping().is_some() {
+        return Err(Error::NotResumable {
+            what: "early stopping",
+        });
+    }
+    match &run.checkpointing {
+        Some(checkpointing) => checkpointing.validate(),
+        None => Ok(()),
+    }
+}
+
+impl<E: Encoder> Classifier<E> {
+    /// Trains as [`fit_with`](Self::fit_with) does, from epoch
+    /// [`run.epochs_done()`](TrainingRun::epochs_done) to the run's configured number of
+    /// epochs, saving a [`ClassifierCheckpoint`](crate::ClassifierCheckpoint) as `run`'s
+    /// [`Checkpointing`](crate::Checkpointing) says; returns the whole run's history.
+    ///
+    /// As for [`Autoencoder::fit_resumable`]: a fresh run gives the bits of `fit_with` with the
+    /// same settings and generator, and a run resumed from a checkpoint (see
+    /// [`ClassifierCheckpoint::resume`](crate::ClassifierCheckpoint::resume)), in any process,
+    /// ends with the bits of a run without a break.
+    ///
+    /// # Errors
+    /// Before any work: as [`fit_with`](Self::fit_with), an invalid checkpointing,
+    /// [`Error::CheckpointMismatch`] when the data or labels differ from those the run was
+    /// trained on, [`Error::NotResumable`] for early stopping. During training: as `fit_with`,
+    /// and [`Error::Io`] when a checkpoint cannot be written.
+    pub fn fit_resumable<O, B>(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        labels: &[usize],
+        validation: Option<(&DMatrix<E::Scalar>, &[usize])>,
+        run: &mut TrainingRun<O, SupervisedReport>,
+        observer: &mut B,
+    ) -> Result<History<SupervisedReport>>
+    where
+        O: Optimizer<E::Scalar>,
+        B: Observer<SupervisedReport> + ?Sized,
+    {
+        self.check_training(x, labels, validation, &run.config)?;
+        check_resumable(run)?;
+        let fingerprints = run.check_labelled_data((x, labels), validation)?;
+        let TrainingRun {
+            config,
+            optimizer,
+            rng,
+            history,
+            checkpointing,
+            data,
+        } = run;
+        let (training, validating) = data.insert(fingerprints);
+        self.run_epochs(
+            x,
+            labels,
+            validation,
+            config,
+            optimizer,
+            rng,
+            observer,
+            history,
+            |model, optimizer, rng, history| {
+                let Some(checkpointing) = checkpointing.as_ref() else {
+                    return Ok(());
+                };
+                if history.epochs.len() % checkpointing.interval() != 0 {
+                    return Ok(());
+                }
+                let record = model.parameters_record();
+                let bytes = checkpoint_file(
+                    &List::from(model),
+                    RunState {
+                        optimizer: optimizer.state(),
+                        generator: rng,
+                        history,
+                        config,
+                        training_data: training,
+                        validation_data: validating.as_ref(),
+                    },
+                    &Extra::default(),
+                    |crc32| record.with_crc32(crc32).to_json(),
+                )?;
+                write_atomically(checkpointing.path(), &bytes)
             },
         )?;
         Ok(run.history.clone())
