@@ -13,6 +13,59 @@ use std::fmt;
 /// A decoder ends in an elementwise activation of a pre-activation (which the cross-entropy loss
 /// uses directly, for stability). It may own its weights, or use the encoder's code-layer
 /// weights transposed (*tied* weights), which the autoencoder then passes in as `tied`.
+///
+/// # Implementing `Decoder`
+/// A gradient container is a value of the decoder's own type (`grad: &mut Self`), as for
+/// [`Encoder`](crate::Encoder). A decoder that owns its weights ignores `tied` and
+/// `grad_tied`, says `false` in [`is_tied`](Self::is_tied), and shows its output layer's
+/// weights in [`weights`](Self::weights) (for penalties on them). This one is
+/// `x̂ = sigmoid(h·Vᵀ + c)` written by hand; the autoencoder checks the shapes it writes.
+/// ```
+/// use autoencoders::{Activation, Autoencoder, Decoder, DenseEncoder, Encoder, Init};
+/// use nalgebra::{DMatrix, DVector};
+/// use rand::{SeedableRng, rngs::ChaCha8Rng};
+///
+/// #[derive(Clone, Debug)]
+/// struct Affine { v: DMatrix<f64>, c: DVector<f64> }
+///
+/// impl Decoder<f64> for Affine {
+///     type Trace = ();
+///     fn code_dim(&self) -> usize { self.v.ncols() }
+///     fn output_dim(&self) -> usize { self.v.nrows() }
+///     fn activation(&self) -> Activation { Activation::Sigmoid }
+///     fn is_tied(&self) -> bool { false }
+///     fn weights(&self) -> Option<&DMatrix<f64>> { Some(&self.v) }
+///     fn weights_mut(&mut self) -> Option<&mut DMatrix<f64>> { Some(&mut self.v) }
+///     fn forward(&self, h: &DMatrix<f64>, _: Option<&DMatrix<f64>>, _: &mut (),
+///                a: &mut DMatrix<f64>, out: &mut DMatrix<f64>) {
+///         *a = h * self.v.transpose();
+///         for mut row in a.row_iter_mut() { row += self.c.transpose(); }
+///         Activation::Sigmoid.apply_matrix(a, out);
+///     }
+///     fn backward(&self, h: &DMatrix<f64>, _: Option<&DMatrix<f64>>, _: &mut (),
+///                 grad_a: &DMatrix<f64>, grad: &mut Self, _: Option<&mut DMatrix<f64>>,
+///                 grad_h: &mut DMatrix<f64>) {
+///         grad.v = grad_a.transpose() * h;
+///         grad.c = grad_a.row_sum().transpose();
+///         *grad_h = grad_a * &self.v;
+///     }
+///     fn parameters(&self) -> Vec<&[f64]> { vec![self.v.as_slice(), self.c.as_slice()] }
+///     fn parameters_mut(&mut self) -> Vec<&mut [f64]> {
+///         vec![self.v.as_mut_slice(), self.c.as_mut_slice()]
+///     }
+///     fn parameter_names(&self) -> Vec<String> { vec!["weight".into(), "bias".into()] }
+/// }
+///
+/// let mut rng = ChaCha8Rng::seed_from_u64(0);
+/// let encoder = DenseEncoder::new(5, 2, Activation::Tanh, Init::GlorotUniform, &mut rng)?;
+/// let decoder = Affine { v: DMatrix::from_element(5, 2, 0.1), c: DVector::zeros(5) };
+/// let model = Autoencoder::new(encoder, decoder)?;
+/// let x = DMatrix::from_element(3, 5, 0.25);
+/// assert_eq!(model.reconstruct(&x)?.shape(), (3, 5));
+/// let (objective, gradients) = model.gradient(&x, &x)?;
+/// assert!(objective.total() > 0.0 && gradients.len() == 4);
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
 pub trait Decoder<T: Scalar>: Clone + fmt::Debug {
     /// What a forward pass keeps for the backward pass besides its output (e.g. the outputs of
     /// hidden layers); `()` for a single layer.
