@@ -2,12 +2,13 @@
 //! supervised fine-tuning, training from scratch, and linear probes.
 
 use crate::encoder::check_code_pass;
-use crate::linalg::{Op, affine_forward, column_sums, gemm, resize};
+use crate::linalg::resize;
 use crate::training::{BatchSource, Learner, run};
 use crate::validate::{all_finite, check_data, check_nonzero, check_param};
 use crate::{
-    CodePass, ConfusionMatrix, Encoder, Error, History, IdentityEncoder, Init, Observer, Optimizer,
-    Result, Scalar, TensorKind, TrainingConfig,
+    Activation, CodePass, ConfusionMatrix, DenseEncoder, Encoder, Error, History, IdentityEncoder,
+    Init, Observer, Optimizer, Parameter, Regularizer, Result, Scalar, TensorKind, TrainingConfig,
+    WeightDecay,
 };
 use nalgebra::{ComplexField, DMatrix, DVector};
 use num_traits::{One, Zero};
@@ -56,10 +57,11 @@ pub struct SupervisedReport {
 #[derive(Clone, Debug)]
 pub struct Classifier<E: Encoder> {
     encoder: E,
-    weights: DMatrix<E::Scalar>,
-    bias: DVector<E::Scalar>,
+    /// The softmax layer's affine part: a dense layer with a linear activation.
+    head: DenseEncoder<E::Scalar>,
     frozen: bool,
-    weight_decay: f64,
+    /// Weight decay over every weight matrix, `None` for none.
+    decay: Option<WeightDecay>,
 }
 
 /// Buffers for one batch, reused.
@@ -67,12 +69,15 @@ pub struct Classifier<E: Encoder> {
 struct Workspace<E: Encoder> {
     trace: E::Trace,
     pass: CodePass<E::Scalar>,
-    logits: DMatrix<E::Scalar>,
+    /// The head's pass: the logits are its pre-activation (and, linear, its output).
+    head_pass: CodePass<E::Scalar>,
     grad_logits: DMatrix<E::Scalar>,
     grad_code: DMatrix<E::Scalar>,
     grad_encoder: E,
-    grad_weights: DMatrix<E::Scalar>,
-    grad_bias: DVector<E::Scalar>,
+    grad_head: DenseEncoder<E::Scalar>,
+    /// The model's tensor names and kinds, for weight decay.
+    names: Vec<String>,
+    kinds: Vec<TensorKind>,
 }
 
 impl<E: Encoder> Workspace<E> {
@@ -80,12 +85,13 @@ impl<E: Encoder> Workspace<E> {
         Self {
             trace: E::Trace::default(),
             pass: CodePass::default(),
-            logits: DMatrix::zeros(0, 0),
+            head_pass: CodePass::default(),
             grad_logits: DMatrix::zeros(0, 0),
             grad_code: DMatrix::zeros(0, 0),
             grad_encoder: classifier.encoder.clone(),
-            grad_weights: classifier.weights.clone(),
-            grad_bias: classifier.bias.clone(),
+            grad_head: classifier.head.clone(),
+            names: classifier.parameter_names(),
+            kinds: classifier.parameter_kinds(),
         }
     }
 }
@@ -138,13 +144,12 @@ impl<E: Encoder> Classifier<E> {
         rng: &mut R,
     ) -> Result<Self> {
         check_nonzero(classes, "classes")?;
-        let weights = init.weights(classes, encoder.code_dim(), rng)?;
+        let head = DenseEncoder::new(encoder.code_dim(), classes, Activation::Linear, init, rng)?;
         Ok(Self {
             encoder,
-            weights,
-            bias: DVector::zeros(classes),
+            head,
             frozen: false,
-            weight_decay: 0.0,
+            decay: None,
         })
     }
 
@@ -160,7 +165,11 @@ impl<E: Encoder> Classifier<E> {
     /// [`Error::InvalidHyperParameter`] unless `λ` is finite and ≥ 0.
     pub fn with_weight_decay(mut self, weight: f64) -> Result<Self> {
         check_param("weight decay", weight, weight >= 0.0, "a finite value >= 0")?;
-        self.weight_decay = weight;
+        self.decay = if weight > 0.0 {
+            Some(WeightDecay::new(weight)?)
+        } else {
+            None
+        };
         Ok(self)
     }
 
@@ -171,17 +180,17 @@ impl<E: Encoder> Classifier<E> {
 
     /// The softmax layer's weights, `classes × code_dim`.
     pub fn head_weights(&self) -> &DMatrix<E::Scalar> {
-        &self.weights
+        self.head.weights()
     }
 
     /// The softmax layer's bias, `classes` entries.
     pub fn head_bias(&self) -> &DVector<E::Scalar> {
-        &self.bias
+        self.head.bias()
     }
 
     /// Number of classes.
     pub fn classes(&self) -> usize {
-        self.bias.len()
+        self.head.code_dim()
     }
 
     /// Whether the encoder is frozen.
@@ -191,7 +200,8 @@ impl<E: Encoder> Classifier<E> {
 
     /// Takes the classifier apart into its encoder and head (weights, bias).
     pub fn into_parts(self) -> (E, DMatrix<E::Scalar>, DVector<E::Scalar>) {
-        (self.encoder, self.weights, self.bias)
+        let (weights, bias) = self.head.into_parts();
+        (self.encoder, weights, bias)
     }
 
     /// Rebuilds a classifier from an encoder and a head.
@@ -215,10 +225,9 @@ impl<E: Encoder> Classifier<E> {
         crate::encoder::check_parts(&weights, &bias, "softmax layer")?;
         Ok(Self {
             encoder,
-            weights,
-            bias,
+            head: DenseEncoder::from_parts(weights, bias, Activation::Linear)?,
             frozen: false,
-            weight_decay: 0.0,
+            decay: None,
         })
     }
 
@@ -233,7 +242,7 @@ impl<E: Encoder> Classifier<E> {
         check_data(x, self.encoder.input_dim(), "data to classify")?;
         let mut ws = Workspace::new(self);
         self.forward(x, &mut ws)?;
-        let mut probabilities = ws.logits;
+        let mut probabilities = ws.head_pass.pre_activation;
         softmax_rows(&mut probabilities);
         Ok(probabilities)
     }
@@ -311,24 +320,21 @@ impl<E: Encoder> Classifier<E> {
             .into_iter()
             .map(<[_]>::to_vec)
             .collect();
-        gradient.push(ws.grad_weights.as_slice().to_vec());
-        gradient.push(ws.grad_bias.as_slice().to_vec());
+        gradient.extend(ws.grad_head.parameters().into_iter().map(<[_]>::to_vec));
         Ok((loss, gradient))
     }
 
     /// Every trainable tensor: the encoder's, then the head's weights and bias.
     pub fn parameters(&self) -> Vec<&[E::Scalar]> {
         let mut p = self.encoder.parameters();
-        p.push(self.weights.as_slice());
-        p.push(self.bias.as_slice());
+        p.extend(self.head.parameters());
         p
     }
 
     /// Every trainable tensor, mutable, in the order of [`parameters`](Self::parameters).
     pub fn parameters_mut(&mut self) -> Vec<&mut [E::Scalar]> {
         let mut p = self.encoder.parameters_mut();
-        p.push(self.weights.as_mut_slice());
-        p.push(self.bias.as_mut_slice());
+        p.extend(self.head.parameters_mut());
         p
     }
 
@@ -340,17 +346,28 @@ impl<E: Encoder> Classifier<E> {
             .into_iter()
             .map(|n| format!("encoder.{n}"))
             .collect();
-        names.push("head.weight".into());
-        names.push("head.bias".into());
+        names.extend(
+            self.head
+                .parameter_names()
+                .into_iter()
+                .map(|n| format!("head.{n}")),
+        );
         names
+    }
+
+    /// Kinds of the tensors (see [`Encoder::parameter_kinds`]): the encoder's, then the head's
+    /// weight and bias.
+    pub fn parameter_kinds(&self) -> Vec<TensorKind> {
+        let mut kinds = self.encoder.parameter_kinds();
+        kinds.extend(self.head.parameter_kinds());
+        kinds
     }
 
     /// Shapes of the tensors (see [`Encoder::parameter_shapes`]): the encoder's, then
     /// `[classes, code_dim]` and `[classes]`.
     pub fn parameter_shapes(&self) -> Vec<Vec<usize>> {
         let mut shapes = self.encoder.parameter_shapes();
-        shapes.push(vec![self.weights.nrows(), self.weights.ncols()]);
-        shapes.push(vec![self.bias.len()]);
+        shapes.extend(self.head.parameter_shapes());
         shapes
     }
 
@@ -486,7 +503,7 @@ impl<E: Encoder> Classifier<E> {
             ("frozen".to_owned(), self.frozen.to_string()),
             (
                 "weight_decay".to_owned(),
-                format!("{:?}", self.weight_decay),
+                format!("{:?}", self.decay.map_or(0.0, |d| d.weight())),
             ),
         ]
     }
@@ -502,14 +519,12 @@ impl<E: Encoder> Classifier<E> {
         if !self.frozen {
             gradients.extend(ws.grad_encoder.parameters());
         }
-        gradients.push(ws.grad_weights.as_slice());
-        gradients.push(ws.grad_bias.as_slice());
+        gradients.extend(ws.grad_head.parameters());
         let mut parameters: Vec<&mut [E::Scalar]> = Vec::new();
         if !self.frozen {
             parameters.extend(self.encoder.parameters_mut());
         }
-        parameters.push(self.weights.as_mut_slice());
-        parameters.push(self.bias.as_mut_slice());
+        parameters.extend(self.head.parameters_mut());
         if optimizer.try_step(&mut parameters, &gradients) {
             Ok(())
         } else {
@@ -518,14 +533,42 @@ impl<E: Encoder> Classifier<E> {
     }
 
     /// The objective without its weight decay (for validation reports).
-    fn nll_only(&self, loss: E::Scalar) -> E::Scalar {
-        loss - self.decay_value()
+    fn nll_only(&self, loss: E::Scalar, ws: &mut Workspace<E>) -> E::Scalar {
+        loss - self.decay(ws, false, true)
     }
 
-    /// The whole weight-decay term: the head's and the encoder's.
-    fn decay_value(&self) -> E::Scalar {
-        E::Scalar::cast(self.weight_decay / 2.0) * self.weights.norm_squared()
-            + self.encoder_decay_value()
+    /// The weight decay of the head's tensors, and of the encoder's when `with_encoder`, by
+    /// [`WeightDecay::parameter_penalty`]; with `backward`, its gradient added to the
+    /// workspace's (which the backward passes have set).
+    fn decay(&self, ws: &mut Workspace<E>, backward: bool, with_encoder: bool) -> E::Scalar {
+        let Some(decay) = &self.decay else {
+            return E::Scalar::zero();
+        };
+        let Workspace {
+            names,
+            kinds,
+            grad_encoder,
+            grad_head,
+            ..
+        } = ws;
+        let values = self.parameters();
+        let first = if with_encoder {
+            0
+        } else {
+            values.len() - grad_head.parameters().len()
+        };
+        let tensors: Vec<Parameter<'_, E::Scalar>> = (first..values.len())
+            .map(|t| Parameter::new(&names[t], kinds[t], values[t]))
+            .collect();
+        if !backward {
+            return decay.parameter_penalty(&tensors, None);
+        }
+        let mut gradients: Vec<&mut [E::Scalar]> = Vec::with_capacity(tensors.len());
+        if with_encoder {
+            gradients.extend(grad_encoder.parameters_mut());
+        }
+        gradients.extend(grad_head.parameters_mut());
+        decay.parameter_penalty(&tensors, Some(&mut gradients))
     }
 
     fn check_labels(
@@ -557,13 +600,7 @@ impl<E: Encoder> Classifier<E> {
     fn forward(&self, x: &DMatrix<E::Scalar>, ws: &mut Workspace<E>) -> Result<()> {
         self.encoder.forward(x, &mut ws.trace, &mut ws.pass);
         check_code_pass(&self.encoder, x.nrows(), &ws.pass)?;
-        affine_forward(
-            &ws.pass.code,
-            &self.weights,
-            Op::Transposed,
-            &self.bias,
-            &mut ws.logits,
-        );
+        self.head.forward(&ws.pass.code, &mut (), &mut ws.head_pass);
         Ok(())
     }
 
@@ -595,9 +632,8 @@ impl<E: Encoder> Classifier<E> {
                 None,
                 &mut ws.grad_encoder,
             );
-            self.add_encoder_decay(&mut ws.grad_encoder);
         }
-        Ok((loss + self.encoder_decay_value(), hits))
+        Ok((loss + self.decay(ws, backward, true), hits))
     }
 
     /// Like `evaluate`, for precomputed codes (frozen encoder).
@@ -608,14 +644,9 @@ impl<E: Encoder> Classifier<E> {
         ws: &mut Workspace<E>,
         backward: bool,
     ) -> (E::Scalar, usize) {
-        affine_forward(
-            codes,
-            &self.weights,
-            Op::Transposed,
-            &self.bias,
-            &mut ws.logits,
-        );
-        self.head_loss(codes, labels, ws, backward)
+        self.head.forward(codes, &mut (), &mut ws.head_pass);
+        let (loss, hits) = self.head_loss(codes, labels, ws, backward);
+        (loss + self.decay(ws, backward, false), hits)
     }
 
     /// Softmax negative log-likelihood of `ws.logits` (plus the head's weight decay), and when
@@ -628,12 +659,13 @@ impl<E: Encoder> Classifier<E> {
         backward: bool,
     ) -> (E::Scalar, usize) {
         let n = E::Scalar::cast(labels.len() as f64);
-        let (rows, classes) = ws.logits.shape();
+        let logits = &ws.head_pass.pre_activation;
+        let (rows, classes) = logits.shape();
         resize(&mut ws.grad_logits, rows, classes);
         let mut total = E::Scalar::zero();
         let mut hits = 0;
         for (s, &y) in labels.iter().enumerate() {
-            let row = ws.logits.row(s);
+            let row = logits.row(s);
             let max = row
                 .iter()
                 .copied()
@@ -647,7 +679,7 @@ impl<E: Encoder> Classifier<E> {
                 hits += 1;
             }
             for c in 0..classes {
-                let p = (ws.logits[(s, c)] - log_normaliser).exp();
+                let p = (logits[(s, c)] - log_normaliser).exp();
                 let target = if c == y {
                     E::Scalar::one()
                 } else {
@@ -656,77 +688,26 @@ impl<E: Encoder> Classifier<E> {
                 ws.grad_logits[(s, c)] = (p - target) / n;
             }
         }
-        let mut loss = total / n;
-        let lambda = E::Scalar::cast(self.weight_decay);
-        if self.weight_decay > 0.0 {
-            loss += lambda / E::Scalar::cast(2.0) * self.weights.norm_squared();
-        }
         if backward {
-            let (one, zero) = (E::Scalar::one(), E::Scalar::zero());
-            gemm(
-                one,
-                &ws.grad_logits,
-                Op::Transposed,
+            // The head's gradients, and ∂J/∂h through it; a dense layer's input gradient
+            // cannot fail.
+            self.head.backward(
                 codes,
-                Op::Plain,
-                zero,
-                &mut ws.grad_weights,
-            );
-            if self.weight_decay > 0.0 {
-                for (g, &w) in ws.grad_weights.iter_mut().zip(self.weights.iter()) {
-                    *g += lambda * w;
-                }
-            }
-            column_sums(&ws.grad_logits, &mut ws.grad_bias);
-            resize(&mut ws.grad_code, rows, codes.ncols());
-            gemm(
-                one,
+                &mut (),
+                &ws.head_pass,
                 &ws.grad_logits,
-                Op::Plain,
-                &self.weights,
-                Op::Plain,
-                zero,
+                None,
+                &mut ws.grad_head,
+            );
+            let _ = self.head.backward_input(
+                codes,
+                &(),
+                &ws.head_pass,
+                &ws.grad_logits,
                 &mut ws.grad_code,
             );
         }
-        (loss, hits)
-    }
-
-    fn encoder_decay_value(&self) -> E::Scalar {
-        if self.weight_decay == 0.0 {
-            return E::Scalar::zero();
-        }
-        let mut squares = E::Scalar::zero();
-        for (kind, p) in self
-            .encoder
-            .parameter_kinds()
-            .into_iter()
-            .zip(self.encoder.parameters())
-        {
-            if kind == TensorKind::Weight {
-                squares += p.iter().fold(E::Scalar::zero(), |acc, &w| acc + w * w);
-            }
-        }
-        E::Scalar::cast(self.weight_decay / 2.0) * squares
-    }
-
-    fn add_encoder_decay(&self, grad: &mut E) {
-        if self.weight_decay == 0.0 {
-            return;
-        }
-        let lambda = E::Scalar::cast(self.weight_decay);
-        let kinds = self.encoder.parameter_kinds();
-        for ((kind, g), w) in kinds
-            .into_iter()
-            .zip(grad.parameters_mut())
-            .zip(self.encoder.parameters())
-        {
-            if kind == TensorKind::Weight {
-                for (g, &w) in g.iter_mut().zip(w) {
-                    *g += lambda * w;
-                }
-            }
-        }
+        (total / n, hits)
     }
 }
 
@@ -801,7 +782,7 @@ impl<E: Encoder> Learner<E::Scalar> for ClassifierLearner<'_, '_, E> {
             Some(((vx, vy), vws)) => {
                 let (loss, hits) = self.model.evaluate(vx, vy, vws, false)?;
                 (
-                    Some(self.model.nll_only(loss).as_f64()),
+                    Some(self.model.nll_only(loss, vws).as_f64()),
                     Some(hits as f64 / vy.len() as f64),
                 )
             }

@@ -374,6 +374,11 @@ impl<T: Scalar> DenseEncoder<T> {
     pub fn activation(&self) -> Activation {
         self.activation
     }
+
+    /// Takes the layer apart into its weights and bias.
+    pub(crate) fn into_parts(self) -> (DMatrix<T>, DVector<T>) {
+        (self.weights, self.bias)
+    }
 }
 
 impl<T: Scalar> Encoder for DenseEncoder<T> {

@@ -1461,3 +1461,28 @@ fn a_classifier_over_a_user_stack_resumes_in_a_new_process_bit_for_bit() {
     ));
     std::fs::remove_dir_all(&folder).ok();
 }
+
+#[test]
+fn a_classifiers_weight_decay_covers_every_weight_matrix_its_parts_name() {
+    // ½λ·Σw² over the user stack's two dense weight matrices and the head's; the gain is
+    // `Other` and the biases are biases, so neither counts.
+    let x = uniform(6, 6, 0.0, 1.0, &mut rng(110));
+    let labels = [0, 1, 2, 0, 1, 2];
+    let plain = user_classifier(111).with_weight_decay(0.0).unwrap();
+    let decayed = plain.clone().with_weight_decay(0.5).unwrap();
+    let penalty = decayed.loss(&x, &labels).unwrap() - plain.loss(&x, &labels).unwrap();
+    let squares = |m: &[f64]| m.iter().map(|w| w * w).sum::<f64>();
+    let layers = plain.encoder().layers();
+    let expected = 0.25
+        * (squares(layers[0].parameters()[0])
+            + squares(layers[2].parameters()[0])
+            + squares(plain.head_weights().as_slice()));
+    assert!(
+        (penalty - expected).abs() <= 1e-12 * expected,
+        "{penalty} vs {expected}"
+    );
+    assert_eq!(
+        plain.parameter_kinds()[plain.parameter_kinds().len() - 2..],
+        [TensorKind::Weight, TensorKind::Bias]
+    );
+}
