@@ -75,7 +75,7 @@ pub use optimizer::{Adam, Optimizer, OptimizerState, Sgd};
 pub use parameters::{Parameter, TensorKind};
 pub use pca::Pca;
 pub use persistence::{
-    Checkpoint, ClassifierCheckpoint, DynamicAutoencoder, PretrainingCheckpoint,
+    Checkpoint, ClassifierCheckpoint, DeepAutoencoder, DynamicAutoencoder, PretrainingCheckpoint,
 };
 pub use pretraining::{DenseLayer, LayerBuilder, LayerSpec, LayerwisePretrainer, PretrainedStack};
 pub use regularizer::{

@@ -537,3 +537,107 @@ fn a_pretrained_deep_autoencoder_saves_and_loads_its_parameters() {
         })
     ));
 }
+
+fn pretrained_deep(seed: u64) -> autoencoders::DeepAutoencoder<f32> {
+    let x = bundled_digits::<f32>()
+        .unwrap()
+        .train_images
+        .rows(0, 64)
+        .into_owned();
+    let quick = autoencoders::TrainingConfig::default().with_epochs(1);
+    autoencoders::LayerwisePretrainer::new()
+        .with_layer(
+            autoencoders::LayerSpec::new(32)
+                .with_activation(Activation::Relu)
+                .with_training(quick),
+        )
+        .with_layer(
+            autoencoders::LayerSpec::new(8)
+                .with_tied(true)
+                .with_decoder_activation(Activation::Tanh)
+                .with_training(quick),
+        )
+        .pretrain(&x, &mut common::rng(seed))
+        .unwrap()
+        .deep_autoencoder()
+        .unwrap()
+        .with_regularizer(vec![
+            BuiltinRegularizer::from(Contractive::new(0.1).unwrap()),
+            BuiltinRegularizer::from(WeightDecay::new(0.01).unwrap()),
+        ])
+        .with_corruption(BuiltinCorruption::from(Masking::new(0.2).unwrap()))
+}
+
+#[test]
+fn a_deep_autoencoder_saves_and_loads_with_its_whole_architecture() {
+    let dir = scratch("deep");
+    let path = dir.join("deep.safetensors");
+    let deep = pretrained_deep(20);
+    deep.save(&path).unwrap();
+    let loaded = autoencoders::DeepAutoencoder::<f32>::load(&path).unwrap();
+    assert_eq!(loaded.parameters(), deep.parameters());
+    assert_eq!(loaded.parameter_names(), deep.parameter_names());
+    assert_eq!(loaded.regularizer(), deep.regularizer());
+    assert_eq!(loaded.corruption(), deep.corruption());
+    let activations = |m: &autoencoders::DeepAutoencoder<f32>| -> Vec<Activation> {
+        let mut a: Vec<Activation> = m
+            .encoder()
+            .layers()
+            .iter()
+            .map(|l| l.activation())
+            .collect();
+        a.extend(
+            m.decoder()
+                .layers()
+                .iter()
+                .map(autoencoders::Decoder::activation),
+        );
+        a
+    };
+    assert_eq!(activations(&loaded), activations(&deep));
+    let x = bundled_digits::<f32>()
+        .unwrap()
+        .test_images
+        .rows(0, 16)
+        .into_owned();
+    assert_eq!(
+        loaded.reconstruct(&x).unwrap(),
+        deep.reconstruct(&x).unwrap()
+    );
+    // The same file loads into a deep autoencoder built alike, by name.
+    let mut built = pretrained_deep(21);
+    built.load_parameters(&path).unwrap();
+    assert_eq!(built.parameters(), deep.parameters());
+    // A parameters file records no architecture: loading it whole says what to do instead.
+    let bare = dir.join("bare.safetensors");
+    deep.save_parameters(&bare).unwrap();
+    match autoencoders::DeepAutoencoder::<f32>::load(&bare) {
+        Err(Error::ModelFile {
+            problem: ModelFileProblem::InvalidMetadata { detail },
+            ..
+        }) => assert!(detail.contains("no architecture"), "{detail}"),
+        other => panic!("{other:?}"),
+    }
+    // Every bit flipped, one at a time, in every 11th byte: refused.
+    let bytes = std::fs::read(&path).unwrap();
+    for position in (0..bytes.len()).step_by(11) {
+        let mut damaged = bytes.clone();
+        damaged[position] ^= 0x10;
+        assert!(
+            matches!(
+                autoencoders::DeepAutoencoder::<f32>::from_safetensors(&damaged, "damaged"),
+                Err(Error::ModelFile { .. })
+            ),
+            "byte {position}"
+        );
+    }
+    // In the other dtype: refused by the record.
+    assert!(matches!(
+        autoencoders::DeepAutoencoder::<f64>::from_safetensors(&bytes, "deep"),
+        Err(Error::ModelFile {
+            problem: ModelFileProblem::WrongDtype { .. },
+            ..
+        })
+    ));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1486,3 +1486,37 @@ fn a_classifiers_weight_decay_covers_every_weight_matrix_its_parts_name() {
         [TensorKind::Weight, TensorKind::Bias]
     );
 }
+
+#[test]
+fn a_deep_model_with_a_user_loss_loads_whole_only_as_far_as_the_crate_knows_its_parts() {
+    let bytes = deep_dense()
+        .with_loss(SmoothAbsolute)
+        .to_safetensors()
+        .unwrap();
+    match autoencoders::DeepAutoencoder::<f64>::from_safetensors(&bytes, "deep") {
+        Err(Error::ModelFile {
+            problem: ModelFileProblem::CustomComponent { component, name },
+            ..
+        }) => assert_eq!((component, name.as_str()), ("loss", "smooth-absolute")),
+        other => panic!("{other:?}"),
+    }
+    // Built with that loss by the caller, it loads by name.
+    let mut built = Autoencoder::new(
+        StackedEncoder::random(
+            &[6, 4, 3],
+            Activation::Tanh,
+            Init::GlorotUniform,
+            &mut rng(120),
+        )
+        .unwrap(),
+        StackedDecoder::new(vec![decoder(3, 4, 121), decoder(4, 6, 122)]).unwrap(),
+    )
+    .unwrap()
+    .with_regularizer(WeightDecay::new(0.01).unwrap())
+    .with_corruption(autoencoders::GaussianNoise::new(0.1).unwrap())
+    .with_loss(SmoothAbsolute);
+    built
+        .load_parameters_from_safetensors(&bytes, "deep")
+        .unwrap();
+    assert_eq!(bits(built.parameters()), bits(deep_dense().parameters()));
+}

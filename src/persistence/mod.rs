@@ -38,6 +38,7 @@
 
 mod atomic;
 pub(crate) mod checkpoint;
+mod deep;
 mod header;
 mod offsets;
 mod parameters;
@@ -49,6 +50,7 @@ mod stack;
 /// What is wrong with a model file (defined beside [`Error`], re-exported here).
 pub use crate::file_problem::ModelFileProblem;
 pub use checkpoint::{CHECKPOINT_CHECKSUM_KEY, CHECKPOINT_KEY, Checkpoint, ClassifierCheckpoint};
+pub use deep::DeepAutoencoder;
 pub use header::WHOLE_FILE_KEY;
 pub use pretraining::{PRETRAINING_KEY, PretrainingCheckpoint};
 

@@ -42,9 +42,30 @@ pub(crate) struct ParametersRecord {
     /// A classifier's settings (`frozen`, `weight_decay`), as text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) settings: Vec<(String, String)>,
+    /// For a model of the crate's dense layers at any depth, their activations, from which
+    /// loading rebuilds it without the caller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) architecture: Option<ArchitectureRecord>,
+}
+
+/// The activations of a deep dense autoencoder's layers: the encoder's bottom first, the
+/// decoder's from the code outwards.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ArchitectureRecord {
+    pub(crate) encoder: Vec<String>,
+    pub(crate) decoder: Vec<String>,
 }
 
 impl ParametersRecord {
+    /// The record with the activations of a deep dense model's layers.
+    pub(crate) fn with_architecture(self, architecture: ArchitectureRecord) -> Self {
+        Self {
+            architecture: Some(architecture),
+            ..self
+        }
+    }
+
     /// The record with the checksum of the data section filled in.
     pub(crate) fn with_crc32(self, crc32: String) -> Self {
         Self { crc32, ..self }
@@ -143,11 +164,12 @@ impl<T: Scalar> List<'_, T> {
                 .collect(),
             parts,
             settings: Vec::new(),
+            architecture: None,
         }
     }
 
     /// The file's bytes.
-    fn to_bytes(&self, record: ParametersRecord) -> Result<Vec<u8>> {
+    pub(crate) fn to_bytes(&self, record: ParametersRecord) -> Result<Vec<u8>> {
         serialize_with(
             self.tensors()?,
             |crc32| record.with_crc32(crc32).to_json(),

@@ -367,26 +367,51 @@ impl ModelRecord {
     }
 
     pub(crate) fn loss(&self) -> std::result::Result<ReconstructionLoss, ModelFileProblem> {
-        if let Some(name) = self.loss.strip_prefix(CUSTOM_LOSS_PREFIX) {
-            return Err(ModelFileProblem::CustomComponent {
-                component: "loss",
-                name: name.to_owned(),
-            });
-        }
-        ReconstructionLoss::from_name(&self.loss)
-            .ok_or_else(|| invalid(format!("unknown loss `{}`", self.loss)))
+        builtin_loss(&self.loss)
     }
 
     pub(crate) fn regularizers(
         &self,
     ) -> std::result::Result<Vec<BuiltinRegularizer>, ModelFileProblem> {
-        self.regularizers
-            .iter()
-            .map(RegularizerRecord::to_builtin)
-            .collect()
+        builtin_regularizers(&self.regularizers)
     }
 
     pub(crate) fn corruption(&self) -> std::result::Result<BuiltinCorruption, ModelFileProblem> {
         self.corruption.to_builtin()
     }
+}
+
+impl PartsRecord {
+    /// The built-in loss recorded, or which user part the caller must supply.
+    pub(crate) fn loss(&self) -> std::result::Result<ReconstructionLoss, ModelFileProblem> {
+        builtin_loss(&self.loss)
+    }
+
+    /// The built-in regularizers recorded, or which user part the caller must supply.
+    pub(crate) fn regularizers(
+        &self,
+    ) -> std::result::Result<Vec<BuiltinRegularizer>, ModelFileProblem> {
+        builtin_regularizers(&self.regularizers)
+    }
+
+    /// The built-in corruption recorded, or which user part the caller must supply.
+    pub(crate) fn corruption(&self) -> std::result::Result<BuiltinCorruption, ModelFileProblem> {
+        self.corruption.to_builtin()
+    }
+}
+
+fn builtin_loss(name: &str) -> std::result::Result<ReconstructionLoss, ModelFileProblem> {
+    if let Some(name) = name.strip_prefix(CUSTOM_LOSS_PREFIX) {
+        return Err(ModelFileProblem::CustomComponent {
+            component: "loss",
+            name: name.to_owned(),
+        });
+    }
+    ReconstructionLoss::from_name(name).ok_or_else(|| invalid(format!("unknown loss `{name}`")))
+}
+
+fn builtin_regularizers(
+    records: &[RegularizerRecord],
+) -> std::result::Result<Vec<BuiltinRegularizer>, ModelFileProblem> {
+    records.iter().map(RegularizerRecord::to_builtin).collect()
 }
