@@ -678,8 +678,9 @@ impl<T: Scalar, R: Recorded> Saved<T, R> {
         }
 
         let (model, shapes) = match parameters_record::<T>(file, file.metadata_json()?, kind)? {
-            Some(record) => {
-                let shapes = record.parameters.clone();
+            Some(mut record) => {
+                // Moved out while the tensors are read, and back into the record after.
+                let shapes = std::mem::take(&mut record.parameters);
                 check_names(&shapes).map_err(fail)?;
                 (
                     SavedModel::Named {
@@ -722,13 +723,29 @@ impl<T: Scalar, R: Recorded> Saved<T, R> {
                 (saved, shapes)
             }
         };
+        let states = &record.optimizer.tensors;
+        file.check_listed(
+            shapes
+                .len()
+                .saturating_mul(1 + states.len())
+                .saturating_add(extra.len()),
+            shapes
+                .iter()
+                .map(|(p, _)| p.clone())
+                .chain(states.iter().flat_map(|state| {
+                    shapes
+                        .iter()
+                        .map(move |(p, _)| optimizer_tensor_name(state, p))
+                }))
+                .chain(extra.iter().cloned()),
+        )?;
         let mut expected: Vec<String> = shapes.iter().map(|(p, _)| p.clone()).collect();
         for state in &record.optimizer.tensors {
             expected.extend(shapes.iter().map(|(p, _)| optimizer_tensor_name(state, p)));
         }
         expected.extend(extra.iter().cloned());
         file.only(&expected)?;
-        let model = match model {
+        let mut model = match model {
             SavedModel::Named { record, .. } => {
                 let values = shapes
                     .iter()
@@ -802,6 +819,9 @@ impl<T: Scalar, R: Recorded> Saved<T, R> {
             )));
         }
         let history = history_of::<R>(&record.history, StopReason::Completed).map_err(fail)?;
+        if let SavedModel::Named { record, .. } = &mut model {
+            record.parameters = shapes;
+        }
         let training_data = record.training_data.fingerprint().map_err(fail)?;
         let validation_data = match &record.validation_data {
             Some(v) => Some(v.fingerprint().map_err(fail)?),

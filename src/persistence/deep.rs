@@ -123,6 +123,14 @@ impl<T: Scalar> DeepAutoencoder<T> {
                     .to_owned(),
             )
         })?;
+        // Two tensors per layer: checked before any name is built, so that a record claiming
+        // a million layers costs nothing.
+        let layers = architecture.encoder.len() + architecture.decoder.len();
+        if record.parameters.len() != 2 * layers {
+            return Err(invalid(
+                "the tensors listed do not match the layers of the architecture".to_owned(),
+            ));
+        }
         let expected: Vec<String> = [
             ("encoder", &architecture.encoder),
             ("decoder", &architecture.decoder),

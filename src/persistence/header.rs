@@ -25,37 +25,78 @@ pub(crate) type Tensor = (String, Dtype, Vec<usize>, Vec<u8>);
 /// How the header lists a tensor: name, dtype, shape and its byte range in the data section.
 pub(crate) type Entry<'a> = (&'a str, Dtype, &'a [usize], (usize, usize));
 
-/// The header text for `metadata` and tensors given as (name, dtype, shape, offsets), in the
-/// canonical form: metadata keys sorted, tensors sorted by name.
-fn header_text(metadata: &BTreeMap<String, String>, tensors: &[Entry<'_>]) -> String {
+/// Writes the header text for `metadata` (keys in order) and tensors given as (name, dtype,
+/// shape, offsets) in the canonical form, tensors sorted by name, to `out`.
+fn write_header<'k>(
+    out: &mut impl std::io::Write,
+    metadata: impl Iterator<Item = (&'k str, &'k str)>,
+    tensors: &[Entry<'_>],
+) {
     let mut sorted: Vec<_> = tensors.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
-    // Strings, maps of strings and plain structs serialise without fail.
-    let mut text = String::from("{\"__metadata__\":");
-    text.push_str(&serde_json::to_string(metadata).unwrap_or_default());
+    // Strings and plain structs serialise without fail, into a `Vec` or a checksum.
+    let mut put = |bytes: &[u8]| {
+        let _ = out.write_all(bytes);
+    };
+    put(b"{\"__metadata__\":{");
+    for (i, (key, value)) in metadata.enumerate() {
+        if i > 0 {
+            put(b",");
+        }
+        put(serde_json::to_string(key).unwrap_or_default().as_bytes());
+        put(b":");
+        put(serde_json::to_string(value).unwrap_or_default().as_bytes());
+    }
+    put(b"}");
     for (name, dtype, shape, offsets) in sorted {
         let info = TensorInfo {
             dtype: *dtype,
             shape: shape.to_vec(),
             data_offsets: *offsets,
         };
-        text.push(',');
-        text.push_str(&serde_json::to_string(name).unwrap_or_default());
-        text.push(':');
-        text.push_str(&serde_json::to_string(&info).unwrap_or_default());
+        put(b",");
+        put(serde_json::to_string(name).unwrap_or_default().as_bytes());
+        put(b":");
+        put(serde_json::to_string(&info).unwrap_or_default().as_bytes());
     }
-    text.push('}');
-    text
+    put(b"}");
+}
+
+/// A checksum that header text is written into, rather than into a copy of it.
+struct CrcWriter(crc32fast::Hasher);
+
+impl std::io::Write for CrcWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The CRC-32 of the canonical header without [`WHOLE_FILE_KEY`], followed by the data.
-fn whole_file_crc(metadata: &BTreeMap<String, String>, tensors: &[Entry<'_>], data: &[u8]) -> u32 {
-    let mut without = metadata.clone();
-    without.remove(WHOLE_FILE_KEY);
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(header_text(&without, tensors).as_bytes());
-    crc.update(data);
-    crc.finalize()
+fn whole_file_crc<'k>(
+    metadata: impl Iterator<Item = (&'k str, &'k str)>,
+    tensors: &[Entry<'_>],
+    data: &[u8],
+) -> u32 {
+    let mut crc = CrcWriter(crc32fast::Hasher::new());
+    write_header(
+        &mut crc,
+        metadata.filter(|(key, _)| *key != WHOLE_FILE_KEY),
+        tensors,
+    );
+    crc.0.update(data);
+    crc.0.finalize()
+}
+
+/// A map's entries as string pairs, in its order.
+fn entries<K: AsRef<str>, V: AsRef<str>>(
+    map: &BTreeMap<K, V>,
+) -> impl Iterator<Item = (&str, &str)> {
+    map.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
 }
 
 /// A safetensors file of `tensors` (sorted by name into the data section) and `metadata`, with
@@ -78,9 +119,10 @@ pub(crate) fn write(tensors: &[Tensor], mut metadata: BTreeMap<String, String>) 
         .iter()
         .flat_map(|(_, _, _, d)| d.iter().copied())
         .collect();
-    let crc = whole_file_crc(&metadata, &layout, &data);
+    let crc = whole_file_crc(entries(&metadata), &layout, &data);
     metadata.insert(WHOLE_FILE_KEY.to_owned(), format!("{crc:08x}"));
-    let mut header = header_text(&metadata, &layout).into_bytes();
+    let mut header = Vec::new();
+    write_header(&mut header, entries(&metadata), &layout);
     header.resize(header.len().div_ceil(8) * 8, b' ');
     let mut bytes = Vec::with_capacity(8 + header.len() + data.len());
     bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
@@ -96,7 +138,7 @@ pub(crate) fn write(tensors: &[Tensor], mut metadata: BTreeMap<String, String>) 
 /// [`ModelFileProblem::ChecksumMismatch`], or [`ModelFileProblem::InvalidMetadata`] for a
 /// checksum that is not 8 hex digits.
 pub(crate) fn verify(
-    metadata: &BTreeMap<String, String>,
+    metadata: &BTreeMap<&str, &str>,
     tensors: &[Entry<'_>],
     data: &[u8],
 ) -> Result<bool, ModelFileProblem> {
@@ -109,7 +151,7 @@ pub(crate) fn verify(
         .ok_or_else(|| ModelFileProblem::InvalidMetadata {
             detail: format!("{WHOLE_FILE_KEY} `{hex}` is not 8 hex digits"),
         })?;
-    let computed = whole_file_crc(metadata, tensors, data);
+    let computed = whole_file_crc(entries(metadata), tensors, data);
     if stored == computed {
         Ok(true)
     } else {
@@ -277,12 +319,14 @@ mod tests {
         let header_len = bytes.len() - 12 - 8;
         let text = std::str::from_utf8(&bytes[8..8 + header_len]).unwrap();
         let stored: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
-        let mut read: BTreeMap<String, String> =
+        let owned: BTreeMap<String, String> =
             serde_json::from_value(stored["__metadata__"].clone()).unwrap();
+        let mut read: BTreeMap<&str, &str> =
+            owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(verify(&read, &layout, data), Ok(true));
         // A metadata edit, a layout edit and a data edit are each caught.
         let mut edited = read.clone();
-        edited.insert("autoencoders".to_owned(), "{\"k\":2}".to_owned());
+        edited.insert("autoencoders", "{\"k\":2}");
         assert!(verify(&edited, &layout, data).is_err());
         let mut swapped = layout;
         swapped[0].1 = Dtype::I32;

@@ -203,11 +203,14 @@ pub(crate) fn model_error(file: &str, problem: ModelFileProblem) -> Error {
 }
 
 /// A parsed, checksum-verified safetensors file.
+///
+/// It holds the header parsed once and the data section borrowed, and copies neither: a file
+/// whose metadata is large costs that size once more, not several times.
 pub(crate) struct TensorFile<'a> {
     file: &'a str,
-    tensors: SafeTensors<'a>,
-    record_json: Option<String>,
-    metadata: std::collections::HashMap<String, String>,
+    header: safetensors::tensor::Metadata,
+    data: &'a [u8],
+    tensor_count: usize,
 }
 
 impl<'a> TensorFile<'a> {
@@ -221,16 +224,16 @@ impl<'a> TensorFile<'a> {
         }
         let (header_len, parsed) =
             SafeTensors::read_metadata(bytes).map_err(|e| fail(problem_of(e)))?;
-        let tensors = SafeTensors::deserialize(bytes).map_err(|e| fail(problem_of(e)))?;
-        let sorted: std::collections::BTreeMap<String, String> = parsed
+        let data = &bytes[8 + header_len..];
+        let sorted: std::collections::BTreeMap<&str, &str> = parsed
             .metadata()
             .iter()
             .flatten()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         if let Some(unknown) = sorted
             .keys()
-            .find(|k| k.starts_with(METADATA_KEY) && !KNOWN_KEYS.contains(&k.as_str()))
+            .find(|k| k.starts_with(METADATA_KEY) && !KNOWN_KEYS.contains(*k))
         {
             return Err(fail(ModelFileProblem::InvalidMetadata {
                 detail: format!("unknown metadata key `{unknown}`"),
@@ -248,13 +251,14 @@ impl<'a> TensorFile<'a> {
                 )
             })
             .collect();
-        header::verify(&sorted, &layout, &bytes[8 + header_len..]).map_err(fail)?;
-        let metadata: std::collections::HashMap<String, String> = sorted.into_iter().collect();
-        let record_json = metadata.get(METADATA_KEY).cloned();
-        let stored = match &record_json {
+        header::verify(&sorted, &layout, data).map_err(fail)?;
+        let stored = match sorted.get(METADATA_KEY) {
             Some(json) => Some(ModelRecord::checksum_field(json).map_err(fail)?),
             None => None,
         };
+        let tensor_count = layout.len();
+        drop(layout);
+        drop(infos);
         match stored {
             Some(hex) => {
                 let stored = u32::from_str_radix(&hex, 16).map_err(|_| {
@@ -262,8 +266,7 @@ impl<'a> TensorFile<'a> {
                         detail: format!("crc32 `{hex}` is not 8 hex digits"),
                     })
                 })?;
-                // The data section starts after the 8-byte length and the header.
-                let computed = crc32fast::hash(&bytes[8 + header_len..]);
+                let computed = crc32fast::hash(data);
                 if stored != computed {
                     return Err(fail(ModelFileProblem::ChecksumMismatch {
                         stored,
@@ -276,15 +279,45 @@ impl<'a> TensorFile<'a> {
         }
         Ok(Self {
             file,
-            tensors,
-            record_json,
-            metadata,
+            header: parsed,
+            data,
+            tensor_count,
         })
     }
 
     /// The metadata value under `key`.
     pub(crate) fn metadata(&self, key: &str) -> Option<&str> {
-        self.metadata.get(key).map(String::as_str)
+        self.header
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(key))
+            .map(String::as_str)
+    }
+
+    /// How many tensors the file holds.
+    pub(crate) fn tensor_count(&self) -> usize {
+        self.tensor_count
+    }
+
+    /// Refuses a record that lists more tensors than the file holds, naming the first listed
+    /// one that is absent — before anything is built for the list, so that a long list costs
+    /// no more than its text. `listed` counts the names `names` yields.
+    pub(crate) fn check_listed(
+        &self,
+        listed: usize,
+        names: impl Iterator<Item = String>,
+    ) -> Result<()> {
+        if listed <= self.tensor_count {
+            return Ok(());
+        }
+        match names
+            .into_iter()
+            .find(|name| self.header.info(name).is_none())
+        {
+            Some(tensor) => Err(self.fail(ModelFileProblem::MissingTensor { tensor })),
+            // Names listed twice: the checks that follow refuse them.
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn fail(&self, problem: ModelFileProblem) -> Error {
@@ -293,39 +326,45 @@ impl<'a> TensorFile<'a> {
 
     /// The model record from the metadata.
     pub(crate) fn record(&self) -> Result<ModelRecord> {
-        let json = self
-            .record_json
-            .as_deref()
-            .ok_or_else(|| self.fail(ModelFileProblem::MissingMetadata))?;
+        let json = self.metadata_json()?;
         ModelRecord::from_json(json).map_err(|problem| self.fail(problem))
     }
 
     /// The raw metadata JSON.
     pub(crate) fn metadata_json(&self) -> Result<&str> {
-        self.record_json
-            .as_deref()
+        self.metadata(METADATA_KEY)
             .ok_or_else(|| self.fail(ModelFileProblem::MissingMetadata))
     }
 
     /// Fails on any tensor not in `expected`.
     pub(crate) fn only(&self, expected: &[String]) -> Result<()> {
-        for name in self.tensors.names() {
-            if !expected.iter().any(|e| e == name) {
-                return Err(self.fail(ModelFileProblem::UnexpectedTensor {
-                    tensor: name.to_owned(),
-                }));
-            }
+        let expected: std::collections::HashSet<&str> =
+            expected.iter().map(String::as_str).collect();
+        match self
+            .header
+            .offset_keys()
+            .into_iter()
+            .find(|name| !expected.contains(name.as_str()))
+        {
+            Some(tensor) => Err(self.fail(ModelFileProblem::UnexpectedTensor { tensor })),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// A tensor's row-major values, checked for dtype, shape and finiteness.
     fn values<T: Scalar>(&self, name: &str, shape: &[usize]) -> Result<Vec<T>> {
-        let view = self.tensors.tensor(name).map_err(|_| {
+        let info = self.header.info(name).ok_or_else(|| {
             self.fail(ModelFileProblem::MissingTensor {
                 tensor: name.to_owned(),
             })
         })?;
+        // `read_metadata` checked that every tensor's offsets lie in the data section.
+        let view = TensorView::new(
+            info.dtype,
+            info.shape.clone(),
+            &self.data[info.data_offsets.0..info.data_offsets.1],
+        )
+        .map_err(|e| self.fail(problem_of(e)))?;
         if view.dtype() != dtype_of::<T>() {
             return Err(self.fail(ModelFileProblem::WrongDtype {
                 tensor: name.to_owned(),

@@ -76,6 +76,41 @@ impl ParametersRecord {
     }
 }
 
+/// The length of a record's `parameters` list, counted without building its entries.
+#[derive(Deserialize)]
+struct ListLength {
+    #[serde(default)]
+    parameters: Length,
+}
+
+#[derive(Default)]
+struct Length(usize);
+
+impl<'de> Deserialize<'de> for Length {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        struct Counter;
+        impl<'de> serde::de::Visitor<'de> for Counter {
+            type Value = usize;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<usize, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(n)
+            }
+        }
+        deserializer.deserialize_seq(Counter).map(Length)
+    }
+}
+
 /// A model's parameter list: names, shapes, column-major values.
 pub(crate) struct List<'a, T> {
     pub(crate) names: Vec<String>,
@@ -272,10 +307,23 @@ pub(crate) fn parameters_record<T: Scalar>(
     model: &str,
 ) -> Result<Option<ParametersRecord>> {
     let invalid = |detail: String| file.fail(ModelFileProblem::InvalidMetadata { detail });
-    let value: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
-    if value.get("kind").and_then(|k| k.as_str()) != Some(KIND) {
+    /// Only the kind, every other field skipped without building it.
+    #[derive(Deserialize)]
+    struct Kind {
+        kind: Option<String>,
+    }
+    let kind: Kind = serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
+    if kind.kind.as_deref() != Some(KIND) {
         return Ok(None);
+    }
+    // A list of more tensors than the file holds is refused before it is built.
+    let listed: ListLength = serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
+    if listed.parameters.0 > file.tensor_count() {
+        return Err(invalid(format!(
+            "the record lists {} tensors, the file holds {}",
+            listed.parameters.0,
+            file.tensor_count()
+        )));
     }
     // Parameters files were never written without the whole-file checksum: one without it has
     // had that key's name damaged, which would leave the header unchecked.
@@ -283,7 +331,7 @@ pub(crate) fn parameters_record<T: Scalar>(
         return Err(file.fail(ModelFileProblem::MissingChecksum));
     }
     let record: ParametersRecord =
-        serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+        serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
     if record.format_version != FORMAT_VERSION {
         return Err(invalid(format!(
             "format_version {} is not {FORMAT_VERSION}",

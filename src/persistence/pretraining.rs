@@ -126,6 +126,14 @@ impl<T: Scalar> PretrainingCheckpoint<T> {
                 record.format_version
             )));
         }
+        file.check_listed(
+            record.finished.iter().map(|f| f.parameters.len()).sum(),
+            record
+                .finished
+                .iter()
+                .enumerate()
+                .flat_map(|(l, f)| f.parameters.iter().map(move |(n, _)| finished_tensor(l, n))),
+        )?;
         let extra: Vec<String> = record
             .finished
             .iter()

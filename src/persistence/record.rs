@@ -320,9 +320,13 @@ impl ModelRecord {
 
     /// The `crc32` field of the metadata JSON, read before the rest is validated.
     pub(crate) fn checksum_field(json: &str) -> std::result::Result<String, ModelFileProblem> {
-        let value: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
-        match value.get(super::CHECKSUM_FIELD).and_then(|v| v.as_str()) {
+        /// Only the checksum, every other field skipped without building it.
+        #[derive(Deserialize)]
+        struct Checksum {
+            crc32: Option<serde_json::Value>,
+        }
+        let value: Checksum = serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
+        match value.crc32.as_ref().and_then(|v| v.as_str()) {
             Some(hex) => Ok(hex.to_owned()),
             None => Err(ModelFileProblem::MissingChecksum),
         }
