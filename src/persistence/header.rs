@@ -321,8 +321,10 @@ mod tests {
         let stored: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
         let owned: BTreeMap<String, String> =
             serde_json::from_value(stored["__metadata__"].clone()).unwrap();
-        let mut read: BTreeMap<&str, &str> =
-            owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut read: BTreeMap<&str, &str> = owned
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         assert_eq!(verify(&read, &layout, data), Ok(true));
         // A metadata edit, a layout edit and a data edit are each caught.
         let mut edited = read.clone();
