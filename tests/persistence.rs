@@ -641,3 +641,85 @@ fn a_deep_autoencoder_saves_and_loads_with_its_whole_architecture() {
     ));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_pretrained_stack_saves_and_loads_with_its_decoders_and_histories() {
+    let x = bundled_digits::<f32>()
+        .unwrap()
+        .train_images
+        .rows(0, 64)
+        .into_owned();
+    let quick = autoencoders::TrainingConfig::default().with_epochs(2);
+    let stack = autoencoders::LayerwisePretrainer::new()
+        .with_layer(
+            autoencoders::LayerSpec::new(24)
+                .with_activation(Activation::Relu)
+                .with_decoder_activation(Activation::Linear)
+                .with_training(quick),
+        )
+        .with_layer(
+            autoencoders::LayerSpec::new(8)
+                .with_tied(true)
+                .with_training(quick),
+        )
+        .pretrain(&x, &mut common::rng(30))
+        .unwrap();
+    let bytes = stack.to_safetensors().unwrap();
+    let loaded = autoencoders::PretrainedStack::<f32>::from_safetensors(&bytes, "stack").unwrap();
+    assert_eq!(loaded.encoder, stack.encoder);
+    assert_eq!(loaded.decoders, stack.decoders);
+    assert_eq!(loaded.histories, stack.histories);
+    assert_eq!(
+        loaded.deep_autoencoder().unwrap().reconstruct(&x).unwrap(),
+        stack.deep_autoencoder().unwrap().reconstruct(&x).unwrap()
+    );
+    // The tied layer's decoder holds only its bias.
+    let file = common::model_file::ModelFile::parse(&bytes);
+    assert!(
+        file.tensor_names()
+            .contains(&"decoders.0.weight".to_owned())
+    );
+    assert!(
+        !file
+            .tensor_names()
+            .contains(&"decoders.1.weight".to_owned())
+    );
+    // Another dtype, another kind of file, or a flipped bit: refused.
+    assert!(matches!(
+        autoencoders::PretrainedStack::<f64>::from_safetensors(&bytes, "stack"),
+        Err(Error::ModelFile {
+            problem: ModelFileProblem::WrongDtype { .. },
+            ..
+        })
+    ));
+    let deep = stack.deep_autoencoder().unwrap().to_safetensors().unwrap();
+    assert!(matches!(
+        autoencoders::PretrainedStack::<f32>::from_safetensors(&deep, "deep"),
+        Err(Error::ModelFile { .. })
+    ));
+    for position in (0..bytes.len()).step_by(13) {
+        let mut damaged = bytes.clone();
+        damaged[position] ^= 0x04;
+        assert!(
+            matches!(
+                autoencoders::PretrainedStack::<f32>::from_safetensors(&damaged, "damaged"),
+                Err(Error::ModelFile { .. })
+            ),
+            "byte {position}"
+        );
+    }
+    // A record whose tying disagrees with the tensors: refused, checksums recomputed.
+    let mut edited = file.clone();
+    let key = autoencoders::persistence::PRETRAINED_KEY;
+    let mut record: serde_json::Value =
+        serde_json::from_str(edited.header["__metadata__"][key].as_str().unwrap()).unwrap();
+    record["tied"] = serde_json::json!([false, false]);
+    edited.header["__metadata__"][key] = serde_json::Value::String(record.to_string());
+    assert!(matches!(
+        autoencoders::PretrainedStack::<f32>::from_safetensors(&edited.to_bytes(), "edited"),
+        Err(Error::ModelFile {
+            problem: ModelFileProblem::InvalidMetadata { .. },
+            ..
+        })
+    ));
+}

@@ -50,7 +50,7 @@ mod stack;
 /// What is wrong with a model file (defined beside [`Error`], re-exported here).
 pub use crate::file_problem::ModelFileProblem;
 pub use checkpoint::{CHECKPOINT_CHECKSUM_KEY, CHECKPOINT_KEY, Checkpoint, ClassifierCheckpoint};
-pub use deep::DeepAutoencoder;
+pub use deep::{DeepAutoencoder, PRETRAINED_KEY};
 pub use header::WHOLE_FILE_KEY;
 pub use pretraining::{PRETRAINING_KEY, PretrainingCheckpoint};
 
@@ -178,12 +178,13 @@ pub(crate) fn serialize_with(
 }
 
 /// The metadata keys this crate writes.
-const KNOWN_KEYS: [&str; 5] = [
+const KNOWN_KEYS: [&str; 6] = [
     METADATA_KEY,
     header::WHOLE_FILE_KEY,
     checkpoint::CHECKPOINT_KEY,
     checkpoint::CHECKPOINT_CHECKSUM_KEY,
     pretraining::PRETRAINING_KEY,
+    deep::PRETRAINED_KEY,
 ];
 
 /// The header's bytes, when the length prefix fits the file and the safetensors cap.

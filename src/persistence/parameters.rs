@@ -205,10 +205,19 @@ impl<T: Scalar> List<'_, T> {
 
     /// The file's bytes.
     pub(crate) fn to_bytes(&self, record: ParametersRecord) -> Result<Vec<u8>> {
+        self.to_bytes_with(record, Vec::new())
+    }
+
+    /// [`to_bytes`](Self::to_bytes) with more metadata entries.
+    pub(crate) fn to_bytes_with(
+        &self,
+        record: ParametersRecord,
+        metadata: Vec<(String, String)>,
+    ) -> Result<Vec<u8>> {
         serialize_with(
             self.tensors()?,
             |crc32| record.with_crc32(crc32).to_json(),
-            Vec::new(),
+            metadata,
             dtype_of::<T>(),
             "<memory>",
         )

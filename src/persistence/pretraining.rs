@@ -42,7 +42,7 @@ struct FinishedRecord {
     stop_reason: String,
 }
 
-fn stop_reason_name(reason: StopReason) -> &'static str {
+pub(crate) fn stop_reason_name(reason: StopReason) -> &'static str {
     match reason {
         StopReason::Completed => "completed",
         StopReason::Observer => "observer",
@@ -51,7 +51,7 @@ fn stop_reason_name(reason: StopReason) -> &'static str {
     }
 }
 
-fn stop_reason(name: &str) -> std::result::Result<StopReason, ModelFileProblem> {
+pub(crate) fn stop_reason(name: &str) -> std::result::Result<StopReason, ModelFileProblem> {
     match name {
         "completed" => Ok(StopReason::Completed),
         "observer" => Ok(StopReason::Observer),
