@@ -396,3 +396,23 @@ fn a_classifier_checkpoint_and_an_autoencoder_checkpoint_are_not_each_other() {
     ));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_checkpoint_listing_one_optimiser_state_many_times_is_refused_without_building_the_list() {
+    let mut file = ModelFile::parse(&deep_checkpoint());
+    let key = "autoencoders.checkpoint";
+    let mut record: Value =
+        serde_json::from_str(file.header["__metadata__"][key].as_str().unwrap()).unwrap();
+    let state = record["optimizer"]["tensors"][0].clone();
+    record["optimizer"]["tensors"] = json!(vec![state; 100_000]);
+    let text = record.to_string();
+    file.header["__metadata__"]["autoencoders.checkpoint.crc32"] =
+        Value::String(format!("{:08x}", crc32fast::hash(text.as_bytes())));
+    file.header["__metadata__"][key] = Value::String(text);
+    match refused(&file.to_bytes(), load_checkpoint) {
+        ModelFileProblem::InvalidMetadata { detail } => {
+            assert!(detail.contains("lists 100000 tensors"), "{detail}")
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -480,6 +480,45 @@ fn optimizer_tensor_name(state: &str, parameter: &str) -> String {
     format!("optimizer.{state}.{parameter}")
 }
 
+/// The most named tensors, hyper-parameters or counters an optimiser state may list. The
+/// crate's optimisers list at most three of each; the bound is there so that a record listing
+/// millions is refused before they are built.
+const MAX_OPTIMIZER_ENTRIES: usize = 64;
+
+/// Refuses a checkpoint record whose optimiser lists more than [`MAX_OPTIMIZER_ENTRIES`]
+/// tensors, hyper-parameters or counters, counting them without building them.
+fn check_optimizer_sizes(json: &str) -> std::result::Result<(), ModelFileProblem> {
+    use super::parameters::Length;
+    #[derive(Deserialize)]
+    struct Sizes {
+        optimizer: Option<Counts>,
+    }
+    #[derive(Deserialize)]
+    struct Counts {
+        #[serde(default)]
+        tensors: Length,
+        #[serde(default)]
+        hyper_parameters: Length,
+        #[serde(default)]
+        counters: Length,
+    }
+    let sizes: Sizes = serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
+    if let Some(counts) = sizes.optimizer {
+        for (what, n) in [
+            ("tensors", counts.tensors.0),
+            ("hyper_parameters", counts.hyper_parameters.0),
+            ("counters", counts.counters.0),
+        ] {
+            if n > MAX_OPTIMIZER_ENTRIES {
+                return Err(invalid(format!(
+                    "the optimiser lists {n} {what}, more than {MAX_OPTIMIZER_ENTRIES}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Refuses a parameter list that names a tensor twice or has an empty shape.
 fn check_names(shapes: &[(String, Vec<usize>)]) -> std::result::Result<(), ModelFileProblem> {
     let mut names: Vec<&String> = shapes.iter().map(|(name, _)| name).collect();
@@ -668,6 +707,7 @@ impl<T: Scalar, R: Recorded> Saved<T, R> {
                 computed,
             }));
         }
+        check_optimizer_sizes(json).map_err(fail)?;
         let record: CheckpointRecord<R::Record> =
             serde_json::from_str(json).map_err(|e| fail(invalid(e.to_string())))?;
         if record.format_version != CHECKPOINT_VERSION {

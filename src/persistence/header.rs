@@ -12,6 +12,7 @@
 use super::ModelFileProblem;
 use safetensors::tensor::{Dtype, TensorInfo};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -178,6 +179,37 @@ pub(crate) fn check_unique_keys(header: &[u8]) -> Result<(), ModelFileProblem> {
     }
 }
 
+/// A JSON object's key, borrowed from the text when it holds no escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(key))
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(key.to_owned()))
+    }
+
+    fn visit_string<E>(self, key: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(key))
+    }
+}
+
 /// Nesting deeper than this is not checked further (serde_json stops at 128 anyway).
 const MAX_DEPTH: usize = 64;
 
@@ -214,8 +246,10 @@ impl<'de> Visitor<'de> for UniqueKeys<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
+        // Keys borrowed from the text where they can be (those without escapes), so that an
+        // object of many keys costs a table of references, not a copy of every key.
+        let mut seen: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(key) = map.next_key_seed(Key)? {
             if seen.contains(&key) {
                 *self.duplicate.borrow_mut() = Some(format!("`{key}`"));
                 return Err(serde::de::Error::custom("duplicate key"));

@@ -300,9 +300,10 @@ impl<'a> TensorFile<'a> {
         self.tensor_count
     }
 
-    /// Refuses a record that lists more tensors than the file holds, naming the first listed
-    /// one that is absent — before anything is built for the list, so that a long list costs
-    /// no more than its text. `listed` counts the names `names` yields.
+    /// Refuses a record that lists more tensors than the file holds — naming the first listed
+    /// one that is absent, or else saying that some are listed twice — before anything is
+    /// built for the list, so that a long list costs no more than its text. `listed` counts
+    /// the names `names` yields.
     pub(crate) fn check_listed(
         &self,
         listed: usize,
@@ -316,8 +317,13 @@ impl<'a> TensorFile<'a> {
             .find(|name| self.header.info(name).is_none())
         {
             Some(tensor) => Err(self.fail(ModelFileProblem::MissingTensor { tensor })),
-            // Names listed twice: the checks that follow refuse them.
-            None => Ok(()),
+            // Every name is there, so some are listed more than once.
+            None => Err(self.fail(ModelFileProblem::InvalidMetadata {
+                detail: format!(
+                    "the record lists {listed} tensors, the file holds {}",
+                    self.tensor_count
+                ),
+            })),
         }
     }
 

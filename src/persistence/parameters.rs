@@ -83,8 +83,9 @@ struct ListLength {
     parameters: Length,
 }
 
+/// The number of entries of a JSON list or object, counted without building them.
 #[derive(Default)]
-struct Length(usize);
+pub(crate) struct Length(pub(crate) usize);
 
 impl<'de> Deserialize<'de> for Length {
     fn deserialize<D: serde::Deserializer<'de>>(
@@ -94,7 +95,20 @@ impl<'de> Deserialize<'de> for Length {
         impl<'de> serde::de::Visitor<'de> for Counter {
             type Value = usize;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a list")
+                f.write_str("a list or an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<usize, A::Error> {
+                let mut n = 0;
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {
+                    n += 1;
+                }
+                Ok(n)
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
@@ -107,7 +121,7 @@ impl<'de> Deserialize<'de> for Length {
                 Ok(n)
             }
         }
-        deserializer.deserialize_seq(Counter).map(Length)
+        deserializer.deserialize_any(Counter).map(Length)
     }
 }
 
