@@ -415,4 +415,24 @@ fn a_checkpoint_listing_one_optimiser_state_many_times_is_refused_without_buildi
         }
         other => panic!("{other:?}"),
     }
+    // The same for hyper-parameters and counters: objects of 100 000 keys.
+    for field in ["hyper_parameters", "counters"] {
+        let mut edited = file.clone();
+        let mut record: Value =
+            serde_json::from_str(edited.header["__metadata__"][key].as_str().unwrap()).unwrap();
+        record["optimizer"]["tensors"] = json!([]);
+        let many: serde_json::Map<String, Value> =
+            (0..100_000).map(|i| (format!("k{i}"), json!(1))).collect();
+        record["optimizer"][field] = Value::Object(many);
+        let text = record.to_string();
+        edited.header["__metadata__"]["autoencoders.checkpoint.crc32"] =
+            Value::String(format!("{:08x}", crc32fast::hash(text.as_bytes())));
+        edited.header["__metadata__"][key] = Value::String(text);
+        match refused(&edited.to_bytes(), load_checkpoint) {
+            ModelFileProblem::InvalidMetadata { detail } => {
+                assert!(detail.contains(&format!("100000 {field}")), "{detail}")
+            }
+            other => panic!("{field}: {other:?}"),
+        }
+    }
 }
