@@ -3,7 +3,7 @@
 use super::checkpoint::{Extra, RunState, checkpoint_file};
 use super::parameters::List;
 use super::write_atomically;
-use crate::run::TrainingRun;
+use crate::run::{Checkpointing, TrainingRun};
 use crate::{
     Autoencoder, Classifier, Corruption, Decoder, Encoder, Error, History, Loss, Observer,
     Optimizer, Regularizer, Result, SupervisedReport,
@@ -99,12 +99,9 @@ where
             observer,
             history,
             |model, optimizer, rng, history| {
-                let Some(checkpointing) = checkpointing.as_ref() else {
+                let Some(checkpointing) = due(checkpointing, history.epochs.len()) else {
                     return Ok(());
                 };
-                if history.epochs.len() % checkpointing.interval() != 0 {
-                    return Ok(());
-                }
                 let bytes = model.checkpoint_bytes(
                     RunState {
                         optimizer: optimizer.state(),
@@ -121,6 +118,13 @@ where
         )?;
         Ok(run.history.clone())
     }
+}
+
+/// Where to write a checkpoint after `epochs_done` epochs, if one is due then.
+fn due(checkpointing: &Option<Checkpointing>, epochs_done: usize) -> Option<&Checkpointing> {
+    checkpointing
+        .as_ref()
+        .filter(|c| epochs_done.is_multiple_of(c.interval()))
 }
 
 /// What every resumable run refuses before any work: early stopping, whose best epoch's
@@ -187,12 +191,9 @@ impl<E: Encoder> Classifier<E> {
             observer,
             history,
             |model, optimizer, rng, history| {
-                let Some(checkpointing) = checkpointing.as_ref() else {
+                let Some(checkpointing) = due(checkpointing, history.epochs.len()) else {
                     return Ok(());
                 };
-                if history.epochs.len() % checkpointing.interval() != 0 {
-                    return Ok(());
-                }
                 let record = model.parameters_record();
                 let bytes = checkpoint_file(
                     &List::from(model),
