@@ -1,6 +1,6 @@
 //! The autoencoder: an encoder, a decoder, a regularizer and a corruption, composed.
 
-use crate::decoder::check_decoder_output;
+use crate::decoder::{as_tied, check_decoder_output};
 use crate::encoder::check_code_pass;
 use crate::linalg::resize;
 use crate::regularizer::{
@@ -198,6 +198,9 @@ impl DenseBuilder {
     }
 }
 
+/// A tied dense decoder and the encoder's code-layer weights it borrows.
+type Tie<'a, T> = (&'a DenseDecoder<T>, &'a DMatrix<T>);
+
 impl<E: Encoder, D: Decoder<E::Scalar>> Autoencoder<E, D> {
     /// An autoencoder from an encoder and a decoder, with no regularizer, no corruption and the
     /// squared-error loss.
@@ -220,7 +223,7 @@ impl<E: Encoder, D: Decoder<E::Scalar>> Autoencoder<E, D> {
                 found: decoder.output_dim(),
             });
         }
-        if decoder.is_tied() {
+        if as_tied(&decoder).is_some() {
             let Some(weights) = encoder.code_layer().weights else {
                 return Err(Error::MissingCodeWeights {
                     component: "a tied decoder",
@@ -341,7 +344,7 @@ where
             encoder_activation: self.encoder.code_layer().activation,
             decoder_activation: self.decoder.activation(),
             has_code_weights: self.encoder.code_layer().weights.is_some(),
-            tied: self.decoder.is_tied(),
+            tied: as_tied(&self.decoder).is_some(),
             loss: self.loss.builtin(),
         }
     }
@@ -389,13 +392,12 @@ where
     fn decoder_forward(&self, code: &DMatrix<E::Scalar>) -> Result<DMatrix<E::Scalar>> {
         let mut pre_activation = DMatrix::zeros(0, 0);
         let mut x_hat = DMatrix::zeros(0, 0);
-        self.decoder.forward(
+        self.decode_into(
             code,
-            self.tied_weights(),
             &mut D::Trace::default(),
             &mut pre_activation,
             &mut x_hat,
-        );
+        )?;
         check_decoder_output(&self.decoder, code.nrows(), &pre_activation, &x_hat)?;
         Ok(x_hat)
     }
@@ -511,12 +513,28 @@ where
         shapes
     }
 
-    /// The encoder's weights when the decoder is tied to them.
-    fn tied_weights(&self) -> Option<&DMatrix<E::Scalar>> {
-        if self.decoder.is_tied() {
-            self.encoder.code_layer().weights
-        } else {
-            None
+    /// The tied dense decoder and the encoder's weights it borrows, when the decoder is tied
+    /// (`new` checked that the encoder has them).
+    fn tie(&self) -> Option<Tie<'_, E::Scalar>> {
+        let decoder = as_tied(&self.decoder)?;
+        Some((decoder, self.encoder.code_layer().weights?))
+    }
+
+    /// The decoder's forward pass, through the tie when there is one: the one place that
+    /// handles tied weights going forward.
+    fn decode_into(
+        &self,
+        code: &DMatrix<E::Scalar>,
+        trace: &mut D::Trace,
+        pre_activation: &mut DMatrix<E::Scalar>,
+        output: &mut DMatrix<E::Scalar>,
+    ) -> Result<()> {
+        match self.tie() {
+            Some((decoder, w)) => {
+                decoder.forward_tied(code, w, pre_activation, output);
+                Ok(())
+            }
+            None => self.decoder.forward(code, trace, pre_activation, output),
         }
     }
 
@@ -534,17 +552,15 @@ where
         let zero = T::<E>::zero();
         let (n, code_dim) = (x.nrows(), self.code_dim());
         let code_layer = self.encoder.code_layer();
-        let tied = self.tied_weights();
 
         self.encoder.forward(input, &mut ws.trace, &mut ws.pass);
         check_code_pass(&self.encoder, n, &ws.pass)?;
-        self.decoder.forward(
+        self.decode_into(
             &ws.pass.code,
-            tied,
             &mut ws.decoder_trace,
             &mut ws.decoder_pre_activation,
             &mut ws.x_hat,
-        );
+        )?;
         check_decoder_output(&self.decoder, n, &ws.decoder_pre_activation, &ws.x_hat)?;
         resize(&mut ws.grad_decoder_pre_activation, n, x.ncols());
         let reconstruction = self.loss.value_and_gradient(
@@ -569,15 +585,38 @@ where
         }
         resize(&mut ws.grad_code, n, code_dim);
         if backward {
-            self.decoder.backward(
-                &ws.pass.code,
-                tied,
-                &mut ws.decoder_trace,
-                &ws.grad_decoder_pre_activation,
-                &mut ws.grad_decoder,
-                tied.map(|_| &mut ws.grad_code_weights),
-                &mut ws.grad_code,
-            );
+            // The one place that handles tied weights going backward.
+            match self.tie() {
+                Some((decoder, w)) => {
+                    let grad = ws
+                        .grad_decoder
+                        .as_dense_mut()
+                        .ok_or(Error::MissingCodeWeights {
+                            component: "the gradient of a tied decoder (Decoder::as_dense_mut)",
+                        })?;
+                    decoder.backward_tied(
+                        &ws.pass.code,
+                        w,
+                        &ws.grad_decoder_pre_activation,
+                        grad,
+                        &mut ws.grad_code_weights,
+                        &mut ws.grad_code,
+                    );
+                }
+                None => self.decoder.backward(
+                    &ws.pass.code,
+                    &mut ws.decoder_trace,
+                    &ws.grad_decoder_pre_activation,
+                    &mut ws.grad_decoder,
+                    &mut ws.grad_code,
+                )?,
+            }
+            check_output_shapes(
+                "decoder",
+                std::any::type_name::<D>(),
+                (n, code_dim),
+                &[("gradient", ws.grad_code.shape())],
+            )?;
         } else {
             ws.grad_code.as_mut_slice().fill(zero);
         }

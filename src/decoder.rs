@@ -11,17 +11,21 @@ use std::fmt;
 /// Maps codes back to inputs: `x̂ = g(h)`.
 ///
 /// A decoder ends in an elementwise activation of a pre-activation (which the cross-entropy loss
-/// uses directly, for stability). It may own its weights, or use the encoder's code-layer
-/// weights transposed (*tied* weights), which the autoencoder then passes in as `tied`.
+/// uses directly, for stability), and owns its parameters. (The one decoder that borrows the
+/// encoder's weights instead is the crate's tied [`DenseDecoder`]; the autoencoder handles that
+/// tie, so no signature here mentions it.)
 ///
 /// # Implementing `Decoder`
-/// A gradient container is a value of the decoder's own type (`grad: &mut Self`), as for
-/// [`Encoder`](crate::Encoder). A decoder that owns its weights ignores `tied` and
-/// `grad_tied`, says `false` in [`is_tied`](Self::is_tied), and shows its output layer's
-/// weights in [`weights`](Self::weights) (for penalties on them). This one is
-/// `x̂ = sigmoid(h·Vᵀ + c)` written by hand; the autoencoder checks the shapes it writes.
+/// Eight methods are required: the sizes, the output activation, the forward and backward
+/// passes, and the parameters with their names. A gradient container is a value of the
+/// decoder's own type (`grad: &mut Self`), as for [`Encoder`](crate::Encoder). The autoencoder
+/// checks the shapes the passes write and reports a misshapen one as
+/// [`Error::MisshapenOutput`]; a pass may also fail with an error of its own. Override
+/// [`parameter_kinds`](Self::parameter_kinds) and [`parameter_shapes`](Self::parameter_shapes)
+/// so that penalties and files know which tensors are weights and how they are laid out. This
+/// one is `x̂ = sigmoid(h·Vᵀ + c)` written by hand:
 /// ```
-/// use autoencoders::{Activation, Autoencoder, Decoder, DenseEncoder, Encoder, Init};
+/// use autoencoders::{Activation, Autoencoder, Decoder, DenseEncoder, Encoder, Init, Result};
 /// use nalgebra::{DMatrix, DVector};
 /// use rand::{SeedableRng, rngs::ChaCha8Rng};
 ///
@@ -33,21 +37,19 @@ use std::fmt;
 ///     fn code_dim(&self) -> usize { self.v.ncols() }
 ///     fn output_dim(&self) -> usize { self.v.nrows() }
 ///     fn activation(&self) -> Activation { Activation::Sigmoid }
-///     fn is_tied(&self) -> bool { false }
-///     fn weights(&self) -> Option<&DMatrix<f64>> { Some(&self.v) }
-///     fn weights_mut(&mut self) -> Option<&mut DMatrix<f64>> { Some(&mut self.v) }
-///     fn forward(&self, h: &DMatrix<f64>, _: Option<&DMatrix<f64>>, _: &mut (),
-///                a: &mut DMatrix<f64>, out: &mut DMatrix<f64>) {
+///     fn forward(&self, h: &DMatrix<f64>, _: &mut (), a: &mut DMatrix<f64>,
+///                out: &mut DMatrix<f64>) -> Result<()> {
 ///         *a = h * self.v.transpose();
 ///         for mut row in a.row_iter_mut() { row += self.c.transpose(); }
 ///         Activation::Sigmoid.apply_matrix(a, out);
+///         Ok(())
 ///     }
-///     fn backward(&self, h: &DMatrix<f64>, _: Option<&DMatrix<f64>>, _: &mut (),
-///                 grad_a: &DMatrix<f64>, grad: &mut Self, _: Option<&mut DMatrix<f64>>,
-///                 grad_h: &mut DMatrix<f64>) {
+///     fn backward(&self, h: &DMatrix<f64>, _: &mut (), grad_a: &DMatrix<f64>,
+///                 grad: &mut Self, grad_h: &mut DMatrix<f64>) -> Result<()> {
 ///         grad.v = grad_a.transpose() * h;
 ///         grad.c = grad_a.row_sum().transpose();
 ///         *grad_h = grad_a * &self.v;
+///         Ok(())
 ///     }
 ///     fn parameters(&self) -> Vec<&[f64]> { vec![self.v.as_slice(), self.c.as_slice()] }
 ///     fn parameters_mut(&mut self) -> Vec<&mut [f64]> {
@@ -80,41 +82,34 @@ pub trait Decoder<T: Scalar>: Clone + fmt::Debug {
     /// The output activation.
     fn activation(&self) -> Activation;
 
-    /// Whether the decoder uses the encoder's code-layer weights transposed.
-    fn is_tied(&self) -> bool;
-
-    /// The decoder's own weight matrix, `output_dim × code_dim`, or `None` when tied.
-    fn weights(&self) -> Option<&DMatrix<T>>;
-
-    /// Mutable access to the decoder's own weights, `None` when tied. Regularizers add their
-    /// gradient through this on the gradient container.
-    fn weights_mut(&mut self) -> Option<&mut DMatrix<T>>;
-
     /// Forward pass of a batch of codes (`n × code_dim`), writing the pre-activation and the
-    /// reconstruction (both `n × output_dim`). `tied` is the encoder's code-layer weights
-    /// (`code_dim × output_dim`) when [`is_tied`](Self::is_tied).
+    /// reconstruction (both `n × output_dim`).
+    ///
+    /// # Errors
+    /// Whatever the decoder cannot compute; the crate's tied [`DenseDecoder`] gives
+    /// [`Error::MissingCodeWeights`] when called on its own, outside its autoencoder.
     fn forward(
         &self,
         code: &DMatrix<T>,
-        tied: Option<&DMatrix<T>>,
         trace: &mut Self::Trace,
         pre_activation: &mut DMatrix<T>,
         output: &mut DMatrix<T>,
-    );
+    ) -> Result<()>;
 
-    /// Backward pass: given `∂J/∂(pre-activation)`, *sets* the parameter gradients in `grad` and
-    /// `∂J/∂h` in `grad_code`, and *adds* the gradient on tied weights to `grad_tied`.
-    #[allow(clippy::too_many_arguments)]
+    /// Backward pass after [`forward`](Self::forward) on the same codes: given
+    /// `∂J/∂(pre-activation)`, *sets* the parameter gradients in `grad` and `∂J/∂h` in
+    /// `grad_code` (`n × code_dim`).
+    ///
+    /// # Errors
+    /// As for [`forward`](Self::forward).
     fn backward(
         &self,
         code: &DMatrix<T>,
-        tied: Option<&DMatrix<T>>,
         trace: &mut Self::Trace,
         grad_pre_activation: &DMatrix<T>,
         grad: &mut Self,
-        grad_tied: Option<&mut DMatrix<T>>,
         grad_code: &mut DMatrix<T>,
-    );
+    ) -> Result<()>;
 
     /// The parameters as flat slices, in a fixed order.
     fn parameters(&self) -> Vec<&[T]>;
@@ -139,6 +134,19 @@ pub trait Decoder<T: Scalar>: Clone + fmt::Debug {
         self.parameters().iter().map(|p| vec![p.len()]).collect()
     }
 
+    /// The output layer's own weight matrix, `output_dim × code_dim`, for penalties that read
+    /// it ([`RegularizerInput::decoder_weights`](crate::RegularizerInput)). The provided method
+    /// says `None`.
+    fn weights(&self) -> Option<&DMatrix<T>> {
+        None
+    }
+
+    /// Mutable access to [`weights`](Self::weights), through which penalties add their
+    /// gradient on the gradient container. Return `Some` exactly when `weights` does.
+    fn weights_mut(&mut self) -> Option<&mut DMatrix<T>> {
+        None
+    }
+
     /// The decoder as the crate's [`DenseDecoder`]; see
     /// [`Encoder::as_dense`](crate::Encoder::as_dense). `None`, the provided answer, for any
     /// other.
@@ -146,23 +154,29 @@ pub trait Decoder<T: Scalar>: Clone + fmt::Debug {
         None
     }
 
+    /// Mutable access to [`as_dense`](Self::as_dense): `Some` exactly when `as_dense` is.
+    fn as_dense_mut(&mut self) -> Option<&mut DenseDecoder<T>> {
+        None
+    }
+
     /// A copy that owns its weights, for unrolling a stack into a deep autoencoder
     /// ([`PretrainedStack::deep_autoencoder`](crate::PretrainedStack::deep_autoencoder)):
-    /// a tied decoder takes `tied`, the encoder's code-layer weights (`code_dim × output_dim`),
-    /// transposed. The provided method clones an untied decoder.
+    /// a tied [`DenseDecoder`] takes `tied`, the encoder's code-layer weights
+    /// (`code_dim × output_dim`), transposed. The provided method clones the decoder, which owns
+    /// its parameters.
     ///
     /// # Errors
-    /// From the provided method, [`Error::MissingCodeWeights`] for a tied decoder (it does not
-    /// know how to own its weights).
+    /// [`Error::DimensionMismatch`] or [`Error::MissingCodeWeights`] from the tied dense decoder
+    /// when `tied` does not fit.
     fn untied(&self, tied: Option<&DMatrix<T>>) -> Result<Self> {
         let _ = tied;
-        if self.is_tied() {
-            return Err(Error::MissingCodeWeights {
-                component: "unrolling a tied decoder that does not implement Decoder::untied",
-            });
-        }
         Ok(self.clone())
     }
+}
+
+/// The decoder as a tied [`DenseDecoder`], the one decoder that borrows its encoder's weights.
+pub(crate) fn as_tied<T: Scalar, D: Decoder<T>>(decoder: &D) -> Option<&DenseDecoder<T>> {
+    decoder.as_dense().filter(|dense| dense.is_tied())
 }
 
 /// A dense layer as a decoder: `x̂ = s(h·Vᵀ + c)`, with `V = Wᵀ` when tied.
@@ -258,6 +272,58 @@ impl<T: Scalar> DenseDecoder<T> {
     pub fn bias(&self) -> &DVector<T> {
         &self.bias
     }
+
+    /// Whether the decoder uses the encoder's code-layer weights transposed (and owns only its
+    /// bias).
+    pub fn is_tied(&self) -> bool {
+        self.weights.is_none()
+    }
+
+    /// The tied forward pass, `a = h·W + c`, with the encoder's weights `W` (`code_dim × output_dim`).
+    pub(crate) fn forward_tied(
+        &self,
+        code: &DMatrix<T>,
+        w: &DMatrix<T>,
+        pre_activation: &mut DMatrix<T>,
+        output: &mut DMatrix<T>,
+    ) {
+        affine_forward(code, w, Op::Plain, &self.bias, pre_activation);
+        self.activation.apply_matrix(pre_activation, output);
+    }
+
+    /// The tied backward pass: sets the bias gradient in `grad` and `∂J/∂h` in `grad_code`, and
+    /// *adds* `∂J/∂W = hᵀ·∂J/∂a` to `grad_w`.
+    pub(crate) fn backward_tied(
+        &self,
+        code: &DMatrix<T>,
+        w: &DMatrix<T>,
+        grad_pre_activation: &DMatrix<T>,
+        grad: &mut Self,
+        grad_w: &mut DMatrix<T>,
+        grad_code: &mut DMatrix<T>,
+    ) {
+        let one = T::one();
+        resize(grad_code, code.nrows(), code.ncols());
+        gemm(
+            one,
+            code,
+            Op::Transposed,
+            grad_pre_activation,
+            Op::Plain,
+            one,
+            grad_w,
+        );
+        gemm(
+            one,
+            grad_pre_activation,
+            Op::Plain,
+            w,
+            Op::Transposed,
+            T::zero(),
+            grad_code,
+        );
+        column_sums(grad_pre_activation, &mut grad.bias);
+    }
 }
 
 impl<T: Scalar> Decoder<T> for DenseDecoder<T> {
@@ -275,10 +341,6 @@ impl<T: Scalar> Decoder<T> for DenseDecoder<T> {
         self.activation
     }
 
-    fn is_tied(&self) -> bool {
-        self.weights.is_none()
-    }
-
     fn weights(&self) -> Option<&DMatrix<T>> {
         self.weights.as_ref()
     }
@@ -290,79 +352,55 @@ impl<T: Scalar> Decoder<T> for DenseDecoder<T> {
     fn forward(
         &self,
         code: &DMatrix<T>,
-        tied: Option<&DMatrix<T>>,
         _trace: &mut (),
         pre_activation: &mut DMatrix<T>,
         output: &mut DMatrix<T>,
-    ) {
-        // Own weights V (output × code): h·Vᵀ. Tied, V = Wᵀ with W (code × output): h·W.
-        let (weights, op) = match (&self.weights, tied) {
-            (Some(v), _) => (v, Op::Transposed),
-            (None, Some(w)) => (w, Op::Plain),
-            (None, None) => unreachable_tied(),
-        };
-        affine_forward(code, weights, op, &self.bias, pre_activation);
+    ) -> Result<()> {
+        // Own weights V (output × code): h·Vᵀ.
+        let v = self.weights.as_ref().ok_or(Error::MissingCodeWeights {
+            component: TIED_ALONE,
+        })?;
+        affine_forward(code, v, Op::Transposed, &self.bias, pre_activation);
         self.activation.apply_matrix(pre_activation, output);
+        Ok(())
     }
 
     fn backward(
         &self,
         code: &DMatrix<T>,
-        tied: Option<&DMatrix<T>>,
         _trace: &mut (),
         grad_pre_activation: &DMatrix<T>,
         grad: &mut Self,
-        grad_tied: Option<&mut DMatrix<T>>,
         grad_code: &mut DMatrix<T>,
-    ) {
+    ) -> Result<()> {
         let (one, zero) = (T::one(), T::zero());
+        let (Some(v), Some(grad_v)) = (&self.weights, &mut grad.weights) else {
+            return Err(Error::MissingCodeWeights {
+                component: TIED_ALONE,
+            });
+        };
         resize(grad_code, code.nrows(), code.ncols());
-        match (&self.weights, &mut grad.weights, tied, grad_tied) {
-            (Some(v), Some(grad_v), _, _) => {
-                // ∂J/∂V = (∂J/∂a)ᵀ·h ; ∂J/∂h = ∂J/∂a·V.
-                gemm(
-                    one,
-                    grad_pre_activation,
-                    Op::Transposed,
-                    code,
-                    Op::Plain,
-                    zero,
-                    grad_v,
-                );
-                gemm(
-                    one,
-                    grad_pre_activation,
-                    Op::Plain,
-                    v,
-                    Op::Plain,
-                    zero,
-                    grad_code,
-                );
-            }
-            (None, _, Some(w), Some(grad_w)) => {
-                // a = h·W: ∂J/∂W += hᵀ·∂J/∂a ; ∂J/∂h = ∂J/∂a·Wᵀ.
-                gemm(
-                    one,
-                    code,
-                    Op::Transposed,
-                    grad_pre_activation,
-                    Op::Plain,
-                    one,
-                    grad_w,
-                );
-                gemm(
-                    one,
-                    grad_pre_activation,
-                    Op::Plain,
-                    w,
-                    Op::Transposed,
-                    zero,
-                    grad_code,
-                );
-            }
-            _ => unreachable_tied(),
-        }
+        // ∂J/∂V = (∂J/∂a)ᵀ·h ; ∂J/∂h = ∂J/∂a·V.
+        gemm(
+            one,
+            grad_pre_activation,
+            Op::Transposed,
+            code,
+            Op::Plain,
+            zero,
+            grad_v,
+        );
+        gemm(
+            one,
+            grad_pre_activation,
+            Op::Plain,
+            v,
+            Op::Plain,
+            zero,
+            grad_code,
+        );
         column_sums(grad_pre_activation, &mut grad.bias);
+        Ok(())
     }
 
     fn parameters(&self) -> Vec<&[T]> {
@@ -414,6 +452,10 @@ impl<T: Scalar> Decoder<T> for DenseDecoder<T> {
         Some(self)
     }
 
+    fn as_dense_mut(&mut self) -> Option<&mut DenseDecoder<T>> {
+        Some(self)
+    }
+
     /// A tied decoder takes `tied` transposed as its own weights.
     fn untied(&self, tied: Option<&DMatrix<T>>) -> Result<Self> {
         match (&self.weights, tied) {
@@ -438,11 +480,9 @@ impl<T: Scalar> Decoder<T> for DenseDecoder<T> {
     }
 }
 
-/// The autoencoder checks at construction that a tied decoder gets the encoder's weights.
-#[cold]
-fn unreachable_tied() -> ! {
-    unreachable!("a tied decoder was called without the encoder's weights")
-}
+/// What a tied decoder says when asked to compute on its own.
+const TIED_ALONE: &str = "a tied decoder used outside its autoencoder \
+     (Decoder::untied gives one that owns its weights)";
 
 /// Checks what a decoder's forward pass on `n` codes wrote: the pre-activation and the
 /// reconstruction both `n × output_dim`, else [`Error::MisshapenOutput`].

@@ -1,6 +1,7 @@
 //! Stacks of layers — the crate's dense layers or a user's own: the encoder that greedy
 //! pretraining builds, and the mirrored decoder that unrolls it into a deep autoencoder.
 
+use crate::decoder::{as_tied, check_decoder_output};
 use crate::encoder::check_code_pass;
 use crate::linalg::{Op, gemm};
 use crate::validate::{check_data, check_nonzero, check_output_shapes};
@@ -446,7 +447,7 @@ impl<T: Scalar, D: Decoder<T>> StackedDecoder<T, D> {
     /// chain; [`Error::MissingCodeWeights`] for a tied layer.
     pub fn new(layers: Vec<D>) -> Result<Self> {
         check_nonzero(layers.len(), "number of layers")?;
-        if layers.iter().any(|l| l.is_tied()) {
+        if layers.iter().any(|l| as_tied(l).is_some()) {
             return Err(Error::MissingCodeWeights {
                 component: "a layer of a stacked decoder (untie it first)",
             });
@@ -492,10 +493,6 @@ impl<T: Scalar, D: Decoder<T>> Decoder<T> for StackedDecoder<T, D> {
         self.layers[self.layers.len() - 1].activation()
     }
 
-    fn is_tied(&self) -> bool {
-        false
-    }
-
     fn weights(&self) -> Option<&DMatrix<T>> {
         self.layers[self.layers.len() - 1].weights()
     }
@@ -508,11 +505,10 @@ impl<T: Scalar, D: Decoder<T>> Decoder<T> for StackedDecoder<T, D> {
     fn forward(
         &self,
         code: &DMatrix<T>,
-        _tied: Option<&DMatrix<T>>,
         trace: &mut StackedDecoderTrace<T, D>,
         pre_activation: &mut DMatrix<T>,
         output: &mut DMatrix<T>,
-    ) {
+    ) -> Result<()> {
         let top = self.layers.len() - 1;
         let StackedDecoderTrace { traces, hidden, .. } = trace;
         traces.resize_with(top + 1, D::Trace::default);
@@ -523,28 +519,21 @@ impl<T: Scalar, D: Decoder<T>> Decoder<T> for StackedDecoder<T, D> {
             let (before, rest) = hidden.split_at_mut(l);
             let input = before.last().map_or(code, |p| &p.code);
             let pass = &mut rest[0];
-            layer.forward(
-                input,
-                None,
-                layer_trace,
-                &mut pass.pre_activation,
-                &mut pass.code,
-            );
+            layer.forward(input, layer_trace, &mut pass.pre_activation, &mut pass.code)?;
+            check_decoder_output(layer, code.nrows(), &pass.pre_activation, &pass.code)?;
         }
         let input = hidden.last().map_or(code, |p| &p.code);
-        self.layers[top].forward(input, None, &mut traces[top], pre_activation, output);
+        self.layers[top].forward(input, &mut traces[top], pre_activation, output)
     }
 
     fn backward(
         &self,
         code: &DMatrix<T>,
-        _tied: Option<&DMatrix<T>>,
         trace: &mut StackedDecoderTrace<T, D>,
         grad_pre_activation: &DMatrix<T>,
         grad: &mut Self,
-        _grad_tied: Option<&mut DMatrix<T>>,
         grad_code: &mut DMatrix<T>,
-    ) {
+    ) -> Result<()> {
         let top = self.layers.len() - 1;
         let StackedDecoderTrace {
             traces,
@@ -556,23 +545,15 @@ impl<T: Scalar, D: Decoder<T>> Decoder<T> for StackedDecoder<T, D> {
         for l in (0..=top).rev() {
             let input = if l == 0 { code } else { &hidden[l - 1].code };
             let out = if l == 0 { &mut *grad_code } else { &mut *below };
-            self.layers[l].backward(
-                input,
-                None,
-                &mut traces[l],
-                g,
-                &mut grad.layers[l],
-                None,
-                out,
-            );
+            self.layers[l].backward(input, &mut traces[l], g, &mut grad.layers[l], out)?;
             if l > 0 {
                 let pass = &hidden[l - 1];
-                let expected = pass.code.shape();
-                if below.shape() != expected {
-                    // A user's layer that wrote a misshapen gradient: NaN, which training
-                    // reports as divergence, rather than a failed assertion further down.
-                    *below = DMatrix::from_element(expected.0, expected.1, T::cast(f64::NAN));
-                }
+                check_output_shapes(
+                    "decoder",
+                    std::any::type_name::<D>(),
+                    pass.code.shape(),
+                    &[("gradient", below.shape())],
+                )?;
                 self.layers[l - 1].activation().scale_by_derivative(
                     pass.pre_activation.as_slice(),
                     pass.code.as_slice(),
@@ -581,6 +562,7 @@ impl<T: Scalar, D: Decoder<T>> Decoder<T> for StackedDecoder<T, D> {
                 std::mem::swap(g, below);
             }
         }
+        Ok(())
     }
 
     fn parameters(&self) -> Vec<&[T]> {

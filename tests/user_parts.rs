@@ -6,10 +6,11 @@ mod common;
 
 use autoencoders::persistence::ModelFileProblem;
 use autoencoders::{
-    Activation, Autoencoder, CodeLayer, CodePass, Contractive, Corruption, DenseBuilder,
-    DenseDecoder, DynamicAutoencoder, Encoder, Error, GaussianNoise, L1Sparsity, LayerSpec,
-    LayerwisePretrainer, Loss, LossInput, ReconstructionLoss, Regularizer, RegularizerGradient,
-    RegularizerInput, Sgd, TrainingConfig,
+    Activation, Autoencoder, CodeLayer, CodePass, Contractive, Corruption, Decoder, DenseBuilder,
+    DenseDecoder, DenseEncoder, DynamicAutoencoder, Encoder, Error, GaussianNoise, L1Sparsity,
+    LayerSpec, LayerwisePretrainer, Loss, LossInput, ReconstructionLoss, Regularizer,
+    RegularizerGradient, RegularizerInput, Sgd, StackedDecoder, TensorKind, TrainingConfig,
+    WeightDecay,
 };
 use common::{check_autoencoder, rng, uniform};
 use nalgebra::{DMatrix, DVector};
@@ -550,4 +551,234 @@ fn resuming_with_another_hyper_parameter_of_a_user_part_is_refused() {
     assert!(resumed.is_ok(), "{:?}", resumed.map(|_| ()));
     assert_eq!(same.parameters(), model.parameters());
     std::fs::remove_dir_all(&folder).unwrap();
+}
+
+/// Where a [`Mirror`] decoder goes wrong, if anywhere.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Fault {
+    Nothing,
+    /// Its reconstruction has one column too few.
+    Output,
+    /// Its `∂J/∂h` has one row too few.
+    Gradient,
+}
+
+/// A decoder `x̂ = tanh(h·Vᵀ + c)` written outside the crate against the narrow `Decoder`
+/// trait, which can be told to write a misshapen output or gradient.
+#[derive(Clone, Debug)]
+struct Mirror {
+    v: DMatrix<f64>,
+    c: DVector<f64>,
+    fault: Fault,
+}
+
+impl Mirror {
+    fn new(code_dim: usize, output_dim: usize, seed: u64) -> Self {
+        Self {
+            v: uniform(output_dim, code_dim, -0.6, 0.6, &mut rng(seed)),
+            c: uniform(output_dim, 1, -0.2, 0.2, &mut rng(seed + 1))
+                .column(0)
+                .into(),
+            fault: Fault::Nothing,
+        }
+    }
+
+    fn with_fault(self, fault: Fault) -> Self {
+        Self { fault, ..self }
+    }
+}
+
+impl Decoder<f64> for Mirror {
+    type Trace = ();
+
+    fn code_dim(&self) -> usize {
+        self.v.ncols()
+    }
+
+    fn output_dim(&self) -> usize {
+        self.v.nrows()
+    }
+
+    fn activation(&self) -> Activation {
+        Activation::Tanh
+    }
+
+    fn forward(
+        &self,
+        h: &DMatrix<f64>,
+        _: &mut (),
+        a: &mut DMatrix<f64>,
+        out: &mut DMatrix<f64>,
+    ) -> Result<(), Error> {
+        *a = h * self.v.transpose();
+        for mut row in a.row_iter_mut() {
+            row += self.c.transpose();
+        }
+        if self.fault == Fault::Output {
+            *a = a.clone().remove_column(0);
+        }
+        Activation::Tanh.apply_matrix(a, out);
+        Ok(())
+    }
+
+    fn backward(
+        &self,
+        h: &DMatrix<f64>,
+        _: &mut (),
+        grad_a: &DMatrix<f64>,
+        grad: &mut Self,
+        grad_h: &mut DMatrix<f64>,
+    ) -> Result<(), Error> {
+        grad.v = grad_a.transpose() * h;
+        grad.c = grad_a.row_sum().transpose();
+        *grad_h = grad_a * &self.v;
+        if self.fault == Fault::Gradient {
+            *grad_h = grad_h.clone().remove_row(0);
+        }
+        Ok(())
+    }
+
+    fn parameters(&self) -> Vec<&[f64]> {
+        vec![self.v.as_slice(), self.c.as_slice()]
+    }
+
+    fn parameters_mut(&mut self) -> Vec<&mut [f64]> {
+        vec![self.v.as_mut_slice(), self.c.as_mut_slice()]
+    }
+
+    fn parameter_names(&self) -> Vec<String> {
+        vec!["weight".into(), "bias".into()]
+    }
+
+    fn parameter_kinds(&self) -> Vec<TensorKind> {
+        vec![TensorKind::Weight, TensorKind::Bias]
+    }
+
+    fn parameter_shapes(&self) -> Vec<Vec<usize>> {
+        vec![vec![self.v.nrows(), self.v.ncols()], vec![self.c.len()]]
+    }
+}
+
+/// A dense encoder 5 → 3 and the user's decoders 3 → 4 → 5, stacked.
+fn mirrored(faults: [Fault; 2]) -> Autoencoder<DenseEncoder<f64>, StackedDecoder<f64, Mirror>> {
+    let encoder = DenseEncoder::new(
+        5,
+        3,
+        Activation::Sigmoid,
+        autoencoders::Init::GlorotUniform,
+        &mut rng(20),
+    )
+    .unwrap();
+    let decoder = StackedDecoder::new(vec![
+        Mirror::new(3, 4, 21).with_fault(faults[0]),
+        Mirror::new(4, 5, 23).with_fault(faults[1]),
+    ])
+    .unwrap();
+    Autoencoder::new(encoder, decoder).unwrap()
+}
+
+#[test]
+fn a_stack_of_user_decoders_has_the_exact_gradient_with_penalties_on_every_weight() {
+    let x = data(24);
+    let mut plain = mirrored([Fault::Nothing; 2]);
+    let agreement = check_autoencoder(&mut plain, &x, &x);
+    assert!(agreement.holds(), "plain: {agreement:?}");
+    // Weight decay reads every weight by its kind: the encoder's and both user layers'.
+    let mut decayed = mirrored([Fault::Nothing; 2]).with_regularizer((
+        WeightDecay::new(0.3).unwrap(),
+        Contractive::new(0.2).unwrap(),
+    ));
+    let agreement = check_autoencoder(&mut decayed, &x, &x);
+    assert!(agreement.holds(), "decayed: {agreement:?}");
+    let squares: f64 = decayed
+        .parameters()
+        .iter()
+        .zip(decayed.parameter_kinds())
+        .filter(|(_, kind)| *kind == TensorKind::Weight)
+        .map(|(p, _)| p.iter().map(|w| w * w).sum::<f64>())
+        .sum();
+    let no_decay = plain.objective(&x).unwrap().total()
+        + Autoencoder::new(plain.encoder().clone(), plain.decoder().clone())
+            .unwrap()
+            .with_regularizer(Contractive::new(0.2).unwrap())
+            .objective(&x)
+            .unwrap()
+            .penalty;
+    let with_decay = decayed.objective(&x).unwrap().total();
+    assert!(
+        (with_decay - no_decay - 0.5 * 0.3 * squares).abs() < 1e-12,
+        "{with_decay} against {no_decay} + ½·0.3·{squares}"
+    );
+}
+
+#[test]
+fn a_user_decoder_that_writes_the_wrong_shape_is_a_typed_error_wherever_it_sits() {
+    let x = data(25);
+    let misshapen = |result: Result<(), Error>, what: &str, call: &str| match result {
+        Err(Error::MisshapenOutput {
+            part: "decoder",
+            what: found,
+            ..
+        }) if found == what => {}
+        other => panic!("{call}: expected a misshapen {what}, got {other:?}"),
+    };
+    let config = TrainingConfig::default().with_epochs(1);
+    for (faults, what) in [
+        ([Fault::Output, Fault::Nothing], "pre-activation"),
+        ([Fault::Nothing, Fault::Output], "pre-activation"),
+        ([Fault::Gradient, Fault::Nothing], "gradient"),
+        ([Fault::Nothing, Fault::Gradient], "gradient"),
+    ] {
+        let mut model = mirrored(faults);
+        let call = format!("{faults:?}");
+        misshapen(model.gradient(&x, &x).map(drop), what, &call);
+        misshapen(
+            model
+                .fit(&x, &config, &mut Sgd::new(0.1).unwrap(), &mut rng(26))
+                .map(drop),
+            what,
+            &call,
+        );
+        if what != "gradient" {
+            misshapen(model.reconstruct(&x).map(drop), what, &call);
+            misshapen(model.objective(&x).map(drop), what, &call);
+        }
+    }
+    // The same faults in a decoder used directly, without a stack.
+    let encoder = mirrored([Fault::Nothing; 2]).encoder().clone();
+    for (fault, what) in [
+        (Fault::Output, "pre-activation"),
+        (Fault::Gradient, "gradient"),
+    ] {
+        let model =
+            Autoencoder::new(encoder.clone(), Mirror::new(3, 5, 27).with_fault(fault)).unwrap();
+        misshapen(
+            model.gradient(&x, &x).map(drop),
+            what,
+            &format!("{fault:?}"),
+        );
+    }
+}
+
+#[test]
+fn a_tied_decoder_alone_is_a_typed_error_and_untied_computes() {
+    let tied = DenseDecoder::<f64>::tied(3, 5, Activation::Sigmoid).unwrap();
+    let h = uniform(2, 3, 0.0, 1.0, &mut rng(28));
+    let (mut a, mut out) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
+    assert!(matches!(
+        tied.forward(&h, &mut (), &mut a, &mut out),
+        Err(Error::MissingCodeWeights { .. })
+    ));
+    let mut grad = tied.clone();
+    let mut grad_h = DMatrix::zeros(0, 0);
+    assert!(matches!(
+        tied.backward(&h, &mut (), &DMatrix::zeros(2, 5), &mut grad, &mut grad_h),
+        Err(Error::MissingCodeWeights { .. })
+    ));
+    // Untied with the encoder's W (3 × 5), it computes s(h·W + c), as inside its autoencoder.
+    let w = uniform(3, 5, -1.0, 1.0, &mut rng(29));
+    let untied = tied.untied(Some(&w)).unwrap();
+    untied.forward(&h, &mut (), &mut a, &mut out).unwrap();
+    let expected = (&h * &w).map(|z| 1.0 / (1.0 + (-z).exp()));
+    assert!((out - expected).abs().max() < 1e-15);
 }
