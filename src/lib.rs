@@ -56,6 +56,7 @@ mod simd;
 mod stack;
 mod sums;
 mod training;
+mod vae;
 mod validate;
 
 pub use activation::Activation;
@@ -88,6 +89,9 @@ pub use scalar::{Precision, Scalar};
 pub use schedule::{Decay, LearningRateSchedule};
 pub use stack::{StackTrace, StackedDecoder, StackedDecoderTrace, StackedEncoder};
 pub use training::{EpochReport, History, Observer, StopReason, TrainingConfig};
+pub use vae::{
+    DenseVae, Likelihood, MAX_IMPORTANCE_SAMPLES, Posterior, Vae, VaeObjective, VaeReport,
+};
 
 pub use nalgebra;
 pub use rand;
