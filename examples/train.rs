@@ -17,17 +17,17 @@
 //!
 //! `--help` documents every flag. Bad flags exit with code 2, other failures with code 1.
 
-use autoencoders::data::{CsvOptions, LabelColumn, Scaler, bundled_digits, parse_csv, parse_idx};
+use autoencoders::data::{LabelColumn, Scaler, bundled_digits};
 use autoencoders::{
     Activation, Adam, BuiltinCorruption, BuiltinRegularizer, Contractive, DenseBuilder,
     DynamicAutoencoder, EpochReport, GaussianNoise, KlSparsity, L1Sparsity, Masking, Optimizer,
     ReconstructionLoss, SaltAndPepper, Scalar, Sgd, TrainingConfig, WeightDecay,
 };
+use autoencoders_tools::{Failure, exit_code, first_rows, flag, read_samples, same_file};
 use clap::{Parser, ValueEnum};
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
-use std::error::Error;
 use std::io::IsTerminal;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -220,109 +220,12 @@ fn parse_shape(s: &str) -> Result<(usize, usize), String> {
     Ok((dim(h)?, dim(w)?))
 }
 
-/// A failure caused by the command line (exit code 2) or by the run itself (exit code 1).
-enum Failure {
-    Usage(String),
-    Run(Box<dyn Error>),
-}
-
-impl<E: Error + 'static> From<E> for Failure {
-    fn from(e: E) -> Self {
-        Failure::Run(Box::new(e))
-    }
-}
-
-/// Samples read from a file, with the image shape the file implies.
-struct Samples<T: Scalar> {
-    x: DMatrix<T>,
-    image_shape: Option<(usize, usize)>,
-    bytes: bool,
-}
-
-fn read_samples<T: Scalar>(path: &Path, args: &Args) -> Result<Samples<T>, Failure> {
-    let raw = autoencoders::data::read_bytes(path)?;
-    let name = path.display().to_string();
-    let looks_like_idx =
-        raw.len() >= 4 && raw[0] == 0 && raw[1] == 0 && [8, 9, 11, 12, 13, 14].contains(&raw[2]);
-    if looks_like_idx {
-        if args.label_column.is_some() {
-            return Err(Failure::Usage(
-                "--label-column applies to CSV files only".into(),
-            ));
-        }
-        let array = parse_idx(&raw, &name)?;
-        let image_shape = match array.dims.as_slice() {
-            [_, h, w] => Some((*h, *w)),
-            _ => None,
-        };
-        let bytes = matches!(array.data, autoencoders::data::IdxData::U8(_));
-        Ok(Samples {
-            x: array.to_matrix(),
-            image_shape,
-            bytes,
-        })
-    } else {
-        let text = String::from_utf8(raw)
-            .map_err(|_| Failure::Run(format!("{name}: neither IDX nor UTF-8 CSV").into()))?;
-        let options =
-            CsvOptions::default().with_label_column(args.label_column.unwrap_or_default());
-        let table = parse_csv::<T>(&text, &name, &options)?;
-        Ok(Samples {
-            x: table.features,
-            image_shape: None,
-            bytes: false,
-        })
-    }
-}
-
-/// Whether `output` names the existing file `input` (through any relative path, `..` or
-/// symbolic link). An output that does not exist yet is compared through its folder.
-fn same_file(output: &Path, input: &Path) -> bool {
-    let Ok(input) = input.canonicalize() else {
-        return false;
-    };
-    if let Ok(output) = output.canonicalize() {
-        return output == input;
-    }
-    let folder = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    match (folder.canonicalize(), output.file_name()) {
-        (Ok(folder), Some(name)) => folder.join(name) == input,
-        _ => false,
-    }
-}
-
-fn first_rows<T: Scalar>(x: DMatrix<T>, limit: Option<usize>) -> DMatrix<T> {
-    match limit {
-        Some(n) if n < x.nrows() => x.rows(0, n).into_owned(),
-        _ => x,
-    }
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
-    let result = match args.dtype {
+    exit_code(match args.dtype {
         Dtype::F32 => run::<f32>(&args),
         Dtype::F64 => run::<f64>(&args),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(message)) => {
-            eprintln!("error: {message}\n\nFor more information, try '--help'.");
-            ExitCode::from(2)
-        }
-        Err(Failure::Run(e)) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-/// Turns an invalid hyper-parameter (a bad flag value) into a usage error.
-fn flag<T>(result: autoencoders::Result<T>, flag: &str) -> Result<T, Failure> {
-    result.map_err(|e| Failure::Usage(format!("--{flag}: {e}")))
+    })
 }
 
 fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
@@ -366,16 +269,16 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
         None => {
             let digits = bundled_digits::<T>()?;
             let test = match &args.test_images {
-                Some(path) => Some(read_samples::<T>(path, args)?.x),
+                Some(path) => Some(read_samples::<T>(path, args.label_column)?.x),
                 None => Some(digits.test_images),
             };
             // Already divided by 255: the default scaling must not divide again.
             (digits.train_images, test, Some((28, 28)), false)
         }
         Some(path) => {
-            let samples = read_samples::<T>(path, args)?;
+            let samples = read_samples::<T>(path, args.label_column)?;
             let test = match &args.test_images {
-                Some(path) => Some(read_samples::<T>(path, args)?.x),
+                Some(path) => Some(read_samples::<T>(path, args.label_column)?.x),
                 None => None,
             };
             (samples.x, test, samples.image_shape, samples.bytes)

@@ -5,8 +5,8 @@
 mod common;
 
 use autoencoders::pictures::{
-    LinePlot, MAX_SIDE, PALETTE, Picture, PixelFormat, TileGrid, filter_grid, loss_curves,
-    reconstruction_grid,
+    LinePlot, MAX_SIDE, PALETTE, Picture, PixelFormat, TileGrid, filter_grid, image_grid,
+    loss_curves, reconstruction_grid,
 };
 use autoencoders::{Adam, DenseBuilder, Error, History, KlSparsity, TrainingConfig};
 use nalgebra::DMatrix;
@@ -238,6 +238,34 @@ fn reconstruction_grid_shows_originals_above_reconstructions() {
     assert_eq!(background, 96);
     assert_eq!(png.gray(5, 2 * pitch + 1), background);
     assert_eq!(png.gray(1 + 5 * pitch, 1 + pair), background);
+}
+
+#[test]
+fn image_grid_draws_each_row_as_a_tile_near_square() {
+    // 6 images of 1 × 2 pixels: ⌈√6⌉ = 3 columns, 2 rows; values clipped to [0, 1].
+    let images = DMatrix::from_fn(6, 2, |i, j| (i as f64 - 1.0) / 3.0 + j as f64 * 0.5);
+    let picture = image_grid(&images, &TileGrid::new(1, 2)).unwrap();
+    let (pitch_x, pitch_y) = (3, 2);
+    assert_eq!(
+        (picture.width(), picture.height()),
+        (1 + 3 * pitch_x, 1 + 2 * pitch_y)
+    );
+    for k in 0..6 {
+        for j in 0..2 {
+            let v = images[(k, j)].clamp(0.0, 1.0);
+            let (x, y) = (1 + (k % 3) * pitch_x + j, 1 + (k / 3) * pitch_y);
+            assert_eq!(
+                picture.pixel(x, y).unwrap(),
+                [(v * 255.0).round() as u8],
+                "{k}, {j}"
+            );
+        }
+    }
+    assert_eq!(picture.pixel(0, 0).unwrap(), [96]);
+    assert!(matches!(
+        image_grid(&DMatrix::<f64>::zeros(2, 3), &TileGrid::new(1, 2)),
+        Err(Error::TileShape { .. })
+    ));
 }
 
 #[test]

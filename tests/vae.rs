@@ -538,3 +538,73 @@ fn parameters_have_pytorch_names() {
     assert_eq!(vae.parameter_shapes()[4], [2, 3]);
     assert_eq!(vae.parameter_shapes()[12], [5, 4]);
 }
+
+#[test]
+fn saved_parameters_load_into_a_model_built_alike_and_nothing_else() {
+    let vae = model(Likelihood::Bernoulli, 31).with_beta(0.5).unwrap();
+    let bytes = vae.parameters_to_safetensors().unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = file.names().into_iter().map(str::to_owned).collect();
+    names.sort();
+    let mut expected = vae.parameter_names();
+    expected.sort();
+    assert_eq!(names, expected);
+    // PyTorch's [out, in] layout: the mean head maps 3 hidden units to 2 latent ones.
+    assert_eq!(file.tensor("mean.weight").unwrap().shape(), [2, 3]);
+    let mut other = model(Likelihood::Bernoulli, 32);
+    let x = uniform(3, 5, 0.0, 1.0, &mut rng(33));
+    assert_ne!(other.reconstruct(&x).unwrap(), vae.reconstruct(&x).unwrap());
+    other
+        .load_parameters_from_safetensors(&bytes, "vae.safetensors")
+        .unwrap();
+    assert_eq!(other.reconstruct(&x).unwrap(), vae.reconstruct(&x).unwrap());
+    assert_eq!(other.encode(&x).unwrap(), vae.encode(&x).unwrap());
+    // One flipped bit anywhere is refused, and the model is left as it was.
+    let before = other
+        .parameters()
+        .iter()
+        .map(|p| p.to_vec())
+        .collect::<Vec<_>>();
+    for position in [10, bytes.len() / 2, bytes.len() - 1] {
+        let mut damaged = bytes.clone();
+        damaged[position] ^= 0x10;
+        assert!(
+            other
+                .load_parameters_from_safetensors(&damaged, "damaged")
+                .is_err(),
+            "bit flip at {position}"
+        );
+    }
+    assert_eq!(
+        other
+            .parameters()
+            .iter()
+            .map(|p| p.to_vec())
+            .collect::<Vec<_>>(),
+        before
+    );
+    // A model of another shape, and an autoencoder's file, are refused.
+    let mut g = rng(34);
+    let mut wider = DenseVae::<f64>::dense(
+        5,
+        &[4, 3],
+        3,
+        Activation::Tanh,
+        Likelihood::Bernoulli,
+        &mut g,
+    )
+    .unwrap();
+    assert!(
+        wider
+            .load_parameters_from_safetensors(&bytes, "vae")
+            .is_err()
+    );
+    let autoencoder = autoencoders::DenseBuilder::new(5, 3)
+        .build::<f64, _>(&mut g)
+        .unwrap();
+    let other_kind = autoencoder.parameters_to_safetensors().unwrap();
+    assert!(matches!(
+        other.load_parameters_from_safetensors(&other_kind, "ae"),
+        Err(Error::ModelFile { .. })
+    ));
+}

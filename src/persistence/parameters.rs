@@ -12,7 +12,8 @@
 use super::record::PartsRecord;
 use super::{ModelFileProblem, TensorFile, dtype_of, read_file, serialize_with, write_atomically};
 use crate::{
-    Autoencoder, Classifier, Corruption, Decoder, Encoder, Error, Loss, Regularizer, Result, Scalar,
+    Autoencoder, Classifier, Corruption, Decoder, Encoder, Error, Likelihood, Loss, Regularizer,
+    Result, Scalar, Vae, VaeObjective,
 };
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -544,6 +545,95 @@ impl<E: Encoder> Classifier<E> {
         let list = self.list();
         list.check()?;
         let values = read::<E::Scalar>(bytes, name, "classifier", None, &list.names, &list.shapes)?;
+        assign(self.parameters_mut(), values);
+        Ok(())
+    }
+}
+
+impl<'a, E: Encoder, D: Decoder<E::Scalar>, C> From<&'a Vae<E, D, C>> for List<'a, E::Scalar> {
+    fn from(model: &'a Vae<E, D, C>) -> Self {
+        List {
+            names: model.parameter_names(),
+            shapes: model.parameter_shapes(),
+            values: model.parameters(),
+        }
+    }
+}
+
+impl<E: Encoder, D: Decoder<E::Scalar>, C: Corruption<E::Scalar>> Vae<E, D, C> {
+    /// What the record says of the model besides its tensors: likelihood, objective, `β`,
+    /// warm-up, weight decay and corruption, as text (for people and other tools; loading
+    /// does not check them).
+    fn settings(&self) -> Vec<(String, String)> {
+        let likelihood = match self.likelihood() {
+            Likelihood::Bernoulli => "bernoulli".to_owned(),
+            Likelihood::Gaussian { variance } => format!("gaussian:{variance:?}"),
+        };
+        let objective = match self.objective() {
+            VaeObjective::Elbo => "elbo".to_owned(),
+            VaeObjective::Iwae { samples } => format!("iwae:{samples}"),
+        };
+        [
+            ("likelihood", likelihood),
+            ("objective", objective),
+            ("beta", format!("{:?}", self.beta())),
+            ("warm_up", self.warm_up().to_string()),
+            ("weight_decay", format!("{:?}", self.weight_decay())),
+            ("corruption", self.corruption().name().to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// The model's parameters as the bytes of a safetensors file (see
+    /// [`save_parameters`](Self::save_parameters)).
+    ///
+    /// # Errors
+    /// As [`Autoencoder::parameters_to_safetensors`].
+    pub fn parameters_to_safetensors(&self) -> Result<Vec<u8>> {
+        let list = List::from(self);
+        let record = ParametersRecord {
+            settings: self.settings(),
+            ..list.record("vae", None)
+        };
+        list.to_bytes(record)
+    }
+
+    /// Saves every parameter, crash-safely, by the names of
+    /// [`parameter_names`](Self::parameter_names) (`encoder.0.weight`, …, `mean.weight`,
+    /// `log_var.bias`, `decoder.0.weight`, …) in PyTorch's `[out, in]` layout, with a record of
+    /// the model's settings; load it with [`load_parameters`](Self::load_parameters) into a
+    /// VAE built the same way.
+    ///
+    /// # Errors
+    /// As [`Autoencoder::save_parameters`].
+    pub fn save_parameters(&self, path: impl AsRef<Path>) -> Result<()> {
+        write_atomically(path.as_ref(), &self.parameters_to_safetensors()?)
+    }
+
+    /// Replaces every parameter by the tensor of the same name in a safetensors file: one
+    /// written by [`save_parameters`](Self::save_parameters), or by PyTorch with these names
+    /// and layouts. The settings (likelihood, objective, `β`, …) stay as they are, so a model
+    /// trained on the ELBO can go on with the IWAE bound.
+    ///
+    /// # Errors
+    /// As [`Autoencoder::load_parameters`], without the check of parts; the model is then
+    /// unchanged.
+    pub fn load_parameters(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        let (bytes, name) = read_file(path.as_ref())?;
+        self.load_parameters_from_safetensors(&bytes, &name)
+    }
+
+    /// [`load_parameters`](Self::load_parameters) from bytes; `name` identifies them in
+    /// errors.
+    ///
+    /// # Errors
+    /// As [`load_parameters`](Self::load_parameters).
+    pub fn load_parameters_from_safetensors(&mut self, bytes: &[u8], name: &str) -> Result<()> {
+        let list = List::from(&*self);
+        list.check()?;
+        let values = read::<E::Scalar>(bytes, name, "vae", None, &list.names, &list.shapes)?;
         assign(self.parameters_mut(), values);
         Ok(())
     }

@@ -255,6 +255,47 @@ pub fn reconstruction_grid<T: Scalar>(
     Ok(picture)
 }
 
+/// Draws each row of `images` as one tile, row by row: samples of a generative model, or a
+/// manifold of decoded latent points laid out on a grid.
+///
+/// Values are clipped to `[0, 1]` and drawn from black (0) to white (1), as in
+/// [`reconstruction_grid`], with a 1-pixel mid-grey border around and between the tiles.
+/// Without [`TileGrid::with_columns`], the grid is near-square, as in [`filter_grid`].
+///
+/// # Shapes
+/// `images` is `n × (height · width)` of the grid's tiles.
+///
+/// # Errors
+/// As [`filter_grid`].
+pub fn image_grid<T: Scalar>(images: &DMatrix<T>, grid: &TileGrid) -> Result<Picture> {
+    grid.check(images.ncols())?;
+    check_rows(images, "images")?;
+    let n = images.nrows();
+    let columns = grid
+        .columns
+        .unwrap_or_else(|| near_square_columns(n))
+        .min(n);
+    let rows = n.div_ceil(columns);
+    let width = grid.pitch_x().saturating_mul(columns).saturating_add(1);
+    let height = grid.pitch_y().saturating_mul(rows).saturating_add(1);
+    check_size(width, height)?;
+    let mut picture = Picture::filled(
+        width,
+        height,
+        PixelFormat::Gray,
+        &[RECONSTRUCTION_BACKGROUND],
+    );
+    for k in 0..n {
+        let (x, y) = (
+            1 + (k % columns) * grid.pitch_x(),
+            1 + (k / columns) * grid.pitch_y(),
+        );
+        let row = images.row(k);
+        grid.draw_tile(&mut picture, x, y, |i| grey_from_unit(row[i].as_f64()));
+    }
+    Ok(picture)
+}
+
 /// Checks that `x` has rows and only finite values.
 fn check_rows<T: Scalar>(x: &DMatrix<T>, what: &'static str) -> Result<()> {
     crate::validate::check_data(x, x.ncols(), what)

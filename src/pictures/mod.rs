@@ -33,7 +33,7 @@ mod canvas;
 mod grid;
 mod plot;
 
-pub use grid::{TileGrid, filter_grid, reconstruction_grid};
+pub use grid::{TileGrid, filter_grid, image_grid, reconstruction_grid};
 pub use plot::{LinePlot, PALETTE, loss_curves};
 
 use crate::{Error, Result};
