@@ -100,7 +100,7 @@ macro_rules! normal_impl {
         /// `ln x` for a normal, positive `x` (the Box–Muller uniforms: `(0, 1]`): `x = 2^e·m`
         /// with `m ∈ [√½, √2)`, then `ln m = 2·atanh(s)`, `s = (m − 1)/(m + 1)`, by its series.
         #[inline(always)]
-        fn $ln(x: $t) -> $t {
+        pub(crate) fn $ln(x: $t) -> $t {
             let bits = x.to_bits();
             // Exponent and mantissa, the mantissa moved into [√½, √2).
             let exponent = ((bits >> $mantissa) as i64 - $bias) as $t;

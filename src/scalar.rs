@@ -52,6 +52,11 @@ pub trait Scalar:
     #[doc(hidden)]
     fn exp_fast(self) -> Self;
 
+    /// `ln self` for a normal, positive `self`, by the crate's own vectorisable formula (the
+    /// same bits on every machine); meaningless for zero, subnormals, ∞ and NaN.
+    #[doc(hidden)]
+    fn ln_fast(self) -> Self;
+
     /// `C ← α·A·B + β·C` on raw strided storage; the caller has checked every dimension.
     #[doc(hidden)]
     #[allow(clippy::too_many_arguments)]
@@ -77,7 +82,7 @@ pub enum Precision {
 }
 
 macro_rules! impl_scalar {
-    ($t:ty, $name:literal, $precision:ident, $gemm:path, $exp:path, $normals:path) => {
+    ($t:ty, $name:literal, $precision:ident, $gemm:path, $exp:path, $ln:path, $normals:path) => {
         impl Scalar for $t {
             const NAME: &'static str = $name;
             const PRECISION: Precision = Precision::$precision;
@@ -116,6 +121,11 @@ macro_rules! impl_scalar {
             #[inline(always)]
             fn exp_fast(self) -> Self {
                 $exp(self)
+            }
+
+            #[inline(always)]
+            fn ln_fast(self) -> Self {
+                $ln(self)
             }
 
             #[allow(unsafe_code)]
@@ -191,6 +201,7 @@ impl_scalar!(
     Single,
     matrixmultiply::sgemm,
     crate::math::exp_f32,
+    crate::math::ln_f32,
     crate::math::standard_normals_f32
 );
 impl_scalar!(
@@ -199,5 +210,6 @@ impl_scalar!(
     Double,
     matrixmultiply::dgemm,
     crate::math::exp_f64,
+    crate::math::ln_f64,
     crate::math::standard_normals_f64
 );

@@ -2,10 +2,11 @@
 //! (Burda et al. 2016), built from the crate's parts: any [`Encoder`], two affine heads, any
 //! [`Decoder`], trained by the one training loop.
 
-use crate::activation::softplus;
+use crate::activation::softplus_fast;
 use crate::decoder::{as_tied, check_decoder_output};
 use crate::encoder::check_code_pass;
 use crate::linalg::resize;
+use crate::sums::SUM_BLOCK;
 use crate::training::{BatchSource, Learner, run};
 use crate::validate::{
     all_finite, check_data, check_nonzero, check_output_shapes, check_unit_interval,
@@ -796,22 +797,28 @@ impl<E: Encoder, D: Decoder<E::Scalar>, C> Vae<E, D, C> {
         let d = x.ncols();
         match self.likelihood {
             Likelihood::Bernoulli => {
-                for j in 0..d {
-                    for r in 0..n * k {
-                        let (a, x) = (ws.pre[(r, j)], x[(r / k, j)]);
-                        ws.rec[r] += (softplus(a) - x * a).as_f64();
-                    }
-                }
+                add_row_sums(
+                    x,
+                    k,
+                    ws.pre.as_slice(),
+                    &mut ws.rec,
+                    &mut ws.partial,
+                    |x, a| softplus_fast(a) - x * a,
+                );
             }
             Likelihood::Gaussian { variance } => {
                 let constant = 0.5 * d as f64 * (2.0 * PI * variance).ln();
-                for j in 0..d {
-                    for r in 0..n * k {
-                        let e = (ws.x_hat[(r, j)] - x[(r / k, j)]).as_f64();
-                        ws.rec[r] += e * e / (2.0 * variance);
-                    }
-                }
-                ws.rec.iter_mut().for_each(|v| *v += constant);
+                add_row_sums(
+                    x,
+                    k,
+                    ws.x_hat.as_slice(),
+                    &mut ws.rec,
+                    &mut ws.partial,
+                    |x, y| (y - x) * (y - x),
+                );
+                ws.rec
+                    .iter_mut()
+                    .for_each(|v| *v = *v / (2.0 * variance) + constant);
             }
         }
         Ok(())
@@ -867,28 +874,42 @@ impl<E: Encoder, D: Decoder<E::Scalar>, C> Vae<E, D, C> {
         // ∂J/∂a of the decoder rows.
         resize(&mut ws.grad_pre, n * k, d);
         let cast = T::<E>::cast;
-        match self.likelihood {
-            Likelihood::Bernoulli => {
-                for j in 0..d {
-                    for r in 0..n * k {
-                        let c = cast(ws.row_weight[r]);
-                        ws.grad_pre[(r, j)] = c * (ws.x_hat[(r, j)] - x[(r / k, j)]);
+        // ∂(−log p)/∂x̂ = x̂ − x: for the Bernoulli likelihood with respect to the logits
+        // directly; for the Gaussian divided by s², then through the decoder's activation.
+        let scale = match self.likelihood {
+            Likelihood::Gaussian { variance } => 1.0 / variance,
+            Likelihood::Bernoulli => 1.0,
+        };
+        let weights: Vec<T<E>> = ws.row_weight.iter().map(|&w| cast(w * scale)).collect();
+        let nk = n * k;
+        crate::simd::wide(
+            #[inline(always)]
+            || {
+                let columns = x.as_slice().chunks_exact(n);
+                let outputs = ws.x_hat.as_slice().chunks_exact(nk);
+                for ((column, outputs), grads) in columns
+                    .zip(outputs)
+                    .zip(ws.grad_pre.as_mut_slice().chunks_exact_mut(nk))
+                {
+                    for (i, &x) in column.iter().enumerate() {
+                        let rows = i * k..(i + 1) * k;
+                        for ((g, &y), &w) in grads[rows.clone()]
+                            .iter_mut()
+                            .zip(&outputs[rows.clone()])
+                            .zip(&weights[rows])
+                        {
+                            *g = w * (y - x);
+                        }
                     }
                 }
-            }
-            Likelihood::Gaussian { variance } => {
-                for j in 0..d {
-                    for r in 0..n * k {
-                        let c = cast(ws.row_weight[r] / variance);
-                        ws.grad_pre[(r, j)] = c * (ws.x_hat[(r, j)] - x[(r / k, j)]);
-                    }
-                }
-                self.decoder.activation().scale_by_derivative(
-                    ws.pre.as_slice(),
-                    ws.x_hat.as_slice(),
-                    ws.grad_pre.as_mut_slice(),
-                );
-            }
+            },
+        );
+        if let Likelihood::Gaussian { .. } = self.likelihood {
+            self.decoder.activation().scale_by_derivative(
+                ws.pre.as_slice(),
+                ws.x_hat.as_slice(),
+                ws.grad_pre.as_mut_slice(),
+            );
         }
         self.decoder.backward(
             &ws.z,
@@ -1023,6 +1044,58 @@ pub struct Posterior<T: Scalar> {
     pub log_var: DMatrix<T>,
 }
 
+/// Adds `Σ_j term(x_ij, v_rj)` to `sums[r]` for every row `r` of the column-major slice
+/// `values` (`n·k` rows), row `i·k + s` going with row `i` of `x`. Each row's terms are added
+/// in column order in the scalar type, [`SUM_BLOCK`] columns at a time (in `partial`), the
+/// blocks' sums in `f64`: the grouping of the crate's other sums, and independent of the
+/// vector width.
+#[inline]
+fn add_row_sums<T: Scalar>(
+    x: &DMatrix<T>,
+    k: usize,
+    values: &[T],
+    sums: &mut [f64],
+    partial: &mut Vec<T>,
+    term: impl Fn(T, T) -> T,
+) {
+    let n = x.nrows().max(1);
+    let nk = n * k;
+    partial.clear();
+    partial.resize(nk, T::zero());
+    crate::simd::wide(
+        #[inline(always)]
+        || {
+            let blocks = x
+                .as_slice()
+                .chunks(n * SUM_BLOCK)
+                .zip(values.chunks(nk * SUM_BLOCK));
+            for (columns, values) in blocks {
+                partial.fill(T::zero());
+                for (column, values) in columns.chunks_exact(n).zip(values.chunks_exact(nk)) {
+                    if k == 1 {
+                        for ((sum, &x), &v) in partial.iter_mut().zip(column).zip(values) {
+                            *sum += term(x, v);
+                        }
+                    } else {
+                        for ((rows, &x), values) in partial
+                            .chunks_exact_mut(k)
+                            .zip(column)
+                            .zip(values.chunks_exact(k))
+                        {
+                            for (sum, &v) in rows.iter_mut().zip(values) {
+                                *sum += term(x, v);
+                            }
+                        }
+                    }
+                }
+                for (sum, &p) in sums.iter_mut().zip(partial.iter()) {
+                    *sum += p.as_f64();
+                }
+            }
+        },
+    );
+}
+
 /// What one batch's objective is made of, per sample.
 #[derive(Clone, Copy, Debug)]
 struct Terms {
@@ -1047,6 +1120,7 @@ struct Workspace<E: Encoder, D: Decoder<E::Scalar>> {
     pre: DMatrix<E::Scalar>,
     x_hat: DMatrix<E::Scalar>,
     rec: Vec<f64>,
+    partial: Vec<E::Scalar>,
     log_ratio: Vec<f64>,
     kl: Vec<f64>,
     row_weight: Vec<f64>,
@@ -1079,6 +1153,7 @@ impl<E: Encoder, D: Decoder<E::Scalar>> Workspace<E, D> {
             pre: empty(),
             x_hat: empty(),
             rec: Vec::new(),
+            partial: Vec::new(),
             log_ratio: Vec::new(),
             kl: Vec::new(),
             row_weight: Vec::new(),
