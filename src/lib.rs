@@ -77,6 +77,7 @@ pub use parameters::{Parameter, TensorKind};
 pub use pca::Pca;
 pub use persistence::{
     Checkpoint, ClassifierCheckpoint, DeepAutoencoder, DynamicAutoencoder, PretrainingCheckpoint,
+    VaeCheckpoint,
 };
 pub use pretraining::{DenseLayer, LayerBuilder, LayerSpec, LayerwisePretrainer, PretrainedStack};
 pub use regularizer::{

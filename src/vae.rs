@@ -1255,13 +1255,56 @@ where
         G: Rng + ?Sized,
         B: Observer<VaeReport> + ?Sized,
     {
+        self.check_training(x, validation, config)?;
+        let mut history = History::new(config);
+        self.run_epochs(
+            x,
+            validation,
+            config,
+            optimizer,
+            rng,
+            observer,
+            &mut history,
+            |_, _, _, _| Ok(()),
+        )?;
+        Ok(history)
+    }
+
+    /// Everything `fit` checks before any work.
+    pub(crate) fn check_training(
+        &self,
+        x: &DMatrix<E::Scalar>,
+        validation: Option<&DMatrix<E::Scalar>>,
+        config: &TrainingConfig,
+    ) -> Result<()> {
         config.validate()?;
         self.check(x, "training data")?;
         if let Some(v) = validation {
             self.check(v, "validation data")?;
         }
-        config.check_validation(validation.is_some())?;
-        let mut history = History::new(config);
+        config.check_validation(validation.is_some())
+    }
+
+    /// The epoch loop of the one training loop for this model, from epoch
+    /// `history.epochs.len()` (where the KL warm-up goes on from); the caller has run
+    /// [`check_training`](Self::check_training).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run_epochs<O, G, B>(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        validation: Option<&DMatrix<E::Scalar>>,
+        config: &TrainingConfig,
+        optimizer: &mut O,
+        rng: &mut G,
+        observer: &mut B,
+        history: &mut History<VaeReport>,
+        mut after_epoch: impl FnMut(&Self, &O, &G, &History<VaeReport>) -> Result<()>,
+    ) -> Result<()>
+    where
+        O: Optimizer<E::Scalar>,
+        G: Rng + ?Sized,
+        B: Observer<VaeReport> + ?Sized,
+    {
         let mut learner = VaeLearner {
             validation: validation.map(|v| (v, Workspace::new(self))),
             epoch: history.epochs.len(),
@@ -1276,10 +1319,9 @@ where
             optimizer,
             rng,
             observer,
-            &mut history,
-            |_, _, _, _| Ok(()),
-        )?;
-        Ok(history)
+            history,
+            |learner, optimizer, rng, history| after_epoch(learner.model, optimizer, rng, history),
+        )
     }
 }
 

@@ -608,3 +608,99 @@ fn saved_parameters_load_into_a_model_built_alike_and_nothing_else() {
         Err(Error::ModelFile { .. })
     ));
 }
+
+#[test]
+fn a_checkpointed_run_resumes_bit_for_bit_warm_up_and_noise_included() {
+    use autoencoders::{Checkpoint, Checkpointing, TrainingRun, VaeCheckpoint};
+    let dir = std::env::temp_dir().join(format!("autoencoders-vae-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.safetensors");
+    let x = uniform(30, 5, 0.0, 1.0, &mut rng(40));
+    let validation = uniform(10, 5, 0.0, 1.0, &mut rng(41));
+    let build = || {
+        model(Likelihood::Bernoulli, 42)
+            .with_objective(VaeObjective::Iwae { samples: 3 })
+            .unwrap()
+            .with_warm_up(4)
+            .with_weight_decay(1e-3)
+            .unwrap()
+            .with_corruption(Masking::new(0.2).unwrap())
+    };
+    let config = TrainingConfig::default().with_epochs(5).with_batch_size(8);
+    let adam = || Adam::new(0.01).unwrap();
+
+    let mut whole = build();
+    let mut run = TrainingRun::new(config, adam(), rng(43));
+    whole
+        .fit_resumable(&x, Some(&validation), &mut run, &mut ())
+        .unwrap();
+    // fit_resumable without checkpoints is fit_with.
+    let mut plain = build();
+    let history = plain
+        .fit_with(
+            &x,
+            Some(&validation),
+            &config,
+            &mut adam(),
+            &mut rng(43),
+            &mut (),
+        )
+        .unwrap();
+    assert_eq!(plain.parameters(), whole.parameters());
+    assert_eq!(&history, run.history());
+
+    // Two epochs, a checkpoint, then the rest from the file.
+    let mut first = build();
+    let mut half = TrainingRun::new(config, adam(), rng(43))
+        .with_epochs(2)
+        .with_checkpoints(Checkpointing::new(&path));
+    first
+        .fit_resumable(&x, Some(&validation), &mut half, &mut ())
+        .unwrap();
+    let checkpoint = VaeCheckpoint::<f64>::load(&path).unwrap();
+    assert_eq!(checkpoint.epochs_done(), 2);
+    assert_eq!(checkpoint.history().epochs[1].kl_weight, 0.5);
+    let mut resumed = build();
+    let mut rest = checkpoint
+        .resume(&mut resumed, adam())
+        .unwrap()
+        .with_epochs(5);
+    resumed
+        .fit_resumable(&x, Some(&validation), &mut rest, &mut ())
+        .unwrap();
+    let bits = |m: &Vae<_, _, _>| -> Vec<Vec<u64>> {
+        m.parameters()
+            .iter()
+            .map(|p| p.iter().map(|v: &f64| v.to_bits()).collect())
+            .collect()
+    };
+    assert_eq!(bits(&resumed), bits(&whole));
+    assert_eq!(rest.history(), run.history());
+    assert_eq!(rest.rng(), run.rng());
+
+    // Another β, other data, or another kind of checkpoint is refused.
+    let other = build().with_beta(0.5).unwrap();
+    let err = VaeCheckpoint::<f64>::load(&path)
+        .unwrap()
+        .resume(&mut other.clone(), adam())
+        .unwrap_err();
+    assert!(matches!(err, Error::CheckpointMismatch { .. }), "{err:?}");
+    let mut again = build();
+    let mut rest = VaeCheckpoint::<f64>::load(&path)
+        .unwrap()
+        .resume(&mut again, adam())
+        .unwrap();
+    let err = again
+        .fit_resumable(&validation, None, &mut rest, &mut ())
+        .unwrap_err();
+    assert!(matches!(err, Error::CheckpointMismatch { .. }), "{err:?}");
+    assert!(matches!(
+        Checkpoint::<f64>::load(&path),
+        Err(Error::ModelFile { .. })
+    ));
+    assert!(matches!(
+        autoencoders::ClassifierCheckpoint::<f64>::load(&path),
+        Err(Error::ModelFile { .. })
+    ));
+    std::fs::remove_dir_all(dir).ok();
+}

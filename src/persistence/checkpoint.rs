@@ -10,7 +10,7 @@ use crate::run::{DataFingerprint, TrainingRun};
 use crate::{
     Autoencoder, Corruption, Decay, Decoder, DenseDecoder, DenseEncoder, DynamicAutoencoder,
     Encoder, EpochReport, Error, History, LearningRateSchedule, Loss, Optimizer, OptimizerState,
-    Regularizer, Result, Scalar, StopReason, SupervisedReport, TrainingConfig,
+    Regularizer, Result, Scalar, StopReason, SupervisedReport, TrainingConfig, Vae, VaeReport,
 };
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
@@ -108,10 +108,17 @@ const GENERATOR: &str = "ChaCha8";
 /// # std::fs::remove_file(path).ok();
 /// # Ok::<(), autoencoders::Error>(())
 /// ```
+///
+/// The same type holds the checkpoints of the other models, by the kind of their epoch
+/// reports: [`ClassifierCheckpoint`] (`Checkpoint<T, SupervisedReport>`) and
+/// [`VaeCheckpoint`] (`Checkpoint<T, VaeReport>`); each has its own `resume`.
 #[derive(Debug)]
-pub struct Checkpoint<T: Scalar> {
-    saved: Saved<T, EpochReport>,
+pub struct Checkpoint<T: Scalar, R = EpochReport> {
+    saved: Saved<T, R>,
 }
+
+/// A run to continue, and the saved parameters (column-major, in the model's order).
+type Resumed<O, T, R> = (TrainingRun<O, R>, Vec<Vec<T>>);
 
 /// What a checkpoint holds, for a run whose epochs report `R`.
 #[derive(Debug)]
@@ -253,7 +260,8 @@ struct OptimizerRecord {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct ReportRecord {
+#[doc(hidden)]
+pub struct ReportRecord {
     epoch: usize,
     reconstruction_loss: JsonFloat,
     penalty: JsonFloat,
@@ -294,7 +302,8 @@ impl ReportRecord {
 /// A supervised epoch's report as a checkpoint's history records it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct SupervisedRecord {
+#[doc(hidden)]
+pub struct SupervisedRecord {
     epoch: usize,
     loss: JsonFloat,
     accuracy: JsonFloat,
@@ -302,8 +311,13 @@ pub(crate) struct SupervisedRecord {
     validation_accuracy: Option<JsonFloat>,
 }
 
-/// An epoch's report and how a checkpoint records it.
-pub(crate) trait Recorded: Copy {
+/// An epoch's report and how a checkpoint records it: implemented by the crate's report types
+/// only (public, so that it can bound [`Checkpoint`]'s methods, in a module no one outside
+/// can name).
+pub trait Recorded: Copy {
+    /// The `model` of the parameters record of a checkpoint of runs reporting this.
+    const MODEL: &'static str;
+    #[doc(hidden)]
     type Record: Clone + std::fmt::Debug + PartialEq + Serialize + serde::de::DeserializeOwned;
     fn record(&self) -> Self::Record;
     fn from_record(record: &Self::Record) -> Self;
@@ -311,6 +325,7 @@ pub(crate) trait Recorded: Copy {
 }
 
 impl Recorded for EpochReport {
+    const MODEL: &'static str = "autoencoder";
     type Record = ReportRecord;
     fn record(&self) -> ReportRecord {
         ReportRecord::of(self)
@@ -324,6 +339,7 @@ impl Recorded for EpochReport {
 }
 
 impl Recorded for SupervisedReport {
+    const MODEL: &'static str = "classifier";
     type Record = SupervisedRecord;
     fn record(&self) -> SupervisedRecord {
         SupervisedRecord {
@@ -344,6 +360,47 @@ impl Recorded for SupervisedReport {
         }
     }
     fn epoch(record: &SupervisedRecord) -> usize {
+        record.epoch
+    }
+}
+
+/// A [`VaeReport`] as a checkpoint's history records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[doc(hidden)]
+pub struct VaeRecord {
+    epoch: usize,
+    reconstruction: JsonFloat,
+    kl: JsonFloat,
+    kl_weight: JsonFloat,
+    objective: JsonFloat,
+    validation_loss: Option<JsonFloat>,
+}
+
+impl Recorded for VaeReport {
+    const MODEL: &'static str = "vae";
+    type Record = VaeRecord;
+    fn record(&self) -> VaeRecord {
+        VaeRecord {
+            epoch: self.epoch,
+            reconstruction: JsonFloat(self.reconstruction),
+            kl: JsonFloat(self.kl),
+            kl_weight: JsonFloat(self.kl_weight),
+            objective: JsonFloat(self.objective),
+            validation_loss: self.validation_loss.map(JsonFloat),
+        }
+    }
+    fn from_record(r: &VaeRecord) -> Self {
+        VaeReport {
+            epoch: r.epoch,
+            reconstruction: r.reconstruction.0,
+            kl: r.kl.0,
+            kl_weight: r.kl_weight.0,
+            objective: r.objective.0,
+            validation_loss: r.validation_loss.map(|v| v.0),
+        }
+    }
+    fn epoch(record: &VaeRecord) -> usize {
         record.epoch
     }
 }
@@ -653,13 +710,15 @@ pub(crate) fn checkpoint_file<T: Scalar, R: Recorded>(
     }
 }
 
-impl<T: Scalar> Checkpoint<T> {
-    /// Loads a checkpoint written by [`fit_resumable`](Autoencoder::fit_resumable).
+impl<T: Scalar, R: Recorded> Checkpoint<T, R> {
+    /// Loads a checkpoint written by a `fit_resumable` of the model whose epochs report `R`:
+    /// [`Autoencoder::fit_resumable`], [`Classifier::fit_resumable`](crate::Classifier::fit_resumable)
+    /// or [`Vae::fit_resumable`](crate::Vae::fit_resumable).
     ///
     /// # Errors
     /// [`Error::Io`]; [`Error::ModelFile`] naming the problem for a damaged file (either
-    /// checksum fails), a file of another dtype, or a model file that is not a checkpoint
-    /// ([`ModelFileProblem::NotACheckpoint`]).
+    /// checksum fails), a file of another dtype, a checkpoint of another kind of model, or a
+    /// model file that is not a checkpoint ([`ModelFileProblem::NotACheckpoint`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let (bytes, name) = read_file(path.as_ref())?;
         Self::from_safetensors(&bytes, &name)
@@ -677,7 +736,7 @@ impl<T: Scalar> Checkpoint<T> {
     /// The checkpoint in a parsed file that holds nothing else but the tensors `extra`.
     pub(crate) fn from_file(file: &TensorFile<'_>, name: &str, extra: &[String]) -> Result<Self> {
         Ok(Self {
-            saved: Saved::parse(file, name, extra, "autoencoder")?,
+            saved: Saved::parse(file, name, extra, R::MODEL)?,
         })
     }
 }
@@ -730,12 +789,10 @@ impl<T: Scalar, R: Recorded> Saved<T, R> {
                     shapes,
                 )
             }
-            None if kind == "classifier" => {
-                return Err(fail(invalid(
-                    "not a classifier's checkpoint: its model record is not a parameters \
-                         record"
-                        .to_owned(),
-                )));
+            None if kind != "autoencoder" => {
+                return Err(fail(invalid(format!(
+                    "not a {kind}'s checkpoint: its model record is not a parameters record"
+                ))));
             }
             None => {
                 let model = file.record()?;
@@ -880,6 +937,38 @@ impl<T: Scalar, R: Recorded> Saved<T, R> {
 
     /// Checks that `optimizer` is of the checkpointed kind with the same hyper-parameters,
     /// restores the saved state into it, and returns the run to continue.
+    /// The run of a checkpoint of a model saved by its named tensors, and those tensors'
+    /// values, once `own` (the record of the model to resume into) has the saved tensors and
+    /// settings; `not_named` and `settings` say what differs otherwise.
+    fn resume_named<O: Optimizer<T>>(
+        self,
+        own: &ParametersRecord,
+        not_named: &'static str,
+        settings: &'static str,
+        optimizer: O,
+    ) -> Result<Resumed<O, T, R>> {
+        let SavedModel::Named { record, values } = self.model else {
+            return Err(Error::CheckpointMismatch { what: not_named });
+        };
+        if own.parameters != record.parameters {
+            return Err(Error::CheckpointMismatch {
+                what: "the model's tensors (their names and shapes)",
+            });
+        }
+        if own.settings != record.settings {
+            return Err(Error::CheckpointMismatch { what: settings });
+        }
+        let run = Saved::continue_run(
+            self.optimizer,
+            optimizer,
+            self.config,
+            self.generator,
+            self.history,
+            (self.training_data, self.validation_data),
+        )?;
+        Ok((run, values))
+    }
+
     fn continue_run<O: Optimizer<T>>(
         optimizer_state: OptimizerState<T>,
         mut optimizer: O,
@@ -921,14 +1010,14 @@ impl<T: Scalar, R: Recorded> Saved<T, R> {
     }
 }
 
-impl<T: Scalar> Checkpoint<T> {
+impl<T: Scalar, R> Checkpoint<T, R> {
     /// Epochs completed when the checkpoint was written.
     pub fn epochs_done(&self) -> usize {
         self.saved.history.epochs.len()
     }
 
     /// The reports of those epochs.
-    pub fn history(&self) -> &History {
+    pub fn history(&self) -> &History<R> {
         &self.saved.history
     }
 
@@ -946,7 +1035,9 @@ impl<T: Scalar> Checkpoint<T> {
     pub fn generator(&self) -> &ChaCha8Rng {
         &self.saved.generator
     }
+}
 
+impl<T: Scalar> Checkpoint<T> {
     /// The model, with its built-in regularizers and corruption rebuilt from the metadata.
     ///
     /// # Errors
@@ -1101,59 +1192,9 @@ impl<T: Scalar> Checkpoint<T> {
 /// # std::fs::remove_file(path).ok();
 /// # Ok::<(), autoencoders::Error>(())
 /// ```
-#[derive(Debug)]
-pub struct ClassifierCheckpoint<T: Scalar> {
-    saved: Saved<T, SupervisedReport>,
-}
+pub type ClassifierCheckpoint<T> = Checkpoint<T, SupervisedReport>;
 
-impl<T: Scalar> ClassifierCheckpoint<T> {
-    /// Loads a checkpoint written by
-    /// [`Classifier::fit_resumable`](crate::Classifier::fit_resumable).
-    ///
-    /// # Errors
-    /// [`Error::Io`]; [`Error::ModelFile`] for a damaged file, one of another dtype, or one
-    /// that is not a classifier's checkpoint.
-    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
-        let (bytes, name) = read_file(path.as_ref())?;
-        Self::from_safetensors(&bytes, &name)
-    }
-
-    /// [`load`](Self::load) from bytes; `name` identifies them in errors.
-    ///
-    /// # Errors
-    /// As [`load`](Self::load).
-    pub fn from_safetensors(bytes: &[u8], name: &str) -> Result<Self> {
-        let file = TensorFile::parse(bytes, name, true)?;
-        Ok(Self {
-            saved: Saved::parse(&file, name, &[], "classifier")?,
-        })
-    }
-
-    /// Epochs completed when the checkpoint was written.
-    pub fn epochs_done(&self) -> usize {
-        self.saved.history.epochs.len()
-    }
-
-    /// The reports of those epochs.
-    pub fn history(&self) -> &History<SupervisedReport> {
-        &self.saved.history
-    }
-
-    /// The run's settings.
-    pub fn config(&self) -> TrainingConfig {
-        self.saved.config
-    }
-
-    /// The optimiser's state.
-    pub fn optimizer_state(&self) -> &OptimizerState<T> {
-        &self.saved.optimizer
-    }
-
-    /// The generator, where the next epoch starts drawing.
-    pub fn generator(&self) -> &ChaCha8Rng {
-        &self.saved.generator
-    }
-
+impl<T: Scalar> Checkpoint<T, SupervisedReport> {
     /// Continues the run: puts the saved parameters into `model`, the saved state into
     /// `optimizer`, and returns the [`TrainingRun`] to pass to
     /// [`Classifier::fit_resumable`](crate::Classifier::fit_resumable) with the same labelled
@@ -1176,30 +1217,53 @@ impl<T: Scalar> ClassifierCheckpoint<T> {
         E: Encoder<Scalar = T>,
         O: Optimizer<T>,
     {
-        let saved = self.saved;
-        let SavedModel::Named { record, values } = saved.model else {
-            return Err(Error::CheckpointMismatch {
-                what: "the model (not a classifier)",
-            });
-        };
-        let own = model.parameters_record();
-        if own.parameters != record.parameters {
-            return Err(Error::CheckpointMismatch {
-                what: "the model's tensors (their names and shapes)",
-            });
-        }
-        if own.settings != record.settings {
-            return Err(Error::CheckpointMismatch {
-                what: "the classifier's weight decay or frozen encoder",
-            });
-        }
-        let run = Saved::continue_run(
-            saved.optimizer,
+        let (run, values) = self.saved.resume_named(
+            &model.parameters_record(),
+            "the model (not a classifier)",
+            "the classifier's weight decay or frozen encoder",
             optimizer,
-            saved.config,
-            saved.generator,
-            saved.history,
-            (saved.training_data, saved.validation_data),
+        )?;
+        assign(model.parameters_mut(), values);
+        Ok(run)
+    }
+}
+
+/// A variational autoencoder's training run saved after an epoch by
+/// [`Vae::fit_resumable`](crate::Vae::fit_resumable), laid out as a [`ClassifierCheckpoint`]
+/// is: the VAE's tensors by their names, the optimiser's, a parameters record with `model:
+/// "vae"` and the settings (likelihood, objective, `β`, warm-up, weight decay, corruption),
+/// and the run, whose history holds each [`VaeReport`].
+pub type VaeCheckpoint<T> = Checkpoint<T, VaeReport>;
+
+impl<T: Scalar> Checkpoint<T, VaeReport> {
+    /// Continues the run: puts the saved parameters into `model`, the saved state into
+    /// `optimizer`, and returns the [`TrainingRun`] to pass to
+    /// [`Vae::fit_resumable`](crate::Vae::fit_resumable) with the same data. The KL warm-up
+    /// goes on from the epoch the run reached.
+    ///
+    /// `model` must be built as the checkpointed one was: the same tensors (names and
+    /// shapes) and settings; `optimizer` of the same kind with the same hyper-parameters.
+    ///
+    /// # Errors
+    /// [`Error::CheckpointMismatch`] when `model` or `optimizer` differ;
+    /// [`Error::IncompatibleOptimizerState`] from the optimiser's
+    /// [`restore`](Optimizer::restore). On error `model` is unchanged.
+    pub fn resume<E, D, C, O>(
+        self,
+        model: &mut Vae<E, D, C>,
+        optimizer: O,
+    ) -> Result<TrainingRun<O, VaeReport>>
+    where
+        E: Encoder<Scalar = T>,
+        D: Decoder<T>,
+        C: Corruption<T>,
+        O: Optimizer<T>,
+    {
+        let (run, values) = self.saved.resume_named(
+            &model.parameters_record(),
+            "the model (not a variational autoencoder)",
+            "the VAE's likelihood, objective, beta, warm-up, weight decay or corruption",
+            optimizer,
         )?;
         assign(model.parameters_mut(), values);
         Ok(run)

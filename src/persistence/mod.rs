@@ -49,7 +49,9 @@ mod stack;
 
 /// What is wrong with a model file (defined beside [`Error`], re-exported here).
 pub use crate::file_problem::ModelFileProblem;
-pub use checkpoint::{CHECKPOINT_CHECKSUM_KEY, CHECKPOINT_KEY, Checkpoint, ClassifierCheckpoint};
+pub use checkpoint::{
+    CHECKPOINT_CHECKSUM_KEY, CHECKPOINT_KEY, Checkpoint, ClassifierCheckpoint, VaeCheckpoint,
+};
 pub use deep::{DeepAutoencoder, PRETRAINED_KEY};
 pub use header::WHOLE_FILE_KEY;
 pub use pretraining::{PRETRAINING_KEY, PretrainingCheckpoint};

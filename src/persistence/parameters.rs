@@ -592,12 +592,15 @@ impl<E: Encoder, D: Decoder<E::Scalar>, C: Corruption<E::Scalar>> Vae<E, D, C> {
     /// # Errors
     /// As [`Autoencoder::parameters_to_safetensors`].
     pub fn parameters_to_safetensors(&self) -> Result<Vec<u8>> {
-        let list = List::from(self);
-        let record = ParametersRecord {
+        List::from(self).to_bytes(self.parameters_record())
+    }
+
+    /// The record of the VAE's parameters: its tensors and settings.
+    pub(crate) fn parameters_record(&self) -> ParametersRecord {
+        ParametersRecord {
             settings: self.settings(),
-            ..list.record("vae", None)
-        };
-        list.to_bytes(record)
+            ..List::from(self).record("vae", None)
+        }
     }
 
     /// Saves every parameter, crash-safely, by the names of

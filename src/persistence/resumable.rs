@@ -1,12 +1,12 @@
 //! [`fit_resumable`](crate::Autoencoder::fit_resumable): training that writes checkpoints.
 
-use super::checkpoint::{Extra, RunState, checkpoint_file};
-use super::parameters::List;
+use super::checkpoint::{Extra, Recorded, RunState, checkpoint_file};
+use super::parameters::{List, ParametersRecord};
 use super::write_atomically;
 use crate::run::{Checkpointing, TrainingRun};
 use crate::{
     Autoencoder, Classifier, Corruption, Decoder, Encoder, Error, History, Loss, Observer,
-    Optimizer, Regularizer, Result, SupervisedReport,
+    Optimizer, Regularizer, Result, SupervisedReport, Vae, VaeReport,
 };
 use nalgebra::DMatrix;
 use std::path::Path;
@@ -127,6 +127,20 @@ fn due(checkpointing: &Option<Checkpointing>, epochs_done: usize) -> Option<&Che
         .filter(|c| epochs_done.is_multiple_of(c.interval()))
 }
 
+/// Writes the checkpoint of a model saved by its named tensors (`list`, described by
+/// `record`) and the run's state, crash-safely.
+fn write_named<T: crate::Scalar, R: Recorded>(
+    checkpointing: &Checkpointing,
+    list: &List<'_, T>,
+    record: ParametersRecord,
+    state: RunState<'_, T, R>,
+) -> Result<()> {
+    let bytes = checkpoint_file(list, state, &Extra::default(), |crc32| {
+        record.with_crc32(crc32).to_json()
+    })?;
+    write_atomically(checkpointing.path(), &bytes)
+}
+
 /// What every resumable run refuses before any work: early stopping, whose best epoch's
 /// parameters a checkpoint would have to hold too, and invalid checkpoint settings.
 fn check_resumable<O, R>(run: &TrainingRun<O, R>) -> Result<()> {
@@ -194,9 +208,10 @@ impl<E: Encoder> Classifier<E> {
                 let Some(checkpointing) = due(checkpointing, history.epochs.len()) else {
                     return Ok(());
                 };
-                let record = model.parameters_record();
-                let bytes = checkpoint_file(
+                write_named(
+                    checkpointing,
                     &List::from(model),
+                    model.parameters_record(),
                     RunState {
                         optimizer: optimizer.state(),
                         generator: rng,
@@ -205,10 +220,82 @@ impl<E: Encoder> Classifier<E> {
                         training_data: training,
                         validation_data: validating.as_ref(),
                     },
-                    &Extra::default(),
-                    |crc32| record.with_crc32(crc32).to_json(),
-                )?;
-                write_atomically(checkpointing.path(), &bytes)
+                )
+            },
+        )?;
+        Ok(run.history.clone())
+    }
+}
+
+impl<E, D, C> Vae<E, D, C>
+where
+    E: Encoder,
+    D: Decoder<E::Scalar>,
+    C: Corruption<E::Scalar>,
+{
+    /// Trains as [`fit_with`](Self::fit_with) does, from epoch
+    /// [`run.epochs_done()`](TrainingRun::epochs_done) to the run's configured number of
+    /// epochs, saving a [`VaeCheckpoint`](crate::VaeCheckpoint) as `run`'s
+    /// [`Checkpointing`](crate::Checkpointing) says; returns the whole run's history.
+    ///
+    /// As for [`Autoencoder::fit_resumable`]: a fresh run gives the bits of `fit_with` with the
+    /// same settings and generator, and a run resumed from a checkpoint (see
+    /// [`VaeCheckpoint::resume`](crate::Checkpoint::resume)), in any process, ends with the
+    /// bits of a run without a break, the KL warm-up included.
+    ///
+    /// # Errors
+    /// Before any work: as [`fit_with`](Self::fit_with), an invalid checkpointing,
+    /// [`Error::CheckpointMismatch`] when the data differ from those the run was trained on,
+    /// [`Error::NotResumable`] for early stopping. During training: as `fit_with`, and
+    /// [`Error::Io`] when a checkpoint cannot be written (the previous one is then intact).
+    pub fn fit_resumable<O, B>(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        validation: Option<&DMatrix<E::Scalar>>,
+        run: &mut TrainingRun<O, VaeReport>,
+        observer: &mut B,
+    ) -> Result<History<VaeReport>>
+    where
+        O: Optimizer<E::Scalar>,
+        B: Observer<VaeReport> + ?Sized,
+    {
+        self.check_training(x, validation, &run.config)?;
+        check_resumable(run)?;
+        let fingerprints = run.check_data(x, validation)?;
+        let TrainingRun {
+            config,
+            optimizer,
+            rng,
+            history,
+            checkpointing,
+            data,
+        } = run;
+        let (training, validating) = data.insert(fingerprints);
+        self.run_epochs(
+            x,
+            validation,
+            config,
+            optimizer,
+            rng,
+            observer,
+            history,
+            |model, optimizer, rng, history| {
+                let Some(checkpointing) = due(checkpointing, history.epochs.len()) else {
+                    return Ok(());
+                };
+                write_named(
+                    checkpointing,
+                    &List::from(model),
+                    model.parameters_record(),
+                    RunState {
+                        optimizer: optimizer.state(),
+                        generator: rng,
+                        history,
+                        config,
+                        training_data: training,
+                        validation_data: validating.as_ref(),
+                    },
+                )
             },
         )?;
         Ok(run.history.clone())
