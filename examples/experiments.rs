@@ -8,6 +8,7 @@
 //! cargo run --release --example experiments -- deep-vs-pca     # deep autoencoder vs PCA with a 30-unit code
 //! cargo run --release --example experiments -- dae-cae         # denoising and contraction
 //! cargo run --release --example experiments -- fine-tuning     # schedules, budgets, early stopping
+//! cargo run --release --example experiments -- vae             # VAE and IWAE: test ELBO and log p(x)
 //! ```
 //!
 //! `--seeds N` (default 3) sets the number of seeds, `--quick` shrinks every run for a smoke
@@ -20,10 +21,10 @@ use autoencoders::data::{
 };
 use autoencoders::metrics::mean_jacobian_norm;
 use autoencoders::{
-    Activation, Autoencoder, Classifier, Contractive, Corruption, DenseBuilder, Encoder,
-    GaussianNoise, Init, KlSparsity, L1Sparsity, LayerSpec, LayerwisePretrainer,
-    LearningRateSchedule, Masking, Pca, ReconstructionLoss, Regularizer, Sgd, StackedEncoder,
-    TrainingConfig, WeightDecay,
+    Activation, Adam, Autoencoder, Classifier, Contractive, Corruption, DenseBuilder, DenseVae,
+    Encoder, GaussianNoise, Init, KlSparsity, L1Sparsity, LayerSpec, LayerwisePretrainer,
+    LearningRateSchedule, Likelihood, Masking, Pca, ReconstructionLoss, Regularizer, Sgd,
+    StackedEncoder, TrainingConfig, VaeObjective, WeightDecay,
 };
 use clap::{Parser, Subcommand};
 use nalgebra::DMatrix;
@@ -105,6 +106,10 @@ enum Experiment {
     /// settings chosen on a validation split (learning-rate schedule, budget in updates,
     /// early stopping), then the chosen one's test error.
     FineTuning,
+    /// Variational autoencoders on the digits: test ELBO, IWAE bound and importance-sampled
+    /// log-likelihood for latent sizes 2, 10 and 20 (784-400-latent) and the 784-200-200-50
+    /// model of Burda et al. trained as VAE and as IWAE (k = 5).
+    Vae,
 }
 
 fn main() -> Res<()> {
@@ -117,6 +122,7 @@ fn main() -> Res<()> {
         Experiment::DeepVsPca => deep_vs_pca(&digits, &args)?,
         Experiment::DaeCae => dae_cae(&digits, &args)?,
         Experiment::FineTuning => fine_tuning(&digits, &args)?,
+        Experiment::Vae => vae(&digits, &args)?,
     }
     eprintln!("finished in {:.0} s", start.elapsed().as_secs_f64());
     Ok(())
@@ -893,5 +899,136 @@ fn fine_tuning(digits: &Digits<f32>, args: &Args) -> Res<()> {
         summary(&test_errors, 100.0, 2),
         args.seeds
     );
+    Ok(())
+}
+
+/// One row of the `vae` table.
+#[derive(Clone, Copy)]
+struct VaeSetting {
+    hidden: &'static [usize],
+    latent: usize,
+    activation: Activation,
+    /// Importance samples of the training objective; 1 is the ELBO.
+    k: usize,
+}
+
+impl VaeSetting {
+    fn describe(&self) -> String {
+        let mut sizes = vec!["784".to_owned()];
+        sizes.extend(self.hidden.iter().map(|h| h.to_string()));
+        sizes.push(self.latent.to_string());
+        let objective = if self.k == 1 {
+            "VAE".to_owned()
+        } else {
+            format!("IWAE, k = {}", self.k)
+        };
+        format!(
+            "{} ({}, {})",
+            sizes.join("-"),
+            self.activation.name(),
+            objective
+        )
+    }
+}
+
+fn vae(digits: &Digits<f32>, args: &Args) -> Res<()> {
+    const EPOCHS: usize = 30;
+    const LL_SAMPLES: usize = 5000;
+    let (epochs, ll_samples) = if args.quick {
+        (1, 50)
+    } else {
+        (EPOCHS, LL_SAMPLES)
+    };
+    let settings = [
+        VaeSetting {
+            hidden: &[400],
+            latent: 2,
+            activation: Activation::Relu,
+            k: 1,
+        },
+        VaeSetting {
+            hidden: &[400],
+            latent: 10,
+            activation: Activation::Relu,
+            k: 1,
+        },
+        VaeSetting {
+            hidden: &[400],
+            latent: 20,
+            activation: Activation::Relu,
+            k: 1,
+        },
+        VaeSetting {
+            hidden: &[200, 200],
+            latent: 50,
+            activation: Activation::Tanh,
+            k: 1,
+        },
+        VaeSetting {
+            hidden: &[200, 200],
+            latent: 50,
+            activation: Activation::Tanh,
+            k: 5,
+        },
+    ];
+    let runs: Vec<(usize, u64)> = (0..settings.len())
+        .flat_map(|s| (0..args.seeds).map(move |seed| (s, seed)))
+        .collect();
+    let results = args.parallel(&runs, |&(s, seed)| {
+        let setting = settings[s];
+        let mut rng = ChaCha8Rng::seed_from_u64(1000 + seed);
+        let objective = if setting.k == 1 {
+            VaeObjective::Elbo
+        } else {
+            VaeObjective::Iwae { samples: setting.k }
+        };
+        let mut model = DenseVae::<f32>::dense(
+            784,
+            setting.hidden,
+            setting.latent,
+            setting.activation,
+            Likelihood::Bernoulli,
+            &mut rng,
+        )?
+        .with_objective(objective)?;
+        let config = TrainingConfig::default()
+            .with_epochs(epochs)
+            .with_batch_size(100);
+        let start = Instant::now();
+        model.fit(&digits.train_images, &config, &mut Adam::new(1e-3)?, &mut rng)?;
+        let seconds_per_epoch = start.elapsed().as_secs_f64() / epochs as f64;
+        let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+        let test = &digits.test_images;
+        let elbo = mean(model.elbo(test, &mut rng)?);
+        let iwae = mean(model.iwae(test, 5, &mut rng)?);
+        let ll = mean(model.log_likelihood(test, ll_samples, &mut rng)?);
+        eprintln!(
+            "{} seed {seed}: elbo {elbo:.2} iwae {iwae:.2} log p(x) {ll:.2}, {seconds_per_epoch:.2} s/epoch",
+            setting.describe()
+        );
+        Ok([-elbo, -iwae, -ll, seconds_per_epoch])
+    })?;
+    println!(
+        "| model (Bernoulli decoder, Adam 1e-3, batch 100, {epochs} epochs) | test −ELBO | test −IWAE (k = 5) | test −log p(x) (K = {ll_samples}) | s per epoch | seeds |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for (s, setting) in settings.iter().enumerate() {
+        let column = |c: usize| -> Vec<f64> {
+            runs.iter()
+                .zip(&results)
+                .filter(|((r, _), _)| *r == s)
+                .map(|(_, values)| values[c])
+                .collect()
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            setting.describe(),
+            summary(&column(0), 1.0, 2),
+            summary(&column(1), 1.0, 2),
+            summary(&column(2), 1.0, 2),
+            summary(&column(3), 1.0, 2),
+            args.seeds
+        );
+    }
     Ok(())
 }

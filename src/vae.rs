@@ -795,11 +795,14 @@ impl<E: Encoder, D: Decoder<E::Scalar>, C> Vae<E, D, C> {
         ws.rec.clear();
         ws.rec.resize(n * k, 0.0);
         let d = x.ncols();
+        if k > 1 {
+            repeat_rows(x, k, &mut ws.targets);
+        }
+        let targets = if k > 1 { &ws.targets } else { x };
         match self.likelihood {
             Likelihood::Bernoulli => {
                 add_row_sums(
-                    x,
-                    k,
+                    targets.as_slice(),
                     ws.pre.as_slice(),
                     &mut ws.rec,
                     &mut ws.partial,
@@ -809,8 +812,7 @@ impl<E: Encoder, D: Decoder<E::Scalar>, C> Vae<E, D, C> {
             Likelihood::Gaussian { variance } => {
                 let constant = 0.5 * d as f64 * (2.0 * PI * variance).ln();
                 add_row_sums(
-                    x,
-                    k,
+                    targets.as_slice(),
                     ws.x_hat.as_slice(),
                     &mut ws.rec,
                     &mut ws.partial,
@@ -881,25 +883,19 @@ impl<E: Encoder, D: Decoder<E::Scalar>, C> Vae<E, D, C> {
             Likelihood::Bernoulli => 1.0,
         };
         let weights: Vec<T<E>> = ws.row_weight.iter().map(|&w| cast(w * scale)).collect();
+        let targets = if k > 1 { &ws.targets } else { x };
         let nk = n * k;
         crate::simd::wide(
             #[inline(always)]
             || {
-                let columns = x.as_slice().chunks_exact(n);
+                let columns = targets.as_slice().chunks_exact(nk);
                 let outputs = ws.x_hat.as_slice().chunks_exact(nk);
-                for ((column, outputs), grads) in columns
-                    .zip(outputs)
-                    .zip(ws.grad_pre.as_mut_slice().chunks_exact_mut(nk))
-                {
-                    for (i, &x) in column.iter().enumerate() {
-                        let rows = i * k..(i + 1) * k;
-                        for ((g, &y), &w) in grads[rows.clone()]
-                            .iter_mut()
-                            .zip(&outputs[rows.clone()])
-                            .zip(&weights[rows])
-                        {
-                            *g = w * (y - x);
-                        }
+                let grads = ws.grad_pre.as_mut_slice().chunks_exact_mut(nk);
+                for ((column, outputs), grads) in columns.zip(outputs).zip(grads) {
+                    for (((g, &y), &x), &w) in
+                        grads.iter_mut().zip(outputs).zip(column).zip(&weights)
+                    {
+                        *g = w * (y - x);
                     }
                 }
             },
@@ -1044,48 +1040,32 @@ pub struct Posterior<T: Scalar> {
     pub log_var: DMatrix<T>,
 }
 
-/// Adds `Σ_j term(x_ij, v_rj)` to `sums[r]` for every row `r` of the column-major slice
-/// `values` (`n·k` rows), row `i·k + s` going with row `i` of `x`. Each row's terms are added
-/// in column order in the scalar type, [`SUM_BLOCK`] columns at a time (in `partial`), the
-/// blocks' sums in `f64`: the grouping of the crate's other sums, and independent of the
-/// vector width.
+/// Adds `Σ_j term(x_rj, v_rj)` to `sums[r]` for every row `r` of the column-major slices `x`
+/// and `values` (of `sums.len()` rows). Each row's terms are added in column order in the
+/// scalar type, [`SUM_BLOCK`] columns at a time (in `partial`), the blocks' sums in `f64`: the
+/// grouping of the crate's other sums, and independent of the vector width.
 #[inline]
 fn add_row_sums<T: Scalar>(
-    x: &DMatrix<T>,
-    k: usize,
+    x: &[T],
     values: &[T],
     sums: &mut [f64],
     partial: &mut Vec<T>,
     term: impl Fn(T, T) -> T,
 ) {
-    let n = x.nrows().max(1);
-    let nk = n * k;
+    let rows = sums.len().max(1);
     partial.clear();
-    partial.resize(nk, T::zero());
+    partial.resize(rows, T::zero());
     crate::simd::wide(
         #[inline(always)]
         || {
             let blocks = x
-                .as_slice()
-                .chunks(n * SUM_BLOCK)
-                .zip(values.chunks(nk * SUM_BLOCK));
+                .chunks(rows * SUM_BLOCK)
+                .zip(values.chunks(rows * SUM_BLOCK));
             for (columns, values) in blocks {
                 partial.fill(T::zero());
-                for (column, values) in columns.chunks_exact(n).zip(values.chunks_exact(nk)) {
-                    if k == 1 {
-                        for ((sum, &x), &v) in partial.iter_mut().zip(column).zip(values) {
-                            *sum += term(x, v);
-                        }
-                    } else {
-                        for ((rows, &x), values) in partial
-                            .chunks_exact_mut(k)
-                            .zip(column)
-                            .zip(values.chunks_exact(k))
-                        {
-                            for (sum, &v) in rows.iter_mut().zip(values) {
-                                *sum += term(x, v);
-                            }
-                        }
+                for (column, values) in columns.chunks_exact(rows).zip(values.chunks_exact(rows)) {
+                    for ((sum, &x), &v) in partial.iter_mut().zip(column).zip(values) {
+                        *sum += term(x, v);
                     }
                 }
                 for (sum, &p) in sums.iter_mut().zip(partial.iter()) {
@@ -1094,6 +1074,21 @@ fn add_row_sums<T: Scalar>(
             }
         },
     );
+}
+
+/// `x` with each row repeated `k` times in a row (row `i·k + s` is row `i`), into `out`.
+fn repeat_rows<T: Scalar>(x: &DMatrix<T>, k: usize, out: &mut DMatrix<T>) {
+    let n = x.nrows();
+    resize(out, n * k, x.ncols());
+    for (column, repeated) in x
+        .as_slice()
+        .chunks_exact(n.max(1))
+        .zip(out.as_mut_slice().chunks_exact_mut((n * k).max(1)))
+    {
+        for (&v, copies) in column.iter().zip(repeated.chunks_exact_mut(k)) {
+            copies.fill(v);
+        }
+    }
 }
 
 /// What one batch's objective is made of, per sample.
@@ -1121,6 +1116,8 @@ struct Workspace<E: Encoder, D: Decoder<E::Scalar>> {
     x_hat: DMatrix<E::Scalar>,
     rec: Vec<f64>,
     partial: Vec<E::Scalar>,
+    /// The data with each row repeated once per draw (when there is more than one).
+    targets: DMatrix<E::Scalar>,
     log_ratio: Vec<f64>,
     kl: Vec<f64>,
     row_weight: Vec<f64>,
@@ -1154,6 +1151,7 @@ impl<E: Encoder, D: Decoder<E::Scalar>> Workspace<E, D> {
             x_hat: empty(),
             rec: Vec::new(),
             partial: Vec::new(),
+            targets: empty(),
             log_ratio: Vec::new(),
             kl: Vec::new(),
             row_weight: Vec::new(),
