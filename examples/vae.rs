@@ -110,8 +110,8 @@ struct Args {
     /// Save the trained parameters (safetensors, PyTorch names) to this file.
     #[arg(long, value_name = "PATH")]
     save: Option<PathBuf>,
-    /// Write pictures (samples, reconstructions, and for a 2-unit latent the decoded manifold)
-    /// into this folder (needs `--features pictures`).
+    /// Write pictures (samples, reconstructions, and for a 2-unit latent the decoded manifold
+    /// and the test codes by label) into this folder (needs `--features pictures`).
     #[arg(long, value_name = "DIR")]
     pictures: Option<PathBuf>,
 }
@@ -184,13 +184,17 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
         ));
     }
 
-    // Data.
+    // Data; the labels of the test samples, when known, colour the picture of their codes.
+    let mut test_labels = None;
     let (train, test) = match &args.train_images {
         None => {
             let digits = bundled_digits::<T>()?;
             let test = match &args.test_images {
                 Some(path) => Some(scale(read::<T>(path)?, None)?.0),
-                None => Some(digits.test_images),
+                None => {
+                    test_labels = Some(digits.test_labels);
+                    Some(digits.test_images)
+                }
             };
             (digits.train_images, test)
         }
@@ -292,7 +296,8 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
         println!("saved: {}", path.display());
     }
     if let Some(dir) = &args.pictures {
-        write_pictures(&vae, test.as_ref().unwrap_or(&train), &mut rng, dir)?;
+        let shown = test.as_ref().unwrap_or(&train);
+        write_pictures(&vae, shown, test_labels.as_deref(), &mut rng, dir)?;
     }
     Ok(())
 }
@@ -314,10 +319,11 @@ fn scale<T: Scalar>(
 fn write_pictures<T: Scalar>(
     vae: &DenseVae<T>,
     shown: &DMatrix<T>,
+    labels: Option<&[usize]>,
     rng: &mut ChaCha8Rng,
     dir: &Path,
 ) -> Result<(), Failure> {
-    use autoencoders::pictures::{TileGrid, image_grid, reconstruction_grid};
+    use autoencoders::pictures::{LinePlot, TileGrid, image_grid, reconstruction_grid};
     let d = vae.input_dim();
     let side = (d as f64).sqrt().round() as usize;
     if side * side != d {
@@ -357,6 +363,20 @@ fn write_pictures<T: Scalar>(
             "manifold.png",
             image_grid(&vae.decode(&z)?, &grid.with_columns(n))?,
         ));
+        // The test samples' posterior means, coloured by their labels.
+        if let Some(labels) = labels {
+            let mean = vae.encode(shown)?.mean;
+            let points: Vec<(f64, f64)> = mean
+                .row_iter()
+                .map(|r| (r[0].as_f64(), r[1].as_f64()))
+                .collect();
+            let plot = LinePlot::default()
+                .with_size(600, 600)
+                .with_title("test digits: posterior means by label")
+                .with_x_label("z1")
+                .with_y_label("z2");
+            written.push(("codes.png", plot.render_scatter(&points, labels)?));
+        }
     }
     for (name, picture) in written {
         picture.save_png(dir.join(name))?;
@@ -394,6 +414,7 @@ fn normal_quantile(p: f64) -> f64 {
 fn write_pictures<T: Scalar>(
     _: &DenseVae<T>,
     _: &DMatrix<T>,
+    _: Option<&[usize]>,
     _: &mut ChaCha8Rng,
     _: &Path,
 ) -> Result<(), Failure> {

@@ -5,8 +5,8 @@
 mod common;
 
 use autoencoders::pictures::{
-    LinePlot, MAX_SIDE, PALETTE, Picture, PixelFormat, TileGrid, filter_grid, image_grid,
-    loss_curves, reconstruction_grid,
+    CLASS_PALETTE, LinePlot, MAX_SIDE, PALETTE, Picture, PixelFormat, TileGrid, filter_grid,
+    image_grid, loss_curves, reconstruction_grid,
 };
 use autoencoders::{Adam, DenseBuilder, Error, History, KlSparsity, TrainingConfig};
 use nalgebra::DMatrix;
@@ -265,6 +265,64 @@ fn image_grid_draws_each_row_as_a_tile_near_square() {
     assert!(matches!(
         image_grid(&DMatrix::<f64>::zeros(2, 3), &TileGrid::new(1, 2)),
         Err(Error::TileShape { .. })
+    ));
+}
+
+#[test]
+fn a_scatter_plot_puts_each_class_in_its_colour_and_refuses_bad_points() {
+    // Two clusters far apart, 400 points each on a grid: class 3 at the bottom left, class 7
+    // at the top right.
+    let mut points = Vec::new();
+    let mut labels = Vec::new();
+    for i in 0..400 {
+        let (dx, dy) = ((i % 20) as f64 * 0.015, (i / 20) as f64 * 0.015);
+        points.push((-1.0 + dx, -1.0 + dy));
+        labels.push(3);
+        points.push((1.0 - dx, 1.0 - dy));
+        labels.push(17); // class 7, by label % 10
+    }
+    let plot = LinePlot::default().with_size(400, 400);
+    let picture = plot.render_scatter(&points, &labels).unwrap();
+    assert_eq!((picture.width(), picture.height()), (400, 400));
+    let colour_count = |c: [u8; 3]| {
+        (0..400)
+            .flat_map(|y| (0..400).map(move |x| (x, y)))
+            .filter(|&(x, y)| picture.pixel(x, y).unwrap() == c)
+            .collect::<Vec<_>>()
+    };
+    let (threes, sevens) = (
+        colour_count(CLASS_PALETTE[3]),
+        colour_count(CLASS_PALETTE[7]),
+    );
+    assert!(!threes.is_empty() && !sevens.is_empty());
+    // Nearly all of each colour lies on its cluster's side: the rest is its legend sample.
+    let left_bottom = threes.iter().filter(|&&(x, y)| x < 200 && y > 200).count();
+    let right_top = sevens.iter().filter(|&&(x, y)| x > 200 && y < 200).count();
+    assert!(
+        left_bottom * 10 > threes.len() * 9,
+        "{left_bottom} of {}",
+        threes.len()
+    );
+    assert!(
+        right_top * 10 > sevens.len() * 9,
+        "{right_top} of {}",
+        sevens.len()
+    );
+    assert!(
+        colour_count(CLASS_PALETTE[0]).is_empty(),
+        "no class 0 drawn"
+    );
+    assert!(matches!(
+        plot.render_scatter(&points, &labels[1..]),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        plot.render_scatter(&[], &[]),
+        Err(Error::EmptyData { .. })
+    ));
+    assert!(matches!(
+        plot.render_scatter(&[(0.0, f64::NAN)], &[0]),
+        Err(Error::NonFiniteSeries { index: 0, .. })
     ));
 }
 

@@ -17,6 +17,7 @@ use autoencoders::{
     StackedDecoder, StackedDecoderTrace, StackedEncoder, StopReason, SupervisedReport,
     TrainingConfig, TrainingRun, WeightDecay,
 };
+use autoencoders::{DenseVae, Likelihood, Posterior, Vae, VaeCheckpoint, VaeObjective, VaeReport};
 
 fn assert_send_sync<T: Send + Sync>() {}
 
@@ -68,6 +69,10 @@ fn models_are_send_and_sync() {
     assert_send_sync::<Classifier<DenseEncoder<f32>>>();
     assert_send_sync::<Classifier<StackedEncoder<f64>>>();
     assert_send_sync::<Classifier<IdentityEncoder<f64>>>();
+    // Variational autoencoders, dense or over any parts.
+    both_scalars!(DenseVae, Posterior, VaeCheckpoint);
+    assert_send_sync::<Vae<DenseEncoder<f64>, DenseDecoder<f64>, Masking>>();
+    assert_send_sync::<(Likelihood, VaeObjective, VaeReport, History<VaeReport>)>();
 }
 
 #[test]

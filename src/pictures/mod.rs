@@ -34,7 +34,7 @@ mod grid;
 mod plot;
 
 pub use grid::{TileGrid, filter_grid, image_grid, reconstruction_grid};
-pub use plot::{LinePlot, PALETTE, loss_curves};
+pub use plot::{CLASS_PALETTE, LinePlot, PALETTE, loss_curves};
 
 use crate::{Error, Result};
 use std::fs::{self, File};

@@ -16,6 +16,21 @@ pub const PALETTE: [[u8; 3]; 6] = [
     [140, 86, 75],
 ];
 
+/// The colours of the classes of a scatter plot ([`LinePlot::render_scatter`]), class `c` in
+/// colour `c % 10`: matplotlib's ten "tab10" colours.
+pub const CLASS_PALETTE: [[u8; 3]; 10] = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+    [188, 189, 34],
+    [23, 190, 207],
+];
+
 const BACKGROUND: Rgb = [255, 255, 255];
 const INK: Rgb = [40, 40, 40];
 const FRAME: Rgb = [90, 90, 90];
@@ -29,6 +44,8 @@ const LINE_RADIUS: f64 = 1.0;
 /// Radius of the dot on every point, drawn while there are at most [`MAX_DOTS`] points.
 const DOT_RADIUS: f64 = 2.5;
 const MAX_DOTS: usize = 60;
+/// Radius of a scatter plot's dots.
+const SCATTER_RADIUS: f64 = 1.5;
 const MIN_WIDTH: usize = 240;
 const MIN_HEIGHT: usize = 160;
 /// The largest width or height of a plot; a line plot gains nothing from more.
@@ -226,7 +243,100 @@ impl LinePlot {
         let y_range = padded_range(points().map(|p| p.1), 0.05, |v| {
             if v == 0.0 { 1.0 } else { 0.1 * v.abs() }
         });
-        let x_ticks = ticks(x_range, 8, 1.0);
+        let (mut canvas, area) = self.frame(x_range, y_range, 1.0);
+        for (curve, color) in curves.iter().zip(PALETTE.iter().cycle()) {
+            canvas.paint(&area.cover(curve), *color);
+        }
+        let entries: Vec<LegendEntry<'_>> = curves
+            .iter()
+            .zip(PALETTE.iter().cycle())
+            .map(|(curve, &color)| LegendEntry {
+                name: curve.name,
+                color,
+                line: true,
+                dot: curve.points.len() <= MAX_DOTS,
+            })
+            .collect();
+        draw_legend(&mut canvas, &area, &entries);
+        Ok(canvas.into_picture())
+    }
+
+    /// A scatter plot of `points` coloured by class: a dot per point in
+    /// [`CLASS_PALETTE`]`[label % 10]`, with the plot's title and axis labels, and a legend of
+    /// the classes present (in the corner that hides the fewest dots). For the 2-D codes of a
+    /// variational autoencoder coloured by digit, for example.
+    ///
+    /// ```
+    /// use autoencoders::pictures::LinePlot;
+    /// let points = [(0.0, 0.0), (1.0, 2.0), (-1.0, 0.5)];
+    /// let picture = LinePlot::default()
+    ///     .with_x_label("z1")
+    ///     .with_y_label("z2")
+    ///     .render_scatter(&points, &[0, 1, 1])?;
+    /// assert_eq!(picture.width(), 800);
+    /// # Ok::<(), autoencoders::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`validate`](Self::validate)'s errors; [`Error::EmptyData`] for no points;
+    /// [`Error::DimensionMismatch`] unless there is one label per point;
+    /// [`Error::NonFiniteSeries`] (series `"points"`) for a NaN or infinite coordinate.
+    pub fn render_scatter(&self, points: &[(f64, f64)], labels: &[usize]) -> Result<Picture> {
+        self.validate()?;
+        if points.is_empty() {
+            return Err(Error::EmptyData { what: "points" });
+        }
+        if labels.len() != points.len() {
+            return Err(Error::DimensionMismatch {
+                what: "labels of a scatter plot (one per point)",
+                expected: points.len(),
+                found: labels.len(),
+            });
+        }
+        if let Some(index) = points
+            .iter()
+            .position(|(x, y)| !(x.is_finite() && y.is_finite()))
+        {
+            return Err(Error::NonFiniteSeries {
+                series: "points".to_owned(),
+                index,
+            });
+        }
+        let flat = |v: f64| if v == 0.0 { 1.0 } else { 0.1 * v.abs() };
+        let x_range = padded_range(points.iter().map(|p| p.0), 0.04, flat);
+        let y_range = padded_range(points.iter().map(|p| p.1), 0.04, flat);
+        let (mut canvas, area) = self.frame(x_range, y_range, 0.0);
+        let mut present = [false; CLASS_PALETTE.len()];
+        for (class, color) in CLASS_PALETTE.iter().enumerate() {
+            let mut coverage = Coverage::new([area.left, area.top, area.right, area.bottom]);
+            for (&(x, y), _) in points
+                .iter()
+                .zip(labels)
+                .filter(|&(_, &l)| l % CLASS_PALETTE.len() == class)
+            {
+                coverage.dot((area.x(x), area.y(y)), SCATTER_RADIUS);
+                present[class] = true;
+            }
+            canvas.paint(&coverage, *color);
+        }
+        let names: Vec<String> = (0..CLASS_PALETTE.len()).map(|c| c.to_string()).collect();
+        let entries: Vec<LegendEntry<'_>> = (0..CLASS_PALETTE.len())
+            .filter(|&c| present[c])
+            .map(|c| LegendEntry {
+                name: &names[c],
+                color: CLASS_PALETTE[c],
+                line: false,
+                dot: true,
+            })
+            .collect();
+        draw_legend(&mut canvas, &area, &entries);
+        Ok(canvas.into_picture())
+    }
+
+    /// The canvas with the axes, ticks, grid, labels and title drawn for the data ranges, and
+    /// the plotting area inside them; ticks on the x axis are at least `x_min_step` apart.
+    fn frame(&self, x_range: (f64, f64), y_range: (f64, f64), x_min_step: f64) -> (Canvas, Area) {
+        let x_ticks = ticks(x_range, 8, x_min_step);
         let y_ticks = ticks(y_range, 6, 0.0);
         let y_labels: Vec<String> = y_ticks.iter().map(|&v| tick_label(v, &y_ticks)).collect();
         let x_labels: Vec<String> = x_ticks.iter().map(|&v| tick_label(v, &x_ticks)).collect();
@@ -259,9 +369,6 @@ impl LinePlot {
             canvas.fill_rect(left, py, right, py + 1, GRID);
         }
 
-        for (curve, color) in curves.iter().zip(PALETTE.iter().cycle()) {
-            canvas.paint(&area.cover(curve), *color);
-        }
         canvas.outline_rect(left - 1, top - 1, right + 1, bottom + 1, FRAME);
 
         for (&x, label) in x_ticks.iter().zip(&x_labels) {
@@ -289,8 +396,7 @@ impl LinePlot {
         if !self.title.is_empty() {
             canvas.text(centre(left, right, &self.title), PAD, &self.title, INK);
         }
-        draw_legend(&mut canvas, &area, curves);
-        Ok(canvas.into_picture())
+        (canvas, area)
     }
 }
 
@@ -388,12 +494,24 @@ impl Area {
     }
 }
 
-/// Draws the legend in the corner of `area` where it covers the least of the curves (the only
-/// coloured pixels there).
-fn draw_legend(canvas: &mut Canvas, area: &Area, curves: &[Curve<'_>]) {
-    let names = curves.iter().map(|c| text_width(c.name)).max().unwrap_or(0);
+/// One line of a legend: a sample (a line, a dot or both) in `color`, then `name`.
+struct LegendEntry<'a> {
+    name: &'a str,
+    color: Rgb,
+    line: bool,
+    dot: bool,
+}
+
+/// Draws the legend in the corner of `area` where it covers the least of what is plotted (the
+/// only coloured pixels there).
+fn draw_legend(canvas: &mut Canvas, area: &Area, entries: &[LegendEntry<'_>]) {
+    let names = entries
+        .iter()
+        .map(|e| text_width(e.name))
+        .max()
+        .unwrap_or(0);
     let width = PAD + LEGEND_SAMPLE + PAD / 2 + names + PAD;
-    let height = PAD / 2 + curves.len() * LEGEND_ROW + PAD / 2;
+    let height = PAD / 2 + entries.len() * LEGEND_ROW + PAD / 2;
     let inset = PAD;
     let corners = [
         (area.right.saturating_sub(width + inset), area.top + inset),
@@ -416,19 +534,20 @@ fn draw_legend(canvas: &mut Canvas, area: &Area, curves: &[Curve<'_>]) {
     };
     canvas.fill_rect(x0, y0, x0 + width, y0 + height, BACKGROUND);
     canvas.outline_rect(x0, y0, x0 + width, y0 + height, LEGEND_BORDER);
-    let colors = PALETTE.iter().cycle();
-    for ((i, curve), color) in curves.iter().enumerate().zip(colors) {
+    for (i, entry) in entries.iter().enumerate() {
         let top = y0 + PAD / 2 + i * LEGEND_ROW;
         let middle = (top + LEGEND_ROW / 2) as f64;
         let (from, to) = (x0 + PAD, x0 + PAD + LEGEND_SAMPLE);
         let mut sample = Coverage::new([from - 1, top, to + 1, top + LEGEND_ROW]);
-        sample.segment((from as f64, middle), (to as f64, middle), LINE_RADIUS);
-        if curve.points.len() <= MAX_DOTS {
+        if entry.line {
+            sample.segment((from as f64, middle), (to as f64, middle), LINE_RADIUS);
+        }
+        if entry.dot {
             sample.dot(((from + to) as f64 / 2.0, middle), DOT_RADIUS);
         }
-        canvas.paint(&sample, *color);
+        canvas.paint(&sample, entry.color);
         let text_x = to + PAD / 2;
-        canvas.text(text_x, top + (LEGEND_ROW - GLYPH) / 2, curve.name, INK);
+        canvas.text(text_x, top + (LEGEND_ROW - GLYPH) / 2, entry.name, INK);
     }
 }
 
