@@ -704,3 +704,52 @@ fn a_checkpointed_run_resumes_bit_for_bit_warm_up_and_noise_included() {
     ));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn training_takes_the_steps_of_the_gradients_with_the_drawn_noise() {
+    // Two batches of plain SGD by `fit` (no shuffling: the generator draws only the noise,
+    // one (rows × latent) block per batch), against the same two steps taken by hand from
+    // `gradient_with_noise` on fresh buffers: a buffer the training loop reused wrongly
+    // between batches would show here.
+    use autoencoders::{Scalar, Sgd};
+    let x = uniform(12, 5, 0.0, 1.0, &mut rng(50));
+    for objective in [VaeObjective::Elbo, VaeObjective::Iwae { samples: 3 }] {
+        let start = model(Likelihood::Bernoulli, 51)
+            .with_objective(objective)
+            .unwrap();
+        let k = match objective {
+            VaeObjective::Iwae { samples } => samples,
+            _ => 1,
+        };
+        let mut trained = start.clone();
+        let config = TrainingConfig::default()
+            .with_epochs(1)
+            .with_batch_size(6)
+            .with_shuffle(false);
+        trained
+            .fit(&x, &config, &mut Sgd::new(0.05).unwrap(), &mut rng(52))
+            .unwrap();
+        let mut by_hand = start.clone();
+        let mut g = rng(52);
+        for batch in 0..2 {
+            let rows = x.rows(batch * 6, 6).into_owned();
+            let mut eps = DMatrix::zeros(6 * k, 2);
+            f64::fill_standard_normal(&mut g, eps.as_mut_slice());
+            let (_, gradient) = by_hand.gradient_with_noise(&rows, &rows, &eps).unwrap();
+            for (p, g) in by_hand.parameters_mut().into_iter().zip(&gradient) {
+                for (p, g) in p.iter_mut().zip(g) {
+                    *p -= 0.05 * g;
+                }
+            }
+        }
+        for (a, b) in trained.parameters().iter().zip(by_hand.parameters()) {
+            for (a, b) in a.iter().zip(b) {
+                assert!(
+                    (a - b).abs() <= 1e-14 * a.abs().max(1.0),
+                    "{objective:?}: {a} vs {b}"
+                );
+            }
+        }
+        assert_ne!(trained.parameters(), start.parameters());
+    }
+}
