@@ -109,7 +109,11 @@ enum Experiment {
     /// Variational autoencoders on the digits: test ELBO, IWAE bound and importance-sampled
     /// log-likelihood for latent sizes 2, 10 and 20 (784-400-latent) and the 784-200-200-50
     /// model of Burda et al. trained as VAE and as IWAE (k = 5).
-    Vae,
+    Vae {
+        /// Only the rows whose model description contains this text (e.g. `200-200`).
+        #[arg(long)]
+        only: Option<String>,
+    },
 }
 
 fn main() -> Res<()> {
@@ -122,7 +126,7 @@ fn main() -> Res<()> {
         Experiment::DeepVsPca => deep_vs_pca(&digits, &args)?,
         Experiment::DaeCae => dae_cae(&digits, &args)?,
         Experiment::FineTuning => fine_tuning(&digits, &args)?,
-        Experiment::Vae => vae(&digits, &args)?,
+        Experiment::Vae { ref only } => vae(&digits, &args, only.as_deref())?,
     }
     eprintln!("finished in {:.0} s", start.elapsed().as_secs_f64());
     Ok(())
@@ -931,7 +935,7 @@ impl VaeSetting {
     }
 }
 
-fn vae(digits: &Digits<f32>, args: &Args) -> Res<()> {
+fn vae(digits: &Digits<f32>, args: &Args, only: Option<&str>) -> Res<()> {
     const EPOCHS: usize = 30;
     const LL_SAMPLES: usize = 5000;
     let (epochs, ll_samples) = if args.quick {
@@ -971,7 +975,9 @@ fn vae(digits: &Digits<f32>, args: &Args) -> Res<()> {
             k: 5,
         },
     ];
+    let chosen = |s: &usize| only.is_none_or(|text| settings[*s].describe().contains(text));
     let runs: Vec<(usize, u64)> = (0..settings.len())
+        .filter(chosen)
         .flat_map(|s| (0..args.seeds).map(move |seed| (s, seed)))
         .collect();
     let results = args.parallel(&runs, |&(s, seed)| {
@@ -1012,7 +1018,7 @@ fn vae(digits: &Digits<f32>, args: &Args) -> Res<()> {
         "| model (Bernoulli decoder, Adam 1e-3, batch 100, {epochs} epochs) | test −ELBO | test −IWAE (k = 5) | test −log p(x) (K = {ll_samples}) | s per epoch | seeds |"
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
-    for (s, setting) in settings.iter().enumerate() {
+    for (s, setting) in settings.iter().enumerate().filter(|(s, _)| chosen(s)) {
         let column = |c: usize| -> Vec<f64> {
             runs.iter()
                 .zip(&results)

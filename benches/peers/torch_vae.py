@@ -170,8 +170,32 @@ def main():
     parser.add_argument("--ll-samples", type=int, default=5000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--time-only",
+        type=int,
+        metavar="ROW",
+        help="only train row ROW (0-4) of the table for --epochs and print seconds_per_epoch",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.time_only is not None:
+        train = read_images("train-images-idx3-ubyte.gz")[:8000]
+        setting = SETTINGS[args.time_only]
+        hidden, latent, activation, k = setting
+        torch.manual_seed(0)
+        model = Vae(hidden, latent, activation)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        start = time.perf_counter()
+        for _ in range(args.epochs):
+            order = torch.randperm(train.shape[0])
+            for b in range(0, train.shape[0], 100):
+                x = train[order[b : b + 100]]
+                optimizer.zero_grad()
+                objective(model, x, k).backward()
+                optimizer.step()
+        seconds = (time.perf_counter() - start) / args.epochs
+        print(f"model={describe(setting)!r} seconds_per_epoch={seconds:.4f}")
+        return
     epochs, ll_samples = (1, 50) if args.quick else (args.epochs, args.ll_samples)
     train = read_images("train-images-idx3-ubyte.gz")[:8000]
     test = read_images("test-images-idx3-ubyte.gz")[:2000]
