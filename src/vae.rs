@@ -12,8 +12,8 @@ use crate::validate::{
     all_finite, check_data, check_nonzero, check_output_shapes, check_unit_interval,
 };
 use crate::{
-    Activation, CodePass, Corruption, Decoder, Precision, DenseDecoder, DenseEncoder, Encoder, Error, History,
-    Init, NoCorruption, Observer, Optimizer, Parameter, Regularizer, Result, Scalar,
+    Activation, CodePass, Corruption, Decoder, DenseDecoder, DenseEncoder, Encoder, Error, History,
+    Init, NoCorruption, Observer, Optimizer, Parameter, Precision, Regularizer, Result, Scalar,
     StackedDecoder, StackedEncoder, TensorKind, TrainingConfig, WeightDecay,
 };
 use nalgebra::{ComplexField, DMatrix};
@@ -868,8 +868,11 @@ impl<E: Encoder, D: Decoder<E::Scalar>, C> Vae<E, D, C> {
                         // rounding of every sum it joins; dropping it keeps its gradients
                         // out of the subnormal numbers, on which the products were 3× slower.
                         let weight = (log_w(s) - top).exp() / sum;
-                        ws.row_weight[i * k + s] =
-                            if weight < negligible { 0.0 } else { weight / nf };
+                        ws.row_weight[i * k + s] = if weight < negligible {
+                            0.0
+                        } else {
+                            weight / nf
+                        };
                     }
                 }
                 -total / nf
