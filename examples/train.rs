@@ -23,7 +23,7 @@ use autoencoders::{
     DynamicAutoencoder, EpochReport, GaussianNoise, KlSparsity, L1Sparsity, Masking, Optimizer,
     ReconstructionLoss, SaltAndPepper, Scalar, Sgd, TrainingConfig, WeightDecay,
 };
-use autoencoders_tools::{Failure, exit_code, first_rows, flag, read_samples, same_file};
+use autoencoders_tools::{Failure, check_outputs, exit_code, first_rows, flag, read_samples};
 use clap::{Parser, ValueEnum};
 use nalgebra::DMatrix;
 use rand::SeedableRng;
@@ -247,22 +247,17 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
             "--scale standard gives negative values and values above 1, which a sigmoid, tanh or ReLU decoder cannot output: add --decoder-activation linear (or use --scale minmax)".into(),
         ));
     }
-    if let Some(save) = &args.save {
-        let inputs = [&args.train_images, &args.test_images, &args.init];
-        for input in inputs.into_iter().flatten() {
-            if same_file(save, input) {
-                return Err(Failure::Usage(format!(
-                    "--save {} would overwrite an input file; save to another path",
-                    save.display()
-                )));
-            }
-        }
-    }
-    if args.pictures.is_some() && !cfg!(feature = "pictures") {
-        return Err(Failure::Usage(
-            "--pictures needs the `pictures` feature: cargo run --release --features pictures --example train -- …".into(),
-        ));
-    }
+    check_outputs(
+        "train",
+        args.save.as_deref(),
+        &[
+            args.train_images.as_deref(),
+            args.test_images.as_deref(),
+            args.init.as_deref(),
+        ],
+        args.pictures.is_some(),
+        cfg!(feature = "pictures"),
+    )?;
 
     // Data.
     let (train, test, file_shape, bytes) = match &args.train_images {

@@ -25,7 +25,7 @@ use autoencoders::data::{Scaler, bundled_digits};
 use autoencoders::{
     Activation, Adam, DenseVae, Likelihood, Scalar, TrainingConfig, VaeObjective, VaeReport,
 };
-use autoencoders_tools::{Failure, exit_code, flag, read_samples, same_file};
+use autoencoders_tools::{Failure, check_outputs, exit_code, flag, read_samples};
 use clap::{Parser, ValueEnum};
 use nalgebra::DMatrix;
 use rand::SeedableRng;
@@ -167,22 +167,17 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
             return Err(Failure::Usage(format!("--{name} must be at least 1")));
         }
     }
-    if let Some(save) = &args.save {
-        let inputs = [&args.train_images, &args.test_images, &args.init];
-        for input in inputs.into_iter().flatten() {
-            if same_file(save, input) {
-                return Err(Failure::Usage(format!(
-                    "--save {} would overwrite an input file; save to another path",
-                    save.display()
-                )));
-            }
-        }
-    }
-    if args.pictures.is_some() && !cfg!(feature = "pictures") {
-        return Err(Failure::Usage(
-            "--pictures needs the `pictures` feature: cargo run --release --features pictures --example vae -- …".into(),
-        ));
-    }
+    check_outputs(
+        "vae",
+        args.save.as_deref(),
+        &[
+            args.train_images.as_deref(),
+            args.test_images.as_deref(),
+            args.init.as_deref(),
+        ],
+        args.pictures.is_some(),
+        cfg!(feature = "pictures"),
+    )?;
 
     // Data; the labels of the test samples, when known, colour the picture of their codes.
     let mut test_labels = None;

@@ -665,7 +665,10 @@ impl<E: Encoder, D: Decoder<E::Scalar>, C> Vae<E, D, C> {
     ) -> Result<(f64, Vec<Vec<E::Scalar>>)> {
         let mut ws = self.noise_workspace(x, input, noise)?;
         let terms = self.evaluate(x, input, self.beta, &mut ws, true)?;
-        Ok((terms.objective, ws.gradients().map(<[_]>::to_vec).collect()))
+        Ok((
+            terms.objective(),
+            ws.gradients().map(<[_]>::to_vec).collect(),
+        ))
     }
 
     /// The value of [`gradient_with_noise`](Self::gradient_with_noise) alone.
@@ -681,7 +684,7 @@ impl<E: Encoder, D: Decoder<E::Scalar>, C> Vae<E, D, C> {
         let mut ws = self.noise_workspace(x, input, noise)?;
         Ok(self
             .evaluate(x, input, self.beta, &mut ws, false)?
-            .objective)
+            .objective())
     }
 
     fn noise_workspace(
@@ -717,6 +720,7 @@ impl<E: Encoder, D: Decoder<E::Scalar>, C> Vae<E, D, C> {
     fn check(&self, x: &DMatrix<E::Scalar>, what: &'static str) -> Result<()> {
         check_data(x, self.input_dim(), what)?;
         if self.likelihood == Likelihood::Bernoulli {
+            // The Bernoulli likelihood is the cross-entropy from the logits: the same data.
             check_unit_interval(x, what)?;
         }
         Ok(())
@@ -882,7 +886,8 @@ impl<E: Encoder, D: Decoder<E::Scalar>, C> Vae<E, D, C> {
             return Ok(Terms {
                 reconstruction,
                 kl,
-                objective: objective + self.decay(ws, false).as_f64(),
+                bound: objective,
+                decay: self.decay(ws, false).as_f64(),
             });
         }
 
@@ -895,7 +900,10 @@ impl<E: Encoder, D: Decoder<E::Scalar>, C> Vae<E, D, C> {
             Likelihood::Gaussian { variance } => 1.0 / variance,
             Likelihood::Bernoulli => 1.0,
         };
-        let weights: Vec<T<E>> = ws.row_weight.iter().map(|&w| cast(w * scale)).collect();
+        ws.row_scale.clear();
+        ws.row_scale
+            .extend(ws.row_weight.iter().map(|&w| cast(w * scale)));
+        let weights = &ws.row_scale;
         let targets = if k > 1 { &ws.targets } else { x };
         let nk = n * k;
         crate::simd::wide(
@@ -906,7 +914,7 @@ impl<E: Encoder, D: Decoder<E::Scalar>, C> Vae<E, D, C> {
                 let grads = ws.grad_pre.as_mut_slice().chunks_exact_mut(nk);
                 for ((column, outputs), grads) in columns.zip(outputs).zip(grads) {
                     for (((g, &y), &x), &w) in
-                        grads.iter_mut().zip(outputs).zip(column).zip(&weights)
+                        grads.iter_mut().zip(outputs).zip(column).zip(weights)
                     {
                         *g = w * (y - x);
                     }
@@ -1008,7 +1016,8 @@ impl<E: Encoder, D: Decoder<E::Scalar>, C> Vae<E, D, C> {
         Ok(Terms {
             reconstruction,
             kl,
-            objective: objective + self.decay(ws, true).as_f64(),
+            bound: objective,
+            decay: self.decay(ws, true).as_f64(),
         })
     }
 
@@ -1111,8 +1120,17 @@ struct Terms {
     reconstruction: f64,
     /// Mean closed-form KL.
     kl: f64,
-    /// The minimised objective, weight decay included.
-    objective: f64,
+    /// The negative bound (−ELBO or −IWAE) with the KL weight used.
+    bound: f64,
+    /// The weight decay.
+    decay: f64,
+}
+
+impl Terms {
+    /// The minimised objective: the negative bound plus the weight decay.
+    fn objective(&self) -> f64 {
+        self.bound + self.decay
+    }
 }
 
 /// Buffers of one evaluation, reused across batches.
@@ -1134,6 +1152,8 @@ struct Workspace<E: Encoder, D: Decoder<E::Scalar>> {
     log_ratio: Vec<f64>,
     kl: Vec<f64>,
     row_weight: Vec<f64>,
+    /// `row_weight` in the scalar type, with the likelihood's scale.
+    row_scale: Vec<E::Scalar>,
     grad_pre: DMatrix<E::Scalar>,
     grad_z: DMatrix<E::Scalar>,
     grad_mean: DMatrix<E::Scalar>,
@@ -1168,6 +1188,7 @@ impl<E: Encoder, D: Decoder<E::Scalar>> Workspace<E, D> {
             log_ratio: Vec::new(),
             kl: Vec::new(),
             row_weight: Vec::new(),
+            row_scale: Vec::new(),
             grad_pre: empty(),
             grad_z: empty(),
             grad_mean: empty(),
@@ -1400,8 +1421,8 @@ where
         let n = rows.len() as f64;
         totals.reconstruction += terms.reconstruction * n;
         totals.kl += terms.kl * n;
-        totals.objective += terms.objective * n;
-        Ok(terms.objective.is_finite())
+        totals.objective += terms.objective() * n;
+        Ok(terms.objective().is_finite())
     }
 
     fn step<O: Optimizer<E::Scalar> + ?Sized>(
@@ -1423,10 +1444,7 @@ where
                 let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(VALIDATION_SEED);
                 let k = self.model.objective.samples();
                 self.model.draw_noise(v.nrows(), k, &mut rng, ws);
-                let decay = self.model.decay.take();
-                let terms = self.model.evaluate(v, v, 1.0, ws, false);
-                self.model.decay = decay;
-                Some(terms?.objective)
+                Some(self.model.evaluate(v, v, 1.0, ws, false)?.bound)
             }
             None => None,
         };

@@ -123,3 +123,31 @@ pub fn first_rows<T: Scalar>(x: DMatrix<T>, limit: Option<usize>) -> DMatrix<T> 
         _ => x,
     }
 }
+
+/// Refuses a `--save` path that names one of the `inputs`, and `--pictures` in a build without
+/// the `pictures` feature (`pictures_built`, the caller's `cfg!(feature = "pictures")`), as
+/// usage errors naming `example`.
+pub fn check_outputs(
+    example: &str,
+    save: Option<&Path>,
+    inputs: &[Option<&Path>],
+    pictures: bool,
+    pictures_built: bool,
+) -> Result<(), Failure> {
+    if let Some(save) = save {
+        for input in inputs.iter().flatten() {
+            if same_file(save, input) {
+                return Err(Failure::Usage(format!(
+                    "--save {} would overwrite an input file; save to another path",
+                    save.display()
+                )));
+            }
+        }
+    }
+    if pictures && !pictures_built {
+        return Err(Failure::Usage(format!(
+            "--pictures needs the `pictures` feature: cargo run --release --features pictures --example {example} -- …"
+        )));
+    }
+    Ok(())
+}

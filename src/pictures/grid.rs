@@ -153,15 +153,7 @@ impl TileGrid {
 pub fn filter_grid<T: Scalar>(weights: &DMatrix<T>, grid: &TileGrid) -> Result<Picture> {
     grid.check(weights.ncols())?;
     check_rows(weights, "weights")?;
-    let code_dim = weights.nrows();
-    let columns = grid
-        .columns
-        .unwrap_or_else(|| near_square_columns(code_dim))
-        .min(code_dim);
-    let rows = code_dim.div_ceil(columns);
-    let width = grid.pitch_x().saturating_mul(columns).saturating_add(1);
-    let height = grid.pitch_y().saturating_mul(rows).saturating_add(1);
-    check_size(width, height)?;
+    let (columns, width, height) = grid.square_layout(weights.nrows())?;
 
     let mut picture = Picture::filled(width, height, PixelFormat::Gray, &[FILTER_BACKGROUND]);
     let mut tile = vec![0.0; weights.ncols()];
@@ -270,22 +262,14 @@ pub fn reconstruction_grid<T: Scalar>(
 pub fn image_grid<T: Scalar>(images: &DMatrix<T>, grid: &TileGrid) -> Result<Picture> {
     grid.check(images.ncols())?;
     check_rows(images, "images")?;
-    let n = images.nrows();
-    let columns = grid
-        .columns
-        .unwrap_or_else(|| near_square_columns(n))
-        .min(n);
-    let rows = n.div_ceil(columns);
-    let width = grid.pitch_x().saturating_mul(columns).saturating_add(1);
-    let height = grid.pitch_y().saturating_mul(rows).saturating_add(1);
-    check_size(width, height)?;
+    let (columns, width, height) = grid.square_layout(images.nrows())?;
     let mut picture = Picture::filled(
         width,
         height,
         PixelFormat::Gray,
         &[RECONSTRUCTION_BACKGROUND],
     );
-    for k in 0..n {
+    for k in 0..images.nrows() {
         let (x, y) = (
             1 + (k % columns) * grid.pitch_x(),
             1 + (k / columns) * grid.pitch_y(),
@@ -299,6 +283,25 @@ pub fn image_grid<T: Scalar>(images: &DMatrix<T>, grid: &TileGrid) -> Result<Pic
 /// Checks that `x` has rows and only finite values.
 fn check_rows<T: Scalar>(x: &DMatrix<T>, what: &'static str) -> Result<()> {
     crate::validate::check_data(x, x.ncols(), what)
+}
+
+impl TileGrid {
+    /// The columns, width and height of a grid of `tiles` tiles, near-square (see
+    /// [`filter_grid`]) unless the grid sets its columns.
+    ///
+    /// # Errors
+    /// [`Error::PictureTooLarge`] when a side would exceed [`MAX_SIDE`](super::MAX_SIDE).
+    fn square_layout(&self, tiles: usize) -> Result<(usize, usize, usize)> {
+        let columns = self
+            .columns
+            .unwrap_or_else(|| near_square_columns(tiles))
+            .min(tiles);
+        let rows = tiles.div_ceil(columns);
+        let width = self.pitch_x().saturating_mul(columns).saturating_add(1);
+        let height = self.pitch_y().saturating_mul(rows).saturating_add(1);
+        check_size(width, height)?;
+        Ok((columns, width, height))
+    }
 }
 
 /// `display_network`'s column count for `tiles` tiles: `⌈√tiles⌉`, or the next count up to

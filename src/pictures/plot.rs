@@ -6,14 +6,14 @@ use crate::validate::check_param;
 use crate::{Error, History, Result};
 
 /// The colours of the plotted series, in order (repeating after the last): blue, orange,
-/// green, red, purple, brown (matplotlib's first six).
+/// green, red, purple, brown (matplotlib's first six, the first six of [`CLASS_PALETTE`]).
 pub const PALETTE: [[u8; 3]; 6] = [
-    [31, 119, 180],
-    [255, 127, 14],
-    [44, 160, 44],
-    [214, 39, 40],
-    [148, 103, 189],
-    [140, 86, 75],
+    CLASS_PALETTE[0],
+    CLASS_PALETTE[1],
+    CLASS_PALETTE[2],
+    CLASS_PALETTE[3],
+    CLASS_PALETTE[4],
+    CLASS_PALETTE[5],
 ];
 
 /// The colours of the classes of a scatter plot ([`LinePlot::render_scatter`]), class `c` in
