@@ -584,6 +584,31 @@ fn missing_or_invalid_metadata_is_refused() {
 }
 
 #[test]
+fn a_damaged_whole_file_checksum_key_is_refused_not_taken_for_an_old_file() {
+    // One flipped bit (`n` 0x6e → `l` 0x6c) turns the checksum's key into a foreign one; the
+    // file would then read as one written before the whole-file checksum existed.
+    let bytes = valid_file();
+    let at = bytes
+        .windows(common::model_file::WHOLE_FILE_KEY.len())
+        .position(|w| w == common::model_file::WHOLE_FILE_KEY.as_bytes())
+        .unwrap();
+    let mut flipped = bytes.clone();
+    flipped[at + 5] ^= 0b10;
+    assert!(String::from_utf8_lossy(&flipped).contains("autoelcoders.crc32"));
+    let ModelFileProblem::InvalidMetadata { detail } = problem(load(&flipped)) else {
+        panic!("not refused as invalid metadata");
+    };
+    assert!(detail.contains("autoelcoders.crc32"), "{detail}");
+    // A file written before the whole-file checksum, with the crate's keys only, still loads.
+    let mut old = valid();
+    old.header["__metadata__"]
+        .as_object_mut()
+        .unwrap()
+        .remove(common::model_file::WHOLE_FILE_KEY);
+    assert!(load(&old.to_bytes()).is_ok());
+}
+
+#[test]
 fn a_file_read_from_disk_is_read_whole_and_refused_the_same_way() {
     // `DynamicAutoencoder::load` reads the whole file (`std::fs::read`), which is bounded by the
     // file's real size, then parses the bytes like `from_safetensors`.

@@ -17,8 +17,9 @@
 //! [`WHOLE_FILE_KEY`] (`autoencoders.crc32`), holds the CRC-32 of the whole file: the header in
 //! a canonical form (without that key) and the data, so an edit of the metadata (an activation,
 //! a digit of λ) or of a tensor's dtype, shape or offsets is detected too; files written before
-//! it existed are checked by their data checksum alone. A key listed twice in any JSON object of
-//! the header is refused ([`ModelFileProblem::DuplicateKey`]), as are metadata keys starting
+//! it existed are checked by their data checksum alone, and must then hold no metadata key but
+//! the crate's own (a damaged checksum key would otherwise pass for such a file). A key listed
+//! twice in any JSON object of the header is refused ([`ModelFileProblem::DuplicateKey`]), as are metadata keys starting
 //! with `autoencoders` that the crate does not write. The writer lists the metadata keys
 //! sorted and the tensors by name, so the same model, or the same checkpoint, always gives the
 //! same bytes.
@@ -254,7 +255,23 @@ impl<'a> TensorFile<'a> {
                 )
             })
             .collect();
-        header::verify(&sorted, &layout, data).map_err(fail)?;
+        let whole_file_checked = header::verify(&sorted, &layout, data).map_err(fail)?;
+        // A file of the crate without the whole-file checksum is one written before it existed,
+        // and those held the crate's keys only: any other key then is more likely the checksum's
+        // own key damaged (one flipped bit turns `autoencoders.crc32` into a foreign key) than
+        // an addition, and is refused rather than read by the weaker data checksum alone.
+        if !whole_file_checked
+            && sorted.keys().any(|k| KNOWN_KEYS.contains(k))
+            && let Some(foreign) = sorted.keys().find(|k| !KNOWN_KEYS.contains(*k))
+        {
+            return Err(fail(ModelFileProblem::InvalidMetadata {
+                detail: format!(
+                    "metadata key `{foreign}` in a file without the whole-file checksum \
+                     `{}` (a damaged key?)",
+                    header::WHOLE_FILE_KEY
+                ),
+            }));
+        }
         let stored = match sorted.get(METADATA_KEY) {
             Some(json) => Some(ModelRecord::checksum_field(json).map_err(fail)?),
             None => None,
