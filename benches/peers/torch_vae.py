@@ -19,6 +19,7 @@ It prints one line per model and seed (`model=... seed=... elbo=... iwae=... log
 seconds_per_epoch=...`), then the table with mean +- population standard deviation over seeds.
 
 Run: python3 benches/peers/torch_vae.py [--seeds 3] [--epochs 30] [--threads 1] [--quick]
+     [--rows 0,1,2,3,4] [--ll-samples 5000]
 """
 
 import argparse
@@ -171,6 +172,12 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
+        "--rows",
+        default="0,1,2,3,4",
+        metavar="ROW[,ROW...]",
+        help="train only these rows (0-4) of the table",
+    )
+    parser.add_argument(
         "--time-only",
         type=int,
         metavar="ROW",
@@ -200,7 +207,8 @@ def main():
     train = read_images("train-images-idx3-ubyte.gz")[:8000]
     test = read_images("test-images-idx3-ubyte.gz")[:2000]
     results = {}
-    for setting in SETTINGS:
+    rows = [SETTINGS[int(r)] for r in args.rows.split(",")]
+    for setting in rows:
         for seed in range(args.seeds):
             r = run(setting, seed, train, test, epochs, ll_samples)
             results.setdefault(describe(setting), []).append(r)
