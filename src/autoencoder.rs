@@ -419,6 +419,50 @@ where
         self.decoder_forward(&pass.code)
     }
 
+    /// The reconstruction loss of each sample of `x`, without corruption, in `f64`: the terms
+    /// whose mean is [`objective`](Self::objective)'s `reconstruction` (the penalty is not per
+    /// sample and is left out). These are the model's anomaly scores: higher is worse
+    /// reconstructed (see [`anomaly`](crate::anomaly)).
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim`; returns `n` values.
+    ///
+    /// # Errors
+    /// Whatever [`check`](Self::check) finds.
+    pub fn sample_losses(&self, x: &DMatrix<E::Scalar>) -> Result<Vec<f64>> {
+        self.check(x, "data to score")?;
+        let mut pass = CodePass::default();
+        self.encoder.forward(x, &mut E::Trace::default(), &mut pass);
+        check_code_pass(&self.encoder, x.nrows(), &pass)?;
+        let (mut pre_activation, mut x_hat) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
+        self.decode_into(
+            &pass.code,
+            &mut D::Trace::default(),
+            &mut pre_activation,
+            &mut x_hat,
+        )?;
+        check_decoder_output(&self.decoder, x.nrows(), &pre_activation, &x_hat)?;
+        let input = LossInput::new(x, &pre_activation, &x_hat, self.decoder.activation())?;
+        Ok(self.loss.sample_values(&input))
+    }
+
+    /// The squared error `(x̂ − x)²` of every feature of every sample, in `f64`, without
+    /// corruption: which inputs made a sample's score high (H2O's per-feature reconstruction
+    /// error). Whatever the model's loss, this is the squared error.
+    ///
+    /// # Shapes
+    /// `x` is `n × input_dim`; returns `n × input_dim`.
+    ///
+    /// # Errors
+    /// As [`reconstruct`](Self::reconstruct).
+    pub fn feature_errors(&self, x: &DMatrix<E::Scalar>) -> Result<DMatrix<f64>> {
+        let x_hat = self.reconstruct(x)?;
+        Ok(DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| {
+            let r = x_hat[(i, j)].as_f64() - x[(i, j)].as_f64();
+            r * r
+        }))
+    }
+
     /// The objective `J` on `x` taken as one batch, without corruption.
     ///
     /// # Shapes

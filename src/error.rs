@@ -380,6 +380,14 @@ pub enum Error {
         labels: usize,
     },
 
+    /// Labels for a ranking metric that are all positive or all negative: the metric needs
+    /// both.
+    #[error("{what} need both positives and negatives")]
+    SingleClass {
+        /// Which labels.
+        what: &'static str,
+    },
+
     /// Training produced a NaN or infinite objective, gradient or parameter. The model and the
     /// optimiser hold what they held after the last good step.
     #[error("training diverged in epoch {epoch}, batch {batch}: the {what} became non-finite")]

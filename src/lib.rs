@@ -21,6 +21,7 @@
 )]
 
 mod activation;
+pub mod anomaly;
 mod autoencoder;
 mod classifier;
 pub mod corruption;

@@ -125,6 +125,32 @@ pub trait Loss<T: Scalar> {
     /// pre-activation `a` written into `grad` (`n × d` like `x`; overwrite every entry).
     fn value_and_gradient(&self, input: &LossInput<'_, T>, grad: &mut DMatrix<T>) -> T;
 
+    /// The per-sample loss of every row of the batch, in `f64`: what
+    /// [`value_and_gradient`](Self::value_and_gradient) averages, and a sample's anomaly score
+    /// (see [`anomaly`](crate::anomaly)).
+    ///
+    /// The provided method evaluates `value_and_gradient` on each row alone (a batch of one,
+    /// whose mean is its value), so a user's loss has it without writing it; the built-in
+    /// losses override it with a direct sum per row in `f64`.
+    fn sample_values(&self, input: &LossInput<'_, T>) -> Vec<f64> {
+        let (n, d) = input.x.shape();
+        let mut grad = DMatrix::zeros(1, d);
+        (0..n)
+            .map(|i| {
+                let x = input.x.rows(i, 1).into_owned();
+                let a = input.pre_activation.rows(i, 1).into_owned();
+                let y = input.x_hat.rows(i, 1).into_owned();
+                let row = LossInput {
+                    x: &x,
+                    pre_activation: &a,
+                    x_hat: &y,
+                    activation: input.activation,
+                };
+                self.value_and_gradient(&row, &mut grad).as_f64()
+            })
+            .collect()
+    }
+
     /// The loss as a built-in one, so that a saved model can be rebuilt; `None` (the default)
     /// for a loss the crate does not know, which is then saved by [`name`](Self::name) only.
     fn builtin(&self) -> Option<ReconstructionLoss> {
@@ -152,6 +178,10 @@ macro_rules! forward_loss {
 
             fn value_and_gradient(&self, input: &LossInput<'_, T>, grad: &mut DMatrix<T>) -> T {
                 (**self).value_and_gradient(input, grad)
+            }
+
+            fn sample_values(&self, input: &LossInput<'_, T>) -> Vec<f64> {
+                (**self).sample_values(input)
             }
 
             fn builtin(&self) -> Option<ReconstructionLoss> {
@@ -330,6 +360,26 @@ impl<T: Scalar> Loss<T> for ReconstructionLoss {
             input.activation,
             grad,
         )
+    }
+
+    fn sample_values(&self, input: &LossInput<'_, T>) -> Vec<f64> {
+        let n = input.x.nrows();
+        let mut values = vec![0.0; n];
+        let columns = input
+            .x
+            .column_iter()
+            .zip(input.pre_activation.column_iter())
+            .zip(input.x_hat.column_iter());
+        for ((x, a), y) in columns {
+            for (i, v) in values.iter_mut().enumerate() {
+                let (x, a, y) = (x[i].as_f64(), a[i].as_f64(), y[i].as_f64());
+                *v += match self {
+                    ReconstructionLoss::SquaredError => (y - x) * (y - x),
+                    ReconstructionLoss::CrossEntropy => softplus(a) - x * a,
+                };
+            }
+        }
+        values
     }
 
     fn builtin(&self) -> Option<ReconstructionLoss> {
