@@ -386,3 +386,99 @@ impl<T: Scalar> Loss<T> for ReconstructionLoss {
         Some(*self)
     }
 }
+/// The correntropy loss (Liu, Pokharel & Príncipe 2007; Qi et al. 2014), robust to outliers:
+/// per sample `Σ_i [1 − exp(−(x_i − x̂_i)² / (2σ²))]`, averaged over the batch.
+///
+/// Each feature costs about `r²/(2σ²)` for a residual `r` well within `σ` — half the squared
+/// error, scaled — but never more than 1, however wild the pixel: a few corrupted inputs cannot
+/// dominate the fit. The gradient with respect to `x̂_i` is `exp(−r_i²/(2σ²))·r_i/σ²`, carried
+/// through the decoder's activation.
+///
+/// R's `ruta` (`correntropy(sigma = 0.2)`) minimises `−Σ κ(r)` summed over the whole batch,
+/// with the kernel `κ(r) = c·exp(−r²/(2σ²))` and a constant `c` (its source has
+/// `c = 1/√(2πσ)`; the Gaussian density's would be `1/(√(2π)·σ)`). Per feature ours is
+/// `1 − κ(r)/c`: the same minimisers, shifted to be 0 at a perfect reconstruction and scaled so
+/// that every feature costs less than 1 whatever `σ` (the gradient divided by `c`), and
+/// averaged over the samples instead of summed over the batch.
+///
+/// ```
+/// use autoencoders::{Activation, Correntropy, Loss, LossInput};
+/// use nalgebra::DMatrix;
+///
+/// let loss = Correntropy::new(0.5)?;
+/// let x = DMatrix::from_row_slice(1, 2, &[0.0, 0.0]);
+/// let x_hat = DMatrix::from_row_slice(1, 2, &[0.5, 100.0]); // one wild pixel
+/// let input = LossInput::new(&x, &x_hat, &x_hat, Activation::Linear)?;
+/// let mut grad = DMatrix::zeros(1, 2);
+/// let value: f64 = loss.value_and_gradient(&input, &mut grad);
+/// // 1 − e^(−1/2) for the first pixel, all but exactly 1 for the second.
+/// assert!((value - (2.0 - (-0.5f64).exp())).abs() < 1e-12);
+/// assert!(grad[(0, 1)].abs() < 1e-300);
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Correntropy {
+    sigma: f64,
+}
+
+impl Correntropy {
+    /// The loss with kernel width `sigma` (in the data's units; ruta's default is 0.2).
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperParameter`] unless `sigma` is finite and positive.
+    pub fn new(sigma: f64) -> Result<Self> {
+        crate::validate::check_param("sigma", sigma, sigma > 0.0, "a finite value > 0")?;
+        Ok(Self { sigma })
+    }
+
+    /// The kernel width `σ`.
+    pub fn sigma(&self) -> f64 {
+        self.sigma
+    }
+
+    /// `1 − exp(−r²/(2σ²))` and its derivative `exp(−r²/(2σ²))·r/σ²` for a residual `r`.
+    #[inline]
+    fn term(&self, r: f64) -> (f64, f64) {
+        let s2 = self.sigma * self.sigma;
+        let k = (-r * r / (2.0 * s2)).exp();
+        (1.0 - k, k * r / s2)
+    }
+}
+
+impl<T: Scalar> Loss<T> for Correntropy {
+    fn name(&self) -> &'static str {
+        "correntropy"
+    }
+
+    fn value_and_gradient(&self, input: &LossInput<'_, T>, grad: &mut DMatrix<T>) -> T {
+        crate::linalg::resize(grad, input.x.nrows(), input.x.ncols());
+        let n = input.x.nrows() as f64;
+        let mut total = 0.0;
+        let values = input.x.iter().zip(input.x_hat.iter());
+        for (g, (&x, &y)) in grad.iter_mut().zip(values) {
+            let (value, slope) = self.term(y.as_f64() - x.as_f64());
+            total += value;
+            *g = T::cast(slope / n);
+        }
+        input.activation.scale_by_derivative(
+            input.pre_activation.as_slice(),
+            input.x_hat.as_slice(),
+            grad.as_mut_slice(),
+        );
+        T::cast(total / n)
+    }
+
+    fn sample_values(&self, input: &LossInput<'_, T>) -> Vec<f64> {
+        let mut values = vec![0.0; input.x.nrows()];
+        for (x, y) in input.x.column_iter().zip(input.x_hat.column_iter()) {
+            for (v, (&x, &y)) in values.iter_mut().zip(x.iter().zip(y.iter())) {
+                *v += self.term(y.as_f64() - x.as_f64()).0;
+            }
+        }
+        values
+    }
+
+    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+        vec![("sigma", self.sigma)]
+    }
+}

@@ -65,6 +65,16 @@ fn scores_are_the_per_sample_terms_of_the_batch_loss_for_every_loss() {
             );
         }
     }
+    let robust = model
+        .clone()
+        .with_loss(autoencoders::Correntropy::new(0.2).unwrap());
+    let scores = robust.sample_losses(&x).unwrap();
+    let mean = scores.iter().sum::<f64>() / 17.0;
+    let batch = robust.objective(&x).unwrap().reconstruction;
+    assert!(
+        (mean - batch).abs() <= 1e-12 * batch,
+        "correntropy: {mean} against {batch}"
+    );
     let user = model.clone().with_loss(Absolute);
     let scores = user.sample_losses(&x).unwrap();
     let x_hat = user.reconstruct(&x).unwrap();

@@ -3,9 +3,9 @@
 mod common;
 
 use autoencoders::{
-    Activation, Autoencoder, Contractive, Corruption, DenseBuilder, GaussianNoise, KlSparsity,
-    L1Sparsity, L2Sparsity, Masking, ReconstructionLoss, Regularizer, RegularizerGradient,
-    RegularizerInput, SaltAndPepper, WeightDecay,
+    Activation, Autoencoder, Contractive, Correntropy, Corruption, DenseBuilder, GaussianNoise,
+    KlSparsity, L1Sparsity, L2Sparsity, Masking, ReconstructionLoss, Regularizer,
+    RegularizerGradient, RegularizerInput, SaltAndPepper, WeightDecay,
 };
 use common::{Agreement, check_autoencoder, compare, numeric_gradient, rng, uniform};
 use nalgebra::DMatrix;
@@ -128,6 +128,86 @@ fn weight_decay_with_reconstruction() {
         &Activation::ALL,
         "weight decay",
     );
+}
+
+/// The correntropy loss, alone and with each regularizer, for every encoder and decoder
+/// activation, tied and untied, at a kernel width where the residuals (about 0.1–0.5) sit on
+/// the kernel's curved part, and at a wide one where it is nearly quadratic.
+#[test]
+fn correntropy_alone_and_with_each_regularizer() {
+    let x = data(1);
+    let regularizers: Vec<(&str, Vec<autoencoders::BuiltinRegularizer>)> = vec![
+        ("none", vec![]),
+        ("L1", vec![L1Sparsity::new(0.2).unwrap().into()]),
+        ("L2", vec![L2Sparsity::new(0.2).unwrap().into()]),
+        ("KL", vec![KlSparsity::new(0.1, 0.5).unwrap().into()]),
+        ("contractive", vec![Contractive::new(0.3).unwrap().into()]),
+        ("weight decay", vec![WeightDecay::new(0.3).unwrap().into()]),
+    ];
+    let mut checked = 0;
+    for sigma in [0.2, 3.0] {
+        for (name, regularizer) in &regularizers {
+            for &encoder in &Activation::ALL {
+                for &decoder in &Activation::ALL {
+                    for tied in [false, true] {
+                        let mut m = model(encoder, decoder, tied, 7)
+                            .with_regularizer(regularizer.clone())
+                            .with_loss(Correntropy::new(sigma).unwrap());
+                        // KL sparsity is defined for sigmoid codes only.
+                        if m.check(&x, "data").is_err() {
+                            continue;
+                        }
+                        let label = format!(
+                            "correntropy σ = {sigma} with {name}, {encoder:?}→{decoder:?}, tied={tied}"
+                        );
+                        assert_agrees(check_autoencoder(&mut m, &x, &x), &label);
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    let activations = Activation::ALL.len();
+    // Every pair of activations, tied and untied, for five regularizers and two widths; KL
+    // with sigmoid codes only.
+    assert_eq!(checked, 2 * 2 * activations * (5 * activations + 1));
+}
+
+/// The correntropy value with the gradient of its quadratic approximation (`r/σ²`, the
+/// kernel's factor `exp(−r²/(2σ²))` left out): the oracle must refuse it.
+struct CorrentropyWithoutKernel(f64);
+
+impl autoencoders::Loss<f64> for CorrentropyWithoutKernel {
+    fn value_and_gradient(
+        &self,
+        input: &autoencoders::LossInput<'_, f64>,
+        grad: &mut DMatrix<f64>,
+    ) -> f64 {
+        let value = autoencoders::Loss::<f64>::value_and_gradient(
+            &Correntropy::new(self.0).unwrap(),
+            input,
+            grad,
+        );
+        let n = input.x.nrows() as f64;
+        for ((g, &x), &y) in grad.iter_mut().zip(input.x.iter()).zip(input.x_hat.iter()) {
+            *g = (y - x) / (self.0 * self.0) / n;
+        }
+        input.activation.scale_by_derivative(
+            input.pre_activation.as_slice(),
+            input.x_hat.as_slice(),
+            grad.as_mut_slice(),
+        );
+        value
+    }
+}
+
+#[test]
+fn the_checker_catches_a_correntropy_gradient_without_its_kernel_factor() {
+    let x = data(1);
+    let mut m = model(Activation::Sigmoid, Activation::Sigmoid, false, 7)
+        .with_loss(CorrentropyWithoutKernel(0.2));
+    let agreement = check_autoencoder(&mut m, &x, &x);
+    assert!(!agreement.holds(), "{agreement:?}");
 }
 
 #[test]

@@ -1172,6 +1172,15 @@ fn every_hostile_input_is_refused_in_bounded_memory_and_time() {
     let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(2026);
     let mut cases = Vec::new();
     for (kind, bytes) in safetensors_files(&dir) {
+        // The valid files are the seeds of the fuzz target `records` (fuzz/seeds/records/).
+        if let Some(seeds) = std::env::var_os("AUTOENCODERS_WRITE_FUZZ_SEEDS") {
+            std::fs::create_dir_all(&seeds).unwrap();
+            std::fs::write(
+                Path::new(&seeds).join(format!("{kind}.safetensors")),
+                &bytes,
+            )
+            .unwrap();
+        }
         cases.extend(safetensors_cases(kind, &bytes, &mut rng));
     }
     cases.extend(idx_cases(&mut rng));
