@@ -17,14 +17,11 @@
 //!
 //! `--help` documents every flag. Bad flags exit with code 2, other failures with code 1.
 
-use autoencoders::data::{LabelColumn, Scaler, bundled_digits};
-use autoencoders::{
-    Activation, Adam, BuiltinCorruption, BuiltinRegularizer, Contractive, DenseBuilder,
-    DynamicAutoencoder, EpochReport, GaussianNoise, KlSparsity, L1Sparsity, Masking, Optimizer,
-    ReconstructionLoss, SaltAndPepper, Scalar, Sgd, TrainingConfig, WeightDecay,
-};
-use autoencoders_tools::{Failure, check_outputs, exit_code, first_rows, flag, read_samples};
-use clap::{Parser, ValueEnum};
+use autoencoders::data::{LabelColumn, bundled_digits};
+use autoencoders::{DynamicAutoencoder, EpochReport, Scalar};
+use autoencoders_tools::model_flags::{Dtype, ModelFlags};
+use autoencoders_tools::{Failure, check_outputs, exit_code, first_rows, read_samples};
+use clap::Parser;
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
@@ -48,92 +45,8 @@ struct Args {
     /// bundled digits, otherwise none.
     #[arg(long, value_name = "PATH")]
     test_images: Option<PathBuf>,
-    /// Use only the first N samples of each file.
-    #[arg(long, value_name = "N")]
-    limit: Option<usize>,
-    /// Units in the code.
-    #[arg(long, value_name = "K", default_value_t = 64)]
-    hidden: usize,
-    /// Encoder activation.
-    #[arg(long, value_enum, default_value_t = Act::Sigmoid)]
-    encoder_activation: Act,
-    /// Decoder activation.
-    #[arg(long, value_enum, default_value_t = Act::Sigmoid)]
-    decoder_activation: Act,
-    /// Reconstruction loss.
-    #[arg(long, value_enum, default_value_t = Loss::SquaredError)]
-    loss: Loss,
-    /// Tie the decoder's weights to the encoder's (transposed).
-    #[arg(long)]
-    tied: bool,
-    /// L1 sparsity λ·Σ|h_j| with this λ.
-    #[arg(long, value_name = "λ", allow_negative_numbers = true)]
-    sparsity_l1: Option<f64>,
-    /// KL sparsity with target ρ and weight β, written ρ,β (e.g. 0.05,3).
-    #[arg(long, value_name = "ρ,β", value_parser = parse_pair, allow_negative_numbers = true)]
-    sparsity_kl: Option<(f64, f64)>,
-    /// Contractive penalty (λ/2)·‖∂h/∂x‖²_F with this λ.
-    #[arg(long, value_name = "λ", allow_negative_numbers = true)]
-    contractive: Option<f64>,
-    /// Weight decay (λ/2)·Σw² with this λ.
-    #[arg(long, value_name = "λ", allow_negative_numbers = true)]
-    weight_decay: Option<f64>,
-    /// Denoising with additive Gaussian noise N(0, σ²).
-    #[arg(
-        long,
-        value_name = "σ",
-        group = "corruption",
-        allow_negative_numbers = true
-    )]
-    gaussian_noise: Option<f64>,
-    /// Denoising with masking noise: each input set to 0 with probability p.
-    #[arg(
-        long,
-        value_name = "p",
-        group = "corruption",
-        allow_negative_numbers = true
-    )]
-    masking: Option<f64>,
-    /// Denoising with salt-and-pepper noise: each input set to 0 or 1 with probability p.
-    #[arg(
-        long,
-        value_name = "p",
-        group = "corruption",
-        allow_negative_numbers = true
-    )]
-    salt_and_pepper: Option<f64>,
-    /// Optimiser.
-    #[arg(long, value_enum, default_value_t = Opt::Sgd)]
-    optimizer: Opt,
-    /// Learning rate η (default: 0.1 for sgd, 1e-3 for adam).
-    #[arg(long, value_name = "η", allow_negative_numbers = true)]
-    lr: Option<f64>,
-    /// Momentum μ for sgd.
-    #[arg(
-        long,
-        value_name = "μ",
-        default_value_t = 0.0,
-        allow_negative_numbers = true
-    )]
-    momentum: f64,
-    /// Samples per batch.
-    #[arg(long, value_name = "B", default_value_t = 64)]
-    batch_size: usize,
-    /// Passes over the training data.
-    #[arg(long, value_name = "E", default_value_t = 10)]
-    epochs: usize,
-    /// Seed of the generator behind the initial weights, the shuffling and the corruption.
-    #[arg(long, value_name = "S", default_value_t = 0)]
-    seed: u64,
-    /// Keep the samples in file order (no shuffling).
-    #[arg(long)]
-    no_shuffle: bool,
-    /// Floating-point type.
-    #[arg(long, value_enum, default_value_t = Dtype::F32)]
-    dtype: Dtype,
-    /// Start from the weights in this safetensors file instead of random ones.
-    #[arg(long, value_name = "PATH")]
-    init: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelFlags,
     /// Save the trained model (safetensors, PyTorch names) to this file.
     #[arg(long, value_name = "PATH")]
     save: Option<PathBuf>,
@@ -144,65 +57,9 @@ struct Args {
     /// CSV only: the column holding class labels, an index from 0 or `last` (default: none).
     #[arg(long, value_name = "INDEX|last", value_parser = parse_label_column)]
     label_column: Option<LabelColumn>,
-    /// Scaling, learned on the training data (default: unit for u8 IDX data, minmax for CSV).
-    #[arg(long, value_enum)]
-    scale: Option<Scale>,
     /// Image shape for pictures, written HxW (default: the IDX dimensions, or a square).
     #[arg(long, value_name = "HxW", value_parser = parse_shape)]
     image_shape: Option<(usize, usize)>,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Act {
-    Sigmoid,
-    Tanh,
-    Relu,
-    Linear,
-}
-
-impl From<Act> for Activation {
-    fn from(a: Act) -> Self {
-        match a {
-            Act::Sigmoid => Activation::Sigmoid,
-            Act::Tanh => Activation::Tanh,
-            Act::Relu => Activation::Relu,
-            Act::Linear => Activation::Linear,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Loss {
-    SquaredError,
-    CrossEntropy,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
-enum Opt {
-    Sgd,
-    Adam,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Dtype {
-    F32,
-    F64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
-enum Scale {
-    Unit,
-    Minmax,
-    Standard,
-    None,
-}
-
-fn parse_pair(s: &str) -> Result<(f64, f64), String> {
-    let (a, b) = s
-        .split_once(',')
-        .ok_or("expected ρ,β (two numbers separated by a comma)")?;
-    let number = |v: &str| v.trim().parse::<f64>().map_err(|e| format!("`{v}`: {e}"));
-    Ok((number(a)?, number(b)?))
 }
 
 fn parse_label_column(s: &str) -> Result<LabelColumn, String> {
@@ -222,29 +79,18 @@ fn parse_shape(s: &str) -> Result<(usize, usize), String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    exit_code(match args.dtype {
+    exit_code(match args.model.dtype {
         Dtype::F32 => run::<f32>(&args),
         Dtype::F64 => run::<f64>(&args),
     })
 }
 
 fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
-    if args.limit == Some(0) {
-        return Err(Failure::Usage("--limit must be at least 1".into()));
-    }
-    if args.optimizer == Opt::Adam && args.momentum != 0.0 {
-        return Err(Failure::Usage(
-            "--momentum applies to --optimizer sgd only".into(),
-        ));
-    }
+    let flags = &args.model;
+    flags.check()?;
     if args.label_column.is_some() && args.train_images.is_none() && args.test_images.is_none() {
         return Err(Failure::Usage(
             "--label-column applies to CSV files given with --train-images or --test-images; the bundled digits have no label column".into(),
-        ));
-    }
-    if args.scale == Some(Scale::Standard) && !matches!(args.decoder_activation, Act::Linear) {
-        return Err(Failure::Usage(
-            "--scale standard gives negative values and values above 1, which a sigmoid, tanh or ReLU decoder cannot output: add --decoder-activation linear (or use --scale minmax)".into(),
         ));
     }
     check_outputs(
@@ -253,7 +99,7 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
         &[
             args.train_images.as_deref(),
             args.test_images.as_deref(),
-            args.init.as_deref(),
+            flags.init.as_deref(),
         ],
         args.pictures.is_some(),
         cfg!(feature = "pictures"),
@@ -279,18 +125,9 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
             (samples.x, test, samples.image_shape, samples.bytes)
         }
     };
-    let train = first_rows(train, args.limit);
-    let test = test.map(|t| first_rows(t, args.limit));
-    let scaler = match args.scale {
-        Some(Scale::Unit) => Scaler::Bytes,
-        Some(Scale::Minmax) => Scaler::MinMax,
-        Some(Scale::Standard) => Scaler::Standard,
-        Some(Scale::None) => Scaler::Identity,
-        None if args.train_images.is_none() => Scaler::Identity,
-        None if bytes => Scaler::Bytes,
-        None if file_shape.is_some() => Scaler::Identity,
-        None => Scaler::MinMax,
-    };
+    let train = first_rows(train, flags.limit);
+    let test = test.map(|t| first_rows(t, flags.limit));
+    let scaler = flags.scaler(args.train_images.is_none(), bytes, file_shape.is_some());
     let fitted = scaler.fit(&train)?;
     let train = fitted.transform(&train)?;
     let test = test.map(|t| fitted.transform(&t)).transpose()?;
@@ -301,58 +138,10 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
     });
 
     // Model.
-    let mut regularizers: Vec<BuiltinRegularizer> = Vec::new();
-    if let Some(l) = args.sparsity_l1 {
-        regularizers.push(flag(L1Sparsity::new(l), "sparsity-l1")?.into());
-    }
-    if let Some((rho, beta)) = args.sparsity_kl {
-        regularizers.push(flag(KlSparsity::new(rho, beta), "sparsity-kl")?.into());
-    }
-    if let Some(l) = args.contractive {
-        regularizers.push(flag(Contractive::new(l), "contractive")?.into());
-    }
-    if let Some(l) = args.weight_decay {
-        regularizers.push(flag(WeightDecay::new(l), "weight-decay")?.into());
-    }
-    let corruption = match (args.gaussian_noise, args.masking, args.salt_and_pepper) {
-        (Some(s), _, _) => flag(GaussianNoise::new(s), "gaussian-noise")?.into(),
-        (_, Some(p), _) => flag(Masking::new(p), "masking")?.into(),
-        (_, _, Some(p)) => flag(SaltAndPepper::new(p), "salt-and-pepper")?.into(),
-        _ => BuiltinCorruption::None,
-    };
-    let loss = match args.loss {
-        Loss::SquaredError => ReconstructionLoss::SquaredError,
-        Loss::CrossEntropy => ReconstructionLoss::CrossEntropy,
-    };
-    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
-    let mut model: DynamicAutoencoder<T> = flag(
-        DenseBuilder::new(input_dim, args.hidden)
-            .with_encoder_activation(args.encoder_activation.into())
-            .with_decoder_activation(args.decoder_activation.into())
-            .with_tied(args.tied)
-            .build::<T, _>(&mut rng),
-        "hidden",
-    )?
-    .with_regularizer(regularizers)
-    .with_corruption(corruption)
-    .with_loss(loss);
-    if let Some(path) = &args.init {
-        model.load_parameters(path)?;
-    }
-    let mut optimizer: Box<dyn Optimizer<T>> = match args.optimizer {
-        Opt::Sgd => Box::new(flag(
-            Sgd::new(args.lr.unwrap_or(0.1)).and_then(|s| s.with_momentum(args.momentum)),
-            "lr/--momentum",
-        )?),
-        Opt::Adam => Box::new(flag(Adam::new(args.lr.unwrap_or(1e-3)), "lr")?),
-    };
-    let config = TrainingConfig::default()
-        .with_epochs(args.epochs)
-        .with_batch_size(args.batch_size)
-        .with_shuffle(!args.no_shuffle);
-    if args.batch_size == 0 {
-        return Err(Failure::Usage("--batch-size must be at least 1".into()));
-    }
+    let mut rng = ChaCha8Rng::seed_from_u64(flags.seed);
+    let mut model: DynamicAutoencoder<T> = flags.model(input_dim, &mut rng)?;
+    let mut optimizer = flags.optimizer::<T>()?;
+    let config = flags.config();
     // Problems of data and model together (cross-entropy on data outside [0, 1], KL sparsity
     // on codes outside (0, 1)) are the flags' fault too: report them before training.
     model
@@ -361,7 +150,7 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
 
     // Training.
     let progress = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(args.epochs as u64);
+        let bar = indicatif::ProgressBar::new(flags.epochs as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{bar:30} epoch {pos}/{len} {msg} [{elapsed}<{eta}]",

@@ -6,6 +6,8 @@
 //! library holds what the command-line tools share: reading samples, the two kinds of
 //! failure and their exit codes, and the check that an output does not overwrite an input.
 
+pub mod model_flags;
+
 use autoencoders::Scalar;
 use autoencoders::data::{CsvOptions, LabelColumn, parse_csv, parse_idx};
 use nalgebra::DMatrix;
