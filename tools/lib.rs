@@ -57,6 +57,8 @@ pub struct Samples<T: Scalar> {
     pub image_shape: Option<(usize, usize)>,
     /// Whether the file held bytes (an IDX file of `u8`).
     pub bytes: bool,
+    /// The labels of a CSV file's label column, when one was given.
+    pub labels: Option<Vec<usize>>,
 }
 
 /// Reads an IDX file (gzipped or not, recognised by its magic number) or else a CSV of
@@ -85,6 +87,7 @@ pub fn read_samples<T: Scalar>(
             x: array.to_matrix(),
             image_shape,
             bytes,
+            labels: None,
         })
     } else {
         let text = String::from_utf8(raw)
@@ -95,8 +98,21 @@ pub fn read_samples<T: Scalar>(
             x: table.features,
             image_shape: None,
             bytes: false,
+            labels: table.labels,
         })
     }
+}
+
+/// Reads a file of class labels: an IDX file of one dimension (gzipped or not).
+pub fn read_labels(path: &Path) -> Result<Vec<usize>, Failure> {
+    let name = path.display().to_string();
+    let array = autoencoders::data::read_idx(path)?;
+    if array.dims.len() != 1 {
+        return Err(Failure::Run(
+            format!("{name}: a label file is an IDX file of one dimension").into(),
+        ));
+    }
+    Ok(array.to_labels(&name)?)
 }
 
 /// Whether `output` names the existing file `input` (through any relative path, `..` or
