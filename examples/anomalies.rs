@@ -95,13 +95,22 @@ fn main() -> ExitCode {
     })
 }
 
+/// Samples read for the tool: the matrix, its labels, whether the file held bytes, whether it
+/// gave an image shape.
+struct Set<T: Scalar> {
+    x: DMatrix<T>,
+    labels: Option<Vec<usize>>,
+    bytes: bool,
+    image_shaped: bool,
+}
+
 /// Samples and their labels (from a label file or the CSV's label column), cut to `--limit`.
 fn read_set<T: Scalar>(
     images: &Path,
     labels: Option<&Path>,
     args: &Args,
     what: &str,
-) -> Result<(DMatrix<T>, Option<Vec<usize>>, bool, bool), Failure> {
+) -> Result<Set<T>, Failure> {
     let samples = read_samples::<T>(images, args.label_column)?;
     let labels = match (labels, samples.labels) {
         (Some(_), Some(_)) => {
@@ -128,7 +137,12 @@ fn read_set<T: Scalar>(
     let limit = args.model.limit;
     let x = first_rows(samples.x, limit);
     let labels = labels.map(|l| l[..x.nrows()].to_vec());
-    Ok((x, labels, samples.bytes, samples.image_shape.is_some()))
+    Ok(Set {
+        x,
+        labels,
+        bytes: samples.bytes,
+        image_shaped: samples.image_shape.is_some(),
+    })
 }
 
 fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
@@ -171,7 +185,12 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
     }
 
     // Data.
-    let (train, train_labels, bytes, image_shaped) = read_set::<T>(
+    let Set {
+        x: train,
+        labels: train_labels,
+        bytes,
+        image_shaped,
+    } = read_set::<T>(
         &args.train_images,
         args.train_labels.as_deref(),
         args,
@@ -207,7 +226,7 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
     let fitted = scaler.fit(&train)?;
     let train = fitted.transform(&train)?;
     let test = match test {
-        Some((x, labels, ..)) => Some((fitted.transform(&x)?, labels)),
+        Some(set) => Some((fitted.transform(&set.x)?, set.labels)),
         None => None,
     };
 
