@@ -5,6 +5,7 @@
 use autoencoders::data::{
     CsvOptions, HeaderMode, IdxArray, IdxData, LabelColumn, Table, parse_csv, parse_idx,
 };
+use autoencoders::rand::SeedableRng;
 use autoencoders::{DynamicAutoencoder, Error, Scalar};
 
 /// Loads `data` as a model file in both dtypes.
@@ -159,4 +160,82 @@ fn csv_text<T: Scalar>(table: &Table<T>, label: Option<usize>, delimiter: u8) ->
         text.push('\n');
     }
     text
+}
+
+/// Loads `data` as each of the other record kinds: the four checkpoints, the deep autoencoder,
+/// the pretrained stack, the stacked encoder, the classifier, and the parameters of a small VAE
+/// (6 inputs, 4 hidden, 2 latents, as in `seeds/records/`). Each must load or fail with
+/// `Error::ModelFile`; what loads must save back to a file that loads.
+pub fn records(data: &[u8]) {
+    use autoencoders::{
+        Activation, Checkpoint, Classifier, ClassifierCheckpoint, DeepAutoencoder, DenseVae,
+        Likelihood, PretrainedStack, PretrainingCheckpoint, StackedEncoder, VaeCheckpoint,
+    };
+    fn refused<V>(result: Result<V, Error>) -> Option<V> {
+        match result {
+            Ok(value) => Some(value),
+            Err(Error::ModelFile { .. }) => None,
+            Err(other) => panic!("a model file error must be Error::ModelFile, got {other:?}"),
+        }
+    }
+    let name = "fuzz";
+    refused(Checkpoint::<f32>::from_safetensors(data, name));
+    refused(ClassifierCheckpoint::<f32>::from_safetensors(data, name));
+    refused(VaeCheckpoint::<f32>::from_safetensors(data, name));
+    refused(PretrainingCheckpoint::<f32>::from_safetensors(data, name));
+    if let Some(deep) = refused(DeepAutoencoder::<f32>::from_safetensors(data, name)) {
+        let saved = deep.to_safetensors().expect("a loaded model saves");
+        DeepAutoencoder::<f32>::from_safetensors(&saved, "saved").expect("a saved model loads");
+    }
+    if let Some(stack) = refused(PretrainedStack::<f32>::from_safetensors(data, name)) {
+        let saved = stack.to_safetensors().expect("a loaded stack saves");
+        PretrainedStack::<f32>::from_safetensors(&saved, "saved").expect("a saved stack loads");
+    }
+    if let Some(encoder) = refused(StackedEncoder::<f32>::from_safetensors(data, name)) {
+        let saved = encoder.to_safetensors().expect("a loaded stack saves");
+        StackedEncoder::<f32>::from_safetensors(&saved, "saved").expect("a saved stack loads");
+    }
+    if let Some(classifier) = refused(Classifier::<StackedEncoder<f32>>::from_safetensors(
+        data, name,
+    )) {
+        let saved = classifier
+            .to_safetensors()
+            .expect("a loaded classifier saves");
+        Classifier::<StackedEncoder<f32>>::from_safetensors(&saved, "saved")
+            .expect("a saved classifier loads");
+    }
+    let mut rng = autoencoders::rand::rngs::ChaCha8Rng::seed_from_u64(0);
+    let mut vae = DenseVae::<f32>::dense(
+        6,
+        &[4],
+        2,
+        Activation::Relu,
+        Likelihood::Bernoulli,
+        &mut rng,
+    )
+    .expect("a small VAE builds");
+    let before = vae.parameters_to_safetensors().expect("saves");
+    match vae.load_parameters_from_safetensors(data, name) {
+        Ok(()) => {
+            let saved = vae.parameters_to_safetensors().expect("a loaded VAE saves");
+            let mut again = DenseVae::<f32>::dense(
+                6,
+                &[4],
+                2,
+                Activation::Relu,
+                Likelihood::Bernoulli,
+                &mut rng,
+            )
+            .expect("builds");
+            again
+                .load_parameters_from_safetensors(&saved, "saved")
+                .expect("a saved VAE loads");
+            assert_eq!(again.parameters(), vae.parameters());
+        }
+        Err(Error::ModelFile { .. }) => {
+            // A refused file leaves the model as it was.
+            assert_eq!(vae.parameters_to_safetensors().expect("saves"), before);
+        }
+        Err(other) => panic!("a parameters file error must be Error::ModelFile, got {other:?}"),
+    }
 }
