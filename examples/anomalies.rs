@@ -171,6 +171,13 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
                 out.display()
             )));
         }
+        // A FIFO would block the write until a reader comes; a device or a folder is no file.
+        if out.exists() && !out.is_file() {
+            return Err(Failure::Usage(format!(
+                "--scores {}: not a regular file",
+                out.display()
+            )));
+        }
         let folder = match out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),

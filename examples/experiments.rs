@@ -114,6 +114,9 @@ enum Experiment {
         #[arg(long)]
         only: Option<String>,
     },
+    /// One-class anomaly detection: for each digit, models trained on that digit's training
+    /// images only score all test digits; AUROC of "not that digit" against it, per method.
+    OneClass,
 }
 
 fn main() -> Res<()> {
@@ -127,6 +130,7 @@ fn main() -> Res<()> {
         Experiment::DaeCae => dae_cae(&digits, &args)?,
         Experiment::FineTuning => fine_tuning(&digits, &args)?,
         Experiment::Vae { ref only } => vae(&digits, &args, only.as_deref())?,
+        Experiment::OneClass => one_class(&digits, &args)?,
     }
     eprintln!("finished in {:.0} s", start.elapsed().as_secs_f64());
     Ok(())
@@ -1036,5 +1040,139 @@ fn vae(digits: &Digits<f32>, args: &Args, only: Option<&str>) -> Res<()> {
             args.seeds
         );
     }
+    Ok(())
+}
+
+/// The methods of the one-class table, in its column order.
+const ONE_CLASS_METHODS: [&str; 6] = [
+    "PCA-32",
+    "AE",
+    "denoising AE",
+    "contractive AE",
+    "robust AE (correntropy)",
+    "VAE (−ELBO)",
+];
+
+/// AUROC of one method trained on the training digits of class `digit`, scoring all test
+/// digits, the positives being those of another class.
+fn one_class_auroc(
+    digits: &Digits<f32>,
+    digit: usize,
+    method: usize,
+    seed: u64,
+    quick: bool,
+) -> Res<f64> {
+    use autoencoders::Correntropy;
+    use autoencoders::anomaly::{AnomalyScore, VaeEstimate, VaeScorer, auroc};
+    let rows: Vec<usize> = (0..digits.train_images.nrows())
+        .filter(|&i| digits.train_labels[i] == digit)
+        .collect();
+    let train = select_rows(&digits.train_images, &rows)?;
+    let positives: Vec<bool> = digits.test_labels.iter().map(|&l| l != digit).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(100 * seed + digit as u64);
+    let epochs = if quick { 1 } else { 50 };
+    let config = TrainingConfig::default()
+        .with_epochs(epochs)
+        .with_batch_size(32);
+    // The autoencoders: 784-64, ReLU codes (sigmoid for the contractive one), a sigmoid
+    // decoder, trained by Adam on the cross-entropy (the robust one on the correntropy).
+    let dense = |encoder: Activation, rng: &mut ChaCha8Rng| {
+        DenseBuilder::new(784, 64)
+            .with_encoder_activation(encoder)
+            .build::<f32, _>(rng)
+    };
+    let scores = match method {
+        0 => Pca::fit(&train, 32)?.scores(&digits.test_images)?,
+        1 | 2 | 3 => {
+            let encoder = if method == 3 {
+                Activation::Sigmoid
+            } else {
+                Activation::Relu
+            };
+            let mut model = dense(encoder, &mut rng)?
+                .with_loss(ReconstructionLoss::CrossEntropy)
+                .with_regularizer(Vec::<autoencoders::BuiltinRegularizer>::new())
+                .with_corruption(autoencoders::BuiltinCorruption::None);
+            if method == 2 {
+                model = model.with_corruption(Masking::new(0.3)?.into());
+            }
+            if method == 3 {
+                model = model.with_regularizer(vec![Contractive::new(0.1)?.into()]);
+            }
+            model.fit(&train, &config, &mut Adam::new(1e-3)?, &mut rng)?;
+            model.scores(&digits.test_images)?
+        }
+        4 => {
+            let mut model = dense(Activation::Relu, &mut rng)?.with_loss(Correntropy::new(0.2)?);
+            model.fit(&train, &config, &mut Adam::new(1e-3)?, &mut rng)?;
+            model.scores(&digits.test_images)?
+        }
+        _ => {
+            let mut vae = DenseVae::<f32>::dense(
+                784,
+                &[400],
+                20,
+                Activation::Relu,
+                Likelihood::Bernoulli,
+                &mut rng,
+            )?;
+            vae.fit(&train, &config, &mut Adam::new(1e-3)?, &mut rng)?;
+            VaeScorer {
+                vae,
+                estimate: VaeEstimate::Elbo,
+                seed: 7,
+            }
+            .scores(&digits.test_images)?
+        }
+    };
+    Ok(auroc(&scores, &positives)?)
+}
+
+fn one_class(digits: &Digits<f32>, args: &Args) -> Res<()> {
+    let runs: Vec<(usize, usize, u64)> = (0..10)
+        .flat_map(|digit| {
+            (0..ONE_CLASS_METHODS.len())
+                .flat_map(move |method| (0..args.seeds).map(move |seed| (digit, method, seed)))
+        })
+        .collect();
+    let results = args.parallel(&runs, |&(digit, method, seed)| {
+        one_class_auroc(digits, digit, method, seed, args.quick)
+    })?;
+    let of = |digit: usize, method: usize| -> Vec<f64> {
+        runs.iter()
+            .zip(&results)
+            .filter(|((d, m, _), _)| *d == digit && *m == method)
+            .map(|(_, &a)| a)
+            .collect()
+    };
+    println!("| digit | {} |", ONE_CLASS_METHODS.join(" | "));
+    println!("| ---: |{}", " ---: |".repeat(ONE_CLASS_METHODS.len()));
+    for digit in 0..10 {
+        let cells: Vec<String> = (0..ONE_CLASS_METHODS.len())
+            .map(|m| summary(&of(digit, m), 100.0, 1))
+            .collect();
+        println!("| {digit} | {} |", cells.join(" | "));
+    }
+    // The mean over digits, per seed, then its mean ± sd over seeds.
+    let means: Vec<String> = (0..ONE_CLASS_METHODS.len())
+        .map(|m| {
+            let per_seed: Vec<f64> = (0..args.seeds)
+                .map(|seed| {
+                    (0..10)
+                        .map(|digit| {
+                            let i = runs
+                                .iter()
+                                .position(|&r| r == (digit, m, seed))
+                                .expect("every run");
+                            results[i]
+                        })
+                        .sum::<f64>()
+                        / 10.0
+                })
+                .collect();
+            summary(&per_seed, 100.0, 1)
+        })
+        .collect();
+    println!("| mean | {} |", means.join(" | "));
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! stack and classifier files, the four kinds of checkpoint, VAE parameters, IDX, gzip, CSV) with
 //! one defect each (truncations, seeded bit flips, header lengths, header JSON, duplicate keys,
 //! dtypes, shapes, offsets, record edits, non-finite weights, decompression bombs, long lines,
-//! blank-line floods, FIFOs and devices), and the `train` and `vae` tools with hostile flags.
+//! blank-line floods, FIFOs and devices), and the `train`, `vae` and `anomalies` tools with
+//! hostile flags.
 //!
 //! What must hold, case by case: no panic (exit 101), no abort or other signal (a failed
 //! allocation under the cap aborts), no hang (the time-out), peak resident memory within
@@ -1127,7 +1128,53 @@ fn tool_cases(dir: &Path) -> Vec<Case> {
     ] {
         push("tool:vae", list.join(" "), list, Expect::Fails);
     }
+    let images = common_data("train-images-idx3-ubyte.gz");
+    let labels = common_data("train-labels-idx1-ubyte.gz");
+    let base = [
+        "--train-images",
+        &images,
+        "--limit",
+        "100",
+        "--epochs",
+        "1",
+        "--hidden",
+        "4",
+    ];
+    let with = |extra: &[&str]| {
+        let mut list = args(&base);
+        list.extend(args(extra));
+        list
+    };
+    for list in [
+        with(&["--contamination", "nan"]),
+        with(&["--contamination", "2"]),
+        with(&["--contamination", "-1"]),
+        with(&["--normal-class", "3"]),
+        with(&["--normal-class", &huge, "--train-labels", &labels]),
+        with(&["--scores", &fifo]),
+        with(&["--scores", "/dev/zero"]),
+        with(&["--scores", &images]),
+        with(&["--test-labels", &labels]),
+    ] {
+        push("tool:anomalies", list.join(" "), list, Expect::Refused);
+    }
+    for list in [
+        with(&["--train-labels", &fifo]),
+        with(&["--test-images", "/dev/zero"]),
+        with(&["--hidden", "30000000"]),
+    ] {
+        push("tool:anomalies", list.join(" "), list, Expect::Fails);
+    }
     cases
+}
+
+/// A file of the bundled digits.
+fn common_data(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data/mnist")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1189,7 +1236,7 @@ fn every_hostile_input_is_refused_in_bounded_memory_and_time() {
     cases.extend(tool_cases(&dir));
 
     let probe = PathBuf::from(env!("CARGO_BIN_EXE_hostile-probe"));
-    let (train, vae) = (example("train"), example("vae"));
+    let (train, vae, anomalies) = (example("train"), example("vae"), example("anomalies"));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
@@ -1217,10 +1264,10 @@ fn every_hostile_input_is_refused_in_bounded_memory_and_time() {
                             FILE_TIMEOUT,
                         ),
                         Input::Args(args) => {
-                            let binary = if case.kind == "tool:train" {
-                                &train
-                            } else {
-                                &vae
+                            let binary = match case.kind {
+                                "tool:train" => &train,
+                                "tool:vae" => &vae,
+                                _ => &anomalies,
                             };
                             run_capped(binary, args, TOOL_TIMEOUT)
                         }
