@@ -1083,7 +1083,7 @@ fn one_class_auroc(
     };
     let scores = match method {
         0 => Pca::fit(&train, 32)?.scores(&digits.test_images)?,
-        1 | 2 | 3 => {
+        1..=3 => {
             let encoder = if method == 3 {
                 Activation::Sigmoid
             } else {
