@@ -4,8 +4,8 @@
 //! Train a model on data that is mostly normal, score each sample by how badly the model
 //! explains it (higher is more anomalous), and flag the samples whose score exceeds a threshold:
 //! one given explicitly, or the `(1 − c)` quantile of the training scores for a contamination
-//! fraction `c` (so that about a fraction `c` of the training data is flagged, as PyOD's
-//! `contamination` does).
+//! fraction `c` (so that about a fraction `c` of the training data is flagged, the role of PyOD's
+//! `contamination`).
 //!
 //! | model | score of a sample |
 //! | --- | --- |
@@ -150,7 +150,7 @@ where
 pub enum Threshold {
     /// The `(1 − c)` quantile of the training scores, for the fraction `c ∈ (0, 0.5]` of the
     /// training data expected to be anomalous (linear interpolation between order statistics,
-    /// NumPy's default `quantile`, as PyOD does).
+    /// NumPy's default `quantile`).
     Contamination(f64),
     /// This score: a sample scoring above it is an outlier.
     Value(f64),
