@@ -272,6 +272,53 @@ where
     C: Corruption<E::Scalar>,
     L: Loss<E::Scalar>,
 {
+    /// Minimises the objective `J` on the whole of `x` (as [`objective`](Self::objective)
+    /// evaluates it: no corruption, every penalty) by full-batch L-BFGS over all the
+    /// parameters, leaving the model at the final point. Each evaluation is one forward and
+    /// backward pass over `x`; the observer sees every iteration. Best in `f64`: in `f32` the
+    /// line search meets the rounding of the objective sooner and stops with
+    /// [`LbfgsStop::LineSearch`](crate::optimizer::LbfgsStop::LineSearch).
+    ///
+    /// # Errors
+    /// Whatever [`check`](Self::check) finds; those of
+    /// [`Lbfgs::minimize`](crate::optimizer::Lbfgs::minimize); the model's own errors during
+    /// an evaluation (the model then holds the last point evaluated).
+    pub fn fit_lbfgs(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        lbfgs: &crate::optimizer::Lbfgs,
+        observer: &mut dyn FnMut(&crate::optimizer::LbfgsIteration) -> ControlFlow<()>,
+    ) -> Result<crate::optimizer::LbfgsOutcome> {
+        self.check(x, "training data")?;
+        let mut theta: Vec<f64> = self
+            .parameters()
+            .iter()
+            .flat_map(|p| p.iter().map(|v| v.as_f64()))
+            .collect();
+        let set = |model: &mut Self, theta: &[f64]| {
+            let mut values = theta.iter();
+            for p in model.parameters_mut() {
+                for (v, t) in p.iter_mut().zip(&mut values) {
+                    *v = E::Scalar::cast(*t);
+                }
+            }
+        };
+        let outcome = lbfgs.minimize(
+            &mut theta,
+            |point, gradient| {
+                set(self, point);
+                let (objective, gradients) = self.gradient(x, x)?;
+                for (g, v) in gradient.iter_mut().zip(gradients.iter().flatten()) {
+                    *g = v.as_f64();
+                }
+                Ok(objective.total().as_f64())
+            },
+            observer,
+        )?;
+        set(self, &theta);
+        Ok(outcome)
+    }
+
     /// Trains on `x` by minibatch gradient descent; see [`fit_with`](Self::fit_with).
     ///
     /// # Shapes

@@ -1,10 +1,12 @@
 //! Optimisers: how a gradient becomes a parameter update.
 
 mod adam;
+mod lbfgs;
 mod sgd;
 mod state;
 
 pub use adam::Adam;
+pub use lbfgs::{Lbfgs, LbfgsIteration, LbfgsOutcome, LbfgsStop};
 pub use sgd::Sgd;
 pub use state::OptimizerState;
 
