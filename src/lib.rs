@@ -57,6 +57,7 @@ mod simd;
 mod stack;
 mod sums;
 mod training;
+pub mod ufldl;
 mod vae;
 mod validate;
 
