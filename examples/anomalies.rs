@@ -27,7 +27,10 @@ use autoencoders::Scalar;
 use autoencoders::anomaly::{AnomalyDetector, Threshold, auroc, average_precision};
 use autoencoders::data::LabelColumn;
 use autoencoders_tools::model_flags::{Dtype, ModelFlags};
-use autoencoders_tools::{Failure, exit_code, first_rows, read_labels, read_samples, same_file};
+use autoencoders_tools::{
+    Failure, exit_code, first_rows, folder_of, overwrites_input, parse_label_column, read_labels,
+    read_samples,
+};
 use clap::Parser;
 use nalgebra::DMatrix;
 use rand::SeedableRng;
@@ -76,15 +79,6 @@ struct Args {
     scores: Option<PathBuf>,
     #[command(flatten)]
     model: ModelFlags,
-}
-
-fn parse_label_column(s: &str) -> Result<LabelColumn, String> {
-    if s == "last" {
-        return Ok(LabelColumn::Last);
-    }
-    s.parse::<usize>()
-        .map(LabelColumn::Index)
-        .map_err(|_| format!("expected a column index from 0 or `last`, found `{s}`"))
 }
 
 fn main() -> ExitCode {
@@ -165,7 +159,7 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
         flags.init.as_deref(),
     ];
     if let Some(out) = &args.scores {
-        if inputs.iter().flatten().any(|input| same_file(out, input)) {
+        if overwrites_input(out, &inputs) {
             return Err(Failure::Usage(format!(
                 "--scores {} would overwrite an input file; write to another path",
                 out.display()
@@ -178,10 +172,7 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
                 out.display()
             )));
         }
-        let folder = match out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
+        let folder = folder_of(out);
         if !folder.is_dir() {
             return Err(Failure::Usage(format!(
                 "--scores {}: the folder {} does not exist",

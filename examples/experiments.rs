@@ -1135,48 +1135,49 @@ fn one_class_auroc(
 }
 
 fn one_class(digits: &Digits<f32>, args: &Args) -> Res<()> {
+    digit_table(args, &ONE_CLASS_METHODS, 100.0, 1, |digit, method, seed| {
+        one_class_auroc(digits, digit, method, seed, args.quick)
+    })
+}
+
+/// Runs `job(digit, method, seed)` for the ten digits, every method and every seed, and prints
+/// the table of its results (times `scale`, with `decimals` decimals): one row per digit, mean ±
+/// sd over seeds, and a last row with the mean over digits, per seed, then its mean ± sd.
+fn digit_table(
+    args: &Args,
+    methods: &[&str],
+    scale: f64,
+    decimals: usize,
+    job: impl Fn(usize, usize, u64) -> Res<f64> + Sync,
+) -> Res<()> {
+    let (m, seeds) = (methods.len(), args.seeds);
     let runs: Vec<(usize, usize, u64)> = (0..10)
         .flat_map(|digit| {
-            (0..ONE_CLASS_METHODS.len())
-                .flat_map(move |method| (0..args.seeds).map(move |seed| (digit, method, seed)))
+            (0..m).flat_map(move |method| (0..seeds).map(move |seed| (digit, method, seed)))
         })
         .collect();
-    let results = args.parallel(&runs, |&(digit, method, seed)| {
-        one_class_auroc(digits, digit, method, seed, args.quick)
-    })?;
-    let of = |digit: usize, method: usize| -> Vec<f64> {
-        runs.iter()
-            .zip(&results)
-            .filter(|((d, m, _), _)| *d == digit && *m == method)
-            .map(|(_, &a)| a)
-            .collect()
+    let results = args.parallel(&runs, |&(digit, method, seed)| job(digit, method, seed))?;
+    // `runs` lists digit by digit, method by method, seed by seed.
+    let value = |digit: usize, method: usize, seed: u64| {
+        results[(digit * m + method) * seeds as usize + seed as usize]
     };
-    println!("| digit | {} |", ONE_CLASS_METHODS.join(" | "));
-    println!("| ---: |{}", " ---: |".repeat(ONE_CLASS_METHODS.len()));
+    println!("| digit | {} |", methods.join(" | "));
+    println!("| ---: |{}", " ---: |".repeat(m));
     for digit in 0..10 {
-        let cells: Vec<String> = (0..ONE_CLASS_METHODS.len())
-            .map(|m| summary(&of(digit, m), 100.0, 1))
+        let cells: Vec<String> = (0..m)
+            .map(|method| {
+                let values: Vec<f64> = (0..seeds).map(|s| value(digit, method, s)).collect();
+                summary(&values, scale, decimals)
+            })
             .collect();
         println!("| {digit} | {} |", cells.join(" | "));
     }
-    // The mean over digits, per seed, then its mean ± sd over seeds.
-    let means: Vec<String> = (0..ONE_CLASS_METHODS.len())
-        .map(|m| {
-            let per_seed: Vec<f64> = (0..args.seeds)
-                .map(|seed| {
-                    (0..10)
-                        .map(|digit| {
-                            let i = runs
-                                .iter()
-                                .position(|&r| r == (digit, m, seed))
-                                .expect("every run");
-                            results[i]
-                        })
-                        .sum::<f64>()
-                        / 10.0
-                })
+    let means: Vec<String> = (0..m)
+        .map(|method| {
+            let per_seed: Vec<f64> = (0..seeds)
+                .map(|s| (0..10).map(|d| value(d, method, s)).sum::<f64>() / 10.0)
                 .collect();
-            summary(&per_seed, 100.0, 1)
+            summary(&per_seed, scale, decimals)
         })
         .collect();
     println!("| mean | {} |", means.join(" | "));
@@ -1280,21 +1281,6 @@ fn dirty_run(
 
 fn dirty(digits: &Digits<f32>, args: &Args) -> Res<()> {
     for noisy in [false, true] {
-        let runs: Vec<(usize, usize, u64)> = (0..10)
-            .flat_map(|digit| {
-                (0..DIRTY_METHODS.len())
-                    .flat_map(move |method| (0..args.seeds).map(move |seed| (digit, method, seed)))
-            })
-            .collect();
-        let results = args.parallel(&runs, |&(digit, method, seed)| {
-            dirty_run(digits, digit, method, seed, noisy, args.quick)
-        })?;
-        let value = |digit: usize, method: usize, seed: u64| {
-            results[runs
-                .iter()
-                .position(|&r| r == (digit, method, seed))
-                .expect("every run")]
-        };
         if noisy {
             println!(
                 "\n20 % salt-and-pepper noise on the training images: the clean test digits' squared reconstruction error\n"
@@ -1304,26 +1290,14 @@ fn dirty(digits: &Digits<f32>, args: &Args) -> Res<()> {
                 "10 % of the training digits replaced by other digits: AUROC (%) of another digit against the digit\n"
             );
         }
-        println!("| digit | {} |", DIRTY_METHODS.join(" | "));
-        println!("| ---: |{}", " ---: |".repeat(DIRTY_METHODS.len()));
-        for digit in 0..10 {
-            let cells: Vec<String> = (0..DIRTY_METHODS.len())
-                .map(|m| {
-                    let values: Vec<f64> = (0..args.seeds).map(|s| value(digit, m, s)).collect();
-                    summary(&values, 1.0, if noisy { 2 } else { 1 })
-                })
-                .collect();
-            println!("| {digit} | {} |", cells.join(" | "));
-        }
-        let means: Vec<String> = (0..DIRTY_METHODS.len())
-            .map(|m| {
-                let per_seed: Vec<f64> = (0..args.seeds)
-                    .map(|s| (0..10).map(|d| value(d, m, s)).sum::<f64>() / 10.0)
-                    .collect();
-                summary(&per_seed, 1.0, if noisy { 2 } else { 1 })
-            })
-            .collect();
-        println!("| mean | {} |", means.join(" | "));
+        let decimals = if noisy { 2 } else { 1 };
+        digit_table(
+            args,
+            &DIRTY_METHODS,
+            1.0,
+            decimals,
+            |digit, method, seed| dirty_run(digits, digit, method, seed, noisy, args.quick),
+        )?;
     }
     Ok(())
 }

@@ -20,7 +20,9 @@
 use autoencoders::data::{LabelColumn, bundled_digits};
 use autoencoders::{DynamicAutoencoder, EpochReport, Scalar};
 use autoencoders_tools::model_flags::{Dtype, ModelFlags};
-use autoencoders_tools::{Failure, check_outputs, exit_code, first_rows, read_samples};
+use autoencoders_tools::{
+    Failure, check_outputs, exit_code, first_rows, parse_label_column, read_samples,
+};
 use clap::Parser;
 use nalgebra::DMatrix;
 use rand::SeedableRng;
@@ -60,15 +62,6 @@ struct Args {
     /// Image shape for pictures, written HxW (default: the IDX dimensions, or a square).
     #[arg(long, value_name = "HxW", value_parser = parse_shape)]
     image_shape: Option<(usize, usize)>,
-}
-
-fn parse_label_column(s: &str) -> Result<LabelColumn, String> {
-    if s == "last" {
-        return Ok(LabelColumn::Last);
-    }
-    s.parse::<usize>()
-        .map(LabelColumn::Index)
-        .map_err(|_| format!("expected a column index from 0 or `last`, found `{s}`"))
 }
 
 fn parse_shape(s: &str) -> Result<(usize, usize), String> {

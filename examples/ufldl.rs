@@ -12,7 +12,7 @@
 //! ```
 
 use autoencoders::data::bundled_digits;
-use autoencoders::optimizer::Lbfgs;
+use autoencoders::optimizer::{Lbfgs, LbfgsIteration};
 use autoencoders::rand::SeedableRng;
 use autoencoders::rand::rngs::ChaCha8Rng;
 use autoencoders::ufldl::Ufldl;
@@ -105,7 +105,7 @@ fn run(args: &Args) -> Result<(), Failure> {
     )?;
     let lbfgs = Lbfgs::new().with_max_iterations(args.iterations);
     let start = Instant::now();
-    let outcome = model.fit_lbfgs(&x, &lbfgs, &mut |r| {
+    let outcome = model.fit_lbfgs(&x, &lbfgs, &mut |r: &LbfgsIteration| {
         println!(
             "iteration: {} objective={:.6} gradient={:.3e} step={:.3e} evaluations={}",
             r.iteration,

@@ -84,14 +84,9 @@ impl<T: Scalar> AnomalyScore<T> for Pca<T> {
     /// `‖x − x̂‖²` per sample, `x̂` the reconstruction from the components, summed in `f64`.
     fn scores(&self, x: &DMatrix<T>) -> Result<Vec<f64>> {
         let x_hat = self.reconstruct(x)?;
-        let mut scores = vec![0.0; x.nrows()];
-        for (x, y) in x.column_iter().zip(x_hat.column_iter()) {
-            for (s, (a, b)) in scores.iter_mut().zip(x.iter().zip(y.iter())) {
-                let r = b.as_f64() - a.as_f64();
-                *s += r * r;
-            }
-        }
-        Ok(scores)
+        Ok(crate::sums::row_sums_f64(x, &x_hat, |a, b| {
+            (b - a) * (b - a)
+        }))
     }
 }
 
@@ -324,11 +319,15 @@ fn check_ranking(scores: &[f64], positives: &[bool]) -> Result<usize> {
     Ok(p)
 }
 
-/// Indices of `scores` from the highest score down (ties in index order).
-fn descending(scores: &[f64]) -> Vec<usize> {
+/// The groups of tied scores from the highest score down, each as (its size, how many of it
+/// are positive).
+fn tie_groups(scores: &[f64], positives: &[bool]) -> Vec<(usize, usize)> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     order
+        .chunk_by(|&a, &b| scores[a] == scores[b])
+        .map(|group| (group.len(), group.iter().filter(|&&i| positives[i]).count()))
+        .collect()
 }
 
 /// The area under the ROC curve of `scores` for the labels `positives` (`true` for an
@@ -345,22 +344,11 @@ pub fn auroc(scores: &[f64], positives: &[bool]) -> Result<f64> {
     let negatives = scores.len() - p;
     // Over groups of tied scores, from the lowest: each positive beats the negatives below its
     // group and ties half of those within it. Counts are exact in f64 below 2^53.
-    let mut order = descending(scores);
-    order.reverse();
     let (mut below, mut wins) = (0usize, 0.0f64);
-    let mut start = 0;
-    while start < order.len() {
-        let score = scores[order[start]];
-        let end = start
-            + order[start..]
-                .iter()
-                .take_while(|&&i| scores[i] == score)
-                .count();
-        let group_p = order[start..end].iter().filter(|&&i| positives[i]).count();
-        let group_n = (end - start) - group_p;
+    for &(size, group_p) in tie_groups(scores, positives).iter().rev() {
+        let group_n = size - group_p;
         wins += group_p as f64 * (below as f64 + 0.5 * group_n as f64);
         below += group_n;
-        start = end;
     }
     Ok(wins / (p as f64 * negatives as f64))
 }
@@ -375,23 +363,13 @@ pub fn auroc(scores: &[f64], positives: &[bool]) -> Result<f64> {
 /// As [`auroc`].
 pub fn average_precision(scores: &[f64], positives: &[bool]) -> Result<f64> {
     let p = check_ranking(scores, positives)?;
-    let order = descending(scores);
     let (mut flagged, mut true_positives, mut sum) = (0usize, 0usize, 0.0f64);
-    let mut start = 0;
-    while start < order.len() {
-        let score = scores[order[start]];
-        let end = start
-            + order[start..]
-                .iter()
-                .take_while(|&&i| scores[i] == score)
-                .count();
-        let group_p = order[start..end].iter().filter(|&&i| positives[i]).count();
-        flagged += end - start;
+    for (size, group_p) in tie_groups(scores, positives) {
+        flagged += size;
         true_positives += group_p;
         if group_p > 0 {
             sum += (group_p as f64 / p as f64) * (true_positives as f64 / flagged as f64);
         }
-        start = end;
     }
     Ok(sum)
 }

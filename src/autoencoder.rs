@@ -198,6 +198,9 @@ impl DenseBuilder {
     }
 }
 
+/// A decoder's pre-activation and its output, for a batch.
+type DecoderOutput<T> = (DMatrix<T>, DMatrix<T>);
+
 /// A tied dense decoder and the encoder's code-layer weights it borrows.
 type Tie<'a, T> = (&'a DenseDecoder<T>, &'a DMatrix<T>);
 
@@ -390,6 +393,11 @@ where
 
     /// The decoder's forward pass on checked codes, in fresh buffers.
     fn decoder_forward(&self, code: &DMatrix<E::Scalar>) -> Result<DMatrix<E::Scalar>> {
+        Ok(self.decoder_pass(code)?.1)
+    }
+
+    /// The decoder's pre-activation and output on checked codes, in fresh buffers.
+    fn decoder_pass(&self, code: &DMatrix<E::Scalar>) -> Result<DecoderOutput<E::Scalar>> {
         let mut pre_activation = DMatrix::zeros(0, 0);
         let mut x_hat = DMatrix::zeros(0, 0);
         self.decode_into(
@@ -399,7 +407,17 @@ where
             &mut x_hat,
         )?;
         check_decoder_output(&self.decoder, code.nrows(), &pre_activation, &x_hat)?;
-        Ok(x_hat)
+        Ok((pre_activation, x_hat))
+    }
+
+    /// The encoder's and the decoder's forward passes on checked data, without corruption (the
+    /// passes of training, without the loss, the penalty or gradient buffers): the decoder's
+    /// pre-activation and output.
+    fn clean_pass(&self, x: &DMatrix<E::Scalar>) -> Result<DecoderOutput<E::Scalar>> {
+        let mut pass = CodePass::default();
+        self.encoder.forward(x, &mut E::Trace::default(), &mut pass);
+        check_code_pass(&self.encoder, x.nrows(), &pass)?;
+        self.decoder_pass(&pass.code)
     }
 
     /// `x̂ = g(f(x))` for a batch, without corruption.
@@ -412,11 +430,7 @@ where
     /// [`Error::NonFiniteData`].
     pub fn reconstruct(&self, x: &DMatrix<E::Scalar>) -> Result<DMatrix<E::Scalar>> {
         check_data(x, self.input_dim(), "data to reconstruct")?;
-        // The forward passes of training, without the loss, the penalty or gradient buffers.
-        let mut pass = CodePass::default();
-        self.encoder.forward(x, &mut E::Trace::default(), &mut pass);
-        check_code_pass(&self.encoder, x.nrows(), &pass)?;
-        self.decoder_forward(&pass.code)
+        Ok(self.clean_pass(x)?.1)
     }
 
     /// The reconstruction loss of each sample of `x`, without corruption, in `f64`: the terms
@@ -431,17 +445,7 @@ where
     /// Whatever [`check`](Self::check) finds.
     pub fn sample_losses(&self, x: &DMatrix<E::Scalar>) -> Result<Vec<f64>> {
         self.check(x, "data to score")?;
-        let mut pass = CodePass::default();
-        self.encoder.forward(x, &mut E::Trace::default(), &mut pass);
-        check_code_pass(&self.encoder, x.nrows(), &pass)?;
-        let (mut pre_activation, mut x_hat) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
-        self.decode_into(
-            &pass.code,
-            &mut D::Trace::default(),
-            &mut pre_activation,
-            &mut x_hat,
-        )?;
-        check_decoder_output(&self.decoder, x.nrows(), &pre_activation, &x_hat)?;
+        let (pre_activation, x_hat) = self.clean_pass(x)?;
         let input = LossInput::new(x, &pre_activation, &x_hat, self.decoder.activation())?;
         Ok(self.loss.sample_values(&input))
     }

@@ -363,23 +363,14 @@ impl<T: Scalar> Loss<T> for ReconstructionLoss {
     }
 
     fn sample_values(&self, input: &LossInput<'_, T>) -> Vec<f64> {
-        let n = input.x.nrows();
-        let mut values = vec![0.0; n];
-        let columns = input
-            .x
-            .column_iter()
-            .zip(input.pre_activation.column_iter())
-            .zip(input.x_hat.column_iter());
-        for ((x, a), y) in columns {
-            for (i, v) in values.iter_mut().enumerate() {
-                let (x, a, y) = (x[i].as_f64(), a[i].as_f64(), y[i].as_f64());
-                *v += match self {
-                    ReconstructionLoss::SquaredError => (y - x) * (y - x),
-                    ReconstructionLoss::CrossEntropy => softplus(a) - x * a,
-                };
+        match self {
+            ReconstructionLoss::SquaredError => {
+                crate::sums::row_sums_f64(input.x, input.x_hat, |x, y| (y - x) * (y - x))
+            }
+            ReconstructionLoss::CrossEntropy => {
+                crate::sums::row_sums_f64(input.x, input.pre_activation, |x, a| softplus(a) - x * a)
             }
         }
-        values
     }
 
     fn builtin(&self) -> Option<ReconstructionLoss> {
@@ -469,13 +460,7 @@ impl<T: Scalar> Loss<T> for Correntropy {
     }
 
     fn sample_values(&self, input: &LossInput<'_, T>) -> Vec<f64> {
-        let mut values = vec![0.0; input.x.nrows()];
-        for (x, y) in input.x.column_iter().zip(input.x_hat.column_iter()) {
-            for (v, (&x, &y)) in values.iter_mut().zip(x.iter().zip(y.iter())) {
-                *v += self.term(y.as_f64() - x.as_f64()).0;
-            }
-        }
-        values
+        crate::sums::row_sums_f64(input.x, input.x_hat, |x, y| self.term(y - x).0)
     }
 
     fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {

@@ -10,6 +10,22 @@ use crate::Scalar;
 /// enough that the loops stay tight.
 pub(crate) const SUM_BLOCK: usize = 1024;
 
+/// Per row of two matrices of the same shape, `Σ_j term(x_ij, y_ij)` with the terms and the sum
+/// in `f64`, the columns added in order: per-sample losses and scores, accurate in `f32`.
+pub(crate) fn row_sums_f64<T: Scalar>(
+    x: &nalgebra::DMatrix<T>,
+    y: &nalgebra::DMatrix<T>,
+    term: impl Fn(f64, f64) -> f64,
+) -> Vec<f64> {
+    let mut sums = vec![0.0; x.nrows()];
+    for (x, y) in x.column_iter().zip(y.column_iter()) {
+        for (sum, (&a, &b)) in sums.iter_mut().zip(x.iter().zip(y.iter())) {
+            *sum += term(a.as_f64(), b.as_f64());
+        }
+    }
+    sums
+}
+
 /// `Σ term(x_i, y_i)` over two slices, in `f64`: each block of [`SUM_BLOCK`] pairs by
 /// [`block_sum`], the blocks' sums added in `f64`, in a fixed order.
 #[inline(always)]

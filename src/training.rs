@@ -275,7 +275,8 @@ where
     /// Minimises the objective `J` on the whole of `x` (as [`objective`](Self::objective)
     /// evaluates it: no corruption, every penalty) by full-batch L-BFGS over all the
     /// parameters, leaving the model at the final point. Each evaluation is one forward and
-    /// backward pass over `x`; the observer sees every iteration. Best in `f64`: in `f32` the
+    /// backward pass over `x`; the observer (an [`Observer`], e.g. `&mut ()` or a closure) sees
+    /// every iteration. Best in `f64`: in `f32` the
     /// line search meets the rounding of the objective sooner and stops with
     /// [`LbfgsStop::LineSearch`](crate::optimizer::LbfgsStop::LineSearch).
     ///
@@ -283,12 +284,15 @@ where
     /// Whatever [`check`](Self::check) finds; those of
     /// [`Lbfgs::minimize`](crate::optimizer::Lbfgs::minimize); the model's own errors during
     /// an evaluation (the model then holds the last point evaluated).
-    pub fn fit_lbfgs(
+    pub fn fit_lbfgs<B>(
         &mut self,
         x: &DMatrix<E::Scalar>,
         lbfgs: &crate::optimizer::Lbfgs,
-        observer: &mut dyn FnMut(&crate::optimizer::LbfgsIteration) -> ControlFlow<()>,
-    ) -> Result<crate::optimizer::LbfgsOutcome> {
+        observer: &mut B,
+    ) -> Result<crate::optimizer::LbfgsOutcome>
+    where
+        B: Observer<crate::optimizer::LbfgsIteration> + ?Sized,
+    {
         self.check(x, "training data")?;
         let mut theta: Vec<f64> = self
             .parameters()
@@ -313,7 +317,7 @@ where
                 }
                 Ok(objective.total().as_f64())
             },
-            observer,
+            &mut |report| observer.on_epoch(report),
         )?;
         set(self, &theta);
         Ok(outcome)

@@ -67,24 +67,28 @@ fn one_class_digits_print_the_threshold_and_the_test_ranking_and_write_the_score
         data("test-images-idx3-ubyte.gz"),
         data("test-labels-idx1-ubyte.gz"),
     );
-    let output = anomalies(&[
-        "--train-images",
-        &train,
-        "--train-labels",
-        &train_labels,
-        "--test-images",
-        &test,
-        "--test-labels",
-        &test_labels,
-        "--normal-class",
-        "1",
-        "--hidden",
-        "16",
-        "--epochs",
-        "5",
-        "--scores",
-        out.to_str().unwrap(),
-    ]);
+    // The digit 1 against the others, writing the scores to `scores`.
+    let run = |scores: &Path| {
+        anomalies(&[
+            "--train-images",
+            &train,
+            "--train-labels",
+            &train_labels,
+            "--test-images",
+            &test,
+            "--test-labels",
+            &test_labels,
+            "--normal-class",
+            "1",
+            "--hidden",
+            "16",
+            "--epochs",
+            "5",
+            "--scores",
+            scores.to_str().unwrap(),
+        ])
+    };
+    let output = run(&out);
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(
         output.status.success(),
@@ -121,24 +125,7 @@ fn one_class_digits_print_the_threshold_and_the_test_ranking_and_write_the_score
     }
     // The same run again gives the same file, bit for bit.
     let again = dir.join("again.csv");
-    let output = anomalies(&[
-        "--train-images",
-        &train,
-        "--train-labels",
-        &train_labels,
-        "--test-images",
-        &test,
-        "--test-labels",
-        &test_labels,
-        "--normal-class",
-        "1",
-        "--hidden",
-        "16",
-        "--epochs",
-        "5",
-        "--scores",
-        again.to_str().unwrap(),
-    ]);
+    let output = run(&again);
     assert!(output.status.success());
     assert_eq!(std::fs::read(&again).unwrap(), csv.as_bytes());
     std::fs::remove_dir_all(dir).ok();

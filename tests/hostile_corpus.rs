@@ -18,9 +18,8 @@
 mod common;
 
 use autoencoders::{
-    Activation, Adam, Checkpointing, Classifier, Contractive, DenseBuilder, DenseDecoder, DenseVae,
-    Init, KlSparsity, LayerSpec, LayerwisePretrainer, Likelihood, Masking, ReconstructionLoss,
-    StackedDecoder, StackedEncoder, TrainingConfig, TrainingRun,
+    Activation, Adam, Checkpointing, Classifier, DenseBuilder, DenseVae, Init, LayerSpec,
+    LayerwisePretrainer, Likelihood, StackedEncoder, TrainingConfig, TrainingRun,
 };
 use common::model_file::{ModelFile, frame};
 use nalgebra::DMatrix;
@@ -201,41 +200,12 @@ fn data() -> DMatrix<f32> {
     DMatrix::from_fn(24, 6, |_, _| rng.random::<f32>())
 }
 
-fn model_file() -> Vec<u8> {
-    DenseBuilder::new(6, 3)
-        .build::<f32, _>(&mut common::rng(7))
-        .unwrap()
-        .with_regularizer((
-            Contractive::new(0.25).unwrap(),
-            KlSparsity::new(0.05, 3.0).unwrap(),
-        ))
-        .with_corruption(Masking::new(0.3).unwrap())
-        .with_loss(ReconstructionLoss::CrossEntropy)
-        .to_safetensors()
-        .unwrap()
-}
-
 fn model64_file() -> Vec<u8> {
     DenseBuilder::new(5, 2)
         .build::<f64, _>(&mut common::rng(8))
         .unwrap()
         .to_safetensors()
         .unwrap()
-}
-
-fn deep() -> autoencoders::DeepAutoencoder<f32> {
-    let mut rng = common::rng(1);
-    let encoder =
-        StackedEncoder::random(&[6, 4, 3], Activation::Tanh, Init::GlorotUniform, &mut rng)
-            .unwrap();
-    let layer = |code, output, rng: &mut _| {
-        DenseDecoder::new(code, output, Activation::Sigmoid, Init::GlorotUniform, rng).unwrap()
-    };
-    let decoder = StackedDecoder::new(vec![layer(3, 4, &mut rng), layer(4, 6, &mut rng)]).unwrap();
-    autoencoders::Autoencoder::new(encoder, decoder)
-        .unwrap()
-        .with_regularizer(Vec::new())
-        .with_corruption(autoencoders::BuiltinCorruption::None)
 }
 
 fn stack() -> StackedEncoder<f32> {
@@ -282,7 +252,9 @@ fn safetensors_files(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
     let checkpoint = checkpoint_of(dir, "checkpoint.safetensors", |path| {
         let mut run = TrainingRun::new(quick(), Adam::new(1e-2).unwrap(), common::rng(5))
             .with_checkpoints(Checkpointing::new(path));
-        deep().fit_resumable(&x, None, &mut run, &mut ()).unwrap();
+        common::models::deep()
+            .fit_resumable(&x, None, &mut run, &mut ())
+            .unwrap();
     });
     let classifier_checkpoint = checkpoint_of(dir, "classifier-checkpoint.safetensors", |path| {
         let mut run = TrainingRun::new(quick(), Adam::new(1e-2).unwrap(), common::rng(6))
@@ -315,9 +287,9 @@ fn safetensors_files(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
         .pretrain(&x, &mut common::rng(9))
         .unwrap();
     vec![
-        ("model", model_file()),
+        ("model", common::models::one_layer_file()),
         ("model64", model64_file()),
-        ("deep", deep().to_safetensors().unwrap()),
+        ("deep", common::models::deep().to_safetensors().unwrap()),
         ("pretrained", pretrained.to_safetensors().unwrap()),
         ("stack", stack().to_safetensors().unwrap()),
         ("classifier", classifier().to_safetensors().unwrap()),
@@ -1282,7 +1254,6 @@ fn every_hostile_input_is_refused_in_bounded_memory_and_time() {
 
     // The summary, by class: how many, how each ended, the largest peak against its bound.
     let mut classes: Vec<&str> = cases.iter().map(|c| c.class).collect();
-    classes.dedup();
     classes.sort();
     classes.dedup();
     println!("| class | inputs | refused | accepted | largest peak / bound |");

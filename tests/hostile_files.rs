@@ -8,10 +8,7 @@
 mod common;
 
 use autoencoders::persistence::ModelFileProblem;
-use autoencoders::{
-    Contractive, DenseBuilder, DynamicAutoencoder, Error, KlSparsity, Masking, ReconstructionLoss,
-    Scalar,
-};
+use autoencoders::{DynamicAutoencoder, Error, Scalar};
 use common::allocation::{Counting, peak_during};
 use common::model_file::{ModelFile, frame};
 use serde_json::{Value, json};
@@ -27,17 +24,7 @@ fn allocation_bound(file_len: usize) -> usize {
 
 /// A valid f32 file: 6 inputs, 3 codes, untied, every part of the record filled in.
 fn valid_file() -> Vec<u8> {
-    DenseBuilder::new(6, 3)
-        .build::<f32, _>(&mut common::rng(7))
-        .unwrap()
-        .with_regularizer((
-            Contractive::new(0.25).unwrap(),
-            KlSparsity::new(0.05, 3.0).unwrap(),
-        ))
-        .with_corruption(Masking::new(0.3).unwrap())
-        .with_loss(ReconstructionLoss::CrossEntropy)
-        .to_safetensors()
-        .unwrap()
+    common::models::one_layer_file()
 }
 
 fn valid() -> ModelFile {

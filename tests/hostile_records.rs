@@ -8,12 +8,13 @@ mod common;
 
 use autoencoders::persistence::ModelFileProblem;
 use autoencoders::{
-    Activation, Adam, Checkpoint, Checkpointing, ClassifierCheckpoint, DeepAutoencoder,
-    DenseDecoder, Error, Init, LayerSpec, LayerwisePretrainer, PretrainingCheckpoint,
-    StackedDecoder, StackedEncoder, TrainingConfig, TrainingRun,
+    Activation, Adam, Checkpoint, Checkpointing, ClassifierCheckpoint, DeepAutoencoder, Error,
+    Init, LayerSpec, LayerwisePretrainer, PretrainingCheckpoint, StackedEncoder, TrainingConfig,
+    TrainingRun,
 };
 use common::allocation::{Counting, peak_during};
 use common::model_file::ModelFile;
+use common::models::deep;
 use nalgebra::DMatrix;
 use serde_json::{Value, json};
 
@@ -53,22 +54,6 @@ fn scratch(name: &str) -> std::path::PathBuf {
 
 fn data() -> DMatrix<f32> {
     DMatrix::from_fn(24, 6, |i, j| ((i * 5 + j * 3) % 7) as f32 / 7.0)
-}
-
-/// A deep dense autoencoder, 6 → 4 → 3 → 4 → 6.
-fn deep() -> DeepAutoencoder<f32> {
-    let mut rng = common::rng(1);
-    let encoder =
-        StackedEncoder::random(&[6, 4, 3], Activation::Tanh, Init::GlorotUniform, &mut rng)
-            .unwrap();
-    let layer = |code, output, rng: &mut _| {
-        DenseDecoder::new(code, output, Activation::Sigmoid, Init::GlorotUniform, rng).unwrap()
-    };
-    let decoder = StackedDecoder::new(vec![layer(3, 4, &mut rng), layer(4, 6, &mut rng)]).unwrap();
-    autoencoders::Autoencoder::new(encoder, decoder)
-        .unwrap()
-        .with_regularizer(Vec::new())
-        .with_corruption(autoencoders::BuiltinCorruption::None)
 }
 
 /// A checkpoint of the deep model after one epoch: a checkpoint whose record names its tensors.

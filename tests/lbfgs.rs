@@ -4,7 +4,7 @@
 
 mod common;
 
-use autoencoders::optimizer::{Lbfgs, LbfgsStop};
+use autoencoders::optimizer::{Lbfgs, LbfgsIteration, LbfgsStop};
 use autoencoders::{Adam, DenseBuilder, KlSparsity, Optimizer, Sgd, TrainingConfig, WeightDecay};
 use common::{rng, uniform};
 use std::ops::ControlFlow;
@@ -35,7 +35,7 @@ fn lbfgs_reaches_a_stationary_point_below_sgd_and_adam() {
         .unwrap();
     let mut objectives = Vec::new();
     let outcome = m
-        .fit_lbfgs(&x, &lbfgs, &mut |r| {
+        .fit_lbfgs(&x, &lbfgs, &mut |r: &LbfgsIteration| {
             objectives.push(r.objective);
             ControlFlow::Continue(())
         })
@@ -74,9 +74,7 @@ fn lbfgs_reaches_a_stationary_point_below_sgd_and_adam() {
 
     // Again from the same start: the same bits.
     let mut again = model();
-    let repeated = again
-        .fit_lbfgs(&x, &lbfgs, &mut |_| ControlFlow::Continue(()))
-        .unwrap();
+    let repeated = again.fit_lbfgs(&x, &lbfgs, &mut ()).unwrap();
     assert_eq!(repeated, outcome);
     assert_eq!(again.parameters(), m.parameters());
 }
@@ -86,7 +84,7 @@ fn lbfgs_refuses_bad_data_before_any_work() {
     let mut m = model();
     let wrong = uniform(5, 7, 0.0, 1.0, &mut rng(4));
     assert!(matches!(
-        m.fit_lbfgs(&wrong, &Lbfgs::new(), &mut |_| ControlFlow::Continue(())),
+        m.fit_lbfgs(&wrong, &Lbfgs::new(), &mut ()),
         Err(autoencoders::Error::DimensionMismatch { .. })
     ));
 }

@@ -124,14 +124,36 @@ pub fn same_file(output: &Path, input: &Path) -> bool {
     if let Ok(output) = output.canonicalize() {
         return output == input;
     }
-    let folder = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    match (folder.canonicalize(), output.file_name()) {
+    match (folder_of(output).canonicalize(), output.file_name()) {
         (Ok(folder), Some(name)) => folder.join(name) == input,
         _ => false,
     }
+}
+
+/// The folder a file path names its file in (`.` for a bare file name).
+pub fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Whether writing `output` would overwrite one of the `inputs` ([`same_file`]).
+pub fn overwrites_input(output: &Path, inputs: &[Option<&Path>]) -> bool {
+    inputs
+        .iter()
+        .flatten()
+        .any(|input| same_file(output, input))
+}
+
+/// The value of a `--label-column` flag: a column index from 0, or `last`.
+pub fn parse_label_column(s: &str) -> Result<LabelColumn, String> {
+    if s == "last" {
+        return Ok(LabelColumn::Last);
+    }
+    s.parse::<usize>()
+        .map(LabelColumn::Index)
+        .map_err(|_| format!("expected a column index from 0 or `last`, found `{s}`"))
 }
 
 /// The first `limit` rows of `x` (all of them without a limit).
@@ -152,15 +174,13 @@ pub fn check_outputs(
     pictures: bool,
     pictures_built: bool,
 ) -> Result<(), Failure> {
-    if let Some(save) = save {
-        for input in inputs.iter().flatten() {
-            if same_file(save, input) {
-                return Err(Failure::Usage(format!(
-                    "--save {} would overwrite an input file; save to another path",
-                    save.display()
-                )));
-            }
-        }
+    if let Some(save) = save
+        && overwrites_input(save, inputs)
+    {
+        return Err(Failure::Usage(format!(
+            "--save {} would overwrite an input file; save to another path",
+            save.display()
+        )));
     }
     if pictures && !pictures_built {
         return Err(Failure::Usage(format!(

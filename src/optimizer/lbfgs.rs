@@ -341,25 +341,21 @@ impl Lbfgs {
                 value,
                 slope,
             };
-            let mut evaluate =
-                |alpha: f64, trial_x: &mut [f64], trial_g: &mut [f64]| -> Result<Trial> {
-                    for ((t, &xi), &di) in trial_x.iter_mut().zip(x.iter()).zip(&direction) {
-                        *t = xi + alpha * di;
-                    }
-                    let v = f(trial_x, trial_g)?;
-                    let s = dot(trial_g, &direction);
-                    let finite = v.is_finite() && s.is_finite();
-                    Ok(Trial {
-                        alpha,
-                        value: if finite { v } else { f64::INFINITY },
-                        slope: if finite { s } else { f64::NAN },
-                    })
-                };
-            let mut last = f64::NAN;
+            // Each trial point goes into `trial_x` and `trial_g`; the step the search accepts is
+            // always the one it evaluated last, so they hold the new point when it returns.
             let found = self.line_search(start, initial, &mut |alpha| {
                 evaluations += 1;
-                last = alpha;
-                evaluate(alpha, &mut trial_x, &mut trial_g)
+                for ((t, &xi), &di) in trial_x.iter_mut().zip(x.iter()).zip(&direction) {
+                    *t = xi + alpha * di;
+                }
+                let v = f(&trial_x, &mut trial_g)?;
+                let s = dot(&trial_g, &direction);
+                let finite = v.is_finite() && s.is_finite();
+                Ok(Trial {
+                    alpha,
+                    value: if finite { v } else { f64::INFINITY },
+                    slope: if finite { s } else { f64::NAN },
+                })
             })?;
             let Some(accepted) = found else {
                 return Ok(outcome(
@@ -370,12 +366,6 @@ impl Lbfgs {
                     LbfgsStop::LineSearch,
                 ));
             };
-            // `trial_x` and `trial_g` hold the point evaluated last; the accepted one is always
-            // the last trial, but check rather than assume.
-            if accepted.alpha.to_bits() != last.to_bits() {
-                evaluations += 1;
-                evaluate(accepted.alpha, &mut trial_x, &mut trial_g)?;
-            }
             let s: Vec<f64> = trial_x.iter().zip(x.iter()).map(|(a, b)| a - b).collect();
             let y: Vec<f64> = trial_g.iter().zip(&g).map(|(a, b)| a - b).collect();
             let sy = dot(&s, &y);
@@ -422,8 +412,9 @@ impl Lbfgs {
         }
     }
 
-    /// The strong Wolfe line search from `start` (α = 0) with a first trial at `initial`;
-    /// `None` when the evaluation budget runs out before a step meets the conditions.
+    /// The strong Wolfe line search from `start` (α = 0) with a first trial at `initial`: the
+    /// trial that meets the conditions, always the last one `phi` evaluated; `None` when the
+    /// evaluation budget runs out before a step meets them.
     fn line_search(
         &self,
         start: Trial,

@@ -3,6 +3,7 @@
 
 pub mod allocation;
 pub mod model_file;
+pub mod models;
 
 use autoencoders::{Autoencoder, Corruption, Decoder, Encoder, Loss, Regularizer};
 use nalgebra::DMatrix;
