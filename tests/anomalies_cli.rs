@@ -1,25 +1,13 @@
 //! The `anomalies` tool as a user runs it: its output lines, its score file, its exit codes, and
 //! the flags it shares with `train`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile = exe.parent().unwrap().parent().unwrap();
-    let binary = profile
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "build the example first: {}",
-        binary.display()
-    );
-    binary
-}
-
 fn anomalies(args: &[&str]) -> Output {
-    Command::new(binary("anomalies"))
+    Command::new(common::example_binary("anomalies"))
         .args(args)
         .output()
         .unwrap()
@@ -246,7 +234,10 @@ fn bad_flags_exit_with_code_2_and_failed_runs_with_code_1() {
 #[test]
 fn the_model_scaling_and_training_flags_are_trains() {
     let help = |name: &str| {
-        let output = Command::new(binary(name)).arg("--help").output().unwrap();
+        let output = Command::new(common::example_binary(name))
+            .arg("--help")
+            .output()
+            .unwrap();
         assert!(output.status.success());
         String::from_utf8(output.stdout).unwrap()
     };

@@ -103,18 +103,6 @@ fn scratch() -> PathBuf {
     dir
 }
 
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile = exe.parent().unwrap().parent().unwrap();
-    let binary = profile.join("examples").join(name);
-    assert!(
-        binary.exists(),
-        "build the example first: {}",
-        binary.display()
-    );
-    binary
-}
-
 /// Runs `program args` under the cap and the time-out; the peak memory of a probe is what it
 /// printed, of a tool what `/proc/PID/status` showed last before it ended (sampled every 2 ms,
 /// and only once the process is the program: between `fork` and `exec` it is a copy of this
@@ -1208,7 +1196,11 @@ fn every_hostile_input_is_refused_in_bounded_memory_and_time() {
     cases.extend(tool_cases(&dir));
 
     let probe = PathBuf::from(env!("CARGO_BIN_EXE_hostile-probe"));
-    let (train, vae, anomalies) = (example("train"), example("vae"), example("anomalies"));
+    let (train, vae, anomalies) = (
+        common::example_binary("train"),
+        common::example_binary("vae"),
+        common::example_binary("anomalies"),
+    );
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));

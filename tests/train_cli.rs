@@ -8,19 +8,8 @@ use autoencoders::{Contractive, DenseBuilder, DynamicAutoencoder, WeightDecay};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// The example binary, which `cargo test` builds next to the test binaries.
 fn train_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let binary = profile_dir
-        .join("examples")
-        .join(format!("train{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "build the example first: {}",
-        binary.display()
-    );
-    binary
+    common::example_binary("train")
 }
 
 fn train(args: &[&str]) -> Output {

@@ -1,22 +1,13 @@
 //! The `vae` example as other tools run it: its flags, its exit codes, the `test:` line, and
 //! the saved file that `--init` reads back.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// The example binary, which `cargo test` builds next to the test binaries.
 fn vae_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let binary = profile_dir
-        .join("examples")
-        .join(format!("vae{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "build the example first: {}",
-        binary.display()
-    );
-    binary
+    common::example_binary("vae")
 }
 
 fn vae(args: &[&str]) -> Output {

@@ -20,6 +20,21 @@ pub const NORM_TOLERANCE: f64 = 1e-8;
 /// in absolute terms, since its finite difference is dominated by round-off (about 1e-16·J/STEP).
 pub const FLOOR: f64 = 1e-6;
 
+/// An example's binary, which `cargo test` builds next to the test binaries.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let binary = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "build the example first: {}",
+        binary.display()
+    );
+    binary
+}
+
 pub fn rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
 }
