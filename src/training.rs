@@ -307,12 +307,14 @@ where
                 }
             }
         };
+        // One workspace for every evaluation: its buffers hold the whole batch's passes.
+        let mut ws = Workspace::new(self);
         let outcome = lbfgs.minimize(
             &mut theta,
             |point, gradient| {
                 set(self, point);
-                let (objective, gradients) = self.gradient(x, x)?;
-                for (g, v) in gradient.iter_mut().zip(gradients.iter().flatten()) {
+                let objective = self.evaluate(x, x, &mut ws, true)?;
+                for (g, v) in gradient.iter_mut().zip(ws.gradients().flatten()) {
                     *g = v.as_f64();
                 }
                 Ok(objective.total().as_f64())
