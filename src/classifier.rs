@@ -3,7 +3,8 @@
 
 use crate::encoder::check_code_pass;
 use crate::linalg::resize;
-use crate::training::{BatchSource, Learner, run};
+use crate::source::{BatchSource, InMemory};
+use crate::training::{Learner, check_source, run};
 use crate::validate::{all_finite, check_data, check_nonzero, check_param};
 use crate::{
     Activation, CodePass, ConfusionMatrix, DenseEncoder, Encoder, Error, History, IdentityEncoder,
@@ -432,6 +433,66 @@ impl<E: Encoder> Classifier<E> {
         Ok(history)
     }
 
+    /// Trains on the labelled samples of `source` (e.g. a file streamed from disk) as
+    /// [`fit_with`](Self::fit_with) trains on a matrix and its labels. A frozen encoder
+    /// encodes each batch as it comes (`fit_with` encodes the whole matrix once). Each batch
+    /// and its labels are checked before the model sees them; the validation data stay in
+    /// memory.
+    ///
+    /// # Errors
+    /// As [`fit_with`](Self::fit_with); [`Error::SourceMismatch`] for a source without labels
+    /// or one that breaks the contract of [`BatchSource`]; [`Error::EmptyData`] or
+    /// [`Error::DimensionMismatch`] for a source without samples or with the wrong number of
+    /// features; the source's own errors.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit_source<S, O, G, B>(
+        &mut self,
+        source: &mut S,
+        validation: Option<(&DMatrix<E::Scalar>, &[usize])>,
+        config: &TrainingConfig,
+        optimizer: &mut O,
+        rng: &mut G,
+        observer: &mut B,
+    ) -> Result<History<SupervisedReport>>
+    where
+        S: BatchSource<E::Scalar> + ?Sized,
+        O: Optimizer<E::Scalar>,
+        G: Rng + ?Sized,
+        B: Observer<SupervisedReport> + ?Sized,
+    {
+        config.validate()?;
+        check_source(source, self.encoder.input_dim(), "training source")?;
+        if !source.labelled() {
+            return Err(Error::SourceMismatch {
+                problem: "a classifier trains on labelled samples: the source has no labels",
+                expected: 1,
+                found: 0,
+            });
+        }
+        if let Some((vx, vy)) = validation {
+            check_data(vx, self.encoder.input_dim(), "validation data")?;
+            self.check_labels(vx, vy, "validation labels")?;
+        }
+        config.check_validation(validation.is_some())?;
+        let mut history = History::new(config);
+        let mut learner = ClassifierLearner {
+            frozen_codes: false,
+            validation: validation.map(|v| (v, Workspace::new(self))),
+            model: self,
+        };
+        run(
+            &mut learner,
+            source,
+            config,
+            optimizer,
+            rng,
+            observer,
+            &mut history,
+            |_, _, _, _| Ok(()),
+        )?;
+        Ok(history)
+    }
+
     /// Everything `fit_with` checks before any work.
     pub(crate) fn check_training(
         &self,
@@ -476,17 +537,15 @@ impl<E: Encoder> Classifier<E> {
         } else {
             None
         };
+        let mut source = InMemory::with_labels(codes.as_ref().unwrap_or(x), labels)?;
         let mut learner = ClassifierLearner {
-            source: BatchSource::new(codes.as_ref().unwrap_or(x)),
             frozen_codes: codes.is_some(),
-            labels,
             validation: validation.map(|v| (v, Workspace::new(self))),
-            batch: DMatrix::zeros(0, 0),
-            batch_labels: Vec::with_capacity(config.batch_size()),
             model: self,
         };
         run(
             &mut learner,
+            &mut source,
             config,
             optimizer,
             rng,
@@ -718,13 +777,9 @@ type LabelledData<'d, T> = (&'d DMatrix<T>, &'d [usize]);
 /// A classifier, its labelled data and its buffers, for the training loop.
 struct ClassifierLearner<'m, 'd, E: Encoder> {
     model: &'m mut Classifier<E>,
-    /// The training data, or its codes when the encoder is frozen.
-    source: BatchSource<E::Scalar>,
+    /// Whether the batches are the frozen encoder's codes rather than the data.
     frozen_codes: bool,
-    labels: &'d [usize],
     validation: Option<(LabelledData<'d, E::Scalar>, Workspace<E>)>,
-    batch: DMatrix<E::Scalar>,
-    batch_labels: Vec<usize>,
 }
 
 impl<E: Encoder> Learner<E::Scalar> for ClassifierLearner<'_, '_, E> {
@@ -733,33 +788,36 @@ impl<E: Encoder> Learner<E::Scalar> for ClassifierLearner<'_, '_, E> {
     /// The loss summed over samples, and the correct predictions.
     type Totals = (f64, usize);
 
-    fn samples(&self) -> usize {
-        self.source.samples()
-    }
-
     fn workspace(&self) -> Workspace<E> {
         Workspace::new(self.model)
     }
 
+    fn check_batch(&self, x: &DMatrix<E::Scalar>, labels: &[usize]) -> Result<()> {
+        if !self.frozen_codes {
+            check_data(
+                x,
+                self.model.encoder.input_dim(),
+                "a batch of the training source",
+            )?;
+        }
+        self.model
+            .check_labels(x, labels, "labels of a batch of the training source")
+    }
+
     fn batch<G: Rng + ?Sized>(
         &mut self,
-        rows: &[usize],
+        x: &DMatrix<E::Scalar>,
+        labels: &[usize],
         ws: &mut Workspace<E>,
         _rng: &mut G,
         totals: &mut (f64, usize),
     ) -> Result<bool> {
-        self.batch_labels.clear();
-        self.batch_labels
-            .extend(rows.iter().map(|&r| self.labels[r]));
-        self.source.gather(rows, &mut self.batch);
         let (loss, hits) = if self.frozen_codes {
-            self.model
-                .evaluate_head(&self.batch, &self.batch_labels, ws, true)
+            self.model.evaluate_head(x, labels, ws, true)
         } else {
-            self.model
-                .evaluate(&self.batch, &self.batch_labels, ws, true)?
+            self.model.evaluate(x, labels, ws, true)?
         };
-        totals.0 += loss.as_f64() * rows.len() as f64;
+        totals.0 += loss.as_f64() * x.nrows() as f64;
         totals.1 += hits;
         Ok(loss.is_finite())
     }

@@ -380,6 +380,32 @@ pub enum Error {
         labels: usize,
     },
 
+    /// A [`BatchSource`](crate::source::BatchSource) that broke its contract: a batch of
+    /// another size or width than asked for or declared, an epoch longer or shorter than its
+    /// declared number of samples, a labelled source without a label per sample, or an
+    /// unlabelled source where labels are needed.
+    #[error("the batch source misbehaved: {problem} (expected {expected}, found {found})")]
+    SourceMismatch {
+        /// What went wrong.
+        problem: &'static str,
+        /// What the source declared or the loop asked for.
+        expected: usize,
+        /// What it gave.
+        found: usize,
+    },
+
+    /// A streamed file that cannot be read in the order asked for: a gzip-compressed file
+    /// reads only from its start.
+    #[error(
+        "{file} is gzip-compressed and reads only from its start: the stream order {order} needs an uncompressed file (decompress it, or shuffle with StreamOrder::Buffer)"
+    )]
+    UnseekableStream {
+        /// The file.
+        file: String,
+        /// The order asked for.
+        order: &'static str,
+    },
+
     /// Labels for a ranking metric that are all positive or all negative: the metric needs
     /// both.
     #[error("{what} need both positives and negatives")]

@@ -54,6 +54,7 @@ mod schedule;
 #[cfg(feature = "serde")]
 mod serde_support;
 mod simd;
+pub mod source;
 mod stack;
 mod sums;
 mod training;

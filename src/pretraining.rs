@@ -1,6 +1,7 @@
 //! Greedy layer-wise pretraining: train an autoencoder, encode the data, train the next one on
 //! the codes, and stack the encoders.
 
+use crate::source::{BatchSource, Mapped};
 use crate::{
     Activation, Adam, Autoencoder, BoxedCorruption, Corruption, Decoder, DenseBuilder,
     DenseDecoder, DenseEncoder, Encoder, EpochReport, History, Init, Loss, NoCorruption,
@@ -353,6 +354,79 @@ impl<T: Scalar, B: LayerBuilder<T>> LayerwisePretrainer<T, B> {
             decoders.push(decoder);
             histories.push(history);
             codes = Some(next);
+        }
+        Ok(PretrainedStack {
+            encoder: StackedEncoder::new(encoders)?,
+            decoders,
+            histories,
+        })
+    }
+
+    /// [`pretrain_with`](Self::pretrain_with) over any source of samples (e.g. a file
+    /// streamed from disk): the first layer trains on the source's batches, each later one on
+    /// their codes through the layers below, computed batch by batch as they come, so the data
+    /// are never held in memory. With [`InMemory`](crate::source::InMemory) the codes are
+    /// computed per batch rather than for the whole matrix at once, so the bits may differ
+    /// from [`pretrain_with`](Self::pretrain_with)'s in the last place.
+    ///
+    /// # Errors
+    /// As [`pretrain_with`](Self::pretrain_with) and
+    /// [`Autoencoder::fit_source`](crate::Autoencoder::fit_source).
+    pub fn pretrain_source<S, G, F>(
+        self,
+        source: &mut S,
+        rng: &mut G,
+        observer: &mut F,
+    ) -> Result<PretrainedStack<T, B::Encoder, B::Decoder>>
+    where
+        S: BatchSource<T> + ?Sized,
+        G: Rng + ?Sized,
+        F: FnMut(usize, &EpochReport) -> ControlFlow<()>,
+    {
+        crate::validate::check_nonzero(self.layers.len(), "number of layers")?;
+        let mut encoders: Vec<B::Encoder> = Vec::with_capacity(self.layers.len());
+        let mut decoders = Vec::with_capacity(self.layers.len());
+        let mut histories = Vec::with_capacity(self.layers.len());
+        for (index, spec) in self.layers.into_iter().enumerate() {
+            let input_dim = encoders.last().map_or(source.features(), |e| e.code_dim());
+            let (encoder, decoder) = spec.builder.build(input_dim, rng)?;
+            let mut model = Autoencoder::new(encoder, decoder)?
+                .with_loss(spec.loss)
+                .with_regularizer(spec.regularizer)
+                .with_corruption(spec.corruption);
+            let mut optimizer = spec.optimizer;
+            let mut layer_observer = |report: &EpochReport| observer(index, report);
+            let history = if encoders.is_empty() {
+                model.fit_source(
+                    source,
+                    None,
+                    &spec.training,
+                    &mut optimizer,
+                    rng,
+                    &mut layer_observer,
+                )?
+            } else {
+                let below = &encoders;
+                let mut codes = Mapped::new(&mut *source, input_dim, |batch: &DMatrix<T>| {
+                    let mut h = below[0].encode(batch)?;
+                    for encoder in &below[1..] {
+                        h = encoder.encode(&h)?;
+                    }
+                    Ok(h)
+                });
+                model.fit_source(
+                    &mut codes,
+                    None,
+                    &spec.training,
+                    &mut optimizer,
+                    rng,
+                    &mut layer_observer,
+                )?
+            };
+            let (encoder, decoder, _, _) = model.into_parts();
+            encoders.push(encoder);
+            decoders.push(decoder);
+            histories.push(history);
         }
         Ok(PretrainedStack {
             encoder: StackedEncoder::new(encoders)?,

@@ -2,6 +2,7 @@
 
 use crate::autoencoder::Workspace;
 use crate::linalg::resize;
+use crate::source::{BatchSource, InMemory};
 use crate::validate::{all_finite, check_nonzero};
 use crate::{
     Autoencoder, Corruption, Decoder, Encoder, Error, LearningRateSchedule, Loss, Optimizer,
@@ -9,7 +10,6 @@ use crate::{
 };
 use nalgebra::{ComplexField, DMatrix};
 use rand::Rng;
-use rand::seq::SliceRandom;
 use std::ops::ControlFlow;
 
 /// How `fit` walks through the data.
@@ -383,7 +383,58 @@ where
         self.check_training(x, validation, config)?;
         let mut history = History::new(config);
         self.run_epochs(
-            x,
+            &mut InMemory::new(x),
+            validation,
+            config,
+            optimizer,
+            rng,
+            observer,
+            &mut history,
+            |_, _, _, _| Ok(()),
+        )?;
+        Ok(history)
+    }
+
+    /// Trains on the samples of `source`, however it supplies them (a file streamed from disk,
+    /// data computed on the fly), as [`fit_with`](Self::fit_with) trains on a matrix: each
+    /// epoch asks the source for its order ([`BatchSource::start_epoch`] with the run's
+    /// generator), then for every batch of it draws a fresh corruption, computes `J` and its
+    /// gradient and takes one step. With [`InMemory`] over `x` this is `fit_with` on `x`, bit
+    /// for bit; with a streaming source in its in-memory order
+    /// ([`StreamOrder::InMemory`](crate::data::StreamOrder::InMemory)) as well.
+    ///
+    /// Each batch is checked as [`check`](Self::check) checks training data before the model
+    /// sees it (an error names the batch's row); the validation data stay in memory.
+    ///
+    /// # Errors
+    /// As [`fit_with`](Self::fit_with); [`Error::EmptyData`] or [`Error::DimensionMismatch`]
+    /// for a source without samples or with the wrong number of features; the source's own
+    /// errors; [`Error::SourceMismatch`] for a source that breaks the contract of
+    /// [`BatchSource`].
+    pub fn fit_source<S, O, G, B>(
+        &mut self,
+        source: &mut S,
+        validation: Option<&DMatrix<E::Scalar>>,
+        config: &TrainingConfig,
+        optimizer: &mut O,
+        rng: &mut G,
+        observer: &mut B,
+    ) -> Result<History>
+    where
+        S: BatchSource<E::Scalar> + ?Sized,
+        O: Optimizer<E::Scalar>,
+        G: Rng + ?Sized,
+        B: Observer + ?Sized,
+    {
+        config.validate()?;
+        check_source(source, self.input_dim(), "training source")?;
+        if let Some(v) = validation {
+            self.check(v, "validation data")?;
+        }
+        config.check_validation(validation.is_some())?;
+        let mut history = History::new(config);
+        self.run_epochs(
+            source,
             validation,
             config,
             optimizer,
@@ -413,9 +464,9 @@ where
     /// The epoch loop of [`run`] for this model, from epoch `history.epochs.len()`; see
     /// there. The caller has run [`check_training`](Self::check_training).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn run_epochs<O, G, B>(
+    pub(crate) fn run_epochs<S, O, G, B>(
         &mut self,
-        x: &DMatrix<E::Scalar>,
+        source: &mut S,
         validation: Option<&DMatrix<E::Scalar>>,
         config: &TrainingConfig,
         optimizer: &mut O,
@@ -425,6 +476,7 @@ where
         mut after_epoch: impl FnMut(&Self, &O, &G, &History) -> Result<()>,
     ) -> Result<()>
     where
+        S: BatchSource<E::Scalar> + ?Sized,
         O: Optimizer<E::Scalar>,
         G: Rng + ?Sized,
         B: Observer + ?Sized,
@@ -432,12 +484,11 @@ where
         let mut learner = AutoencoderLearner {
             validation: validation.map(|v| (v, Workspace::new(self))),
             model: self,
-            source: BatchSource::new(x),
-            batch: DMatrix::zeros(0, 0),
             corrupted: DMatrix::zeros(0, 0),
         };
         run(
             &mut learner,
+            source,
             config,
             optimizer,
             rng,
@@ -458,17 +509,19 @@ pub(crate) trait Learner<T: Scalar> {
     /// Sums over an epoch's batches.
     type Totals: Default;
 
-    /// Samples in the training data.
-    fn samples(&self) -> usize;
-
     /// Fresh buffers.
     fn workspace(&self) -> Self::Workspace;
 
-    /// Forward and backward pass of the training samples `rows` (corrupted with `rng` where the
-    /// model corrupts), adding to `totals`; returns whether the objective is finite.
+    /// Checks a batch from the source (and its labels) as the model checks training data.
+    fn check_batch(&self, x: &DMatrix<T>, labels: &[usize]) -> Result<()>;
+
+    /// Forward and backward pass of the training batch `x` with labels `labels` (corrupted
+    /// with `rng` where the model corrupts), adding to `totals`; returns whether the objective
+    /// is finite.
     fn batch<G: Rng + ?Sized>(
         &mut self,
-        rows: &[usize],
+        x: &DMatrix<T>,
+        labels: &[usize],
         ws: &mut Self::Workspace,
         rng: &mut G,
         totals: &mut Self::Totals,
@@ -521,8 +574,10 @@ pub(crate) trait Learner<T: Scalar> {
 /// at its start, and on its index (the update count, for the schedule, is the epochs done
 /// times the batches per epoch, since only the last epoch of a run can be cut short), so a
 /// run resumed there continues bit for bit.
-pub(crate) fn run<T, L, O, G, B>(
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run<T, L, S, O, G, B>(
     learner: &mut L,
+    source: &mut S,
     config: &TrainingConfig,
     optimizer: &mut O,
     rng: &mut G,
@@ -533,16 +588,17 @@ pub(crate) fn run<T, L, O, G, B>(
 where
     T: Scalar,
     L: Learner<T>,
+    S: BatchSource<T> + ?Sized,
     O: Optimizer<T> + ?Sized,
     G: Rng + ?Sized,
     B: Observer<L::Report> + ?Sized,
 {
-    let n = learner.samples();
+    let n = source.samples();
     let batches_per_epoch = n.div_ceil(config.batch_size) as u64;
     let mut updates = (history.epochs.len() as u64).saturating_mul(batches_per_epoch);
     let budget = config.max_updates.unwrap_or(u64::MAX);
-    let mut order: Vec<usize> = Vec::with_capacity(n);
     let mut ws = learner.workspace();
+    let (mut batch, mut labels) = (DMatrix::zeros(0, 0), Vec::with_capacity(config.batch_size));
     // The lowest validation loss so far, its epoch and its parameters.
     let mut best: Option<(f64, usize, Vec<Vec<T>>)> = None;
     history.stop_reason = StopReason::Completed;
@@ -552,19 +608,22 @@ where
             history.stop_reason = StopReason::UpdateBudget;
             break;
         }
-        // Each epoch shuffles the identity, not the previous epoch's order, so that the
-        // order depends on the generator alone (and a resumed run needs no saved order).
-        order.clear();
-        order.extend(0..n);
-        if config.shuffle {
-            order.shuffle(rng);
+        {
+            let mut generator = &mut *rng;
+            source.start_epoch(config.shuffle, &mut generator)?;
         }
         let mut totals = L::Totals::default();
         let mut seen = 0;
-        for (index, rows) in order.chunks(config.batch_size).enumerate() {
+        for index in 0.. {
             if updates >= budget {
                 break;
             }
+            let k = source.next_batch(config.batch_size, &mut batch, &mut labels)?;
+            if k == 0 {
+                break;
+            }
+            check_source_batch(source, k, config.batch_size, seen, &batch, &labels)?;
+            learner.check_batch(&batch, &labels)?;
             if let Some(schedule) = &config.schedule {
                 optimizer.set_learning_rate(schedule.rate(updates))?;
             }
@@ -573,7 +632,7 @@ where
                 batch: index,
                 what,
             };
-            if !learner.batch(rows, &mut ws, rng, &mut totals)? {
+            if !learner.batch(&batch, &labels, &mut ws, rng, &mut totals)? {
                 return Err(diverged("objective"));
             }
             // A non-finite gradient spoils the step, which the optimiser then refuses, so
@@ -585,8 +644,15 @@ where
                     "gradient"
                 }));
             }
-            seen += rows.len();
+            seen += k;
             updates += 1;
+        }
+        if seen != n && updates < budget {
+            return Err(Error::SourceMismatch {
+                problem: "an epoch ended before the number of samples the source declares",
+                expected: n,
+                found: seen,
+            });
         }
         let report = learner.report(epoch, &totals, seen)?;
         history.epochs.push(report);
@@ -625,9 +691,7 @@ type ValidationData<'d, E, D> = (&'d DMatrix<<E as Encoder>::Scalar>, Workspace<
 /// An autoencoder, its data and its buffers, for [`run`].
 struct AutoencoderLearner<'m, 'd, E: Encoder, D: Decoder<E::Scalar>, R, C, L> {
     model: &'m mut Autoencoder<E, D, R, C, L>,
-    source: BatchSource<E::Scalar>,
     validation: Option<ValidationData<'d, E, D>>,
-    batch: DMatrix<E::Scalar>,
     corrupted: DMatrix<E::Scalar>,
 }
 
@@ -644,33 +708,33 @@ where
     /// Sums of the reconstruction loss and the penalty, weighted by batch size.
     type Totals = (f64, f64);
 
-    fn samples(&self) -> usize {
-        self.source.samples()
-    }
-
     fn workspace(&self) -> Workspace<E, D> {
         Workspace::new(self.model)
     }
 
+    fn check_batch(&self, x: &DMatrix<E::Scalar>, _labels: &[usize]) -> Result<()> {
+        self.model.check(x, "a batch of the training source")
+    }
+
     fn batch<G: Rng + ?Sized>(
         &mut self,
-        rows: &[usize],
+        x: &DMatrix<E::Scalar>,
+        _labels: &[usize],
         ws: &mut Workspace<E, D>,
         rng: &mut G,
         totals: &mut (f64, f64),
     ) -> Result<bool> {
-        self.source.gather(rows, &mut self.batch);
         let input = if self.model.corruption.is_identity() {
-            &self.batch
+            x
         } else {
-            resize(&mut self.corrupted, self.batch.nrows(), self.batch.ncols());
+            resize(&mut self.corrupted, x.nrows(), x.ncols());
             self.model
                 .corruption
-                .corrupt_into(&self.batch, &mut self.corrupted, rng);
+                .corrupt_into(x, &mut self.corrupted, rng);
             &self.corrupted
         };
-        let objective = self.model.evaluate(&self.batch, input, ws, true)?;
-        let weight = rows.len() as f64;
+        let objective = self.model.evaluate(x, input, ws, true)?;
+        let weight = x.nrows() as f64;
         totals.0 += objective.reconstruction.as_f64() * weight;
         totals.1 += objective.penalty.as_f64() * weight;
         Ok(objective.total().is_finite())
@@ -722,48 +786,69 @@ where
     }
 }
 
-/// Training data kept sample-major (each sample's features contiguous), so that gathering a
-/// shuffled minibatch reads whole samples instead of one scattered element per feature column
-/// of the column-major matrix: gathering was a tenth of a plain training step.
-/// Samples gathered together per tile: the tile's writes to each batch column are contiguous,
-/// its reads are as many sequential streams.
-const GATHER_TILE: usize = 16;
-
-pub(crate) struct BatchSource<T: Scalar> {
-    /// The transpose of the data: column `r` is sample `r`.
-    samples: DMatrix<T>,
+/// Checks what a source handed out: no more samples than asked for or than an epoch holds,
+/// the declared features, a label per sample from a labelled source.
+fn check_source_batch<T: Scalar, S: BatchSource<T> + ?Sized>(
+    source: &S,
+    k: usize,
+    max: usize,
+    seen: usize,
+    batch: &DMatrix<T>,
+    labels: &[usize],
+) -> Result<()> {
+    let mismatch = |problem, expected, found| {
+        Err(Error::SourceMismatch {
+            problem,
+            expected,
+            found,
+        })
+    };
+    if k > max || batch.nrows() != k {
+        return mismatch(
+            "a batch holds another number of samples than asked for",
+            k.min(max),
+            batch.nrows(),
+        );
+    }
+    if seen + k > source.samples() {
+        return mismatch(
+            "an epoch holds more samples than the source declares",
+            source.samples(),
+            seen + k,
+        );
+    }
+    if batch.ncols() != source.features() {
+        return mismatch(
+            "a batch has another number of features than the source declares",
+            source.features(),
+            batch.ncols(),
+        );
+    }
+    if source.labelled() && labels.len() != k {
+        return mismatch(
+            "a labelled source gave another number of labels than samples",
+            k,
+            labels.len(),
+        );
+    }
+    Ok(())
 }
 
-impl<T: Scalar> BatchSource<T> {
-    pub(crate) fn new(x: &DMatrix<T>) -> Self {
-        Self {
-            samples: x.transpose(),
-        }
+/// Checks, before any work, that `source` has samples and `features` columns.
+pub(crate) fn check_source<T: Scalar, S: BatchSource<T> + ?Sized>(
+    source: &S,
+    features: usize,
+    what: &'static str,
+) -> Result<()> {
+    if source.samples() == 0 {
+        return Err(Error::EmptyData { what });
     }
-
-    /// Samples held.
-    pub(crate) fn samples(&self) -> usize {
-        self.samples.ncols()
+    if source.features() != features {
+        return Err(Error::DimensionMismatch {
+            what,
+            expected: features,
+            found: source.features(),
+        });
     }
-
-    /// Copies rows `rows` of the original matrix, in that order, into `batch`.
-    pub(crate) fn gather(&self, rows: &[usize], batch: &mut DMatrix<T>) {
-        let (b, d) = (rows.len(), self.samples.nrows());
-        resize(batch, b, d);
-        let (samples, out) = (self.samples.as_slice(), batch.as_mut_slice());
-        let mut sources: [&[T]; GATHER_TILE] = [&[]; GATHER_TILE];
-        for (t, tile) in rows.chunks(GATHER_TILE).enumerate() {
-            let first = t * GATHER_TILE;
-            for (source, &r) in sources.iter_mut().zip(tile) {
-                *source = &samples[r * d..(r + 1) * d];
-            }
-            let sources = &sources[..tile.len()];
-            for j in 0..d {
-                let column = &mut out[j * b + first..j * b + first + tile.len()];
-                for (o, source) in column.iter_mut().zip(sources) {
-                    *o = source[j];
-                }
-            }
-        }
-    }
+    Ok(())
 }

@@ -6,8 +6,9 @@ use crate::activation::softplus_fast;
 use crate::decoder::{as_tied, check_decoder_output};
 use crate::encoder::check_code_pass;
 use crate::linalg::resize;
+use crate::source::{BatchSource, InMemory};
 use crate::sums::SUM_BLOCK;
-use crate::training::{BatchSource, Learner, run};
+use crate::training::{Learner, check_source, run};
 use crate::validate::{
     all_finite, check_data, check_nonzero, check_output_shapes, check_unit_interval,
 };
@@ -1290,7 +1291,53 @@ where
         self.check_training(x, validation, config)?;
         let mut history = History::new(config);
         self.run_epochs(
-            x,
+            &mut InMemory::new(x),
+            validation,
+            config,
+            optimizer,
+            rng,
+            observer,
+            &mut history,
+            |_, _, _, _| Ok(()),
+        )?;
+        Ok(history)
+    }
+
+    /// Trains on the samples of `source` (e.g. a file streamed from disk) as
+    /// [`fit_with`](Self::fit_with) trains on a matrix: the same draws in the same order, so
+    /// [`InMemory`] over `x`, or a streaming source in its in-memory order, gives `fit_with`'s
+    /// bits. Each batch is checked before the model sees it; the validation data stay in
+    /// memory.
+    ///
+    /// # Errors
+    /// As [`fit_with`](Self::fit_with); [`Error::EmptyData`] or [`Error::DimensionMismatch`]
+    /// for a source without samples or with the wrong number of features; the source's own
+    /// errors; [`Error::SourceMismatch`] for a source that breaks the contract of
+    /// [`BatchSource`].
+    pub fn fit_source<S, O, G, B>(
+        &mut self,
+        source: &mut S,
+        validation: Option<&DMatrix<E::Scalar>>,
+        config: &TrainingConfig,
+        optimizer: &mut O,
+        rng: &mut G,
+        observer: &mut B,
+    ) -> Result<History<VaeReport>>
+    where
+        S: BatchSource<E::Scalar> + ?Sized,
+        O: Optimizer<E::Scalar>,
+        G: Rng + ?Sized,
+        B: Observer<VaeReport> + ?Sized,
+    {
+        config.validate()?;
+        check_source(source, self.input_dim(), "training source")?;
+        if let Some(v) = validation {
+            self.check(v, "validation data")?;
+        }
+        config.check_validation(validation.is_some())?;
+        let mut history = History::new(config);
+        self.run_epochs(
+            source,
             validation,
             config,
             optimizer,
@@ -1321,9 +1368,9 @@ where
     /// `history.epochs.len()` (where the KL warm-up goes on from); the caller has run
     /// [`check_training`](Self::check_training).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn run_epochs<O, G, B>(
+    pub(crate) fn run_epochs<S, O, G, B>(
         &mut self,
-        x: &DMatrix<E::Scalar>,
+        source: &mut S,
         validation: Option<&DMatrix<E::Scalar>>,
         config: &TrainingConfig,
         optimizer: &mut O,
@@ -1333,6 +1380,7 @@ where
         mut after_epoch: impl FnMut(&Self, &O, &G, &History<VaeReport>) -> Result<()>,
     ) -> Result<()>
     where
+        S: BatchSource<E::Scalar> + ?Sized,
         O: Optimizer<E::Scalar>,
         G: Rng + ?Sized,
         B: Observer<VaeReport> + ?Sized,
@@ -1341,12 +1389,11 @@ where
             validation: validation.map(|v| (v, Workspace::new(self))),
             epoch: history.epochs.len(),
             model: self,
-            source: BatchSource::new(x),
-            batch: DMatrix::zeros(0, 0),
             corrupted: DMatrix::zeros(0, 0),
         };
         run(
             &mut learner,
+            source,
             config,
             optimizer,
             rng,
@@ -1363,9 +1410,7 @@ type Validation<'d, E, D> = (&'d DMatrix<<E as Encoder>::Scalar>, Workspace<E, D
 /// A VAE, its data and its buffers, for the training loop.
 struct VaeLearner<'m, 'd, E: Encoder, D: Decoder<E::Scalar>, C> {
     model: &'m mut Vae<E, D, C>,
-    source: BatchSource<E::Scalar>,
     validation: Option<Validation<'d, E, D>>,
-    batch: DMatrix<E::Scalar>,
     corrupted: DMatrix<E::Scalar>,
     /// The epoch under way, for the KL warm-up.
     epoch: usize,
@@ -1389,36 +1434,36 @@ where
     type Report = VaeReport;
     type Totals = VaeTotals;
 
-    fn samples(&self) -> usize {
-        self.source.samples()
-    }
-
     fn workspace(&self) -> Workspace<E, D> {
         Workspace::new(self.model)
     }
 
+    fn check_batch(&self, x: &DMatrix<E::Scalar>, _labels: &[usize]) -> Result<()> {
+        self.model.check(x, "a batch of the training source")
+    }
+
     fn batch<G: Rng + ?Sized>(
         &mut self,
-        rows: &[usize],
+        x: &DMatrix<E::Scalar>,
+        _labels: &[usize],
         ws: &mut Workspace<E, D>,
         rng: &mut G,
         totals: &mut VaeTotals,
     ) -> Result<bool> {
-        self.source.gather(rows, &mut self.batch);
         let input = if self.model.corruption.is_identity() {
-            &self.batch
+            x
         } else {
-            resize(&mut self.corrupted, self.batch.nrows(), self.batch.ncols());
+            resize(&mut self.corrupted, x.nrows(), x.ncols());
             self.model
                 .corruption
-                .corrupt_into(&self.batch, &mut self.corrupted, rng);
+                .corrupt_into(x, &mut self.corrupted, rng);
             &self.corrupted
         };
         let k = self.model.objective.samples();
-        self.model.draw_noise(rows.len(), k, rng, ws);
+        self.model.draw_noise(x.nrows(), k, rng, ws);
         let weight = self.model.kl_weight(self.epoch);
-        let terms = self.model.evaluate(&self.batch, input, weight, ws, true)?;
-        let n = rows.len() as f64;
+        let terms = self.model.evaluate(x, input, weight, ws, true)?;
+        let n = x.nrows() as f64;
         totals.reconstruction += terms.reconstruction * n;
         totals.kl += terms.kl * n;
         totals.objective += terms.objective() * n;

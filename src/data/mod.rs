@@ -25,6 +25,7 @@ mod idx;
 mod mnist;
 mod scale;
 mod split;
+mod stream;
 mod table;
 
 pub use csv::{CsvOptions, HeaderMode, LabelColumn, parse_csv, read_csv};
@@ -33,6 +34,7 @@ pub use idx::{IdxArray, IdxData, parse_idx, read_idx, read_idx_table};
 pub use mnist::{Digits, bundled_digits};
 pub use scale::{FittedScaler, Scaler, clip_to_unit};
 pub use split::{SplitSize, select_labels, select_rows, split_rows};
+pub use stream::{Stream, StreamOrder};
 pub use table::Table;
 
 use std::path::Path;

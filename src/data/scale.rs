@@ -1,9 +1,11 @@
 //! Feature scaling: statistics learned on training data (or bounds known in advance), applied
 //! unchanged to any other data.
 
+use crate::source::BatchSource;
 use crate::validate::{check_nonzero, check_param, check_size};
 use crate::{Error, Result, Scalar};
 use nalgebra::DMatrix;
+use rand::SeedableRng;
 
 /// How to scale each feature (column) before training.
 ///
@@ -88,7 +90,133 @@ impl Scaler {
         };
         Ok(FittedScaler { statistics })
     }
+
+    /// Learns the per-feature statistics of the samples of `source` (e.g. a file streamed
+    /// from disk), reading it in its file order, in bounded memory: the same statistics, bit
+    /// for bit, as [`fit`](Self::fit) on the matrix of those samples. `MinMax` reads the
+    /// source once; `Standard` three times (the range, then the mean of the values divided by
+    /// their largest magnitude, then their variance, as `fit` computes them), so that the
+    /// statistics do not depend on where the data came from. `Identity` and `Bytes` read
+    /// nothing.
+    ///
+    /// ```
+    /// use autoencoders::data::Scaler;
+    /// use autoencoders::source::InMemory;
+    /// use nalgebra::DMatrix;
+    ///
+    /// let x = DMatrix::from_fn(100, 3, |i, j| ((i * 7 + j * 3) % 11) as f64 * 0.1);
+    /// let streamed = Scaler::Standard.fit_source(&mut InMemory::new(&x))?;
+    /// assert_eq!(streamed, Scaler::Standard.fit(&x)?);
+    /// # Ok::<(), autoencoders::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::EmptyData`] for a source without samples; [`Error::NonFiniteData`] for a NaN or
+    /// an infinity (its row counted from the start of the source); the source's own errors.
+    pub fn fit_source<T: Scalar, S: BatchSource<T> + ?Sized>(
+        self,
+        source: &mut S,
+    ) -> Result<FittedScaler> {
+        const WHAT: &str = "data to fit a scaler on";
+        let (n, d) = (source.samples(), source.features());
+        if n == 0 {
+            return Err(Error::EmptyData { what: WHAT });
+        }
+        let input_dim = d;
+        let mut pass = |visit: &mut dyn FnMut(usize, &DMatrix<T>) -> Result<()>| -> Result<()> {
+            // No shuffling: the generator is not drawn from (the contract of `start_epoch`).
+            let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(0);
+            source.start_epoch(false, &mut rng)?;
+            let (mut batch, mut labels) = (DMatrix::zeros(0, 0), Vec::new());
+            let mut seen = 0;
+            loop {
+                let k = source.next_batch(FIT_BATCH, &mut batch, &mut labels)?;
+                if k == 0 {
+                    return Ok(());
+                }
+                if batch.nrows() != k || batch.ncols() != d {
+                    return Err(Error::SourceMismatch {
+                        problem: "a batch has another shape than the source declares",
+                        expected: d,
+                        found: batch.ncols(),
+                    });
+                }
+                check_finite(&batch, WHAT).map_err(|e| match e {
+                    Error::NonFiniteData { what, row, column } => Error::NonFiniteData {
+                        what,
+                        row: row + seen,
+                        column,
+                    },
+                    other => other,
+                })?;
+                visit(seen, &batch)?;
+                seen += k;
+            }
+        };
+        let statistics = match self {
+            Scaler::Identity => Statistics::Identity { input_dim },
+            Scaler::Bytes => Statistics::Bytes { input_dim },
+            Scaler::MinMax | Scaler::Standard => {
+                let mut low = vec![f64::INFINITY; d];
+                let mut high = vec![f64::NEG_INFINITY; d];
+                pass(&mut |_, batch| {
+                    for (j, column) in batch.column_iter().enumerate() {
+                        (low[j], high[j]) = column.iter().fold((low[j], high[j]), |(l, h), v| {
+                            (l.min(v.as_f64()), h.max(v.as_f64()))
+                        });
+                    }
+                    Ok(())
+                })?;
+                if self == Scaler::MinMax {
+                    Statistics::MinMax {
+                        minimum: low,
+                        maximum: high,
+                    }
+                } else {
+                    let magnitude: Vec<f64> = low
+                        .iter()
+                        .zip(&high)
+                        .map(|(l, h)| l.abs().max(h.abs()))
+                        .collect();
+                    let mut sums = vec![-0.0f64; d];
+                    pass(&mut |_, batch| {
+                        for (j, column) in batch.column_iter().enumerate() {
+                            for v in column.iter() {
+                                sums[j] += v.as_f64() / magnitude[j];
+                            }
+                        }
+                        Ok(())
+                    })?;
+                    let mean: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
+                    let mut squares = vec![-0.0f64; d];
+                    pass(&mut |_, batch| {
+                        for (j, column) in batch.column_iter().enumerate() {
+                            for v in column.iter() {
+                                squares[j] += (v.as_f64() / magnitude[j] - mean[j]).powi(2);
+                            }
+                        }
+                        Ok(())
+                    })?;
+                    let (mean, std_dev) = (0..d)
+                        .map(|j| {
+                            if low[j] == high[j] {
+                                (low[j], 0.0)
+                            } else {
+                                let variance = squares[j] / n as f64;
+                                (mean[j] * magnitude[j], variance.sqrt() * magnitude[j])
+                            }
+                        })
+                        .unzip();
+                    Statistics::Standard { mean, std_dev }
+                }
+            }
+        };
+        Ok(FittedScaler { statistics })
+    }
 }
+
+/// Samples per batch when a scaler reads a source.
+const FIT_BATCH: usize = 1024;
 
 /// A [`Scaler`] with the statistics it learned from training data.
 ///
@@ -323,6 +451,16 @@ impl FittedScaler {
         }
     }
 
+    /// The scaled value of `v` in feature `j`, as [`transform`](Self::transform) computes it.
+    pub(crate) fn scale_value(&self, j: usize, v: f64) -> f64 {
+        let (shift, divisor) = self.affine(j);
+        if divisor == 0.0 {
+            0.0
+        } else {
+            (v - shift) / divisor
+        }
+    }
+
     /// `(shift, divisor)` of feature `j`: `x' = (x − shift) / divisor`, or 0 when the divisor
     /// is 0.
     fn affine(&self, j: usize) -> (f64, f64) {
@@ -459,12 +597,16 @@ fn moments<T: Scalar>(values: &[T]) -> (f64, f64) {
         return (low, 0.0);
     }
     let magnitude = low.abs().max(high.abs());
+    // Sums folded from -0.0 in the order of the values, spelled out (rather than
+    // `Iterator::sum`) because `Scaler::fit_source` must reproduce them bit for bit.
     let n = values.len() as f64;
-    let mean = values.iter().map(|v| v.as_f64() / magnitude).sum::<f64>() / n;
+    let mean = values
+        .iter()
+        .fold(-0.0, |sum, v| sum + v.as_f64() / magnitude)
+        / n;
     let variance = values
         .iter()
-        .map(|v| (v.as_f64() / magnitude - mean).powi(2))
-        .sum::<f64>()
+        .fold(-0.0, |sum, v| sum + (v.as_f64() / magnitude - mean).powi(2))
         / n;
     (mean * magnitude, variance.sqrt() * magnitude)
 }

@@ -4,6 +4,7 @@ use super::checkpoint::{Extra, Recorded, RunState, checkpoint_file};
 use super::parameters::{List, ParametersRecord};
 use super::write_atomically;
 use crate::run::{Checkpointing, TrainingRun};
+use crate::source::InMemory;
 use crate::{
     Autoencoder, Classifier, Corruption, Decoder, Encoder, Error, History, Loss, Observer,
     Optimizer, Regularizer, Result, SupervisedReport, Vae, VaeReport,
@@ -91,7 +92,7 @@ where
         } = run;
         let (training, validating) = data.insert(fingerprints);
         self.run_epochs(
-            x,
+            &mut InMemory::new(x),
             validation,
             config,
             optimizer,
@@ -272,7 +273,7 @@ where
         } = run;
         let (training, validating) = data.insert(fingerprints);
         self.run_epochs(
-            x,
+            &mut InMemory::new(x),
             validation,
             config,
             optimizer,

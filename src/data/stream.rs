@@ -1,0 +1,738 @@
+//! Streaming an IDX file from disk in bounded memory: a [`BatchSource`] whose epochs read the
+//! file again instead of holding it.
+
+use super::FittedScaler;
+use crate::source::BatchSource;
+use crate::{Error, Result, Scalar};
+use flate2::read::MultiGzDecoder;
+use nalgebra::DMatrix;
+use rand::rngs::ChaCha8Rng;
+use rand::seq::SliceRandom;
+use rand::{Rng, RngExt, SeedableRng};
+use std::fs::File;
+use std::io::{BufReader, ErrorKind, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// The order in which a [`Stream`] hands out an epoch's samples when training shuffles.
+/// Without shuffling every order reads the file from start to end.
+///
+/// | order | what a seed gives | memory beyond one batch | files |
+/// | --- | --- | --- | --- |
+/// | `InMemory` | exactly [`InMemory`](crate::source::InMemory)'s order | 8 bytes per sample | uncompressed |
+/// | `Blocks` | blocks in a random order, samples through a shuffle buffer | `buffer` samples, 8 bytes per block | uncompressed |
+/// | `Buffer` | the file's order through a shuffle buffer | `buffer` samples | any, also gzip |
+///
+/// In detail, for an epoch with shuffling:
+/// - `InMemory`: the permutation of `0..n` that [`SliceRandom::shuffle`] draws from the run's
+///   generator, exactly as the in-memory source draws it, each sample read where it lies in
+///   the file. Training on it gives the same bits as training on the whole file in memory.
+/// - `Blocks { block, buffer }`: one `u64` is drawn from the run's generator and seeds a
+///   [`ChaCha8Rng`] for the epoch. The file's samples are cut into blocks of `block`
+///   consecutive samples (the last may be shorter); the epoch's generator shuffles the blocks
+///   ([`SliceRandom::shuffle`]), which are read in that order, each from start to end. Their
+///   samples pass through a buffer of `buffer` samples: the buffer is filled with the first
+///   `buffer` samples; then each sample handed out is taken from slot `j`, drawn uniformly by
+///   the epoch's generator (`random_range(0..len)`), and the slot is refilled with the next
+///   sample read, or, once all are read, given the buffer's last sample (the buffer shrinks).
+///   A sample can move at most `buffer` places forward of where its block put it.
+/// - `Buffer { buffer }`: `Blocks` with a single block: the file's order through the buffer.
+///   The only shuffled order for a gzip-compressed file, which cannot be read out of order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamOrder {
+    /// The in-memory source's order, sample by sample.
+    InMemory,
+    /// Blocks of `block` samples in a random order, through a shuffle buffer of `buffer`
+    /// samples.
+    Blocks {
+        /// Consecutive samples read together.
+        block: usize,
+        /// Samples in the shuffle buffer.
+        buffer: usize,
+    },
+    /// The file's order through a shuffle buffer of `buffer` samples.
+    Buffer {
+        /// Samples in the shuffle buffer.
+        buffer: usize,
+    },
+}
+
+impl Default for StreamOrder {
+    /// Blocks of 1,024 samples through a buffer of 8,192 (25 MB of 784-pixel `f32` images).
+    fn default() -> Self {
+        StreamOrder::Blocks {
+            block: 1024,
+            buffer: 8192,
+        }
+    }
+}
+
+/// An element type of an IDX file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Element {
+    U8,
+    I8,
+    I16,
+    I32,
+    F32,
+    F64,
+}
+
+impl Element {
+    fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            0x08 => Element::U8,
+            0x09 => Element::I8,
+            0x0B => Element::I16,
+            0x0C => Element::I32,
+            0x0D => Element::F32,
+            0x0E => Element::F64,
+            _ => return None,
+        })
+    }
+
+    fn size(self) -> usize {
+        match self {
+            Element::U8 | Element::I8 => 1,
+            Element::I16 => 2,
+            Element::I32 | Element::F32 => 4,
+            Element::F64 => 8,
+        }
+    }
+
+    fn decode(self, b: &[u8]) -> f64 {
+        match self {
+            Element::U8 => f64::from(b[0]),
+            Element::I8 => f64::from(b[0] as i8),
+            Element::I16 => f64::from(i16::from_be_bytes([b[0], b[1]])),
+            Element::I32 => f64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+            Element::F32 => f64::from(f32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+            Element::F64 => f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+        }
+    }
+}
+
+/// Where the bytes of the file come from.
+enum Input {
+    /// An uncompressed file, read where the samples lie.
+    Plain(File),
+    /// A gzip stream, read from the start, with the samples read so far.
+    Gzip(Box<MultiGzDecoder<BufReader<File>>>, usize),
+}
+
+/// What an epoch hands out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plan {
+    /// The samples in file order, from `position`.
+    Sequential,
+    /// The samples `permutation[position..]`, each read where it lies.
+    Permutation,
+    /// The blocks `blocks[block..]`, from sample `within` of the first, through the buffer.
+    Buffered,
+}
+
+/// Samples read from disk at a time when reading consecutive samples.
+const CHUNK_SAMPLES: usize = 256;
+
+/// The samples of an IDX file (MNIST's format), gzip-compressed or not, streamed from disk in
+/// bounded memory: a [`BatchSource`] for [`Autoencoder::fit_source`](crate::Autoencoder::fit_source)
+/// and every other trainer's `fit_source`.
+///
+/// The file's header is read and checked when the stream is opened (an uncompressed file's
+/// length must be what its dimensions declare); the samples are read, converted and checked
+/// as the epochs reach them, with the errors [`read_idx_table`](super::read_idx_table) gives
+/// for the same file (a non-finite value, a truncated file, trailing bytes), naming the file
+/// and the byte offset. Values are converted exactly as the in-memory readers and
+/// [`FittedScaler::transform`] convert them, so a stream in the
+/// [`StreamOrder::InMemory`] order trains to the same bits as the file read into memory.
+///
+/// Memory: one batch, a chunk of 256 samples, and what the order needs (see
+/// [`StreamOrder`]); labels, when given, are held in memory (one `usize` per sample).
+///
+/// ```
+/// use autoencoders::data::{Scaler, Stream, StreamOrder};
+/// use autoencoders::source::BatchSource;
+/// use autoencoders::{DenseBuilder, Sgd, TrainingConfig};
+/// use autoencoders::rand::{SeedableRng, rngs::ChaCha8Rng};
+///
+/// // Gzip-compressed, so read from its start each epoch, shuffled through a buffer.
+/// let file = "data/mnist/train-images-idx3-ubyte.gz";
+/// let mut stream = Stream::<f32>::idx(file, StreamOrder::Buffer { buffer: 2048 })?;
+/// let scaler = Scaler::MinMax.fit_source(&mut stream)?; // one pass over the file
+/// let mut stream = stream.with_scaler(scaler)?;
+///
+/// let mut rng = ChaCha8Rng::seed_from_u64(7);
+/// let mut model = DenseBuilder::new(stream.features(), 32).build::<f32, _>(&mut rng)?;
+/// let config = TrainingConfig::default().with_max_updates(20);
+/// let history = model.fit_source(&mut stream, None, &config, &mut Sgd::new(0.1)?, &mut rng, &mut ())?;
+/// assert!(history.epochs[0].objective.is_finite());
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+pub struct Stream<T: Scalar> {
+    path: PathBuf,
+    file: String,
+    element: Element,
+    header: u64,
+    samples: usize,
+    features: usize,
+    labels: Option<Vec<usize>>,
+    order: StreamOrder,
+    scaler: Option<FittedScaler>,
+    input: Input,
+    plan: Plan,
+    /// Samples handed out in this epoch (`Sequential`, `Permutation`).
+    position: usize,
+    /// The epoch's order of the samples (`Permutation`).
+    permutation: Vec<usize>,
+    /// The epoch's order of the blocks, the block being read as a position in it, and the next
+    /// sample in that block (`Buffered`).
+    blocks: Vec<usize>,
+    block: usize,
+    within: usize,
+    /// Samples in the shuffle buffer, and the epoch's generator that draws from it.
+    buffer_len: usize,
+    epoch_rng: ChaCha8Rng,
+    /// Bytes of up to `CHUNK_SAMPLES` samples.
+    bytes: Vec<u8>,
+    /// Converted samples read ahead from the current block, row-major, and the next of them.
+    chunk: Vec<T>,
+    chunk_next: usize,
+    chunk_labels: Vec<usize>,
+    /// The shuffle buffer, row-major, and its samples' labels.
+    buffer: Vec<T>,
+    buffer_labels: Vec<usize>,
+}
+
+impl<T: Scalar> Stream<T> {
+    /// Opens the IDX file at `path` to stream its samples (the first dimension; the others
+    /// flattened into features) in `order`.
+    ///
+    /// # Errors
+    /// [`Error::Io`], [`Error::NotARegularFile`]; [`Error::MalformedFile`] for a header that is
+    /// not IDX, dimensions whose product overflows, or an uncompressed file of another length
+    /// than its dimensions declare; [`Error::EmptyData`] or [`Error::NoFeatures`] for a file
+    /// without samples or features; [`Error::InvalidHyperParameter`] for a block or buffer of
+    /// 0 samples; [`Error::UnseekableStream`] for an order that reads out of file order on a
+    /// gzip-compressed file.
+    pub fn idx(path: impl AsRef<Path>, order: StreamOrder) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = path.display().to_string();
+        let (mut input, gzip) = open(&path, &file)?;
+        let malformed = |offset: u64, problem: &'static str| Error::MalformedFile {
+            file: file.clone(),
+            offset,
+            problem,
+        };
+        let mut magic = [0u8; 4];
+        read_fully(
+            &mut input,
+            &mut magic,
+            &file,
+            0,
+            "file ends inside the 4-byte magic number",
+        )?;
+        if magic[0] != 0 || magic[1] != 0 {
+            return Err(malformed(
+                0,
+                "wrong magic number: the first two bytes must be zero",
+            ));
+        }
+        let element = Element::from_code(magic[2])
+            .ok_or_else(|| malformed(2, "unknown element type code in the magic number"))?;
+        let ndims = usize::from(magic[3]);
+        if ndims == 0 {
+            return Err(malformed(3, "the magic number declares zero dimensions"));
+        }
+        let mut raw = vec![0u8; 4 * ndims];
+        read_fully(
+            &mut input,
+            &mut raw,
+            &file,
+            4,
+            "file ends inside the dimension sizes",
+        )?;
+        let dims: Vec<usize> = raw
+            .chunks_exact(4)
+            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+            .collect();
+        let overflow = || malformed(4, "the product of the dimensions overflows");
+        let samples = dims[0];
+        let features = dims[1..]
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(overflow)?;
+        let sample_bytes = features.checked_mul(element.size()).ok_or_else(overflow)?;
+        let header = (4 + 4 * ndims) as u64;
+        let expected = (samples as u64)
+            .checked_mul(sample_bytes as u64)
+            .and_then(|b| b.checked_add(header))
+            .ok_or_else(overflow)?;
+        if !gzip {
+            let length = std::fs::metadata(&path)
+                .map_err(|e| Error::io(&file, e))?
+                .len();
+            if length < expected {
+                return Err(malformed(
+                    length,
+                    "file ends before the element count its dimensions declare",
+                ));
+            }
+            if length > expected {
+                return Err(malformed(
+                    expected,
+                    "trailing bytes after the elements its dimensions declare",
+                ));
+            }
+        }
+        if samples == 0 {
+            return Err(Error::EmptyData {
+                what: "the streamed file",
+            });
+        }
+        if features == 0 {
+            return Err(Error::NoFeatures {
+                what: "the streamed file",
+            });
+        }
+        match order {
+            StreamOrder::InMemory => {}
+            StreamOrder::Blocks { block, buffer } => {
+                check_count("block", block)?;
+                check_count("buffer", buffer)?;
+            }
+            StreamOrder::Buffer { buffer } => check_count("buffer", buffer)?,
+        }
+        if gzip && !matches!(order, StreamOrder::Buffer { .. }) {
+            return Err(Error::UnseekableStream {
+                file,
+                order: match order {
+                    StreamOrder::InMemory => "InMemory",
+                    _ => "Blocks",
+                },
+            });
+        }
+        Ok(Self {
+            path,
+            file,
+            element,
+            header,
+            samples,
+            features,
+            labels: None,
+            order,
+            scaler: None,
+            input,
+            plan: Plan::Sequential,
+            position: samples,
+            permutation: Vec::new(),
+            blocks: Vec::new(),
+            block: 0,
+            within: 0,
+            buffer_len: 0,
+            epoch_rng: ChaCha8Rng::seed_from_u64(0),
+            bytes: Vec::new(),
+            chunk: Vec::new(),
+            chunk_next: 0,
+            chunk_labels: Vec::new(),
+            buffer: Vec::new(),
+            buffer_labels: Vec::new(),
+        })
+    }
+
+    /// The stream with the labels of the IDX file at `path` (one per sample, read into
+    /// memory), for a classifier.
+    ///
+    /// # Errors
+    /// As [`read_idx`](super::read_idx) and [`IdxArray::to_labels`](super::IdxArray::to_labels);
+    /// [`Error::SampleCountMismatch`] unless there is one label per sample.
+    pub fn with_labels(mut self, path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let labels_file = path.display().to_string();
+        let labels = super::read_idx(path)?.to_labels(&labels_file)?;
+        if labels.len() != self.samples {
+            return Err(Error::SampleCountMismatch {
+                features_file: self.file.clone(),
+                labels_file,
+                samples: self.samples,
+                labels: labels.len(),
+            });
+        }
+        self.labels = Some(labels);
+        Ok(self)
+    }
+
+    /// The stream with every value scaled by `scaler` (fitted, for instance, by
+    /// [`Scaler::fit_source`](super::Scaler::fit_source) on this stream), as
+    /// [`FittedScaler::transform`] scales a matrix.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] unless `scaler` scales as many features as the file has.
+    pub fn with_scaler(mut self, scaler: FittedScaler) -> Result<Self> {
+        if scaler.input_dim() != self.features {
+            return Err(Error::DimensionMismatch {
+                what: "features of the scaler for the streamed file",
+                expected: self.features,
+                found: scaler.input_dim(),
+            });
+        }
+        self.scaler = Some(scaler);
+        Ok(self)
+    }
+
+    /// The order of the epochs with shuffling.
+    pub fn order(&self) -> StreamOrder {
+        self.order
+    }
+
+    /// The file's name, as errors give it.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    fn sample_bytes(&self) -> usize {
+        self.features * self.element.size()
+    }
+
+    /// Reads samples `first..first + count` (consecutive) into `self.chunk` (row-major,
+    /// converted and scaled), replacing it, with their labels into `self.chunk_labels`.
+    fn read_run(&mut self, first: usize, count: usize) -> Result<()> {
+        let size = self.sample_bytes();
+        let offset = self.header + first as u64 * size as u64;
+        self.bytes.resize(count * size, 0);
+        match &mut self.input {
+            Input::Plain(file) => {
+                file.seek(SeekFrom::Start(offset))
+                    .map_err(|e| Error::io(&self.file, e))?;
+                read_fully(
+                    file,
+                    &mut self.bytes,
+                    &self.file,
+                    offset,
+                    "file ends before the element count its dimensions declare",
+                )?;
+            }
+            Input::Gzip(decoder, position) => {
+                if *position != first {
+                    // Only ever asked to go back to the start, at a new epoch.
+                    let (reopened, _) = open(&self.path, &self.file)?;
+                    self.input = reopened;
+                    let mut skip = vec![0u8; self.header as usize];
+                    read_fully(
+                        &mut self.input,
+                        &mut skip,
+                        &self.file,
+                        0,
+                        "file ends inside the header",
+                    )?;
+                    return self.read_run(first, count);
+                }
+                read_fully(
+                    decoder.as_mut(),
+                    &mut self.bytes,
+                    &self.file,
+                    offset,
+                    "file ends before the element count its dimensions declare",
+                )?;
+                *position += count;
+                if *position == self.samples {
+                    let mut extra = [0u8; 1];
+                    if read_some(decoder.as_mut(), &mut extra, &self.file)? > 0 {
+                        return Err(Error::MalformedFile {
+                            file: self.file.clone(),
+                            offset: offset + self.bytes.len() as u64,
+                            problem: "trailing bytes after the elements its dimensions declare",
+                        });
+                    }
+                }
+            }
+        }
+        self.chunk.clear();
+        let element = self.element;
+        for (s, sample) in self.bytes.chunks_exact(size).enumerate() {
+            for (j, b) in sample.chunks_exact(element.size()).enumerate() {
+                let raw = element.decode(b);
+                let value = T::cast(raw);
+                if !value.is_finite() {
+                    return Err(Error::MalformedFile {
+                        file: self.file.clone(),
+                        offset: offset + (s * size + j * element.size()) as u64,
+                        problem: "a sample value is NaN or infinite (or beyond the range of the scalar type)",
+                    });
+                }
+                let value = match &self.scaler {
+                    None => value,
+                    Some(scaler) => {
+                        let scaled = T::cast(scaler.scale_value(j, value.as_f64()));
+                        if !scaled.is_finite() {
+                            return Err(Error::NonFiniteData {
+                                what: "scaled data",
+                                row: first + s,
+                                column: j,
+                            });
+                        }
+                        scaled
+                    }
+                };
+                self.chunk.push(value);
+            }
+        }
+        self.chunk_labels.clear();
+        if let Some(labels) = &self.labels {
+            self.chunk_labels
+                .extend_from_slice(&labels[first..first + count]);
+        }
+        self.chunk_next = 0;
+        Ok(())
+    }
+
+    /// Samples per block of the `Buffered` plan.
+    fn block_size(&self) -> usize {
+        match self.order {
+            StreamOrder::Blocks { block, .. } => block,
+            _ => self.samples,
+        }
+    }
+
+    /// Reads the next sample of the block order into slot `slot` of the buffer, with its
+    /// label; whether there was one.
+    fn next_of_blocks(&mut self, slot: usize) -> Result<bool> {
+        let d = self.features;
+        if self.chunk_next * d >= self.chunk.len() {
+            let size = self.block_size();
+            let (first, end) = loop {
+                let Some(&b) = self.blocks.get(self.block) else {
+                    return Ok(false);
+                };
+                let start = b * size;
+                let end = start.saturating_add(size).min(self.samples);
+                if start + self.within < end {
+                    break (start + self.within, end);
+                }
+                self.block += 1;
+                self.within = 0;
+            };
+            let count = CHUNK_SAMPLES.min(end - first);
+            self.within += count;
+            self.read_run(first, count)?;
+        }
+        let at = self.chunk_next;
+        self.buffer[slot * d..(slot + 1) * d].copy_from_slice(&self.chunk[at * d..(at + 1) * d]);
+        if let Some(&label) = self.chunk_labels.get(at) {
+            self.buffer_labels[slot] = label;
+        }
+        self.chunk_next += 1;
+        Ok(true)
+    }
+}
+
+impl<T: Scalar> BatchSource<T> for Stream<T> {
+    fn samples(&self) -> usize {
+        self.samples
+    }
+
+    fn features(&self) -> usize {
+        self.features
+    }
+
+    fn labelled(&self) -> bool {
+        self.labels.is_some()
+    }
+
+    fn start_epoch(&mut self, shuffle: bool, rng: &mut dyn Rng) -> Result<()> {
+        self.chunk.clear();
+        self.chunk_next = 0;
+        self.position = 0;
+        let buffer = match (shuffle, self.order) {
+            (false, _) => {
+                self.plan = Plan::Sequential;
+                return Ok(());
+            }
+            (true, StreamOrder::InMemory) => {
+                self.permutation.clear();
+                self.permutation.extend(0..self.samples);
+                self.permutation.shuffle(rng);
+                self.plan = Plan::Permutation;
+                return Ok(());
+            }
+            (true, StreamOrder::Blocks { buffer, .. } | StreamOrder::Buffer { buffer }) => buffer,
+        };
+        self.plan = Plan::Buffered;
+        self.epoch_rng = ChaCha8Rng::seed_from_u64(rng.next_u64());
+        self.blocks.clear();
+        self.blocks
+            .extend(0..self.samples.div_ceil(self.block_size()));
+        self.blocks.shuffle(&mut self.epoch_rng);
+        (self.block, self.within) = (0, 0);
+        let capacity = buffer.min(self.samples);
+        self.buffer.resize(capacity * self.features, T::zero());
+        self.buffer_labels.resize(capacity, 0);
+        self.buffer_len = 0;
+        while self.buffer_len < capacity && self.next_of_blocks(self.buffer_len)? {
+            self.buffer_len += 1;
+        }
+        Ok(())
+    }
+
+    fn next_batch(
+        &mut self,
+        max: usize,
+        batch: &mut DMatrix<T>,
+        labels: &mut Vec<usize>,
+    ) -> Result<usize> {
+        let d = self.features;
+        labels.clear();
+        match self.plan {
+            Plan::Sequential => {
+                let first = self.position;
+                let k = max.min(self.samples - first);
+                self.position += k;
+                resize(batch, k, d);
+                let mut done = 0;
+                while done < k {
+                    let count = CHUNK_SAMPLES.min(k - done);
+                    self.read_run(first + done, count)?;
+                    for s in 0..count {
+                        for j in 0..d {
+                            batch[(done + s, j)] = self.chunk[s * d + j];
+                        }
+                    }
+                    labels.extend_from_slice(&self.chunk_labels);
+                    done += count;
+                }
+                Ok(k)
+            }
+            Plan::Permutation => {
+                let k = max.min(self.samples - self.position);
+                resize(batch, k, d);
+                for i in 0..k {
+                    let r = self.permutation[self.position + i];
+                    self.read_run(r, 1)?;
+                    for j in 0..d {
+                        batch[(i, j)] = self.chunk[j];
+                    }
+                    labels.extend_from_slice(&self.chunk_labels);
+                }
+                self.position += k;
+                Ok(k)
+            }
+            Plan::Buffered => {
+                let k = max.min(self.buffer_len);
+                resize(batch, k, d);
+                let labelled = self.labels.is_some();
+                for i in 0..k {
+                    let j = self.epoch_rng.random_range(0..self.buffer_len);
+                    for c in 0..d {
+                        batch[(i, c)] = self.buffer[j * d + c];
+                    }
+                    if labelled {
+                        labels.push(self.buffer_labels[j]);
+                    }
+                    if !self.next_of_blocks(j)? {
+                        self.buffer_len -= 1;
+                        let last = self.buffer_len;
+                        if j != last {
+                            self.buffer.copy_within(last * d..(last + 1) * d, j * d);
+                            self.buffer_labels[j] = self.buffer_labels[last];
+                        }
+                    }
+                }
+                Ok(k)
+            }
+        }
+    }
+}
+
+fn resize<T: Scalar>(m: &mut DMatrix<T>, rows: usize, cols: usize) {
+    if m.shape() != (rows, cols) {
+        *m = DMatrix::zeros(rows, cols);
+    }
+}
+
+fn check_count(name: &'static str, value: usize) -> Result<()> {
+    crate::validate::check_param(name, value as f64, value >= 1, "at least 1 sample")
+}
+
+/// Opens a regular file, gzip-decoding it when it starts with the gzip magic number.
+fn open(path: &Path, file: &str) -> Result<(Input, bool)> {
+    let metadata = std::fs::metadata(path).map_err(|e| Error::io(file, e))?;
+    if !metadata.is_file() {
+        return Err(Error::NotARegularFile {
+            file: file.to_owned(),
+        });
+    }
+    let mut handle = File::open(path).map_err(|e| Error::io(file, e))?;
+    let mut magic = [0u8; 2];
+    let got = read_some(&mut handle, &mut magic, file)?;
+    let got = if got == 1 {
+        got + read_some(&mut handle, &mut magic[1..], file)?
+    } else {
+        got
+    };
+    handle
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io(file, e))?;
+    if got == 2 && magic == [0x1f, 0x8b] {
+        let decoder = MultiGzDecoder::new(BufReader::with_capacity(1 << 16, handle));
+        Ok((Input::Gzip(Box::new(decoder), 0), true))
+    } else {
+        Ok((Input::Plain(handle), false))
+    }
+}
+
+impl Read for Input {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Input::Plain(file) => file.read(buf),
+            Input::Gzip(decoder, _) => decoder.read(buf),
+        }
+    }
+}
+
+/// Reads what `buf` can hold, once (retrying interruptions).
+fn read_some(input: &mut (impl Read + ?Sized), buf: &mut [u8], file: &str) -> Result<usize> {
+    loop {
+        match input.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(gzip_or_io(e, file)),
+        }
+    }
+}
+
+/// Fills `buf`; a file that ends first is malformed at `offset` plus what was read.
+fn read_fully(
+    input: &mut (impl Read + ?Sized),
+    buf: &mut [u8],
+    file: &str,
+    offset: u64,
+    problem: &'static str,
+) -> Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        match read_some(input, &mut buf[done..], file)? {
+            0 => {
+                return Err(Error::MalformedFile {
+                    file: file.to_owned(),
+                    offset: offset + done as u64,
+                    problem,
+                });
+            }
+            n => done += n,
+        }
+    }
+    Ok(())
+}
+
+/// A read error: a broken gzip stream is a malformed file, anything else an I/O error.
+fn gzip_or_io(error: std::io::Error, file: &str) -> Error {
+    match error.kind() {
+        ErrorKind::InvalidInput | ErrorKind::InvalidData | ErrorKind::UnexpectedEof => {
+            Error::MalformedFile {
+                file: file.to_owned(),
+                offset: 0,
+                problem: "a truncated or corrupt gzip stream",
+            }
+        }
+        _ => Error::io(file, error),
+    }
+}
