@@ -761,7 +761,7 @@ fn a_stream_allocates_what_its_order_needs_not_what_the_file_holds() {
         .with_epochs(1)
         .with_batch_size(128);
     // What the run needs whatever the file's size: the shuffle buffer (3.2 MB of f32), a chunk
-    // of 256 samples (0.8 MB) and its bytes, a few batch-sized buffers of the model (0.4 MB
+    // of 64 samples (0.2 MB) and its bytes, a few batch-sized buffers of the model (0.4 MB
     // each), the permutation of the in-memory order (0.16 MB). The data in memory would be
     // 62.7 MB, twice that with the in-memory source's copy.
     for (order, bound) in [
@@ -791,4 +791,98 @@ fn a_stream_allocates_what_its_order_needs_not_what_the_file_holds() {
         eprintln!("{order:?}: {peak} bytes at the peak");
         assert!(peak < bound, "{order:?}: {peak} bytes at the peak");
     }
+}
+
+/// CSV text of `n` rows `i/8, 2i, -3i, i % 10` (the last a label) under a header whose first
+/// name is quoted and holds a newline and a comma.
+fn numbered_csv(n: usize) -> String {
+    let mut text = String::from("\"first,\nname\",b,c,class\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "{},{},{},{}\n",
+            i as f64 / 8.0,
+            2 * i,
+            -3 * (i as i64),
+            i % 10
+        ));
+        if i % 1000 == 999 {
+            text.push('\n'); // blank lines are skipped
+        }
+    }
+    text
+}
+
+#[test]
+fn a_streamed_csv_file_holds_what_read_csv_reads_with_the_same_errors() {
+    use autoencoders::data::{CsvOptions, LabelColumn, read_csv};
+    let folder = Folder::new("csv");
+    let options = CsvOptions::default().with_label_column(LabelColumn::Last);
+    // 60,000 rows, 1.6 MB of text: more than one chunk of a megabyte.
+    let text = numbered_csv(60_000);
+    assert!(text.len() > 1 << 20);
+    let path = folder.join("numbered.csv");
+    std::fs::write(&path, &text).unwrap();
+    let gz = folder.join("numbered.csv.gz");
+    std::fs::write(&gz, gzip(text.as_bytes())).unwrap();
+    let table = read_csv::<f64>(&path, &options).unwrap();
+    for file in [&path, &gz] {
+        let mut stream =
+            Stream::<f64>::csv(file, &options, StreamOrder::Buffer { buffer: 500 }).unwrap();
+        assert_eq!((stream.samples(), stream.features()), (60_000, 3));
+        assert!(stream.labelled());
+        for _ in 0..2 {
+            stream.start_epoch(false, &mut rng(0)).unwrap();
+            let (mut batch, mut labels) = (DMatrix::zeros(0, 0), Vec::new());
+            let (mut rows, mut all_labels) = (Vec::new(), Vec::new());
+            while stream.next_batch(999, &mut batch, &mut labels).unwrap() > 0 {
+                rows.push(batch.clone());
+                all_labels.extend_from_slice(&labels);
+            }
+            let refs: Vec<_> = rows.iter().map(|m| m.rows(0, m.nrows())).collect();
+            assert_eq!(
+                DMatrix::from_rows(&refs.iter().flat_map(|m| m.row_iter()).collect::<Vec<_>>()),
+                table.features
+            );
+            assert_eq!(Some(all_labels), table.labels);
+        }
+        let order = epoch_order(&mut stream, true, 5, 64);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        let expected: Vec<u64> = (0..60_000u64)
+            .map(|i| (i as f64 / 8.0) as u64)
+            .collect::<Vec<_>>();
+        let mut expected_sorted = expected.clone();
+        expected_sorted.sort_unstable();
+        assert_eq!(sorted, expected_sorted);
+        assert_ne!(order, expected);
+    }
+    assert!(matches!(
+        Stream::<f64>::csv(&path, &options, StreamOrder::InMemory),
+        Err(Error::UnseekableStream { .. })
+    ));
+
+    // Errors deep in the file, past the first chunk, name the line read_csv names.
+    let bad_field = text.replacen("90000,-135000", "90000,x", 1);
+    let ragged = text.replacen("90000,-135000", "90000", 1);
+    for (name, broken) in [("field", bad_field), ("ragged", ragged)] {
+        let p = folder.join(name);
+        std::fs::write(&p, &broken).unwrap();
+        let whole = read_csv::<f64>(&p, &options).unwrap_err().to_string();
+        let streamed = Stream::<f64>::csv(&p, &options, StreamOrder::Buffer { buffer: 8 })
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(whole.contains("line 450"), "{whole}"); // past the first megabyte
+        assert_eq!(streamed, whole);
+    }
+    let p = folder.join("header-only");
+    std::fs::write(&p, "a,b\n\n").unwrap();
+    assert!(matches!(
+        Stream::<f64>::csv(
+            &p,
+            &CsvOptions::default(),
+            StreamOrder::Buffer { buffer: 8 }
+        ),
+        Err(Error::NoDataRows { .. })
+    ));
 }

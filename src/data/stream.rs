@@ -1,7 +1,7 @@
 //! Streaming an IDX file from disk in bounded memory: a [`BatchSource`] whose epochs read the
 //! file again instead of holding it.
 
-use super::FittedScaler;
+use super::{CsvOptions, FittedScaler, HeaderMode, LabelColumn};
 use crate::source::BatchSource;
 use crate::{Error, Result, Scalar};
 use flate2::read::MultiGzDecoder;
@@ -132,7 +132,7 @@ enum Plan {
 }
 
 /// Samples read from disk at a time when reading consecutive samples.
-const CHUNK_SAMPLES: usize = 256;
+const CHUNK_SAMPLES: usize = 64;
 
 /// The samples of an IDX file (MNIST's format), gzip-compressed or not, streamed from disk in
 /// bounded memory: a [`BatchSource`] for [`Autoencoder::fit_source`](crate::Autoencoder::fit_source)
@@ -146,7 +146,7 @@ const CHUNK_SAMPLES: usize = 256;
 /// [`FittedScaler::transform`] convert them, so a stream in the
 /// [`StreamOrder::InMemory`] order trains to the same bits as the file read into memory.
 ///
-/// Memory: one batch, a chunk of 256 samples, and what the order needs (see
+/// Memory: one batch, a chunk of 64 samples, and what the order needs (see
 /// [`StreamOrder`]); labels, when given, are held in memory (one `usize` per sample).
 ///
 /// ```
@@ -192,8 +192,12 @@ pub struct Stream<T: Scalar> {
     /// Samples in the shuffle buffer, and the epoch's generator that draws from it.
     buffer_len: usize,
     epoch_rng: ChaCha8Rng,
+    /// The state of a CSV file's reading (`None` for IDX).
+    csv: Option<Box<CsvState>>,
     /// Bytes of up to `CHUNK_SAMPLES` samples.
     bytes: Vec<u8>,
+    /// Their values as read, before conversion.
+    raw: Vec<f64>,
     /// Converted samples read ahead from the current block, row-major, and the next of them.
     chunk: Vec<T>,
     chunk_next: usize,
@@ -330,7 +334,80 @@ impl<T: Scalar> Stream<T> {
             within: 0,
             buffer_len: 0,
             epoch_rng: ChaCha8Rng::seed_from_u64(0),
+            csv: None,
             bytes: Vec::new(),
+            raw: Vec::new(),
+            chunk: Vec::new(),
+            chunk_next: 0,
+            chunk_labels: Vec::new(),
+            buffer: Vec::new(),
+            buffer_labels: Vec::new(),
+        })
+    }
+
+    /// Opens the CSV file at `path` (gzip-compressed or not) to stream its rows, read as
+    /// [`read_csv`](super::read_csv) reads them with `options` (header, label column,
+    /// delimiter). The whole file is read once here, to count and check its rows; each epoch
+    /// then reads it again from the start, a megabyte of text at a time, so it streams in
+    /// file order or through a shuffle buffer ([`StreamOrder::Buffer`]): the rows of a text
+    /// file have no fixed size to seek to.
+    ///
+    /// # Errors
+    /// Those of [`read_csv`](super::read_csv) for the same file (with the line numbers of the
+    /// whole file); [`Error::MalformedFile`] for a row longer than 64 MiB;
+    /// [`Error::UnseekableStream`] for the orders `InMemory` and `Blocks`.
+    pub fn csv(path: impl AsRef<Path>, options: &CsvOptions, order: StreamOrder) -> Result<Self> {
+        options.validate()?;
+        let path = path.as_ref().to_path_buf();
+        let file = path.display().to_string();
+        if let StreamOrder::Buffer { buffer } = order {
+            check_count("buffer", buffer)?;
+        } else {
+            return Err(Error::UnseekableStream {
+                file,
+                order: match order {
+                    StreamOrder::InMemory => "InMemory",
+                    _ => "Blocks",
+                },
+            });
+        }
+        let (mut input, _) = open(&path, &file)?;
+        let mut csv = Box::new(CsvState::new(*options));
+        let mut samples = 0usize;
+        while csv.refill::<T>(&mut input, &file)? {
+            samples += csv.available();
+            csv.rows.clear();
+            csv.labels.clear();
+            csv.next = 0;
+        }
+        if samples == 0 {
+            return Err(Error::NoDataRows { file });
+        }
+        let features = csv.width;
+        csv.reset();
+        let (input, _) = open(&path, &file)?;
+        Ok(Self {
+            path,
+            file,
+            element: Element::F64,
+            header: 0,
+            samples,
+            features,
+            labels: None,
+            order,
+            scaler: None,
+            input,
+            plan: Plan::Sequential,
+            position: samples,
+            permutation: Vec::new(),
+            blocks: Vec::new(),
+            block: 0,
+            within: 0,
+            buffer_len: 0,
+            epoch_rng: ChaCha8Rng::seed_from_u64(0),
+            csv: Some(csv),
+            bytes: Vec::new(),
+            raw: Vec::new(),
             chunk: Vec::new(),
             chunk_next: 0,
             chunk_labels: Vec::new(),
@@ -396,6 +473,44 @@ impl<T: Scalar> Stream<T> {
     /// Reads samples `first..first + count` (consecutive) into `self.chunk` (row-major,
     /// converted and scaled), replacing it, with their labels into `self.chunk_labels`.
     fn read_run(&mut self, first: usize, count: usize) -> Result<()> {
+        self.raw.clear();
+        self.chunk_labels.clear();
+        if self.csv.is_some() {
+            self.read_csv_run(first, count)?;
+        } else {
+            self.read_idx_run(first, count)?;
+            if let Some(labels) = &self.labels {
+                self.chunk_labels
+                    .extend_from_slice(&labels[first..first + count]);
+            }
+        }
+        self.chunk.clear();
+        let d = self.features;
+        for (i, &raw) in self.raw.iter().enumerate() {
+            // As the in-memory readers convert (to `T`), then as `transform` scales (in f64).
+            let value = T::cast(raw);
+            let value = match &self.scaler {
+                None => value,
+                Some(scaler) => {
+                    let scaled = T::cast(scaler.scale_value(i % d, value.as_f64()));
+                    if !scaled.is_finite() {
+                        return Err(Error::NonFiniteData {
+                            what: "scaled data",
+                            row: first + i / d,
+                            column: i % d,
+                        });
+                    }
+                    scaled
+                }
+            };
+            self.chunk.push(value);
+        }
+        self.chunk_next = 0;
+        Ok(())
+    }
+
+    /// The values of IDX samples `first..first + count` into `self.raw`.
+    fn read_idx_run(&mut self, first: usize, count: usize) -> Result<()> {
         let size = self.sample_bytes();
         let offset = self.header + first as u64 * size as u64;
         self.bytes.resize(count * size, 0);
@@ -424,7 +539,7 @@ impl<T: Scalar> Stream<T> {
                         0,
                         "file ends inside the header",
                     )?;
-                    return self.read_run(first, count);
+                    return self.read_idx_run(first, count);
                 }
                 read_fully(
                     decoder.as_mut(),
@@ -446,42 +561,51 @@ impl<T: Scalar> Stream<T> {
                 }
             }
         }
-        self.chunk.clear();
         let element = self.element;
-        for (s, sample) in self.bytes.chunks_exact(size).enumerate() {
-            for (j, b) in sample.chunks_exact(element.size()).enumerate() {
-                let raw = element.decode(b);
-                let value = T::cast(raw);
-                if !value.is_finite() {
-                    return Err(Error::MalformedFile {
-                        file: self.file.clone(),
-                        offset: offset + (s * size + j * element.size()) as u64,
-                        problem: "a sample value is NaN or infinite (or beyond the range of the scalar type)",
-                    });
-                }
-                let value = match &self.scaler {
-                    None => value,
-                    Some(scaler) => {
-                        let scaled = T::cast(scaler.scale_value(j, value.as_f64()));
-                        if !scaled.is_finite() {
-                            return Err(Error::NonFiniteData {
-                                what: "scaled data",
-                                row: first + s,
-                                column: j,
-                            });
-                        }
-                        scaled
-                    }
-                };
-                self.chunk.push(value);
+        for (i, b) in self.bytes.chunks_exact(element.size()).enumerate() {
+            let raw = element.decode(b);
+            if !T::cast(raw).is_finite() {
+                return Err(Error::MalformedFile {
+                    file: self.file.clone(),
+                    offset: offset + (i * element.size()) as u64,
+                    problem: "a sample value is NaN or infinite (or beyond the range of the scalar type)",
+                });
+            }
+            self.raw.push(raw);
+        }
+        Ok(())
+    }
+
+    /// The values and labels of CSV samples `first..first + count` into `self.raw` and
+    /// `self.chunk_labels`.
+    fn read_csv_run(&mut self, first: usize, count: usize) -> Result<()> {
+        let Some(csv) = self.csv.as_mut() else {
+            return Ok(());
+        };
+        if csv.position != first {
+            // Only ever asked to go back to the start, at a new epoch.
+            self.input = open(&self.path, &self.file)?.0;
+            csv.reset();
+        }
+        while csv.available() < count {
+            if !csv.refill::<T>(&mut self.input, &self.file)? {
+                return Err(Error::MalformedFile {
+                    file: self.file.clone(),
+                    offset: csv.consumed,
+                    problem: "the file ends before the rows it held when the stream was opened",
+                });
             }
         }
-        self.chunk_labels.clear();
-        if let Some(labels) = &self.labels {
+        let d = csv.width;
+        let start = csv.next;
+        self.raw
+            .extend_from_slice(&csv.rows[start * d..(start + count) * d]);
+        if csv.labelled {
             self.chunk_labels
-                .extend_from_slice(&labels[first..first + count]);
+                .extend_from_slice(&csv.labels[start..start + count]);
         }
-        self.chunk_next = 0;
+        csv.next += count;
+        csv.position += count;
         Ok(())
     }
 
@@ -535,7 +659,7 @@ impl<T: Scalar> BatchSource<T> for Stream<T> {
     }
 
     fn labelled(&self) -> bool {
-        self.labels.is_some()
+        self.labels.is_some() || self.csv.as_ref().is_some_and(|c| c.labelled)
     }
 
     fn start_epoch(&mut self, shuffle: bool, rng: &mut dyn Rng) -> Result<()> {
@@ -618,7 +742,7 @@ impl<T: Scalar> BatchSource<T> for Stream<T> {
             Plan::Buffered => {
                 let k = max.min(self.buffer_len);
                 resize(batch, k, d);
-                let labelled = self.labels.is_some();
+                let labelled = BatchSource::<T>::labelled(self);
                 for i in 0..k {
                     let j = self.epoch_rng.random_range(0..self.buffer_len);
                     for c in 0..d {
@@ -735,4 +859,206 @@ fn gzip_or_io(error: std::io::Error, file: &str) -> Error {
         }
         _ => Error::io(file, error),
     }
+}
+
+/// Text read from a CSV file at a time.
+const CSV_CHUNK_BYTES: usize = 1 << 20;
+
+/// The longest row a CSV stream reads.
+const CSV_MAX_ROW_BYTES: usize = 64 << 20;
+
+/// Where the reading of a CSV file is: text read but not parsed, rows parsed but not handed
+/// out.
+struct CsvState {
+    options: CsvOptions,
+    /// Features per row, once the first data row has been read.
+    width: usize,
+    labelled: bool,
+    /// Text read after the last complete row parsed.
+    carry: Vec<u8>,
+    /// Bytes of the (decompressed) file before `carry`, and the line where `carry` starts.
+    consumed: u64,
+    line: usize,
+    /// Whether the first row (a header, perhaps) is still ahead.
+    first: bool,
+    eof: bool,
+    /// Rows parsed, row-major, their labels, and the next to hand out.
+    rows: Vec<f64>,
+    labels: Vec<usize>,
+    next: usize,
+    /// Rows handed out since the start of the file.
+    position: usize,
+}
+
+impl CsvState {
+    fn new(options: CsvOptions) -> Self {
+        Self {
+            labelled: options.label_column() != LabelColumn::None,
+            options,
+            width: 0,
+            carry: Vec::new(),
+            consumed: 0,
+            line: 1,
+            first: true,
+            eof: false,
+            rows: Vec::new(),
+            labels: Vec::new(),
+            next: 0,
+            position: 0,
+        }
+    }
+
+    /// Back to the start of the file (which the caller reopens).
+    fn reset(&mut self) {
+        let width = self.width;
+        *self = Self::new(self.options);
+        self.width = width;
+    }
+
+    /// Rows parsed and not yet handed out.
+    fn available(&self) -> usize {
+        if self.width == 0 {
+            return 0;
+        }
+        self.rows.len() / self.width - self.next
+    }
+
+    /// Parses the next chunk of rows (at least one, unless the file is over); whether there
+    /// was one.
+    fn refill<T: Scalar>(&mut self, input: &mut Input, file: &str) -> Result<bool> {
+        // Rows handed out are dropped first.
+        if self.next > 0 {
+            self.rows.drain(..self.next * self.width);
+            self.labels.drain(..self.next.min(self.labels.len()));
+            self.next = 0;
+        }
+        loop {
+            let before = self.available();
+            // Read until a chunk's worth of text (or the end) is at hand.
+            while !self.eof && self.carry.len() < CSV_CHUNK_BYTES {
+                let have = self.carry.len();
+                self.carry.resize(have + (64 << 10), 0);
+                let got = read_some(input, &mut self.carry[have..], file)?;
+                self.carry.truncate(have + got);
+                self.eof = got == 0;
+            }
+            if self.carry.is_empty() {
+                return Ok(false);
+            }
+            let cut = if self.eof {
+                Some(self.carry.len())
+            } else {
+                last_row_end(&self.carry)
+            };
+            let Some(cut) = cut else {
+                if self.carry.len() > CSV_MAX_ROW_BYTES {
+                    return Err(Error::MalformedFile {
+                        file: file.to_owned(),
+                        offset: self.consumed,
+                        problem: "a row longer than 64 MiB",
+                    });
+                }
+                // A row longer than the chunk: read on.
+                let have = self.carry.len();
+                self.carry.resize(have + CSV_CHUNK_BYTES, 0);
+                let got = read_some(input, &mut self.carry[have..], file)?;
+                self.carry.truncate(have + got);
+                self.eof = got == 0;
+                continue;
+            };
+            self.parse::<T>(cut, file)?;
+            if self.available() > before {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Parses `carry[..cut]`, complete rows, and drops it from `carry`.
+    fn parse<T: Scalar>(&mut self, cut: usize, file: &str) -> Result<()> {
+        let text = std::str::from_utf8(&self.carry[..cut]).map_err(|e| Error::MalformedFile {
+            file: file.to_owned(),
+            offset: self.consumed + e.valid_up_to() as u64,
+            problem: "not valid UTF-8 text",
+        })?;
+        let options = if self.first {
+            self.options
+        } else {
+            self.options.with_header(HeaderMode::Absent)
+        };
+        let shift = self.line - 1;
+        match super::parse_csv::<T>(text, file, &options) {
+            Ok(table) => {
+                let (n, d) = table.features.shape();
+                if self.width == 0 {
+                    self.width = d;
+                } else if d != self.width {
+                    let label = usize::from(self.labelled);
+                    return Err(Error::RaggedRow {
+                        file: file.to_owned(),
+                        line: self.line,
+                        expected: self.width + label,
+                        found: d + label,
+                    });
+                }
+                self.rows.reserve(n * d);
+                for row in table.features.row_iter() {
+                    self.rows.extend(row.iter().map(|v| v.as_f64()));
+                }
+                if let Some(labels) = table.labels {
+                    self.labels.extend(labels);
+                }
+            }
+            // Blank lines, or the header alone.
+            Err(Error::NoDataRows { .. }) => {}
+            Err(Error::RaggedRow {
+                file,
+                line,
+                expected,
+                found,
+            }) => {
+                return Err(Error::RaggedRow {
+                    file,
+                    line: line + shift,
+                    expected,
+                    found,
+                });
+            }
+            Err(Error::InvalidField {
+                file,
+                line,
+                column,
+                found,
+                expected,
+            }) => {
+                return Err(Error::InvalidField {
+                    file,
+                    line: line + shift,
+                    column,
+                    found,
+                    expected,
+                });
+            }
+            Err(other) => return Err(other),
+        }
+        self.first = false;
+        self.line += text.bytes().filter(|&b| b == b'\n').count();
+        self.consumed += cut as u64;
+        self.carry.drain(..cut);
+        Ok(())
+    }
+}
+
+/// The end (one past the `\n`) of the last complete row of CSV text that starts at a row's
+/// start: the last newline outside quotes.
+fn last_row_end(text: &[u8]) -> Option<usize> {
+    let mut quoted = false;
+    let mut end = None;
+    for (i, &b) in text.iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => end = Some(i + 1),
+            _ => {}
+        }
+    }
+    end
 }
