@@ -17,7 +17,8 @@
 //!
 //! `--help` documents every flag. Bad flags exit with code 2, other failures with code 1.
 
-use autoencoders::data::{LabelColumn, bundled_digits};
+use autoencoders::data::{CsvOptions, LabelColumn, Stream, StreamOrder, bundled_digits};
+use autoencoders::source::BatchSource;
 use autoencoders::{DynamicAutoencoder, EpochReport, Scalar};
 use autoencoders_tools::model_flags::{Dtype, ModelFlags};
 use autoencoders_tools::{
@@ -62,6 +63,32 @@ struct Args {
     /// Image shape for pictures, written HxW (default: the IDX dimensions, or a square).
     #[arg(long, value_name = "HxW", value_parser = parse_shape)]
     image_shape: Option<(usize, usize)>,
+    /// Stream the --train-images file from disk every epoch instead of reading it into memory:
+    /// memory stays bounded whatever the file's size. The scaler's statistics are computed in
+    /// a streaming pass; the test data are read into memory.
+    #[arg(long)]
+    stream: bool,
+    /// With --stream: the order of a shuffled epoch. `in-memory` is the order of training in
+    /// memory, exactly (same results, bit for bit; uncompressed IDX only); `blocks` reads
+    /// blocks of --stream-block samples in a random order through the shuffle buffer
+    /// (uncompressed IDX only); `buffer` reads the file in order through the shuffle buffer.
+    /// Default: `blocks` for an uncompressed IDX file, `buffer` for gzip and CSV.
+    #[arg(long, value_enum, value_name = "ORDER", requires = "stream")]
+    stream_order: Option<OrderFlag>,
+    /// With --stream: samples in the shuffle buffer.
+    #[arg(long, value_name = "N", default_value_t = 8192, requires = "stream")]
+    shuffle_buffer: usize,
+    /// With --stream and the `blocks` order: consecutive samples per block.
+    #[arg(long, value_name = "N", default_value_t = 1024, requires = "stream")]
+    stream_block: usize,
+}
+
+/// The values of --stream-order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum OrderFlag {
+    InMemory,
+    Blocks,
+    Buffer,
 }
 
 fn parse_shape(s: &str) -> Result<(usize, usize), String> {
@@ -97,6 +124,10 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
         args.pictures.is_some(),
         cfg!(feature = "pictures"),
     )?;
+
+    if args.stream {
+        return run_streaming::<T>(args);
+    }
 
     // Data.
     let (train, test, file_shape, bytes) = match &args.train_images {
@@ -191,20 +222,188 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
         Some(t) => report("test", t)?,
         None => println!("test: none (give --test-images)"),
     }
-    let samples = (train.nrows() * history.epochs.len()) as f64;
+    finish(
+        args,
+        &model,
+        &history,
+        train.nrows(),
+        seconds,
+        &train,
+        test.as_ref(),
+        image_shape,
+    )
+}
+
+/// The time line, the saved model and the pictures.
+#[allow(clippy::too_many_arguments)]
+fn finish<T: Scalar>(
+    args: &Args,
+    model: &DynamicAutoencoder<T>,
+    history: &autoencoders::History,
+    samples: usize,
+    seconds: f64,
+    shown: &DMatrix<T>,
+    test: Option<&DMatrix<T>>,
+    image_shape: Option<(usize, usize)>,
+) -> Result<(), Failure> {
+    let processed = (samples * history.epochs.len()) as f64;
     println!(
         "time: epochs={} wall_seconds={seconds:.3} samples_per_sec={:.0}",
         history.epochs.len(),
-        samples / seconds.max(1e-9)
+        processed / seconds.max(1e-9)
     );
     if let Some(path) = &args.save {
         model.save(path)?;
         println!("saved: {}", path.display());
     }
     if let Some(dir) = &args.pictures {
-        write_pictures(&model, &train, test.as_ref(), &history, image_shape, dir)?;
+        write_pictures(model, shown, test, history, image_shape, dir)?;
     }
     Ok(())
+}
+
+/// Training with --stream: the training file read from disk every epoch.
+fn run_streaming<T: Scalar>(args: &Args) -> Result<(), Failure> {
+    let flags = &args.model;
+    let Some(path) = &args.train_images else {
+        return Err(Failure::Usage(
+            "--stream reads the file given with --train-images; the bundled digits are in memory already".into(),
+        ));
+    };
+    if flags.limit.is_some() {
+        return Err(Failure::Usage(
+            "--limit selects rows of data in memory; with --stream, train on a file of those rows"
+                .into(),
+        ));
+    }
+    let csv = CsvOptions::default().with_label_column(args.label_column.unwrap_or_default());
+    let order = |flag: OrderFlag| match flag {
+        OrderFlag::InMemory => StreamOrder::InMemory,
+        OrderFlag::Blocks => StreamOrder::Blocks {
+            block: args.stream_block,
+            buffer: args.shuffle_buffer,
+        },
+        OrderFlag::Buffer => StreamOrder::Buffer {
+            buffer: args.shuffle_buffer,
+        },
+    };
+    let usage = |e: autoencoders::Error| match e {
+        e @ (autoencoders::Error::UnseekableStream { .. }
+        | autoencoders::Error::InvalidHyperParameter { .. }) => Failure::Usage(e.to_string()),
+        e => e.into(),
+    };
+    let stream = match args.stream_order {
+        Some(flag) => Stream::<T>::open(path, &csv, order(flag)).map_err(usage)?,
+        None => match Stream::<T>::open(path, &csv, order(OrderFlag::Blocks)) {
+            Err(autoencoders::Error::UnseekableStream { .. }) => {
+                Stream::<T>::open(path, &csv, order(OrderFlag::Buffer)).map_err(usage)?
+            }
+            other => other.map_err(usage)?,
+        },
+    };
+    if args.label_column.is_some() && !stream.is_csv() {
+        return Err(Failure::Usage(
+            "--label-column applies to CSV files only".into(),
+        ));
+    }
+    let file_shape = match stream.dims() {
+        [_, h, w] if !stream.is_csv() => Some((*h, *w)),
+        _ => None,
+    };
+    let mut stream = stream;
+    let scaler = flags.scaler(false, stream.holds_bytes(), file_shape.is_some());
+    let fitted = scaler.fit_source(&mut stream)?;
+    let test = match &args.test_images {
+        Some(path) => Some(fitted.transform(&read_samples::<T>(path, args.label_column)?.x)?),
+        None => None,
+    };
+    let mut stream = stream.with_scaler(fitted)?;
+    let input_dim = stream.features();
+    let image_shape = args.image_shape.or(file_shape).or_else(|| {
+        let side = (input_dim as f64).sqrt().round() as usize;
+        (side * side == input_dim).then_some((side, side))
+    });
+
+    let mut rng = ChaCha8Rng::seed_from_u64(flags.seed);
+    let mut model: DynamicAutoencoder<T> = flags.model(input_dim, &mut rng)?;
+    let mut optimizer = flags.optimizer::<T>()?;
+    let config = flags.config();
+    // The first samples, for the checks of data and model together and for the pictures.
+    let first = first_batch(&mut stream, 20)?;
+    model
+        .check(&first, "training data")
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+
+    let start = Instant::now();
+    let history = model.fit_source(
+        &mut stream,
+        test.as_ref(),
+        &config,
+        &mut optimizer,
+        &mut rng,
+        &mut (),
+    )?;
+    let seconds = start.elapsed().as_secs_f64();
+
+    // The training loss, streamed: the mean over batches of 1,024 (exact for the loss and the
+    // codes; a batch-level penalty is averaged over those batches).
+    let (mut batch, mut labels) = (DMatrix::<T>::zeros(0, 0), Vec::new());
+    stream.start_epoch(false, &mut rng)?;
+    let (mut n, mut loss, mut penalty, mut code) = (0usize, 0.0, 0.0, 0.0);
+    loop {
+        let k = stream.next_batch(1024, &mut batch, &mut labels)?;
+        if k == 0 {
+            break;
+        }
+        let objective = model.objective(&batch)?;
+        loss += objective.reconstruction.as_f64() * k as f64;
+        penalty += objective.penalty.as_f64() * k as f64;
+        code += model.encode(&batch)?.mean().as_f64() * k as f64;
+        n += k;
+    }
+    let n_f = n.max(1) as f64;
+    println!(
+        "train: samples={n} reconstruction_loss={:.6} penalty={:.6} mean_code={:.4}",
+        loss / n_f,
+        penalty / n_f,
+        code / n_f
+    );
+    match &test {
+        Some(t) => {
+            let objective = model.objective(t)?;
+            println!(
+                "test: samples={} reconstruction_loss={:.6} penalty={:.6} mean_code={:.4}",
+                t.nrows(),
+                objective.reconstruction.as_f64(),
+                objective.penalty.as_f64(),
+                model.encode(t)?.mean().as_f64()
+            );
+        }
+        None => println!("test: none (give --test-images)"),
+    }
+    println!(
+        "stream: file={} order={:?} samples={n}",
+        stream.file(),
+        stream.order()
+    );
+    finish(
+        args,
+        &model,
+        &history,
+        n,
+        seconds,
+        &first,
+        test.as_ref(),
+        image_shape,
+    )
+}
+
+/// The first `count` samples of a stream, in file order.
+fn first_batch<T: Scalar>(stream: &mut Stream<T>, count: usize) -> Result<DMatrix<T>, Failure> {
+    let (mut batch, mut labels) = (DMatrix::zeros(0, 0), Vec::new());
+    stream.start_epoch(false, &mut ChaCha8Rng::seed_from_u64(0))?;
+    stream.next_batch(count, &mut batch, &mut labels)?;
+    Ok(batch)
 }
 
 #[cfg(feature = "pictures")]

@@ -22,7 +22,10 @@ pub(crate) fn check_data<T: Scalar>(
             found: x.ncols(),
         });
     }
-    if let Some(index) = x.iter().position(|v| !v.is_finite()) {
+    // The vectorised scan first; the position only when there is something to report.
+    if !all_finite(x.as_slice())
+        && let Some(index) = x.iter().position(|v| !v.is_finite())
+    {
         // Column-major storage: index = row + column · nrows.
         return Err(Error::NonFiniteData {
             what,
@@ -35,7 +38,11 @@ pub(crate) fn check_data<T: Scalar>(
 
 /// Checks that every value of `x` lies in `[0, 1]`.
 pub(crate) fn check_unit_interval<T: Scalar>(x: &DMatrix<T>, what: &'static str) -> Result<()> {
-    if let Some(index) = x.iter().position(|&v| v < T::zero() || v > T::one()) {
+    let outside = |v: T| v < T::zero() || v > T::one();
+    // As in `check_data`: a scan that vectorises, then the position only when needed.
+    if x.as_slice().iter().fold(false, |bad, &v| bad | outside(v))
+        && let Some(index) = x.iter().position(|&v| outside(v))
+    {
         return Err(Error::DataOutOfRange {
             what,
             row: index % x.nrows(),

@@ -451,19 +451,9 @@ impl FittedScaler {
         }
     }
 
-    /// The scaled value of `v` in feature `j`, as [`transform`](Self::transform) computes it.
-    pub(crate) fn scale_value(&self, j: usize, v: f64) -> f64 {
-        let (shift, divisor) = self.affine(j);
-        if divisor == 0.0 {
-            0.0
-        } else {
-            (v - shift) / divisor
-        }
-    }
-
     /// `(shift, divisor)` of feature `j`: `x' = (x − shift) / divisor`, or 0 when the divisor
     /// is 0.
-    fn affine(&self, j: usize) -> (f64, f64) {
+    pub(crate) fn affine(&self, j: usize) -> (f64, f64) {
         match &self.statistics {
             Statistics::Identity { .. } => (0.0, 1.0),
             Statistics::Bytes { .. } => (0.0, 255.0),

@@ -171,6 +171,8 @@ const CHUNK_SAMPLES: usize = 64;
 pub struct Stream<T: Scalar> {
     path: PathBuf,
     file: String,
+    /// The IDX dimensions, or `[rows, features]` of a CSV file.
+    dims: Vec<usize>,
     element: Element,
     header: u64,
     samples: usize,
@@ -178,6 +180,8 @@ pub struct Stream<T: Scalar> {
     labels: Option<Vec<usize>>,
     order: StreamOrder,
     scaler: Option<FittedScaler>,
+    /// The scaler's shift and divisor of each feature.
+    affine: Option<(Vec<f64>, Vec<f64>)>,
     input: Input,
     plan: Plan,
     /// Samples handed out in this epoch (`Sequential`, `Permutation`).
@@ -198,10 +202,13 @@ pub struct Stream<T: Scalar> {
     bytes: Vec<u8>,
     /// Their values as read, before conversion.
     raw: Vec<f64>,
-    /// Converted samples read ahead from the current block, row-major, and the next of them.
-    chunk: Vec<T>,
+    /// The run of samples last read: its first sample, its length, the next to use.
+    chunk_first: usize,
+    chunk_count: usize,
     chunk_next: usize,
     chunk_labels: Vec<usize>,
+    /// The samples of the batch being made, row-major.
+    picked: Vec<T>,
     /// The shuffle buffer, row-major, and its samples' labels.
     buffer: Vec<T>,
     buffer_labels: Vec<usize>,
@@ -318,6 +325,7 @@ impl<T: Scalar> Stream<T> {
         Ok(Self {
             path,
             file,
+            dims,
             element,
             header,
             samples,
@@ -325,6 +333,7 @@ impl<T: Scalar> Stream<T> {
             labels: None,
             order,
             scaler: None,
+            affine: None,
             input,
             plan: Plan::Sequential,
             position: samples,
@@ -337,12 +346,39 @@ impl<T: Scalar> Stream<T> {
             csv: None,
             bytes: Vec::new(),
             raw: Vec::new(),
-            chunk: Vec::new(),
+            chunk_first: 0,
+            chunk_count: 0,
             chunk_next: 0,
             chunk_labels: Vec::new(),
+            picked: Vec::new(),
             buffer: Vec::new(),
             buffer_labels: Vec::new(),
         })
+    }
+
+    /// Opens `path` as [`idx`](Self::idx) does when its (decompressed) content starts like an
+    /// IDX file, and as [`csv`](Self::csv) does with `options` otherwise: what the `train`
+    /// example's `--stream` reads.
+    ///
+    /// # Errors
+    /// As [`idx`](Self::idx) or [`csv`](Self::csv).
+    pub fn open(path: impl AsRef<Path>, options: &CsvOptions, order: StreamOrder) -> Result<Self> {
+        let path = path.as_ref();
+        let file = path.display().to_string();
+        let (mut input, _) = open(path, &file)?;
+        let mut magic = [0u8; 4];
+        let mut got = 0;
+        while got < 4 {
+            match read_some(&mut input, &mut magic[got..], &file)? {
+                0 => break,
+                n => got += n,
+            }
+        }
+        if got == 4 && magic[0] == 0 && magic[1] == 0 && Element::from_code(magic[2]).is_some() {
+            Self::idx(path, order)
+        } else {
+            Self::csv(path, options, order)
+        }
     }
 
     /// Opens the CSV file at `path` (gzip-compressed or not) to stream its rows, read as
@@ -389,6 +425,7 @@ impl<T: Scalar> Stream<T> {
         Ok(Self {
             path,
             file,
+            dims: vec![samples, features],
             element: Element::F64,
             header: 0,
             samples,
@@ -396,6 +433,7 @@ impl<T: Scalar> Stream<T> {
             labels: None,
             order,
             scaler: None,
+            affine: None,
             input,
             plan: Plan::Sequential,
             position: samples,
@@ -408,9 +446,11 @@ impl<T: Scalar> Stream<T> {
             csv: Some(csv),
             bytes: Vec::new(),
             raw: Vec::new(),
-            chunk: Vec::new(),
+            chunk_first: 0,
+            chunk_count: 0,
             chunk_next: 0,
             chunk_labels: Vec::new(),
+            picked: Vec::new(),
             buffer: Vec::new(),
             buffer_labels: Vec::new(),
         })
@@ -452,8 +492,25 @@ impl<T: Scalar> Stream<T> {
                 found: scaler.input_dim(),
             });
         }
+        self.affine = Some((0..self.features).map(|j| scaler.affine(j)).unzip());
         self.scaler = Some(scaler);
         Ok(self)
+    }
+
+    /// The file's dimensions: an IDX file's, outermost (the samples) first, e.g.
+    /// `[60000, 28, 28]`; `[rows, features]` for a CSV file.
+    pub fn dims(&self) -> &[usize] {
+        &self.dims
+    }
+
+    /// Whether the file is CSV (rather than IDX).
+    pub fn is_csv(&self) -> bool {
+        self.csv.is_some()
+    }
+
+    /// Whether the file holds unsigned bytes (IDX type `0x08`), such as 8-bit pixels.
+    pub fn holds_bytes(&self) -> bool {
+        self.csv.is_none() && self.element == Element::U8
     }
 
     /// The order of the epochs with shuffling.
@@ -470,43 +527,46 @@ impl<T: Scalar> Stream<T> {
         self.features * self.element.size()
     }
 
-    /// Reads samples `first..first + count` (consecutive) into `self.chunk` (row-major,
-    /// converted and scaled), replacing it, with their labels into `self.chunk_labels`.
+    /// Reads samples `first..first + count` (consecutive) as the file holds them, to be
+    /// converted by [`convert_sample`](Self::convert_sample), with their labels into
+    /// `self.chunk_labels`.
     fn read_run(&mut self, first: usize, count: usize) -> Result<()> {
         self.raw.clear();
         self.chunk_labels.clear();
+        self.chunk_first = first;
+        self.chunk_count = count;
+        self.chunk_next = 0;
         if self.csv.is_some() {
-            self.read_csv_run(first, count)?;
+            self.read_csv_run(first, count)
         } else {
             self.read_idx_run(first, count)?;
             if let Some(labels) = &self.labels {
                 self.chunk_labels
                     .extend_from_slice(&labels[first..first + count]);
             }
+            Ok(())
         }
-        self.chunk.clear();
+    }
+
+    /// Converts (and scales) sample `at` of the run last read into `out` (`features` values).
+    fn convert_sample(&self, at: usize, out: &mut [T]) -> Result<()> {
         let d = self.features;
-        for (i, &raw) in self.raw.iter().enumerate() {
-            // As the in-memory readers convert (to `T`), then as `transform` scales (in f64).
-            let value = T::cast(raw);
-            let value = match &self.scaler {
-                None => value,
-                Some(scaler) => {
-                    let scaled = T::cast(scaler.scale_value(i % d, value.as_f64()));
-                    if !scaled.is_finite() {
-                        return Err(Error::NonFiniteData {
-                            what: "scaled data",
-                            row: first + i / d,
-                            column: i % d,
-                        });
-                    }
-                    scaled
-                }
-            };
-            self.chunk.push(value);
+        let sample = self.chunk_first + at;
+        if self.csv.is_none() && self.element == Element::U8 {
+            convert(&self.bytes[at * d..(at + 1) * d], sample, &self.affine, out)
+        } else {
+            convert(&self.raw[at * d..(at + 1) * d], sample, &self.affine, out)
         }
-        self.chunk_next = 0;
-        Ok(())
+    }
+
+    /// Appends sample `at` of the run last read, converted, to `self.picked`.
+    fn pick(&mut self, at: usize) -> Result<()> {
+        let start = self.picked.len();
+        self.picked.resize(start + self.features, T::zero());
+        let mut picked = std::mem::take(&mut self.picked);
+        let result = self.convert_sample(at, &mut picked[start..]);
+        self.picked = picked;
+        result
     }
 
     /// The values of IDX samples `first..first + count` into `self.raw`.
@@ -515,17 +575,7 @@ impl<T: Scalar> Stream<T> {
         let offset = self.header + first as u64 * size as u64;
         self.bytes.resize(count * size, 0);
         match &mut self.input {
-            Input::Plain(file) => {
-                file.seek(SeekFrom::Start(offset))
-                    .map_err(|e| Error::io(&self.file, e))?;
-                read_fully(
-                    file,
-                    &mut self.bytes,
-                    &self.file,
-                    offset,
-                    "file ends before the element count its dimensions declare",
-                )?;
-            }
+            Input::Plain(file) => read_at(file, &mut self.bytes, offset, &self.file)?,
             Input::Gzip(decoder, position) => {
                 if *position != first {
                     // Only ever asked to go back to the start, at a new epoch.
@@ -562,6 +612,10 @@ impl<T: Scalar> Stream<T> {
             }
         }
         let element = self.element;
+        if element == Element::U8 {
+            // Every byte is a finite value: `read_run` converts straight from the bytes.
+            return Ok(());
+        }
         for (i, b) in self.bytes.chunks_exact(element.size()).enumerate() {
             let raw = element.decode(b);
             if !T::cast(raw).is_finite() {
@@ -621,7 +675,7 @@ impl<T: Scalar> Stream<T> {
     /// label; whether there was one.
     fn next_of_blocks(&mut self, slot: usize) -> Result<bool> {
         let d = self.features;
-        if self.chunk_next * d >= self.chunk.len() {
+        if self.chunk_next >= self.chunk_count {
             let size = self.block_size();
             let (first, end) = loop {
                 let Some(&b) = self.blocks.get(self.block) else {
@@ -640,7 +694,10 @@ impl<T: Scalar> Stream<T> {
             self.read_run(first, count)?;
         }
         let at = self.chunk_next;
-        self.buffer[slot * d..(slot + 1) * d].copy_from_slice(&self.chunk[at * d..(at + 1) * d]);
+        let mut buffer = std::mem::take(&mut self.buffer);
+        let converted = self.convert_sample(at, &mut buffer[slot * d..(slot + 1) * d]);
+        self.buffer = buffer;
+        converted?;
         if let Some(&label) = self.chunk_labels.get(at) {
             self.buffer_labels[slot] = label;
         }
@@ -663,7 +720,7 @@ impl<T: Scalar> BatchSource<T> for Stream<T> {
     }
 
     fn start_epoch(&mut self, shuffle: bool, rng: &mut dyn Rng) -> Result<()> {
-        self.chunk.clear();
+        self.chunk_count = 0;
         self.chunk_next = 0;
         self.position = 0;
         let buffer = match (shuffle, self.order) {
@@ -705,49 +762,42 @@ impl<T: Scalar> BatchSource<T> for Stream<T> {
     ) -> Result<usize> {
         let d = self.features;
         labels.clear();
-        match self.plan {
+        self.picked.clear();
+        let k = match self.plan {
             Plan::Sequential => {
                 let first = self.position;
                 let k = max.min(self.samples - first);
-                self.position += k;
-                resize(batch, k, d);
                 let mut done = 0;
                 while done < k {
                     let count = CHUNK_SAMPLES.min(k - done);
                     self.read_run(first + done, count)?;
-                    for s in 0..count {
-                        for j in 0..d {
-                            batch[(done + s, j)] = self.chunk[s * d + j];
-                        }
+                    for at in 0..count {
+                        self.pick(at)?;
                     }
                     labels.extend_from_slice(&self.chunk_labels);
                     done += count;
                 }
-                Ok(k)
+                self.position += k;
+                k
             }
             Plan::Permutation => {
                 let k = max.min(self.samples - self.position);
-                resize(batch, k, d);
                 for i in 0..k {
                     let r = self.permutation[self.position + i];
                     self.read_run(r, 1)?;
-                    for j in 0..d {
-                        batch[(i, j)] = self.chunk[j];
-                    }
+                    self.pick(0)?;
                     labels.extend_from_slice(&self.chunk_labels);
                 }
                 self.position += k;
-                Ok(k)
+                k
             }
             Plan::Buffered => {
                 let k = max.min(self.buffer_len);
-                resize(batch, k, d);
                 let labelled = BatchSource::<T>::labelled(self);
-                for i in 0..k {
+                for _ in 0..k {
                     let j = self.epoch_rng.random_range(0..self.buffer_len);
-                    for c in 0..d {
-                        batch[(i, c)] = self.buffer[j * d + c];
-                    }
+                    self.picked
+                        .extend_from_slice(&self.buffer[j * d..(j + 1) * d]);
                     if labelled {
                         labels.push(self.buffer_labels[j]);
                     }
@@ -760,9 +810,12 @@ impl<T: Scalar> BatchSource<T> for Stream<T> {
                         }
                     }
                 }
-                Ok(k)
+                k
             }
-        }
+        };
+        let rows: Vec<&[T]> = self.picked.chunks_exact(d).collect();
+        transpose_into(&rows, d, batch);
+        Ok(k)
     }
 }
 
@@ -1061,4 +1114,106 @@ fn last_row_end(text: &[u8]) -> Option<usize> {
         }
     }
     end
+}
+
+/// Fills `buf` from `file` at `offset`, in one call where the system reads at an offset.
+fn read_at(file: &mut File, buf: &mut [u8], offset: u64, name: &str) -> Result<()> {
+    const PROBLEM: &str = "file ends before the element count its dimensions declare";
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let mut done = 0;
+        while done < buf.len() {
+            match file.read_at(&mut buf[done..], offset + done as u64) {
+                Ok(0) => {
+                    return Err(Error::MalformedFile {
+                        file: name.to_owned(),
+                        offset: offset + done as u64,
+                        problem: PROBLEM,
+                    });
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(name, e)),
+            }
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io(name, e))?;
+        read_fully(file, buf, name, offset, PROBLEM)
+    }
+}
+
+/// Copies `rows` (each a sample, `d` values) into `batch` (`rows.len() × d`, column-major),
+/// a tile of samples at a time so that each column's writes are contiguous.
+fn transpose_into<T: Scalar>(rows: &[&[T]], d: usize, batch: &mut DMatrix<T>) {
+    const TILE: usize = 16;
+    let b = rows.len();
+    resize(batch, b, d);
+    let out = batch.as_mut_slice();
+    for (t, tile) in rows.chunks(TILE).enumerate() {
+        let first = t * TILE;
+        for j in 0..d {
+            let column = &mut out[j * b + first..j * b + first + tile.len()];
+            for (o, row) in column.iter_mut().zip(tile) {
+                *o = row[j];
+            }
+        }
+    }
+}
+
+/// A value as a file holds it, before conversion.
+trait Raw: Copy {
+    fn value(self) -> f64;
+}
+
+impl Raw for u8 {
+    #[inline(always)]
+    fn value(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl Raw for f64 {
+    #[inline(always)]
+    fn value(self) -> f64 {
+        self
+    }
+}
+
+/// Converts the values `raw` of one sample (sample `sample` of the file) to `T` as the
+/// in-memory readers convert them and, with `affine` (the shifts and divisors), scales them as
+/// [`FittedScaler::transform`] scales (in `f64`), into `out`. Plain loops over slices, which
+/// vectorise, with the check for overflow after them.
+fn convert<T: Scalar, R: Raw>(
+    raw: &[R],
+    sample: usize,
+    affine: &Option<(Vec<f64>, Vec<f64>)>,
+    out: &mut [T],
+) -> Result<()> {
+    let Some((shifts, divisors)) = affine else {
+        for (o, &r) in out.iter_mut().zip(raw) {
+            *o = T::cast(r.value());
+        }
+        return Ok(());
+    };
+    for (((o, &r), &shift), &divisor) in out.iter_mut().zip(raw).zip(shifts).zip(divisors) {
+        let v = T::cast(r.value()).as_f64();
+        let scaled = (v - shift) / divisor;
+        *o = T::cast(if divisor == 0.0 { 0.0 } else { scaled });
+    }
+    if crate::validate::all_finite(out) {
+        return Ok(());
+    }
+    match out.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(column) => Err(Error::NonFiniteData {
+            what: "scaled data",
+            row: sample,
+            column,
+        }),
+    }
 }
