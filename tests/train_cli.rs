@@ -51,6 +51,10 @@ fn help_documents_every_flag() {
         "--label-column",
         "--scale",
         "--image-shape",
+        "--stream",
+        "--stream-order",
+        "--shuffle-buffer",
+        "--stream-block",
     ] {
         assert!(help.contains(flag), "--help does not mention {flag}");
     }
@@ -244,4 +248,100 @@ fn an_output_path_equal_to_an_input_path_is_refused() {
     );
     assert!(model.exists());
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn stream_in_the_in_memory_order_saves_the_model_training_in_memory_saves() {
+    use std::io::Read;
+    let dir =
+        std::env::temp_dir().join(format!("autoencoders-train-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist");
+    let gz = root.join("test-images-idx3-ubyte.gz");
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap())
+        .read_to_end(&mut bytes)
+        .unwrap();
+    let plain = dir.join("images");
+    std::fs::write(&plain, &bytes).unwrap();
+    let (plain_s, gz_s) = (plain.to_str().unwrap(), gz.to_str().unwrap());
+    let (a, b) = (dir.join("a.safetensors"), dir.join("b.safetensors"));
+    let common = [
+        "--epochs",
+        "2",
+        "--hidden",
+        "16",
+        "--masking",
+        "0.2",
+        "--train-images",
+        plain_s,
+    ];
+    let memory = train(&[&common[..], &["--save", a.to_str().unwrap()]].concat());
+    assert!(
+        memory.status.success(),
+        "{}",
+        String::from_utf8_lossy(&memory.stderr)
+    );
+    let streamed = train(
+        &[
+            &common[..],
+            &[
+                "--stream",
+                "--stream-order",
+                "in-memory",
+                "--save",
+                b.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
+    assert!(
+        streamed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&streamed.stderr)
+    );
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let stdout = String::from_utf8(streamed.stdout).unwrap();
+    assert!(stdout.contains("stream: file="), "{stdout}");
+
+    // The default order on a gzipped file is the buffer; asking for blocks is refused.
+    let gzipped = train(&["--epochs", "1", "--train-images", gz_s, "--stream"]);
+    assert!(
+        gzipped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gzipped.stderr)
+    );
+    assert!(
+        String::from_utf8(gzipped.stdout)
+            .unwrap()
+            .contains("order=Buffer")
+    );
+    for args in [
+        &[
+            "--train-images",
+            gz_s,
+            "--stream",
+            "--stream-order",
+            "blocks",
+        ][..],
+        &["--stream"][..],
+        &["--train-images", plain_s, "--stream", "--limit", "10"][..],
+        &[
+            "--train-images",
+            plain_s,
+            "--stream",
+            "--shuffle-buffer",
+            "0",
+        ][..],
+        &["--train-images", plain_s, "--stream-order", "buffer"][..],
+    ] {
+        let output = train(args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
