@@ -800,4 +800,11 @@ impl<E: Encoder, D: Decoder<E::Scalar>> Workspace<E, D> {
             .into_iter()
             .chain(self.grad_decoder.parameters())
     }
+
+    /// The gradients, mutable, in the same order.
+    pub(crate) fn gradients_mut(&mut self) -> Vec<&mut [E::Scalar]> {
+        let mut all = self.grad_encoder.parameters_mut();
+        all.extend(self.grad_decoder.parameters_mut());
+        all
+    }
 }

@@ -483,6 +483,7 @@ impl<E: Encoder> Classifier<E> {
         run(
             &mut learner,
             source,
+            None,
             config,
             optimizer,
             rng,
@@ -546,6 +547,7 @@ impl<E: Encoder> Classifier<E> {
         run(
             &mut learner,
             &mut source,
+            None,
             config,
             optimizer,
             rng,
@@ -828,6 +830,15 @@ impl<E: Encoder> Learner<E::Scalar> for ClassifierLearner<'_, '_, E> {
         optimizer: &mut O,
     ) -> std::result::Result<(), bool> {
         self.model.step(ws, optimizer)
+    }
+
+    fn gradients_mut<'w>(&self, ws: &'w mut Workspace<E>) -> Vec<&'w mut [E::Scalar]> {
+        let mut all = Vec::new();
+        if !self.model.frozen {
+            all.extend(ws.grad_encoder.parameters_mut());
+        }
+        all.extend(ws.grad_head.parameters_mut());
+        all
     }
 
     fn report(

@@ -41,6 +41,7 @@ mod loss;
 mod math;
 pub mod metrics;
 pub mod optimizer;
+pub mod parallel;
 mod parameters;
 mod pca;
 pub mod persistence;

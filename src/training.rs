@@ -2,6 +2,7 @@
 
 use crate::autoencoder::Workspace;
 use crate::linalg::resize;
+use crate::parallel::{DataParallel, ShardTotals};
 use crate::source::{BatchSource, InMemory};
 use crate::validate::{all_finite, check_nonzero};
 use crate::{
@@ -10,6 +11,8 @@ use crate::{
 };
 use nalgebra::{ComplexField, DMatrix};
 use rand::Rng;
+use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
 use std::ops::ControlFlow;
 
 /// How `fit` walks through the data.
@@ -384,6 +387,7 @@ where
         let mut history = History::new(config);
         self.run_epochs(
             &mut InMemory::new(x),
+            None,
             validation,
             config,
             optimizer,
@@ -435,6 +439,56 @@ where
         let mut history = History::new(config);
         self.run_epochs(
             source,
+            None,
+            validation,
+            config,
+            optimizer,
+            rng,
+            observer,
+            &mut history,
+            |_, _, _, _| Ok(()),
+        )?;
+        Ok(history)
+    }
+
+    /// Trains on the samples of `source` data-parallel (see [`parallel`](crate::parallel)):
+    /// every process of `parallel`'s communicator runs this with the same model, source,
+    /// settings and seed; each batch is cut into shards, each process computes its shards,
+    /// the shards' gradients are exchanged and summed in shard order, and every process takes
+    /// the same step. The result does not depend on the number of processes: with
+    /// [`SingleProcess`](crate::parallel::SingleProcess) it is the reference that 1, 2 or 4
+    /// MPI processes reproduce bit for bit. (It differs from [`fit_source`](Self::fit_source)'s,
+    /// which corrupts a batch from the run's generator rather than each shard from its own.)
+    ///
+    /// # Errors
+    /// As [`fit_source`](Self::fit_source), and the communicator's errors.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit_parallel<S, O, G, B>(
+        &mut self,
+        source: &mut S,
+        validation: Option<&DMatrix<E::Scalar>>,
+        config: &TrainingConfig,
+        parallel: &DataParallel<'_>,
+        optimizer: &mut O,
+        rng: &mut G,
+        observer: &mut B,
+    ) -> Result<History>
+    where
+        S: BatchSource<E::Scalar> + ?Sized,
+        O: Optimizer<E::Scalar>,
+        G: Rng + ?Sized,
+        B: Observer + ?Sized,
+    {
+        config.validate()?;
+        check_source(source, self.input_dim(), "training source")?;
+        if let Some(v) = validation {
+            self.check(v, "validation data")?;
+        }
+        config.check_validation(validation.is_some())?;
+        let mut history = History::new(config);
+        self.run_epochs(
+            source,
+            Some(parallel),
             validation,
             config,
             optimizer,
@@ -467,6 +521,7 @@ where
     pub(crate) fn run_epochs<S, O, G, B>(
         &mut self,
         source: &mut S,
+        parallel: Option<&DataParallel<'_>>,
         validation: Option<&DMatrix<E::Scalar>>,
         config: &TrainingConfig,
         optimizer: &mut O,
@@ -489,6 +544,7 @@ where
         run(
             &mut learner,
             source,
+            parallel,
             config,
             optimizer,
             rng,
@@ -507,7 +563,7 @@ pub(crate) trait Learner<T: Scalar> {
     /// What an epoch reports.
     type Report: Copy;
     /// Sums over an epoch's batches.
-    type Totals: Default;
+    type Totals: ShardTotals;
 
     /// Fresh buffers.
     fn workspace(&self) -> Self::Workspace;
@@ -534,6 +590,9 @@ pub(crate) trait Learner<T: Scalar> {
         ws: &Self::Workspace,
         optimizer: &mut O,
     ) -> std::result::Result<(), bool>;
+
+    /// The gradients in `ws` that [`step`](Self::step) applies, mutable, in its order.
+    fn gradients_mut<'w>(&self, ws: &'w mut Self::Workspace) -> Vec<&'w mut [T]>;
 
     /// The report of epoch `epoch`, whose batches covered `seen` samples.
     fn report(&mut self, epoch: usize, totals: &Self::Totals, seen: usize) -> Result<Self::Report>;
@@ -578,6 +637,7 @@ pub(crate) trait Learner<T: Scalar> {
 pub(crate) fn run<T, L, S, O, G, B>(
     learner: &mut L,
     source: &mut S,
+    parallel: Option<&DataParallel<'_>>,
     config: &TrainingConfig,
     optimizer: &mut O,
     rng: &mut G,
@@ -599,6 +659,7 @@ where
     let budget = config.max_updates.unwrap_or(u64::MAX);
     let mut ws = learner.workspace();
     let (mut batch, mut labels) = (DMatrix::zeros(0, 0), Vec::with_capacity(config.batch_size));
+    let mut shards = Shards::default();
     // The lowest validation loss so far, its epoch and its parameters.
     let mut best: Option<(f64, usize, Vec<Vec<T>>)> = None;
     history.stop_reason = StopReason::Completed;
@@ -632,7 +693,20 @@ where
                 batch: index,
                 what,
             };
-            if !learner.batch(&batch, &labels, &mut ws, rng, &mut totals)? {
+            let finite = match parallel {
+                None => learner.batch(&batch, &labels, &mut ws, rng, &mut totals)?,
+                Some(parallel) => sharded_batch(
+                    learner,
+                    parallel,
+                    &batch,
+                    &labels,
+                    &mut ws,
+                    rng.next_u64(),
+                    &mut shards,
+                    &mut totals,
+                )?,
+            };
+            if !finite {
                 return Err(diverged("objective"));
             }
             // A non-finite gradient spoils the step, which the optimiser then refuses, so
@@ -753,6 +827,10 @@ where
         }
     }
 
+    fn gradients_mut<'w>(&self, ws: &'w mut Workspace<E, D>) -> Vec<&'w mut [E::Scalar]> {
+        ws.gradients_mut()
+    }
+
     fn report(&mut self, epoch: usize, totals: &(f64, f64), seen: usize) -> Result<EpochReport> {
         let validation_loss = match &mut self.validation {
             Some((v, ws)) => Some(
@@ -851,4 +929,113 @@ pub(crate) fn check_source<T: Scalar, S: BatchSource<T> + ?Sized>(
         });
     }
     Ok(())
+}
+
+/// Buffers of a sharded batch, reused.
+#[derive(Default)]
+struct Shards<T: Scalar> {
+    /// One shard's samples and labels.
+    batch: DMatrix<T>,
+    labels: Vec<usize>,
+    /// This process's shards' gradients, and every process's.
+    local: Vec<T>,
+    all: Vec<T>,
+    /// This process's shards' totals and finiteness, and every process's.
+    local_tally: Vec<f64>,
+    all_tally: Vec<f64>,
+}
+
+/// One data-parallel batch (see [`parallel`](crate::parallel)): this process computes its
+/// shards of `batch`, each corrupted from its own generator (seeded from `seed` and the shard's
+/// index), the processes exchange them, and the weighted sum of all the shards' gradients, in
+/// shard order, is left in `ws` for the step; the totals of every shard are added, in shard
+/// order, to `totals`. Returns whether every shard's objective was finite.
+#[allow(clippy::too_many_arguments)]
+fn sharded_batch<T: Scalar, L: Learner<T>>(
+    learner: &mut L,
+    parallel: &DataParallel<'_>,
+    batch: &DMatrix<T>,
+    labels: &[usize],
+    ws: &mut L::Workspace,
+    seed: u64,
+    buffers: &mut Shards<T>,
+    totals: &mut L::Totals,
+) -> Result<bool> {
+    let (k, d) = batch.shape();
+    let (rank, size, shard) = (parallel.rank(), parallel.size(), parallel.shard());
+    let shards = k.div_ceil(shard);
+    let per_rank = shards.div_ceil(size);
+    let gradient_len: usize = learner.gradients_mut(ws).iter().map(|g| g.len()).sum();
+    // This process's shards' weighted gradients, and (exchanged apart, in f64, whatever `T`)
+    // their totals and whether their objective was finite.
+    let tally = L::Totals::LEN + 1;
+    buffers.local.clear();
+    buffers.local.resize(per_rank * gradient_len, T::zero());
+    buffers.local_tally.clear();
+    buffers.local_tally.resize(per_rank * tally, 0.0);
+    for (i, j) in (rank..shards).step_by(size).enumerate() {
+        let (start, end) = (j * shard, ((j + 1) * shard).min(k));
+        let rows = end - start;
+        resize(&mut buffers.batch, rows, d);
+        for c in 0..d {
+            buffers
+                .batch
+                .column_mut(c)
+                .copy_from(&batch.column(c).rows(start, rows));
+        }
+        buffers.labels.clear();
+        buffers
+            .labels
+            .extend_from_slice(labels.get(start..end).unwrap_or_default());
+        let mut generator = ChaCha8Rng::seed_from_u64(seed.wrapping_add(j as u64));
+        let mut shard_totals = L::Totals::default();
+        let finite = learner.batch(
+            &buffers.batch,
+            &buffers.labels,
+            ws,
+            &mut generator,
+            &mut shard_totals,
+        )?;
+        let out = &mut buffers.local[i * gradient_len..(i + 1) * gradient_len];
+        let weight = T::cast(rows as f64 / k as f64);
+        let mut at = 0;
+        for g in learner.gradients_mut(ws) {
+            for (o, &v) in out[at..at + g.len()].iter_mut().zip(g.iter()) {
+                *o = v * weight;
+            }
+            at += g.len();
+        }
+        let tallied = &mut buffers.local_tally[i * tally..(i + 1) * tally];
+        shard_totals.write(&mut tallied[..L::Totals::LEN]);
+        tallied[L::Totals::LEN] = if finite { 1.0 } else { 0.0 };
+    }
+    buffers.all.clear();
+    buffers
+        .all
+        .resize(size * per_rank * gradient_len, T::zero());
+    parallel.all_gather(&buffers.local, &mut buffers.all)?;
+    buffers.all_tally.clear();
+    buffers.all_tally.resize(size * per_rank * tally, 0.0);
+    parallel.all_gather(&buffers.local_tally, &mut buffers.all_tally)?;
+    let mut gradients = learner.gradients_mut(ws);
+    for g in gradients.iter_mut() {
+        g.fill(T::zero());
+    }
+    let mut finite = true;
+    for j in 0..shards {
+        let slot = (j % size) * per_rank + j / size;
+        let from = &buffers.all[slot * gradient_len..(slot + 1) * gradient_len];
+        let mut at = 0;
+        for g in gradients.iter_mut() {
+            let len = g.len();
+            for (o, &v) in g.iter_mut().zip(&from[at..at + len]) {
+                *o += v;
+            }
+            at += len;
+        }
+        let tallied = &buffers.all_tally[slot * tally..(slot + 1) * tally];
+        totals.add(&tallied[..L::Totals::LEN]);
+        finite &= tallied[L::Totals::LEN] == 1.0;
+    }
+    Ok(finite)
 }

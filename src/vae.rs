@@ -1214,6 +1214,15 @@ impl<E: Encoder, D: Decoder<E::Scalar>> Workspace<E, D> {
             .chain(self.grad_log_var_head.parameters())
             .chain(self.grad_decoder.parameters())
     }
+
+    /// The gradients, mutable, in the same order.
+    fn gradients_mut(&mut self) -> Vec<&mut [E::Scalar]> {
+        let mut all = self.grad_encoder.parameters_mut();
+        all.extend(self.grad_mean_head.parameters_mut());
+        all.extend(self.grad_log_var_head.parameters_mut());
+        all.extend(self.grad_decoder.parameters_mut());
+        all
+    }
 }
 
 /// What one epoch of training a [`Vae`] did.
@@ -1394,6 +1403,7 @@ where
         run(
             &mut learner,
             source,
+            None,
             config,
             optimizer,
             rng,
@@ -1422,6 +1432,18 @@ struct VaeTotals {
     reconstruction: f64,
     kl: f64,
     objective: f64,
+}
+
+impl crate::parallel::ShardTotals for VaeTotals {
+    const LEN: usize = 3;
+    fn write(&self, out: &mut [f64]) {
+        out[..3].copy_from_slice(&[self.reconstruction, self.kl, self.objective]);
+    }
+    fn add(&mut self, values: &[f64]) {
+        self.reconstruction += values[0];
+        self.kl += values[1];
+        self.objective += values[2];
+    }
 }
 
 impl<E, D, C> Learner<E::Scalar> for VaeLearner<'_, '_, E, D, C>
@@ -1481,6 +1503,10 @@ where
         } else {
             Err(gradients.iter().all(|g| all_finite(g)))
         }
+    }
+
+    fn gradients_mut<'w>(&self, ws: &'w mut Workspace<E, D>) -> Vec<&'w mut [E::Scalar]> {
+        ws.gradients_mut()
     }
 
     fn report(&mut self, epoch: usize, totals: &VaeTotals, seen: usize) -> Result<VaeReport> {

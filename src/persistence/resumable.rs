@@ -93,6 +93,7 @@ where
         let (training, validating) = data.insert(fingerprints);
         self.run_epochs(
             &mut InMemory::new(x),
+            None,
             validation,
             config,
             optimizer,
