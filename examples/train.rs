@@ -18,7 +18,8 @@
 //! `--help` documents every flag. Bad flags exit with code 2, other failures with code 1.
 
 use autoencoders::data::{CsvOptions, LabelColumn, Stream, StreamOrder, bundled_digits};
-use autoencoders::source::BatchSource;
+use autoencoders::parallel::Communicator;
+use autoencoders::source::{BatchSource, InMemory};
 use autoencoders::{DynamicAutoencoder, EpochReport, Scalar};
 use autoencoders_tools::model_flags::{Dtype, ModelFlags};
 use autoencoders_tools::{
@@ -81,6 +82,65 @@ struct Args {
     /// With --stream and the `blocks` order: consecutive samples per block.
     #[arg(long, value_name = "N", default_value_t = 1024, requires = "stream")]
     stream_block: usize,
+    /// Data-parallel training: every batch cut into shards of N samples, each corrupted from
+    /// its own generator, their gradients summed in shard order, so that any number of MPI
+    /// processes (--mpi) trains the model one process trains with the same --shard, bit for
+    /// bit. Default with --mpi: 16.
+    #[arg(long, value_name = "N")]
+    shard: Option<usize>,
+    /// Train data-parallel over MPI, under `mpirun -n N` (needs `--features mpi`): every rank
+    /// reads the data and trains; rank 0 prints and saves.
+    #[arg(long)]
+    mpi: bool,
+    /// With --mpi: seconds an exchange of gradients may wait for the other ranks before every
+    /// rank is aborted (a rank that died or hangs).
+    #[arg(long, value_name = "S", default_value_t = 120.0, requires = "mpi")]
+    mpi_timeout: f64,
+}
+
+/// Whether this process prints: rank 0 of an MPI run, or the only process.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `println!` on rank 0 only.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+            println!($($arg)*);
+        }
+    };
+}
+
+/// The shard size of a data-parallel run (`--shard`, `--mpi`), and the MPI communicator.
+type Parallel = (Option<usize>, Option<Box<dyn Communicator>>);
+
+fn parallel(args: &Args) -> Result<Parallel, Failure> {
+    let shard = match (args.shard, args.mpi) {
+        (Some(0), _) => return Err(Failure::Usage("--shard must be at least 1".into())),
+        (shard, false) => return Ok((shard, None)),
+        (Some(shard), true) => shard,
+        (None, true) => 16,
+    };
+    if !(args.mpi_timeout.is_finite() && args.mpi_timeout > 0.0 && args.mpi_timeout < 1e9) {
+        return Err(Failure::Usage(format!(
+            "--mpi-timeout {} must be a positive number of seconds",
+            args.mpi_timeout
+        )));
+    }
+    Ok((Some(shard), Some(mpi_communicator(args.mpi_timeout)?)))
+}
+
+#[cfg(feature = "mpi")]
+fn mpi_communicator(timeout: f64) -> Result<Box<dyn Communicator>, Failure> {
+    let mpi = autoencoders::mpi::Mpi::initialize(std::time::Duration::from_secs_f64(timeout))?;
+    QUIET.store(!mpi.is_root(), std::sync::atomic::Ordering::Relaxed);
+    Ok(Box::new(mpi))
+}
+
+#[cfg(not(feature = "mpi"))]
+fn mpi_communicator(_: f64) -> Result<Box<dyn Communicator>, Failure> {
+    Err(Failure::Usage(
+        "--mpi needs the mpi feature: cargo build --release --features mpi --example train, then mpirun -n 2 target/release/examples/train --mpi".into(),
+    ))
 }
 
 /// The values of --stream-order.
@@ -190,15 +250,31 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
         }
         ControlFlow::Continue(())
     };
+    let (shard, communicator) = parallel(args)?;
+    let config = match shard {
+        Some(shard) => config.with_shards(shard),
+        None => config,
+    };
     let start = Instant::now();
-    let history = model.fit_with(
-        &train,
-        test.as_ref(),
-        &config,
-        &mut optimizer,
-        &mut rng,
-        &mut observer,
-    )?;
+    let history = match &communicator {
+        None => model.fit_with(
+            &train,
+            test.as_ref(),
+            &config,
+            &mut optimizer,
+            &mut rng,
+            &mut observer,
+        )?,
+        Some(communicator) => model.fit_parallel(
+            &mut InMemory::new(&train),
+            test.as_ref(),
+            &config,
+            communicator.as_ref(),
+            &mut optimizer,
+            &mut rng,
+            &mut observer,
+        )?,
+    };
     let seconds = start.elapsed().as_secs_f64();
     if let Some(bar) = progress {
         bar.finish_and_clear();
@@ -208,7 +284,7 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
     let report = |name: &str, x: &DMatrix<T>| -> Result<(), Failure> {
         let objective = model.objective(x)?;
         let codes = model.encode(x)?;
-        println!(
+        say!(
             "{name}: samples={} reconstruction_loss={:.6} penalty={:.6} mean_code={:.4}",
             x.nrows(),
             objective.reconstruction.as_f64(),
@@ -220,7 +296,7 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
     report("train", &train)?;
     match &test {
         Some(t) => report("test", t)?,
-        None => println!("test: none (give --test-images)"),
+        None => say!("test: none (give --test-images)"),
     }
     finish(
         args,
@@ -247,14 +323,17 @@ fn finish<T: Scalar>(
     image_shape: Option<(usize, usize)>,
 ) -> Result<(), Failure> {
     let processed = (samples * history.epochs.len()) as f64;
-    println!(
+    say!(
         "time: epochs={} wall_seconds={seconds:.3} samples_per_sec={:.0}",
         history.epochs.len(),
         processed / seconds.max(1e-9)
     );
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(());
+    }
     if let Some(path) = &args.save {
         model.save(path)?;
-        println!("saved: {}", path.display());
+        say!("saved: {}", path.display());
     }
     if let Some(dir) = &args.pictures {
         write_pictures(model, shown, test, history, image_shape, dir)?;
@@ -334,15 +413,31 @@ fn run_streaming<T: Scalar>(args: &Args) -> Result<(), Failure> {
         .check(&first, "training data")
         .map_err(|e| Failure::Usage(e.to_string()))?;
 
+    let (shard, communicator) = parallel(args)?;
+    let config = match shard {
+        Some(shard) => config.with_shards(shard),
+        None => config,
+    };
     let start = Instant::now();
-    let history = model.fit_source(
-        &mut stream,
-        test.as_ref(),
-        &config,
-        &mut optimizer,
-        &mut rng,
-        &mut (),
-    )?;
+    let history = match &communicator {
+        None => model.fit_source(
+            &mut stream,
+            test.as_ref(),
+            &config,
+            &mut optimizer,
+            &mut rng,
+            &mut (),
+        )?,
+        Some(communicator) => model.fit_parallel(
+            &mut stream,
+            test.as_ref(),
+            &config,
+            communicator.as_ref(),
+            &mut optimizer,
+            &mut rng,
+            &mut (),
+        )?,
+    };
     let seconds = start.elapsed().as_secs_f64();
 
     // The training loss, streamed: the mean over batches of 1,024 (exact for the loss and the
@@ -362,7 +457,7 @@ fn run_streaming<T: Scalar>(args: &Args) -> Result<(), Failure> {
         n += k;
     }
     let n_f = n.max(1) as f64;
-    println!(
+    say!(
         "train: samples={n} reconstruction_loss={:.6} penalty={:.6} mean_code={:.4}",
         loss / n_f,
         penalty / n_f,
@@ -371,7 +466,7 @@ fn run_streaming<T: Scalar>(args: &Args) -> Result<(), Failure> {
     match &test {
         Some(t) => {
             let objective = model.objective(t)?;
-            println!(
+            say!(
                 "test: samples={} reconstruction_loss={:.6} penalty={:.6} mean_code={:.4}",
                 t.nrows(),
                 objective.reconstruction.as_f64(),
@@ -379,9 +474,9 @@ fn run_streaming<T: Scalar>(args: &Args) -> Result<(), Failure> {
                 mean_f64(&model.encode(t)?)
             );
         }
-        None => println!("test: none (give --test-images)"),
+        None => say!("test: none (give --test-images)"),
     }
-    println!(
+    say!(
         "stream: file={} order={:?} samples={n}",
         stream.file(),
         stream.order()
@@ -443,14 +538,14 @@ fn write_pictures<T: Scalar>(
     ];
     for (name, picture) in written {
         picture.save_png(dir.join(name))?;
-        println!("picture: {}", dir.join(name).display());
+        say!("picture: {}", dir.join(name).display());
     }
     let shown = test.unwrap_or(train);
     let shown = shown.rows(0, shown.nrows().min(20)).into_owned();
     let reconstructions = model.reconstruct(&shown)?;
     let path = dir.join("reconstructions.png");
     reconstruction_grid(&shown, &reconstructions, &grid)?.save_png(&path)?;
-    println!("picture: {}", path.display());
+    say!("picture: {}", path.display());
     Ok(())
 }
 

@@ -406,6 +406,13 @@ pub enum Error {
         order: &'static str,
     },
 
+    /// A data-parallel run's communication failed or could not start.
+    #[error("communication: {problem}")]
+    Communication {
+        /// What went wrong.
+        problem: &'static str,
+    },
+
     /// Labels for a ranking metric that are all positive or all negative: the metric needs
     /// both.
     #[error("{what} need both positives and negatives")]

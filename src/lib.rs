@@ -40,6 +40,8 @@ pub mod linfa;
 mod loss;
 mod math;
 pub mod metrics;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod optimizer;
 pub mod parallel;
 mod parameters;

@@ -33,6 +33,11 @@ pub trait Scalar:
     #[doc(hidden)]
     fn from_le_slice(bytes: &[u8]) -> Self;
 
+    /// The two slices as what they are, `f32` or `f64`: for the exchanges of a data-parallel
+    /// run, which send the values as they are.
+    #[doc(hidden)]
+    fn typed_pair<'a>(local: &'a [Self], all: &'a mut [Self]) -> TypedPair<'a>;
+
     /// Converts from `f64`, rounding to nearest for `f32`.
     fn cast(value: f64) -> Self;
 
@@ -72,6 +77,16 @@ pub trait Scalar:
     );
 }
 
+/// Two slices of a [`Scalar`] as their own type.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum TypedPair<'a> {
+    /// `f32` slices.
+    Single(&'a [f32], &'a mut [f32]),
+    /// `f64` slices.
+    Double(&'a [f64], &'a mut [f64]),
+}
+
 /// The precision of a [`Scalar`]: what a saved file's dtype must match.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Precision {
@@ -86,6 +101,11 @@ macro_rules! impl_scalar {
         impl Scalar for $t {
             const NAME: &'static str = $name;
             const PRECISION: Precision = Precision::$precision;
+
+            #[inline]
+            fn typed_pair<'a>(local: &'a [Self], all: &'a mut [Self]) -> TypedPair<'a> {
+                TypedPair::$precision(local, all)
+            }
 
             #[inline]
             fn push_le_bytes(self, out: &mut Vec<u8>) {

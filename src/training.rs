@@ -2,7 +2,7 @@
 
 use crate::autoencoder::Workspace;
 use crate::linalg::resize;
-use crate::parallel::{DataParallel, ShardTotals};
+use crate::parallel::{Communicator, ShardTotals, SingleProcess, all_gather};
 use crate::source::{BatchSource, InMemory};
 use crate::validate::{all_finite, check_nonzero};
 use crate::{
@@ -49,6 +49,7 @@ pub struct TrainingConfig {
     schedule: Option<LearningRateSchedule>,
     max_updates: Option<u64>,
     early_stopping: Option<usize>,
+    shard: Option<usize>,
 }
 
 impl Default for TrainingConfig {
@@ -60,6 +61,7 @@ impl Default for TrainingConfig {
             schedule: None,
             max_updates: None,
             early_stopping: None,
+            shard: None,
         }
     }
 }
@@ -111,6 +113,16 @@ impl TrainingConfig {
         self
     }
 
+    /// Cuts every batch into shards of `samples` samples, each corrupted from its own
+    /// generator (seeded from one draw of the run's generator per batch and the shard's
+    /// index), whose gradients are summed in shard order, weighted by their sizes: the
+    /// computation of a data-parallel run (see [`parallel`](crate::parallel)), which any number
+    /// of processes reproduces bit for bit, here in one.
+    pub fn with_shards(mut self, samples: usize) -> Self {
+        self.shard = Some(samples);
+        self
+    }
+
     /// Passes over the data.
     pub fn epochs(&self) -> usize {
         self.epochs
@@ -141,10 +153,15 @@ impl TrainingConfig {
         self.early_stopping
     }
 
+    /// Samples per shard of a data-parallel batch, if the batches are sharded.
+    pub fn shard(&self) -> Option<usize> {
+        self.shard
+    }
+
     /// Checks the settings.
     ///
     /// # Errors
-    /// [`Error::ZeroDimension`] for a batch size, an update budget or a patience of 0;
+    /// [`Error::ZeroDimension`] for a batch size, an update budget, a patience or a shard of 0;
     /// [`Error::InvalidHyperParameter`] for an invalid schedule.
     pub fn validate(&self) -> Result<()> {
         check_nonzero(self.batch_size, "batch_size")?;
@@ -160,6 +177,9 @@ impl TrainingConfig {
             return Err(Error::ZeroDimension {
                 what: "early-stopping patience",
             });
+        }
+        if self.shard == Some(0) {
+            return Err(Error::ZeroDimension { what: "shard size" });
         }
         Ok(())
     }
@@ -452,23 +472,25 @@ where
     }
 
     /// Trains on the samples of `source` data-parallel (see [`parallel`](crate::parallel)):
-    /// every process of `parallel`'s communicator runs this with the same model, source,
-    /// settings and seed; each batch is cut into shards, each process computes its shards,
-    /// the shards' gradients are exchanged and summed in shard order, and every process takes
-    /// the same step. The result does not depend on the number of processes: with
-    /// [`SingleProcess`](crate::parallel::SingleProcess) it is the reference that 1, 2 or 4
-    /// MPI processes reproduce bit for bit. (It differs from [`fit_source`](Self::fit_source)'s,
-    /// which corrupts a batch from the run's generator rather than each shard from its own.)
+    /// every process of `communicator` runs this with the same model, source, settings and
+    /// seed, and a `config` whose batches are sharded ([`TrainingConfig::with_shards`]); each
+    /// process computes its shards of each batch, the shards' gradients are exchanged and
+    /// summed in shard order, and every process takes the same step. The result does not
+    /// depend on the number of processes: [`fit_source`](Self::fit_source) with the same
+    /// `config` in one process is the reference that 1, 2 or 4 MPI processes reproduce bit for
+    /// bit.
     ///
     /// # Errors
-    /// As [`fit_source`](Self::fit_source), and the communicator's errors.
+    /// As [`fit_source`](Self::fit_source); [`Error::InvalidHyperParameter`] for a `config`
+    /// without shards or a communicator whose rank is not below its size; the communicator's
+    /// errors.
     #[allow(clippy::too_many_arguments)]
     pub fn fit_parallel<S, O, G, B>(
         &mut self,
         source: &mut S,
         validation: Option<&DMatrix<E::Scalar>>,
         config: &TrainingConfig,
-        parallel: &DataParallel<'_>,
+        communicator: &dyn Communicator,
         optimizer: &mut O,
         rng: &mut G,
         observer: &mut B,
@@ -480,6 +502,7 @@ where
         B: Observer + ?Sized,
     {
         config.validate()?;
+        check_communicator(communicator, config)?;
         check_source(source, self.input_dim(), "training source")?;
         if let Some(v) = validation {
             self.check(v, "validation data")?;
@@ -488,7 +511,7 @@ where
         let mut history = History::new(config);
         self.run_epochs(
             source,
-            Some(parallel),
+            Some(communicator),
             validation,
             config,
             optimizer,
@@ -521,7 +544,7 @@ where
     pub(crate) fn run_epochs<S, O, G, B>(
         &mut self,
         source: &mut S,
-        parallel: Option<&DataParallel<'_>>,
+        communicator: Option<&dyn Communicator>,
         validation: Option<&DMatrix<E::Scalar>>,
         config: &TrainingConfig,
         optimizer: &mut O,
@@ -544,7 +567,7 @@ where
         run(
             &mut learner,
             source,
-            parallel,
+            communicator,
             config,
             optimizer,
             rng,
@@ -637,7 +660,7 @@ pub(crate) trait Learner<T: Scalar> {
 pub(crate) fn run<T, L, S, O, G, B>(
     learner: &mut L,
     source: &mut S,
-    parallel: Option<&DataParallel<'_>>,
+    communicator: Option<&dyn Communicator>,
     config: &TrainingConfig,
     optimizer: &mut O,
     rng: &mut G,
@@ -693,11 +716,12 @@ where
                 batch: index,
                 what,
             };
-            let finite = match parallel {
+            let finite = match config.shard {
                 None => learner.batch(&batch, &labels, &mut ws, rng, &mut totals)?,
-                Some(parallel) => sharded_batch(
+                Some(shard) => sharded_batch(
                     learner,
-                    parallel,
+                    communicator.unwrap_or(&SingleProcess),
+                    shard,
                     &batch,
                     &labels,
                     &mut ws,
@@ -953,7 +977,8 @@ struct Shards<T: Scalar> {
 #[allow(clippy::too_many_arguments)]
 fn sharded_batch<T: Scalar, L: Learner<T>>(
     learner: &mut L,
-    parallel: &DataParallel<'_>,
+    communicator: &dyn Communicator,
+    shard: usize,
     batch: &DMatrix<T>,
     labels: &[usize],
     ws: &mut L::Workspace,
@@ -962,16 +987,15 @@ fn sharded_batch<T: Scalar, L: Learner<T>>(
     totals: &mut L::Totals,
 ) -> Result<bool> {
     let (k, d) = batch.shape();
-    let (rank, size, shard) = (parallel.rank(), parallel.size(), parallel.shard());
+    let (rank, size) = (communicator.rank(), communicator.size());
     let shards = k.div_ceil(shard);
     let per_rank = shards.div_ceil(size);
     let gradient_len: usize = learner.gradients_mut(ws).iter().map(|g| g.len()).sum();
     // This process's shards' weighted gradients, and (exchanged apart, in f64, whatever `T`)
     // their totals and whether their objective was finite.
     let tally = L::Totals::LEN + 1;
-    buffers.local.clear();
+    // Every slot read below is written first: no need to clear the buffers.
     buffers.local.resize(per_rank * gradient_len, T::zero());
-    buffers.local_tally.clear();
     buffers.local_tally.resize(per_rank * tally, 0.0);
     for (i, j) in (rank..shards).step_by(size).enumerate() {
         let (start, end) = (j * shard, ((j + 1) * shard).min(k));
@@ -1013,10 +1037,10 @@ fn sharded_batch<T: Scalar, L: Learner<T>>(
     buffers
         .all
         .resize(size * per_rank * gradient_len, T::zero());
-    parallel.all_gather(&buffers.local, &mut buffers.all)?;
+    all_gather(communicator, &buffers.local, &mut buffers.all)?;
     buffers.all_tally.clear();
     buffers.all_tally.resize(size * per_rank * tally, 0.0);
-    parallel.all_gather(&buffers.local_tally, &mut buffers.all_tally)?;
+    communicator.all_gather_f64(&buffers.local_tally, &mut buffers.all_tally)?;
     let mut gradients = learner.gradients_mut(ws);
     for g in gradients.iter_mut() {
         g.fill(T::zero());
@@ -1038,4 +1062,25 @@ fn sharded_batch<T: Scalar, L: Learner<T>>(
         finite &= tallied[L::Totals::LEN] == 1.0;
     }
     Ok(finite)
+}
+
+/// Checks that a data-parallel run can start: sharded batches, and a communicator whose rank
+/// is below its size.
+pub(crate) fn check_communicator(
+    communicator: &dyn Communicator,
+    config: &TrainingConfig,
+) -> Result<()> {
+    crate::validate::check_param(
+        "shard",
+        0.0,
+        config.shard().is_some(),
+        "a configuration with sharded batches (TrainingConfig::with_shards) for a data-parallel run",
+    )?;
+    let (rank, size) = (communicator.rank(), communicator.size());
+    crate::validate::check_param(
+        "rank",
+        rank as f64,
+        size >= 1 && rank < size,
+        "a rank below the communicator's size",
+    )
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use autoencoders::parallel::{Communicator, DataParallel, SingleProcess};
+use autoencoders::parallel::{Communicator, SingleProcess};
 use autoencoders::source::InMemory;
 use autoencoders::{
     BuiltinCorruption, BuiltinRegularizer, Contractive, DenseBuilder, DynamicAutoencoder, Error,
@@ -76,7 +76,6 @@ fn bits(model: &DynamicAutoencoder<f32>) -> Vec<u32> {
 fn on_threads(
     model: &DynamicAutoencoder<f32>,
     size: usize,
-    shard: usize,
     config: TrainingConfig,
 ) -> Vec<(Vec<u32>, History)> {
     let x = uniform(101, 12, 0.0, 1.0, &mut rng(1)).map(|v| v as f32);
@@ -85,13 +84,12 @@ fn on_threads(
         .map(|communicator| {
             let (mut model, x) = (model.clone(), x.clone());
             std::thread::spawn(move || {
-                let parallel = DataParallel::new(&communicator, shard).unwrap();
                 let history = model
                     .fit_parallel(
                         &mut InMemory::new(&x),
                         Some(&x),
                         &config,
-                        &parallel,
+                        &communicator,
                         &mut Sgd::new(0.05).unwrap().with_momentum(0.9).unwrap(),
                         &mut rng(7),
                         &mut (),
@@ -127,17 +125,21 @@ fn one_two_three_and_four_ranks_give_the_single_process_bits() {
     ];
     // 101 samples in batches of 30 (the last of 11) and shards of 7: shards of 7, 7, 7, 7, 2
     // and 7, 4, unevenly spread over the ranks.
-    let config = TrainingConfig::default().with_epochs(3).with_batch_size(30);
+    let config = TrainingConfig::default()
+        .with_epochs(3)
+        .with_batch_size(30)
+        .with_shards(7);
     for model in models {
-        let reference = on_threads(&model, 1, 7, config).remove(0);
+        let reference = on_threads(&model, 1, config).remove(0);
+        // The reference in one process without a communicator: `fit_with` of the sharded
+        // configuration.
         let mut single = model.clone();
         let x = uniform(101, 12, 0.0, 1.0, &mut rng(1)).map(|v| v as f32);
         single
-            .fit_parallel(
-                &mut InMemory::new(&x),
+            .fit_with(
+                &x,
                 Some(&x),
                 &config,
-                &DataParallel::new(&SingleProcess, 7).unwrap(),
                 &mut Sgd::new(0.05).unwrap().with_momentum(0.9).unwrap(),
                 &mut rng(7),
                 &mut (),
@@ -146,7 +148,7 @@ fn one_two_three_and_four_ranks_give_the_single_process_bits() {
         assert_eq!(bits(&single), reference.0);
         for size in [2, 3, 4] {
             for (rank, (parameters, history)) in
-                on_threads(&model, size, 7, config).into_iter().enumerate()
+                on_threads(&model, size, config).into_iter().enumerate()
             {
                 assert_eq!(parameters, reference.0, "{size} ranks, rank {rank}");
                 assert_eq!(
@@ -181,8 +183,8 @@ fn the_sharded_gradient_is_the_batch_gradient_up_to_rounding() {
         .fit_parallel(
             &mut InMemory::new(&x),
             None,
-            &config,
-            &DataParallel::new(&SingleProcess, 9).unwrap(),
+            &config.with_shards(9),
+            &SingleProcess,
             &mut Sgd::new(0.5).unwrap(),
             &mut rng(5),
             &mut (),
@@ -210,7 +212,7 @@ fn the_sharded_gradient_is_the_batch_gradient_up_to_rounding() {
 }
 
 #[test]
-fn a_communicator_that_lies_about_its_rank_is_refused() {
+fn a_communicator_that_lies_about_its_rank_and_an_unsharded_configuration_are_refused() {
     struct Liar;
     impl Communicator for Liar {
         fn rank(&self) -> usize {
@@ -226,12 +228,116 @@ fn a_communicator_that_lies_about_its_rank_is_refused() {
             Ok(())
         }
     }
+    let x = uniform(10, 3, 0.0, 1.0, &mut rng(8));
+    let train = |config: TrainingConfig, communicator: &dyn Communicator| {
+        DenseBuilder::new(3, 2)
+            .build::<f64, _>(&mut rng(9))
+            .unwrap()
+            .fit_parallel(
+                &mut InMemory::new(&x),
+                None,
+                &config,
+                communicator,
+                &mut Sgd::new(0.1).unwrap(),
+                &mut rng(10),
+                &mut (),
+            )
+    };
+    let sharded = TrainingConfig::default().with_shards(4);
+    assert!(train(sharded, &SingleProcess).is_ok());
     assert!(matches!(
-        DataParallel::new(&Liar, 4),
-        Err(Error::InvalidHyperParameter { .. })
+        train(sharded, &Liar),
+        Err(Error::InvalidHyperParameter { name: "rank", .. })
     ));
     assert!(matches!(
-        DataParallel::new(&SingleProcess, 0),
+        train(TrainingConfig::default(), &SingleProcess),
+        Err(Error::InvalidHyperParameter { name: "shard", .. })
+    ));
+    assert!(matches!(
+        train(TrainingConfig::default().with_shards(0), &SingleProcess),
         Err(Error::ZeroDimension { .. })
     ));
+}
+
+#[test]
+fn a_checkpoint_of_two_ranks_resumes_on_three_or_on_one_with_the_bits_of_a_run_without_a_break() {
+    use autoencoders::{Checkpoint, Checkpointing, TrainingRun};
+    use rand::SeedableRng;
+    use rand::rngs::ChaCha8Rng;
+    use std::ops::ControlFlow;
+    let folder = std::env::temp_dir().join(format!("autoencoders-parallel-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join("checkpoint.safetensors");
+    let x = uniform(101, 12, 0.0, 1.0, &mut rng(1)).map(|v| v as f32);
+    let model: DynamicAutoencoder<f32> = DenseBuilder::new(12, 5)
+        .build::<f32, _>(&mut rng(2))
+        .unwrap()
+        .with_regularizer(vec![])
+        .with_corruption(Masking::new(0.3).unwrap().into());
+    let config = TrainingConfig::default()
+        .with_epochs(4)
+        .with_batch_size(30)
+        .with_shards(7);
+    let sgd = || Sgd::new(0.05).unwrap().with_momentum(0.9).unwrap();
+
+    // Without a break, in one process.
+    let mut whole = model.clone();
+    let mut run = TrainingRun::new(config, sgd(), ChaCha8Rng::seed_from_u64(3));
+    whole.fit_resumable(&x, None, &mut run, &mut ()).unwrap();
+
+    // Two ranks, stopped after two epochs (rank 0 wrote the checkpoint of each).
+    let handles: Vec<_> = Threads::group(2)
+        .into_iter()
+        .map(|communicator| {
+            let (mut model, x, path) = (model.clone(), x.clone(), path.clone());
+            std::thread::spawn(move || {
+                let mut run = TrainingRun::new(config, sgd(), ChaCha8Rng::seed_from_u64(3))
+                    .with_checkpoints(Checkpointing::new(&path));
+                let mut stop = |r: &autoencoders::EpochReport| {
+                    if r.epoch == 1 {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                };
+                model
+                    .fit_resumable_parallel(&x, None, &mut run, &communicator, &mut stop)
+                    .unwrap();
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(Checkpoint::<f32>::load(&path).unwrap().epochs_done(), 2);
+
+    // Resumed on three ranks, and in one process.
+    let handles: Vec<_> = Threads::group(3)
+        .into_iter()
+        .map(|communicator| {
+            let (mut model, x, path) = (model.clone(), x.clone(), path.clone());
+            std::thread::spawn(move || {
+                let mut run = Checkpoint::<f32>::load(&path)
+                    .unwrap()
+                    .resume(&mut model, sgd())
+                    .unwrap();
+                assert_eq!(run.config().shard(), Some(7));
+                model
+                    .fit_resumable_parallel(&x, None, &mut run, &communicator, &mut ())
+                    .unwrap();
+                bits(&model)
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), bits(&whole));
+    }
+    let mut single = model.clone();
+    let mut run = Checkpoint::<f32>::load(&path)
+        .unwrap()
+        .resume(&mut single, sgd())
+        .unwrap();
+    single.fit_resumable(&x, None, &mut run, &mut ()).unwrap();
+    assert_eq!(bits(&single), bits(&whole));
+    let _ = std::fs::remove_dir_all(&folder);
 }

@@ -193,6 +193,9 @@ struct ConfigRecord {
     schedule: Option<ScheduleRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     max_updates: Option<u64>,
+    /// Samples per shard of a data-parallel run's batches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shard: Option<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -672,6 +675,7 @@ pub(crate) fn checkpoint_file<T: Scalar, R: Recorded>(
                 shuffle: run.config.shuffle(),
                 schedule: run.config.schedule().as_ref().map(ScheduleRecord::of),
                 max_updates: run.config.max_updates(),
+                shard: run.config.shard(),
             },
             generator: GeneratorRecord {
                 algorithm: GENERATOR.to_owned(),
@@ -899,6 +903,9 @@ impl<T: Scalar, R: Recorded> Saved<T, R> {
         }
         if let Some(updates) = c.max_updates {
             config = config.with_max_updates(updates);
+        }
+        if let Some(shard) = c.shard {
+            config = config.with_shards(shard);
         }
         config
             .validate()

@@ -3,6 +3,7 @@
 use super::checkpoint::{Extra, Recorded, RunState, checkpoint_file};
 use super::parameters::{List, ParametersRecord};
 use super::write_atomically;
+use crate::parallel::Communicator;
 use crate::run::{Checkpointing, TrainingRun};
 use crate::source::InMemory;
 use crate::{
@@ -64,6 +65,49 @@ where
         )
     }
 
+    /// [`fit_resumable`](Self::fit_resumable) data-parallel: every process of `communicator`
+    /// runs it with the same model, data and run (fresh, or resumed from the same checkpoint),
+    /// whose configuration shards its batches ([`TrainingConfig::with_shards`](crate::TrainingConfig::with_shards));
+    /// rank 0 alone writes the checkpoints. As the parameters, the optimiser's state and the
+    /// generator are the same on every rank, and a checkpoint records the shard size with the
+    /// rest of the configuration, a checkpoint resumes on any number of processes (or in one,
+    /// with [`fit_resumable`](Self::fit_resumable)) and the run ends with the bits of a run
+    /// without a break.
+    ///
+    /// # Errors
+    /// As [`fit_resumable`](Self::fit_resumable) and
+    /// [`fit_parallel`](Self::fit_parallel).
+    pub fn fit_resumable_parallel<O, B>(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        validation: Option<&DMatrix<E::Scalar>>,
+        run: &mut TrainingRun<O>,
+        communicator: &dyn Communicator,
+        observer: &mut B,
+    ) -> Result<History>
+    where
+        O: Optimizer<E::Scalar>,
+        B: Observer + ?Sized,
+    {
+        crate::training::check_communicator(communicator, &run.config)?;
+        let root = communicator.rank() == 0;
+        self.fit_resumable_inner(
+            x,
+            validation,
+            run,
+            Some(communicator),
+            observer,
+            |path, bytes| {
+                if root {
+                    write_atomically(path, bytes)
+                } else {
+                    Ok(())
+                }
+            },
+            &Extra::default(),
+        )
+    }
+
     /// [`fit_resumable`](Self::fit_resumable) with the file writer injected, so that tests can
     /// make a checkpoint write fail.
     pub(crate) fn fit_resumable_writing<O, B>(
@@ -71,6 +115,25 @@ where
         x: &DMatrix<E::Scalar>,
         validation: Option<&DMatrix<E::Scalar>>,
         run: &mut TrainingRun<O>,
+        observer: &mut B,
+        write: impl FnMut(&Path, &[u8]) -> Result<()>,
+        extra: &Extra,
+    ) -> Result<History>
+    where
+        O: Optimizer<E::Scalar>,
+        B: Observer + ?Sized,
+    {
+        self.fit_resumable_inner(x, validation, run, None, observer, write, extra)
+    }
+
+    /// The resumable run, with a communicator for a data-parallel one.
+    #[allow(clippy::too_many_arguments)]
+    fn fit_resumable_inner<O, B>(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        validation: Option<&DMatrix<E::Scalar>>,
+        run: &mut TrainingRun<O>,
+        communicator: Option<&dyn Communicator>,
         observer: &mut B,
         mut write: impl FnMut(&Path, &[u8]) -> Result<()>,
         extra: &Extra,
@@ -93,7 +156,7 @@ where
         let (training, validating) = data.insert(fingerprints);
         self.run_epochs(
             &mut InMemory::new(x),
-            None,
+            communicator,
             validation,
             config,
             optimizer,
