@@ -460,6 +460,63 @@ impl<E: Encoder> Classifier<E> {
         G: Rng + ?Sized,
         B: Observer<SupervisedReport> + ?Sized,
     {
+        self.fit_source_with(source, None, validation, config, optimizer, rng, observer)
+    }
+
+    /// Trains on the labelled samples of `source` data-parallel, as
+    /// [`Autoencoder::fit_parallel`](crate::Autoencoder::fit_parallel) does: `config` shards
+    /// the batches, and any number of processes gives the bits of
+    /// [`fit_source`](Self::fit_source) with the same `config` in one.
+    ///
+    /// # Errors
+    /// As [`fit_source`](Self::fit_source); [`Error::InvalidHyperParameter`] for a `config`
+    /// without shards or a communicator whose rank is not below its size.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit_parallel<S, O, G, B>(
+        &mut self,
+        source: &mut S,
+        validation: Option<(&DMatrix<E::Scalar>, &[usize])>,
+        config: &TrainingConfig,
+        communicator: &dyn crate::parallel::Communicator,
+        optimizer: &mut O,
+        rng: &mut G,
+        observer: &mut B,
+    ) -> Result<History<SupervisedReport>>
+    where
+        S: BatchSource<E::Scalar> + ?Sized,
+        O: Optimizer<E::Scalar>,
+        G: Rng + ?Sized,
+        B: Observer<SupervisedReport> + ?Sized,
+    {
+        crate::training::check_communicator(communicator, config)?;
+        self.fit_source_with(
+            source,
+            Some(communicator),
+            validation,
+            config,
+            optimizer,
+            rng,
+            observer,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fit_source_with<S, O, G, B>(
+        &mut self,
+        source: &mut S,
+        communicator: Option<&dyn crate::parallel::Communicator>,
+        validation: Option<(&DMatrix<E::Scalar>, &[usize])>,
+        config: &TrainingConfig,
+        optimizer: &mut O,
+        rng: &mut G,
+        observer: &mut B,
+    ) -> Result<History<SupervisedReport>>
+    where
+        S: BatchSource<E::Scalar> + ?Sized,
+        O: Optimizer<E::Scalar>,
+        G: Rng + ?Sized,
+        B: Observer<SupervisedReport> + ?Sized,
+    {
         config.validate()?;
         check_source(source, self.encoder.input_dim(), "training source")?;
         if !source.labelled() {
@@ -483,7 +540,7 @@ impl<E: Encoder> Classifier<E> {
         run(
             &mut learner,
             source,
-            None,
+            communicator,
             config,
             optimizer,
             rng,

@@ -1301,6 +1301,7 @@ where
         let mut history = History::new(config);
         self.run_epochs(
             &mut InMemory::new(x),
+            None,
             validation,
             config,
             optimizer,
@@ -1347,6 +1348,55 @@ where
         let mut history = History::new(config);
         self.run_epochs(
             source,
+            None,
+            validation,
+            config,
+            optimizer,
+            rng,
+            observer,
+            &mut history,
+            |_, _, _, _| Ok(()),
+        )?;
+        Ok(history)
+    }
+
+    /// Trains on the samples of `source` data-parallel, as
+    /// [`Autoencoder::fit_parallel`](crate::Autoencoder::fit_parallel) does: `config` shards
+    /// the batches, each shard draws its corruption and its reparameterisation noise from its
+    /// own generator, and any number of processes gives the bits of
+    /// [`fit_source`](Self::fit_source) with the same `config` in one.
+    ///
+    /// # Errors
+    /// As [`fit_source`](Self::fit_source); [`Error::InvalidHyperParameter`] for a `config`
+    /// without shards or a communicator whose rank is not below its size.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit_parallel<S, O, G, B>(
+        &mut self,
+        source: &mut S,
+        validation: Option<&DMatrix<E::Scalar>>,
+        config: &TrainingConfig,
+        communicator: &dyn crate::parallel::Communicator,
+        optimizer: &mut O,
+        rng: &mut G,
+        observer: &mut B,
+    ) -> Result<History<VaeReport>>
+    where
+        S: BatchSource<E::Scalar> + ?Sized,
+        O: Optimizer<E::Scalar>,
+        G: Rng + ?Sized,
+        B: Observer<VaeReport> + ?Sized,
+    {
+        config.validate()?;
+        crate::training::check_communicator(communicator, config)?;
+        check_source(source, self.input_dim(), "training source")?;
+        if let Some(v) = validation {
+            self.check(v, "validation data")?;
+        }
+        config.check_validation(validation.is_some())?;
+        let mut history = History::new(config);
+        self.run_epochs(
+            source,
+            Some(communicator),
             validation,
             config,
             optimizer,
@@ -1380,6 +1430,7 @@ where
     pub(crate) fn run_epochs<S, O, G, B>(
         &mut self,
         source: &mut S,
+        communicator: Option<&dyn crate::parallel::Communicator>,
         validation: Option<&DMatrix<E::Scalar>>,
         config: &TrainingConfig,
         optimizer: &mut O,
@@ -1403,7 +1454,7 @@ where
         run(
             &mut learner,
             source,
-            None,
+            communicator,
             config,
             optimizer,
             rng,

@@ -341,3 +341,93 @@ fn a_checkpoint_of_two_ranks_resumes_on_three_or_on_one_with_the_bits_of_a_run_w
     assert_eq!(bits(&single), bits(&whole));
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+#[test]
+fn the_vae_and_the_classifier_give_the_single_process_bits_on_three_ranks() {
+    use autoencoders::{Activation, Classifier, DenseVae, Init, Likelihood};
+    let x = uniform(101, 12, 0.0, 1.0, &mut rng(1));
+    let labels: Vec<usize> = (0..101).map(|i| i % 3).collect();
+    let config = TrainingConfig::default()
+        .with_epochs(2)
+        .with_batch_size(30)
+        .with_shards(7);
+    let vae = DenseVae::<f64>::dense(
+        12,
+        &[6],
+        2,
+        Activation::Tanh,
+        Likelihood::Bernoulli,
+        &mut rng(2),
+    )
+    .unwrap()
+    .with_corruption(Masking::new(0.2).unwrap());
+    let encoder = DenseBuilder::new(12, 5)
+        .build::<f64, _>(&mut rng(3))
+        .unwrap()
+        .into_parts()
+        .0;
+    let classifier = Classifier::new(encoder, 3, Init::GlorotUniform, &mut rng(4)).unwrap();
+    let flat = |p: Vec<&[f64]>| -> Vec<u64> {
+        p.iter()
+            .flat_map(|s| s.iter().map(|v| v.to_bits()))
+            .collect()
+    };
+
+    let mut reference_vae = vae.clone();
+    reference_vae
+        .fit_with(
+            &x,
+            None,
+            &config,
+            &mut Sgd::new(0.05).unwrap(),
+            &mut rng(5),
+            &mut (),
+        )
+        .unwrap();
+    let mut reference_classifier = classifier.clone();
+    reference_classifier
+        .fit(
+            &x,
+            &labels,
+            &config,
+            &mut Sgd::new(0.05).unwrap(),
+            &mut rng(6),
+        )
+        .unwrap();
+    let handles: Vec<_> = Threads::group(3)
+        .into_iter()
+        .map(|communicator| {
+            let (mut vae, mut classifier, x, labels) =
+                (vae.clone(), classifier.clone(), x.clone(), labels.clone());
+            std::thread::spawn(move || {
+                vae.fit_parallel(
+                    &mut InMemory::new(&x),
+                    None,
+                    &config,
+                    &communicator,
+                    &mut Sgd::new(0.05).unwrap(),
+                    &mut rng(5),
+                    &mut (),
+                )
+                .unwrap();
+                classifier
+                    .fit_parallel(
+                        &mut InMemory::with_labels(&x, &labels).unwrap(),
+                        None,
+                        &config,
+                        &communicator,
+                        &mut Sgd::new(0.05).unwrap(),
+                        &mut rng(6),
+                        &mut (),
+                    )
+                    .unwrap();
+                (flat(vae.parameters()), flat(classifier.parameters()))
+            })
+        })
+        .collect();
+    for h in handles {
+        let (v, c) = h.join().unwrap();
+        assert_eq!(v, flat(reference_vae.parameters()));
+        assert_eq!(c, flat(reference_classifier.parameters()));
+    }
+}

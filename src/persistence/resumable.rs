@@ -338,6 +338,7 @@ where
         let (training, validating) = data.insert(fingerprints);
         self.run_epochs(
             &mut InMemory::new(x),
+            None,
             validation,
             config,
             optimizer,
