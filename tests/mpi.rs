@@ -1,9 +1,12 @@
 //! Data-parallel training over MPI (feature `mpi`; CI runs it, with Open MPI from Debian's
 //! packages): `mpirun -n 1`, `-n 2` and `-n 4` (oversubscribed, on one machine) train the
-//! `train` example's model to the bytes of the single-process run with the same `--shard`, and
-//! a rank that dies or hangs stops the run with an error within a bounded time.
+//! `train` example's model to the bytes of the single-process run with the same `--shard`; a
+//! checkpoint written by rank 0 of two ranks resumes on four to the bytes of a run without a
+//! break; and a rank that dies or hangs stops the run with an error within a bounded time.
 //!
-//! `cargo test --release --features mpi --test mpi`
+//! `cargo build --release -p autoencoders-tools --features mpi --example train`, then
+//! `cargo test --release -p autoencoders-tools --features mpi --test mpi` (a test target alone
+//! does not rebuild the example with the feature).
 
 mod common;
 
@@ -54,8 +57,8 @@ fn run_within(mut command: Command, limit: Duration) -> (Output, Duration) {
     }
 }
 
-fn folder() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("autoencoders-mpi-{}", std::process::id()));
+fn folder(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("autoencoders-mpi-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -63,7 +66,7 @@ fn folder() -> PathBuf {
 #[test]
 fn one_two_and_four_ranks_save_the_bytes_of_one_process() {
     let train = common::example_binary("train");
-    let dir = folder();
+    let dir = folder("ranks");
     let common = [
         "--epochs",
         "2",
@@ -135,4 +138,49 @@ fn a_rank_that_dies_or_hangs_stops_the_others_within_the_time_out() {
     assert!(stderr.contains("aborting every rank"), "{stderr}");
     assert!(took >= Duration::from_secs(3), "{took:?}");
     eprintln!("a rank hung: the run ended after {took:?}");
+}
+
+#[test]
+fn a_checkpoint_of_two_ranks_resumes_on_four_with_the_bytes_of_one_unbroken_run() {
+    let probe = PathBuf::from(env!("CARGO_BIN_EXE_mpi-probe"));
+    let dir = folder("resume");
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let ok = |command: Command| {
+        let (output, _) = run_within(command, Duration::from_secs(120));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    ok(mpirun(
+        1,
+        &probe,
+        &["--save", &path("unbroken.safetensors")],
+    ));
+    ok(mpirun(
+        2,
+        &probe,
+        &[
+            "--checkpoint",
+            &path("checkpoint.safetensors"),
+            "--stop-after",
+            "3",
+        ],
+    ));
+    ok(mpirun(
+        4,
+        &probe,
+        &[
+            "--resume",
+            &path("checkpoint.safetensors"),
+            "--save",
+            &path("resumed.safetensors"),
+        ],
+    ));
+    assert_eq!(
+        std::fs::read(path("resumed.safetensors")).unwrap(),
+        std::fs::read(path("unbroken.safetensors")).unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
