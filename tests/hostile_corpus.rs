@@ -1192,6 +1192,37 @@ fn every_hostile_input_is_refused_in_bounded_memory_and_time() {
     }
     cases.extend(idx_cases(&mut rng));
     cases.extend(csv_cases());
+    // Every data file again, streamed (`data::Stream`, an epoch in file order and a shuffled
+    // one): within the memory cap and the time-out, whatever the file holds; the valid ones
+    // accepted.
+    let streamed: Vec<Case> = cases
+        .iter()
+        .filter_map(|c| {
+            let kind = match c.kind {
+                "idx" => "stream-idx",
+                "csv" => "stream-csv",
+                "csv-labelled" => "stream-csv-labelled",
+                _ => return None,
+            };
+            let Input::Bytes(bytes) = &c.input else {
+                return None;
+            };
+            Some(Case {
+                class: "streamed data files",
+                what: format!("{} (streamed)", c.what),
+                kind,
+                input: Input::Bytes(bytes.clone()),
+                input_len: c.input_len,
+                gzip: c.gzip,
+                expect: if c.expect == Expect::Accepted {
+                    Expect::Accepted
+                } else {
+                    Expect::Either
+                },
+            })
+        })
+        .collect();
+    cases.extend(streamed);
     cases.extend(special_cases(&dir));
     cases.extend(tool_cases(&dir));
 

@@ -60,6 +60,40 @@ fn the_policy_holds() {
     limits::set_max_elements(limits::DEFAULT_MAX_ELEMENTS);
     assert!(DenseBuilder::new(20, 10).build::<f64, _>(rng).is_ok());
 
+    // A stream's buffers are tensors too: a shuffle buffer, a batch or a permutation beyond
+    // the ceiling is a typed error, not an allocation.
+    {
+        use autoencoders::data::{Stream, StreamOrder};
+        use autoencoders::source::BatchSource;
+        use rand::SeedableRng;
+        let mut body = vec![0u8, 0, 8, 2, 0, 0, 0, 100, 0, 0, 3, 16];
+        body.extend(std::iter::repeat_n(7u8, 100 * 784));
+        let file = dir.join("stream.idx");
+        std::fs::write(&file, body).unwrap();
+        let mut generator = rand::rngs::ChaCha8Rng::seed_from_u64(0);
+        let (mut batch, mut labels) = (nalgebra::DMatrix::<f32>::zeros(0, 0), Vec::new());
+        limits::set_max_elements(10_000);
+        let mut buffered = Stream::<f32>::idx(&file, StreamOrder::Buffer { buffer: 8192 }).unwrap();
+        assert!(matches!(
+            buffered.start_epoch(true, &mut generator),
+            Err(Error::TooLarge { .. })
+        ));
+        let mut plain = Stream::<f32>::idx(&file, StreamOrder::InMemory).unwrap();
+        plain.start_epoch(false, &mut generator).unwrap();
+        assert!(matches!(
+            plain.next_batch(64, &mut batch, &mut labels),
+            Err(Error::TooLarge { .. })
+        ));
+        assert_eq!(plain.next_batch(8, &mut batch, &mut labels).unwrap(), 8);
+        limits::set_max_elements(50);
+        assert!(matches!(
+            plain.start_epoch(true, &mut generator),
+            Err(Error::TooLarge { .. })
+        ));
+        limits::set_max_elements(limits::DEFAULT_MAX_ELEMENTS);
+        assert!(buffered.start_epoch(true, &mut generator).is_ok());
+    }
+
     // Folders, and FIFOs with no writer, are refused before they are opened.
     refused_quickly(&dir);
     let fifo = dir.join("pipe");

@@ -130,7 +130,11 @@ impl Scaler {
             let (mut batch, mut labels) = (DMatrix::zeros(0, 0), Vec::new());
             let mut seen = 0;
             loop {
-                let k = source.next_batch(FIT_BATCH, &mut batch, &mut labels)?;
+                let k = source.next_batch(
+                    FIT_BATCH.min((1 << 22) / d.max(1)).max(1),
+                    &mut batch,
+                    &mut labels,
+                )?;
                 if k == 0 {
                     return Ok(());
                 }

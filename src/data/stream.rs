@@ -131,8 +131,12 @@ enum Plan {
     Buffered,
 }
 
-/// Samples read from disk at a time when reading consecutive samples.
+/// Samples read from disk at a time when reading consecutive samples (fewer for samples of
+/// more than `CHUNK_VALUES / 64` values).
 const CHUNK_SAMPLES: usize = 64;
+
+/// Values read from disk at a time, at most (unless one sample holds more).
+const CHUNK_VALUES: usize = 1 << 22;
 
 /// The samples of an IDX file (MNIST's format), gzip-compressed or not, streamed from disk in
 /// bounded memory: a [`BatchSource`] for [`Autoencoder::fit_source`](crate::Autoencoder::fit_source)
@@ -663,6 +667,13 @@ impl<T: Scalar> Stream<T> {
         Ok(())
     }
 
+    /// Samples read at a time: 64, or as many as fit in `CHUNK_VALUES` values (at least one).
+    fn chunk_samples(&self) -> usize {
+        CHUNK_SAMPLES
+            .min(CHUNK_VALUES / self.features.max(1))
+            .max(1)
+    }
+
     /// Samples per block of the `Buffered` plan.
     fn block_size(&self) -> usize {
         match self.order {
@@ -689,7 +700,7 @@ impl<T: Scalar> Stream<T> {
                 self.block += 1;
                 self.within = 0;
             };
-            let count = CHUNK_SAMPLES.min(end - first);
+            let count = self.chunk_samples().min(end - first);
             self.within += count;
             self.read_run(first, count)?;
         }
@@ -729,6 +740,7 @@ impl<T: Scalar> BatchSource<T> for Stream<T> {
                 return Ok(());
             }
             (true, StreamOrder::InMemory) => {
+                crate::limits::check_tensor("the in-memory order's permutation", self.samples, 1)?;
                 self.permutation.clear();
                 self.permutation.extend(0..self.samples);
                 self.permutation.shuffle(rng);
@@ -745,6 +757,7 @@ impl<T: Scalar> BatchSource<T> for Stream<T> {
         self.blocks.shuffle(&mut self.epoch_rng);
         (self.block, self.within) = (0, 0);
         let capacity = buffer.min(self.samples);
+        crate::limits::check_tensor("the shuffle buffer of a stream", capacity, self.features)?;
         self.buffer.resize(capacity * self.features, T::zero());
         self.buffer_labels.resize(capacity, 0);
         self.buffer_len = 0;
@@ -763,13 +776,14 @@ impl<T: Scalar> BatchSource<T> for Stream<T> {
         let d = self.features;
         labels.clear();
         self.picked.clear();
+        crate::limits::check_tensor("a batch of a stream", max.min(self.samples), d)?;
         let k = match self.plan {
             Plan::Sequential => {
                 let first = self.position;
                 let k = max.min(self.samples - first);
                 let mut done = 0;
                 while done < k {
-                    let count = CHUNK_SAMPLES.min(k - done);
+                    let count = self.chunk_samples().min(k - done);
                     self.read_run(first + done, count)?;
                     for at in 0..count {
                         self.pick(at)?;

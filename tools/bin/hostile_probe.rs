@@ -8,7 +8,7 @@
 //! an allocation that fails aborts: both are what the test looks for. `PROBE_MAX_DECOMPRESSED`
 //! sets the gzip limit of `autoencoders::limits` (bytes).
 
-use autoencoders::data::{CsvOptions, LabelColumn, read_csv, read_idx};
+use autoencoders::data::{CsvOptions, LabelColumn, Stream, StreamOrder, read_csv, read_idx};
 use autoencoders::rand::SeedableRng;
 use autoencoders::rand::rngs::ChaCha8Rng;
 use autoencoders::{
@@ -34,7 +34,27 @@ const KINDS: &[&str] = &[
     "idx",
     "csv",
     "csv-labelled",
+    "stream-idx",
+    "stream-csv",
+    "stream-csv-labelled",
 ];
+
+/// Opens `path` as a [`Stream`] and reads an epoch in file order and a shuffled one.
+fn stream(path: &str, csv: Option<CsvOptions>) -> Result<(), Error> {
+    use autoencoders::source::BatchSource;
+    let order = StreamOrder::Buffer { buffer: 64 };
+    let mut stream = match csv {
+        None => Stream::<f32>::idx(path, order)?,
+        Some(options) => Stream::<f32>::csv(path, &options, order)?,
+    };
+    let mut generator = ChaCha8Rng::seed_from_u64(0);
+    let (mut batch, mut labels) = (nalgebra::DMatrix::zeros(0, 0), Vec::new());
+    for shuffle in [false, true] {
+        stream.start_epoch(shuffle, &mut generator)?;
+        while stream.next_batch(32, &mut batch, &mut labels)? > 0 {}
+    }
+    Ok(())
+}
 
 fn read(kind: &str, path: &str) -> Result<(), Error> {
     match kind {
@@ -68,6 +88,12 @@ fn read(kind: &str, path: &str) -> Result<(), Error> {
             &CsvOptions::default().with_label_column(LabelColumn::Last),
         )
         .map(drop),
+        "stream-idx" => stream(path, None),
+        "stream-csv" => stream(path, Some(CsvOptions::default())),
+        "stream-csv-labelled" => stream(
+            path,
+            Some(CsvOptions::default().with_label_column(LabelColumn::Last)),
+        ),
         _ => unreachable!("checked in main"),
     }
 }
