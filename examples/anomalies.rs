@@ -77,6 +77,10 @@ struct Args {
     /// Write `index,score,outlier` for every test row (training row without test data) here.
     #[arg(long, value_name = "OUT.csv")]
     scores: Option<PathBuf>,
+    /// Save the fitted detector (the model, its threshold, its training scores and the scaler)
+    /// to this safetensors file; `AnomalyDetector::load` reads it back.
+    #[arg(long, value_name = "PATH")]
+    save_detector: Option<PathBuf>,
     #[command(flatten)]
     model: ModelFlags,
 }
@@ -87,6 +91,33 @@ fn main() -> ExitCode {
         Dtype::F32 => run::<f32>(&args),
         Dtype::F64 => run::<f64>(&args),
     })
+}
+
+/// Refuses an output path that would overwrite an input, is not a regular file, or lies in a
+/// folder that does not exist: usage errors, before any work.
+fn check_output(flag: &str, out: &Path, inputs: &[Option<&Path>]) -> Result<(), Failure> {
+    if overwrites_input(out, inputs) {
+        return Err(Failure::Usage(format!(
+            "{flag} {} would overwrite an input file; write to another path",
+            out.display()
+        )));
+    }
+    // A FIFO would block the write until a reader comes; a device or a folder is no file.
+    if out.exists() && !out.is_file() {
+        return Err(Failure::Usage(format!(
+            "{flag} {}: not a regular file",
+            out.display()
+        )));
+    }
+    let folder = folder_of(out);
+    if !folder.is_dir() {
+        return Err(Failure::Usage(format!(
+            "{flag} {}: the folder {} does not exist",
+            out.display(),
+            folder.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Samples read for the tool: the matrix, its labels, whether the file held bytes, whether it
@@ -158,28 +189,18 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
         args.test_labels.as_deref(),
         flags.init.as_deref(),
     ];
-    if let Some(out) = &args.scores {
-        if overwrites_input(out, &inputs) {
-            return Err(Failure::Usage(format!(
-                "--scores {} would overwrite an input file; write to another path",
-                out.display()
-            )));
+    for (flag, out) in [
+        ("--scores", &args.scores),
+        ("--save-detector", &args.save_detector),
+    ] {
+        if let Some(out) = out {
+            check_output(flag, out, &inputs)?;
         }
-        // A FIFO would block the write until a reader comes; a device or a folder is no file.
-        if out.exists() && !out.is_file() {
-            return Err(Failure::Usage(format!(
-                "--scores {}: not a regular file",
-                out.display()
-            )));
-        }
-        let folder = folder_of(out);
-        if !folder.is_dir() {
-            return Err(Failure::Usage(format!(
-                "--scores {}: the folder {} does not exist",
-                out.display(),
-                folder.display()
-            )));
-        }
+    }
+    if args.scores.is_some() && args.scores == args.save_detector {
+        return Err(Failure::Usage(
+            "--scores and --save-detector name the same file".into(),
+        ));
     }
 
     // Data.
@@ -253,6 +274,10 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
         training_scores.iter().sum::<f64>() / training_scores.len() as f64
     );
     println!("threshold: value={:.6}", detector.threshold());
+    if let Some(path) = &args.save_detector {
+        detector.save(path, Some(&fitted))?;
+        println!("saved: {}", path.display());
+    }
 
     // Scores of the test data, or of the training data without test data.
     let (indices, scores): (Vec<usize>, Vec<f64>) = match &test {
@@ -277,8 +302,8 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
             let outlier = u8::from(*score > detector.threshold());
             let _ = writeln!(text, "{index},{score},{outlier}");
         }
-        std::fs::write(out, text)
-            .map_err(|e| Failure::Run(format!("{}: {e}", out.display()).into()))?;
+        // Crash-safely: the file is the old one or the whole new one, never half of it.
+        autoencoders::persistence::write_file_atomically(out, text.as_bytes())?;
         println!("scores: {}", out.display());
     }
     Ok(())

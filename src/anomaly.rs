@@ -201,6 +201,15 @@ impl<S> AnomalyDetector<S> {
         })
     }
 
+    /// A detector from its parts, as a saved one is read back.
+    pub(crate) fn from_parts(scorer: S, threshold: f64, training_scores: Vec<f64>) -> Self {
+        Self {
+            scorer,
+            threshold,
+            training_scores,
+        }
+    }
+
     /// The threshold: a score above it is an outlier.
     pub fn threshold(&self) -> f64 {
         self.threshold

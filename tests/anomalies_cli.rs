@@ -308,3 +308,73 @@ fn the_model_scaling_and_training_flags_are_trains() {
         );
     }
 }
+
+#[test]
+fn a_saved_detector_scores_new_data_as_the_run_that_saved_it() {
+    use autoencoders::DynamicAutoencoder;
+    use autoencoders::anomaly::AnomalyDetector;
+    use autoencoders::data::read_idx;
+    let dir = scratch("save-detector");
+    let (saved, scores) = (dir.join("detector.safetensors"), dir.join("scores.csv"));
+    let (train, labels, test) = (
+        data("train-images-idx3-ubyte.gz"),
+        data("train-labels-idx1-ubyte.gz"),
+        data("test-images-idx3-ubyte.gz"),
+    );
+    let output = anomalies(&[
+        "--train-images",
+        &train,
+        "--train-labels",
+        &labels,
+        "--normal-class",
+        "3",
+        "--test-images",
+        &test,
+        "--epochs",
+        "2",
+        "--hidden",
+        "16",
+        "--save-detector",
+        saved.to_str().unwrap(),
+        "--scores",
+        scores.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let threshold = field(line(&stdout, "threshold:"), "value");
+    let (detector, scaler) = AnomalyDetector::<DynamicAutoencoder<f32>>::load(&saved).unwrap();
+    assert!((detector.threshold() - threshold).abs() <= 1e-6 * threshold.abs());
+    // The scaler came with it: the raw test bytes, scaled by it, score as the run scored them.
+    let scaler = scaler.expect("the tool saves its scaler");
+    let x = scaler
+        .transform(&read_idx(&test).unwrap().to_matrix::<f32>())
+        .unwrap();
+    let mine = detector.scores(&x).unwrap();
+    let written: Vec<f64> = std::fs::read_to_string(&scores)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(mine, written);
+    // An output in a folder that does not exist, or on an input, is a usage error.
+    for out in [
+        dir.join("missing/detector.safetensors").to_str().unwrap(),
+        train.as_str(),
+    ] {
+        let output = anomalies(&[
+            "--train-images",
+            &train,
+            "--epochs",
+            "1",
+            "--save-detector",
+            out,
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{out}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

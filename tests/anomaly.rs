@@ -330,3 +330,124 @@ fn bad_input_gets_typed_errors() {
         Err(Error::DataOutOfRange { .. })
     ));
 }
+
+#[test]
+fn a_saved_detector_loads_with_its_threshold_scores_and_scaler_and_refuses_what_does_not_fit() {
+    use autoencoders::data::{FittedScaler, Scaler};
+    use autoencoders::{BuiltinCorruption, DenseBuilder, DynamicAutoencoder, Error};
+    use common::model_file::ModelFile;
+    let raw = uniform(60, 5, -3.0, 8.0, &mut rng(70));
+    let folder = std::env::temp_dir().join(format!("autoencoders-detector-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join("detector.safetensors");
+    let model: DynamicAutoencoder<f64> = DenseBuilder::new(5, 3)
+        .build::<f64, _>(&mut rng(71))
+        .unwrap()
+        .with_regularizer(vec![])
+        .with_corruption(BuiltinCorruption::None);
+    let scalers = [
+        None,
+        Some(Scaler::MinMax.fit(&raw).unwrap()),
+        Some(Scaler::Standard.fit(&raw).unwrap()),
+        Some(FittedScaler::identity(5)),
+        Some(FittedScaler::bytes(5)),
+        Some(FittedScaler::known_range(-3.0, 8.0, 5).unwrap()),
+    ];
+    for scaler in scalers {
+        let x = match &scaler {
+            Some(s) => s.transform(&raw).unwrap(),
+            None => raw.clone(),
+        };
+        let detector =
+            AnomalyDetector::fit(model.clone(), &x, Threshold::Contamination(0.2)).unwrap();
+        detector.save(&path, scaler.as_ref()).unwrap();
+        let (loaded, loaded_scaler) =
+            AnomalyDetector::<DynamicAutoencoder<f64>>::load(&path).unwrap();
+        assert_eq!(loaded.threshold().to_bits(), detector.threshold().to_bits());
+        assert_eq!(loaded.training_scores(), detector.training_scores());
+        assert_eq!(loaded_scaler, scaler);
+        assert_eq!(loaded.scores(&x).unwrap(), detector.scores(&x).unwrap());
+        assert_eq!(loaded.predict(&x).unwrap(), detector.predict(&x).unwrap());
+        // The file is a model file too.
+        assert_eq!(
+            DynamicAutoencoder::<f64>::load(&path).unwrap().parameters(),
+            model.parameters()
+        );
+    }
+
+    // Data of the wrong width for a loaded detector; a scaler of the wrong width at saving.
+    let detector = AnomalyDetector::fit(model.clone(), &raw, Threshold::Value(1.0)).unwrap();
+    detector.save(&path, None).unwrap();
+    let (loaded, _) = AnomalyDetector::<DynamicAutoencoder<f64>>::load(&path).unwrap();
+    assert!(matches!(
+        loaded.scores(&uniform(3, 4, 0.0, 1.0, &mut rng(72))),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        detector.save(
+            folder.join("other.safetensors"),
+            Some(&FittedScaler::identity(4))
+        ),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    assert!(!folder.join("other.safetensors").exists());
+
+    // A model file without a detector; an edited threshold (the whole-file checksum); records
+    // that are malformed, with the checksum recomputed so that the record is what is read.
+    let plain = folder.join("model.safetensors");
+    model.save(&plain).unwrap();
+    let refused = |bytes: &[u8]| {
+        matches!(
+            AnomalyDetector::<DynamicAutoencoder<f64>>::from_safetensors(bytes, "edited"),
+            Err(Error::ModelFile { .. })
+        )
+    };
+    assert!(refused(&std::fs::read(&plain).unwrap()));
+    let good = ModelFile::parse(&std::fs::read(&path).unwrap());
+    let record = |file: &ModelFile| -> serde_json::Value {
+        serde_json::from_str(
+            file.header["__metadata__"]["autoencoders.detector"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let with = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut file = good.clone();
+        let mut r = record(&file);
+        edit(&mut r);
+        file.header["__metadata__"]["autoencoders.detector"] =
+            serde_json::Value::String(r.to_string());
+        file
+    };
+    let edited = with(&|r| r["threshold"] = serde_json::json!(2.0));
+    assert!(
+        refused(&edited.to_bytes_as_is()),
+        "the whole-file checksum catches an edit"
+    );
+    assert!(
+        AnomalyDetector::<DynamicAutoencoder<f64>>::from_safetensors(&edited.to_bytes(), "edited")
+            .is_ok()
+    );
+    for edit in [
+        &(|r: &mut serde_json::Value| r["format_version"] = serde_json::json!(2))
+            as &dyn Fn(&mut serde_json::Value),
+        &|r| r["threshold"] = serde_json::json!("NaN"),
+        &|r| r["training_scores"] = serde_json::json!([1.0, null]),
+        &|r| r["extra"] = serde_json::json!(1),
+        &|r| {
+            r["scaler"] =
+                serde_json::json!({"kind": "min-max", "minimum": [0.0], "maximum": [1.0, 2.0]})
+        },
+        &|r| {
+            r["scaler"] = serde_json::json!({"kind": "standard", "mean": vec![0.0; 4], "std_dev": vec![1.0; 4]})
+        },
+        &|r| {
+            r["scaler"] = serde_json::json!({"kind": "standard", "mean": vec![0.0; 5], "std_dev": vec![-1.0; 5]})
+        },
+        &|r| r["scaler"] = serde_json::json!({"kind": "quantile"}),
+    ] {
+        assert!(refused(&with(edit).to_bytes()), "{}", record(&with(edit)));
+    }
+    let _ = std::fs::remove_dir_all(&folder);
+}

@@ -40,6 +40,7 @@
 mod atomic;
 pub(crate) mod checkpoint;
 mod deep;
+mod detector;
 mod header;
 mod offsets;
 mod parameters;
@@ -54,6 +55,7 @@ pub use checkpoint::{
     CHECKPOINT_CHECKSUM_KEY, CHECKPOINT_KEY, Checkpoint, ClassifierCheckpoint, VaeCheckpoint,
 };
 pub use deep::{DeepAutoencoder, PRETRAINED_KEY};
+pub use detector::DETECTOR_KEY;
 pub use header::WHOLE_FILE_KEY;
 pub use pretraining::{PRETRAINING_KEY, PretrainingCheckpoint};
 
@@ -180,9 +182,28 @@ pub(crate) fn serialize_with(
     Ok(header::write(&tensors, metadata))
 }
 
+/// Writes `bytes` to `path` crash-safely, as the crate writes its own files: into a temporary
+/// file in the same folder, synced, then renamed over `path` and the folder synced, so that
+/// the file at `path` is the old one or the whole new one, whatever happens meanwhile.
+///
+/// ```
+/// let path = std::env::temp_dir().join("autoencoders-doc-atomic.csv");
+/// autoencoders::persistence::write_file_atomically(&path, b"index,score\n0,1.5\n")?;
+/// assert_eq!(std::fs::read(&path)?, b"index,score\n0,1.5\n");
+/// # std::fs::remove_file(path).ok();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Io`] naming the file (the old file, if any, is kept).
+pub fn write_file_atomically(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    write_atomically(path.as_ref(), bytes)
+}
+
 /// The metadata keys this crate writes.
-const KNOWN_KEYS: [&str; 6] = [
+const KNOWN_KEYS: [&str; 7] = [
     METADATA_KEY,
+    detector::DETECTOR_KEY,
     header::WHOLE_FILE_KEY,
     checkpoint::CHECKPOINT_KEY,
     checkpoint::CHECKPOINT_CHECKSUM_KEY,
