@@ -209,21 +209,26 @@ impl<T: Scalar> InMemory<T> {
 
     /// Copies samples `rows`, in that order, into `batch`.
     fn gather(&self, rows: &[usize], batch: &mut DMatrix<T>) {
-        let (b, d) = (rows.len(), self.samples.nrows());
-        resize(batch, b, d);
-        let (samples, out) = (self.samples.as_slice(), batch.as_mut_slice());
-        let mut sources: [&[T]; GATHER_TILE] = [&[]; GATHER_TILE];
-        for (t, tile) in rows.chunks(GATHER_TILE).enumerate() {
-            let first = t * GATHER_TILE;
-            for (source, &r) in sources.iter_mut().zip(tile) {
-                *source = &samples[r * d..(r + 1) * d];
-            }
-            let sources = &sources[..tile.len()];
-            for j in 0..d {
-                let column = &mut out[j * b + first..j * b + first + tile.len()];
-                for (o, source) in column.iter_mut().zip(sources) {
-                    *o = source[j];
-                }
+        let d = self.samples.nrows();
+        let samples = self.samples.as_slice();
+        let sources: Vec<&[T]> = rows.iter().map(|&r| &samples[r * d..(r + 1) * d]).collect();
+        gather_rows(&sources, d, batch);
+    }
+}
+
+/// Copies `rows` (each a sample of `d` values) into `batch` (`rows.len() × d`, column-major),
+/// a tile of samples at a time, so that the tile's writes to each column are contiguous and its
+/// reads as many sequential streams.
+pub(crate) fn gather_rows<T: Scalar>(rows: &[&[T]], d: usize, batch: &mut DMatrix<T>) {
+    let b = rows.len();
+    resize(batch, b, d);
+    let out = batch.as_mut_slice();
+    for (t, tile) in rows.chunks(GATHER_TILE).enumerate() {
+        let first = t * GATHER_TILE;
+        for j in 0..d {
+            let column = &mut out[j * b + first..j * b + first + tile.len()];
+            for (o, row) in column.iter_mut().zip(tile) {
+                *o = row[j];
             }
         }
     }

@@ -326,38 +326,9 @@ impl<T: Scalar> Stream<T> {
                 },
             });
         }
-        Ok(Self {
-            path,
-            file,
-            dims,
-            element,
-            header,
-            samples,
-            features,
-            labels: None,
-            order,
-            scaler: None,
-            affine: None,
-            input,
-            plan: Plan::Sequential,
-            position: samples,
-            permutation: Vec::new(),
-            blocks: Vec::new(),
-            block: 0,
-            within: 0,
-            buffer_len: 0,
-            epoch_rng: ChaCha8Rng::seed_from_u64(0),
-            csv: None,
-            bytes: Vec::new(),
-            raw: Vec::new(),
-            chunk_first: 0,
-            chunk_count: 0,
-            chunk_next: 0,
-            chunk_labels: Vec::new(),
-            picked: Vec::new(),
-            buffer: Vec::new(),
-            buffer_labels: Vec::new(),
-        })
+        Ok(Self::from_parts(
+            path, file, dims, element, header, order, input, None,
+        ))
     }
 
     /// Opens `path` as [`idx`](Self::idx) does when its (decompressed) content starts like an
@@ -426,12 +397,39 @@ impl<T: Scalar> Stream<T> {
         let features = csv.width;
         csv.reset();
         let (input, _) = open(&path, &file)?;
-        Ok(Self {
+        Ok(Self::from_parts(
             path,
             file,
-            dims: vec![samples, features],
-            element: Element::F64,
-            header: 0,
+            vec![samples, features],
+            Element::F64,
+            0,
+            order,
+            input,
+            Some(csv),
+        ))
+    }
+
+    /// A stream opened on `input`, before its first epoch; `dims[0]` samples, the product of
+    /// the rest features.
+    #[allow(clippy::too_many_arguments)]
+    fn from_parts(
+        path: PathBuf,
+        file: String,
+        dims: Vec<usize>,
+        element: Element,
+        header: u64,
+        order: StreamOrder,
+        input: Input,
+        csv: Option<Box<CsvState>>,
+    ) -> Self {
+        let samples = dims[0];
+        let features = dims[1..].iter().product();
+        Self {
+            path,
+            file,
+            dims,
+            element,
+            header,
             samples,
             features,
             labels: None,
@@ -447,7 +445,7 @@ impl<T: Scalar> Stream<T> {
             within: 0,
             buffer_len: 0,
             epoch_rng: ChaCha8Rng::seed_from_u64(0),
-            csv: Some(csv),
+            csv,
             bytes: Vec::new(),
             raw: Vec::new(),
             chunk_first: 0,
@@ -457,7 +455,7 @@ impl<T: Scalar> Stream<T> {
             picked: Vec::new(),
             buffer: Vec::new(),
             buffer_labels: Vec::new(),
-        })
+        }
     }
 
     /// The stream with the labels of the IDX file at `path` (one per sample, read into
@@ -828,14 +826,8 @@ impl<T: Scalar> BatchSource<T> for Stream<T> {
             }
         };
         let rows: Vec<&[T]> = self.picked.chunks_exact(d).collect();
-        transpose_into(&rows, d, batch);
+        crate::source::gather_rows(&rows, d, batch);
         Ok(k)
-    }
-}
-
-fn resize<T: Scalar>(m: &mut DMatrix<T>, rows: usize, cols: usize) {
-    if m.shape() != (rows, cols) {
-        *m = DMatrix::zeros(rows, cols);
     }
 }
 
@@ -1158,24 +1150,6 @@ fn read_at(file: &mut File, buf: &mut [u8], offset: u64, name: &str) -> Result<(
         file.seek(SeekFrom::Start(offset))
             .map_err(|e| Error::io(name, e))?;
         read_fully(file, buf, name, offset, PROBLEM)
-    }
-}
-
-/// Copies `rows` (each a sample, `d` values) into `batch` (`rows.len() × d`, column-major),
-/// a tile of samples at a time so that each column's writes are contiguous.
-fn transpose_into<T: Scalar>(rows: &[&[T]], d: usize, batch: &mut DMatrix<T>) {
-    const TILE: usize = 16;
-    let b = rows.len();
-    resize(batch, b, d);
-    let out = batch.as_mut_slice();
-    for (t, tile) in rows.chunks(TILE).enumerate() {
-        let first = t * TILE;
-        for j in 0..d {
-            let column = &mut out[j * b + first..j * b + first + tile.len()];
-            for (o, row) in column.iter_mut().zip(tile) {
-                *o = row[j];
-            }
-        }
     }
 }
 
