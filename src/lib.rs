@@ -51,6 +51,7 @@ pub mod persistence;
 pub mod pictures;
 mod pretraining;
 pub mod regularizer;
+pub mod robust;
 mod run;
 mod scalar;
 mod schedule;
@@ -83,7 +84,7 @@ pub use parameters::{Parameter, TensorKind};
 pub use pca::Pca;
 pub use persistence::{
     Checkpoint, ClassifierCheckpoint, DeepAutoencoder, DynamicAutoencoder, PretrainingCheckpoint,
-    VaeCheckpoint,
+    RobustCheckpoint, VaeCheckpoint,
 };
 pub use pretraining::{DenseLayer, LayerBuilder, LayerSpec, LayerwisePretrainer, PretrainedStack};
 pub use regularizer::{

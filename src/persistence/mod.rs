@@ -47,6 +47,7 @@ mod parameters;
 mod pretraining;
 mod record;
 mod resumable;
+mod robust;
 mod stack;
 
 /// What is wrong with a model file (defined beside [`Error`], re-exported here).
@@ -58,6 +59,7 @@ pub use deep::{DeepAutoencoder, PRETRAINED_KEY};
 pub use detector::DETECTOR_KEY;
 pub use header::WHOLE_FILE_KEY;
 pub use pretraining::{PRETRAINING_KEY, PretrainingCheckpoint};
+pub use robust::{ROBUST_KEY, RobustCheckpoint};
 
 pub(crate) use atomic::write_atomically;
 #[cfg(test)]
@@ -201,7 +203,7 @@ pub fn write_file_atomically(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()>
 }
 
 /// The metadata keys this crate writes.
-const KNOWN_KEYS: [&str; 7] = [
+const KNOWN_KEYS: [&str; 8] = [
     METADATA_KEY,
     detector::DETECTOR_KEY,
     header::WHOLE_FILE_KEY,
@@ -209,6 +211,7 @@ const KNOWN_KEYS: [&str; 7] = [
     checkpoint::CHECKPOINT_CHECKSUM_KEY,
     pretraining::PRETRAINING_KEY,
     deep::PRETRAINED_KEY,
+    robust::ROBUST_KEY,
 ];
 
 /// The header's bytes, when the length prefix fits the file and the safetensors cap.
