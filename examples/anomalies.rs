@@ -22,10 +22,19 @@
 //! Data are IDX files (gzipped or not) or CSV, as `train` reads them; labels come from IDX
 //! label files (`--train-labels`, `--test-labels`) or from a CSV's `--label-column`. Bad flags
 //! exit with code 2, other failures with code 1.
+//!
+//! On training data that hold anomalies, `--robust λ` trains a robust deep autoencoder
+//! (`autoencoders::robust`): the data are split as `X = L + S`, the model trains on `L`, and
+//! `S` takes what it should not learn, shrunk with weight `λ` by the norm of
+//! `--robust-shrinkage` (`samples`, the default, for whole outlying samples: a sample whose
+//! residual norm `‖x − x̂‖` stays below `λ` is the model's to fit; `entries` for scattered bad
+//! values). It runs `--robust-iterations` (10) outer iterations of `--epochs` epochs each and
+//! prints a line `robust: iteration=… loss=… outliers=… c1=… c2=…` after each.
 
 use autoencoders::Scalar;
 use autoencoders::anomaly::{AnomalyDetector, Threshold, auroc, average_precision};
 use autoencoders::data::LabelColumn;
+use autoencoders::robust::{RobustAutoencoder, RobustReport, Shrinkage};
 use autoencoders_tools::model_flags::{Dtype, ModelFlags};
 use autoencoders_tools::{
     Failure, exit_code, first_rows, folder_of, overwrites_input, parse_label_column, read_labels,
@@ -81,8 +90,41 @@ struct Args {
     /// to this safetensors file; `AnomalyDetector::load` reads it back.
     #[arg(long, value_name = "PATH")]
     save_detector: Option<PathBuf>,
+    /// Train as a robust deep autoencoder (Zhou & Paffenroth): split the training data as
+    /// X = L + S, the model learning L while S, shrunk with weight λ, takes the outliers;
+    /// `--robust-iterations` outer iterations of `--epochs` epochs each.
+    #[arg(long, value_name = "λ", allow_negative_numbers = true)]
+    robust: Option<f64>,
+    /// With --robust: the norm on S, `samples` (l2,1 over samples: whole outlying samples),
+    /// `entries` (l1: scattered outlying values) or `features` (l2,1 over features).
+    #[arg(long, value_enum, value_name = "NORM", requires = "robust")]
+    robust_shrinkage: Option<ShrinkageFlag>,
+    /// With --robust: outer iterations.
+    #[arg(long, value_name = "N", requires = "robust")]
+    robust_iterations: Option<usize>,
     #[command(flatten)]
     model: ModelFlags,
+}
+
+/// The norm on the outlier part of `--robust`, as a flag value.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ShrinkageFlag {
+    /// l2,1 over samples.
+    Samples,
+    /// l1 over entries.
+    Entries,
+    /// l2,1 over features.
+    Features,
+}
+
+impl From<ShrinkageFlag> for Shrinkage {
+    fn from(s: ShrinkageFlag) -> Self {
+        match s {
+            ShrinkageFlag::Samples => Shrinkage::Samples,
+            ShrinkageFlag::Entries => Shrinkage::Entries,
+            ShrinkageFlag::Features => Shrinkage::Features,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -179,6 +221,28 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
             args.contamination
         )));
     }
+    let robust = match args.robust {
+        Some(lambda) => {
+            let iterations = args.robust_iterations.unwrap_or(10);
+            if iterations == 0 {
+                return Err(Failure::Usage(
+                    "--robust-iterations must be at least 1".into(),
+                ));
+            }
+            if flags.epochs == 0 {
+                return Err(Failure::Usage(
+                    "--robust needs --epochs of at least 1 per outer iteration".into(),
+                ));
+            }
+            let robust = RobustAutoencoder::new(lambda)
+                .map_err(|e| Failure::Usage(format!("--robust: {e}")))?
+                .with_shrinkage(args.robust_shrinkage.map_or(Shrinkage::Samples, Into::into))
+                .with_iterations(iterations)
+                .with_inner(flags.config());
+            Some(robust)
+        }
+        None => None,
+    };
     if args.test_labels.is_some() && args.test_images.is_none() {
         return Err(Failure::Usage("--test-labels needs --test-images".into()));
     }
@@ -256,14 +320,39 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
         .check(&train, "training data")
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let mut optimizer = flags.optimizer::<T>()?;
-    model.fit_with(
-        &train,
-        None,
-        &flags.config(),
-        &mut optimizer,
-        &mut rng,
-        &mut |_: &autoencoders::EpochReport| ControlFlow::Continue(()),
-    )?;
+    match &robust {
+        Some(robust) => {
+            let fit = robust.fit(
+                &mut model,
+                &train,
+                &mut optimizer,
+                &mut rng,
+                &mut |r: &RobustReport| {
+                    println!(
+                        "robust: iteration={} loss={:.6} outliers={} c1={:.6} c2={:.6}",
+                        r.iteration + 1,
+                        r.inner.reconstruction_loss,
+                        r.outliers,
+                        r.residual,
+                        r.change
+                    );
+                    ControlFlow::Continue(())
+                },
+            )?;
+            let taken = fit.outlier_scores().iter().filter(|&&s| s > 0.0).count();
+            println!("robust: stop={:?} samples_with_outliers={taken}", fit.stop);
+        }
+        None => {
+            model.fit_with(
+                &train,
+                None,
+                &flags.config(),
+                &mut optimizer,
+                &mut rng,
+                &mut |_: &autoencoders::EpochReport| ControlFlow::Continue(()),
+            )?;
+        }
+    }
     let detector =
         AnomalyDetector::fit(model, &train, Threshold::Contamination(args.contamination))?;
     let training_scores = detector.training_scores();

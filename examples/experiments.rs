@@ -1184,13 +1184,31 @@ fn digit_table(
     Ok(())
 }
 
-/// The methods of the dirty-data tables.
+/// The methods of the dirty-data tables; the last two are the robust deep autoencoder, with
+/// the shrinkage of [`DIRTY_ROBUST`] for the table.
 const DIRTY_METHODS: [&str; 4] = [
     "PCA-32",
     "AE (squared error)",
     "robust AE (correntropy, σ = 0.2)",
     "robust AE (correntropy, σ = 0.5)",
 ];
+
+/// The robust deep autoencoder's columns of the two dirty-data tables: `(name, shrinkage, λ)`,
+/// samples (ℓ2,1) for the swapped digits, entries (ℓ1) for the salt-and-pepper pixels.
+fn dirty_robust(noisy: bool) -> [(&'static str, autoencoders::robust::Shrinkage, f64); 2] {
+    use autoencoders::robust::Shrinkage;
+    if noisy {
+        [
+            ("robust deep AE (ℓ1, λ = 0.25)", Shrinkage::Entries, 0.25),
+            ("robust deep AE (ℓ1, λ = 0.5)", Shrinkage::Entries, 0.5),
+        ]
+    } else {
+        [
+            ("robust deep AE (ℓ2,1, λ = 3)", Shrinkage::Samples, 3.0),
+            ("robust deep AE (ℓ2,1, λ = 4)", Shrinkage::Samples, 4.0),
+        ]
+    }
+}
 
 /// One run of the dirty-data tables for `digit`: with `noisy` false, the training set is the
 /// digit's training images with 10 % of them replaced by other digits, and the result the
@@ -1258,10 +1276,29 @@ fn dirty_run(
             model.fit(&train, &config, &mut Adam::new(1e-3)?, &mut rng)?;
             Box::new(move |x| Ok(model.reconstruct(x)?))
         }
-        _ => {
+        2 | 3 => {
             let sigma = if method == 2 { 0.2 } else { 0.5 };
             let mut model = dense(&mut rng)?.with_loss(Correntropy::new(sigma)?);
             model.fit(&train, &config, &mut Adam::new(1e-3)?, &mut rng)?;
+            Box::new(move |x| Ok(model.reconstruct(x)?))
+        }
+        _ => {
+            // The same budget of 50 epochs: 10 outer iterations of 5.
+            let (_, shrinkage, lambda) = dirty_robust(noisy)[method - 4];
+            let mut model = dense(&mut rng)?;
+            let robust = autoencoders::robust::RobustAutoencoder::new(lambda)?
+                .with_shrinkage(shrinkage)
+                .with_iterations(if quick { 1 } else { 10 })
+                .with_inner(config.with_epochs(if quick { 1 } else { 5 }));
+            let fit = robust.fit(&mut model, &train, &mut Adam::new(1e-3)?, &mut rng, &mut ())?;
+            if std::env::var_os("AUTOENCODERS_DIRTY_TRACE").is_some() {
+                for r in &fit.reports {
+                    eprintln!(
+                        "digit {digit} seed {seed} {shrinkage:?} λ={lambda} iteration {}: inner loss {:.3} outliers {} c1 {:.4} c2 {:.4}",
+                        r.iteration, r.inner.reconstruction_loss, r.outliers, r.residual, r.change
+                    );
+                }
+            }
             Box::new(move |x| Ok(model.reconstruct(x)?))
         }
     };
@@ -1291,13 +1328,15 @@ fn dirty(digits: &Digits<f32>, args: &Args) -> Res<()> {
             );
         }
         let decimals = if noisy { 2 } else { 1 };
-        digit_table(
-            args,
-            &DIRTY_METHODS,
-            1.0,
-            decimals,
-            |digit, method, seed| dirty_run(digits, digit, method, seed, noisy, args.quick),
-        )?;
+        let robust = dirty_robust(noisy);
+        let methods: Vec<&str> = DIRTY_METHODS
+            .iter()
+            .copied()
+            .chain(robust.iter().map(|r| r.0))
+            .collect();
+        digit_table(args, &methods, 1.0, decimals, |digit, method, seed| {
+            dirty_run(digits, digit, method, seed, noisy, args.quick)
+        })?;
     }
     Ok(())
 }

@@ -185,6 +185,23 @@ fn bad_flags_exit_with_code_2_and_failed_runs_with_code_1() {
         vec!["--test-labels".into(), labels.clone()],
         vec!["--batch-size".into(), "0".into()],
         vec!["--hidden".into(), "0".into()],
+        vec!["--robust".into(), "0".into()],
+        vec!["--robust".into(), "-1".into()],
+        vec!["--robust".into(), "nan".into()],
+        vec!["--robust-iterations".into(), "3".into()],
+        vec!["--robust-shrinkage".into(), "entries".into()],
+        vec![
+            "--robust".into(),
+            "1".into(),
+            "--robust-iterations".into(),
+            "0".into(),
+        ],
+        vec![
+            "--robust".into(),
+            "1".into(),
+            "--robust-shrinkage".into(),
+            "rows".into(),
+        ],
         vec![
             "--optimizer".into(),
             "adam".into(),
@@ -377,4 +394,77 @@ fn a_saved_detector_scores_new_data_as_the_run_that_saved_it() {
         assert_eq!(output.status.code(), Some(2), "{out}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn robust_training_reports_its_outer_iterations_and_repeats_bit_for_bit() {
+    let dir = scratch("robust");
+    let train = data("train-images-idx3-ubyte.gz");
+    let labels = data("train-labels-idx1-ubyte.gz");
+    let run = |shrinkage: &str, scores: &Path| {
+        let output = anomalies(&[
+            "--train-images",
+            &train,
+            "--train-labels",
+            &labels,
+            "--normal-class",
+            "7",
+            "--hidden",
+            "16",
+            "--encoder-activation",
+            "relu",
+            "--optimizer",
+            "adam",
+            "--epochs",
+            "2",
+            "--robust",
+            "3",
+            "--robust-shrinkage",
+            shrinkage,
+            "--robust-iterations",
+            "3",
+            "--scores",
+            scores.to_str().unwrap(),
+        ]);
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    for shrinkage in ["samples", "entries", "features"] {
+        let (first, second) = (dir.join("first.csv"), dir.join("second.csv"));
+        let stdout = run(shrinkage, &first);
+        let iterations: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.starts_with("robust: iteration="))
+            .collect();
+        assert_eq!(iterations.len(), 3, "{stdout}");
+        for (i, l) in iterations.iter().enumerate() {
+            assert_eq!(field(l, "iteration"), (i + 1) as f64);
+            for name in ["loss", "c1", "c2"] {
+                let v = field(l, name);
+                assert!(v.is_finite() && v >= 0.0, "{l}");
+            }
+        }
+        assert!(line(&stdout, "robust: stop=").contains("stop=Iterations"));
+        assert!(field(line(&stdout, "threshold: "), "value").is_finite());
+        let without_path = |s: &str| -> Vec<String> {
+            s.lines()
+                .filter(|l| !l.starts_with("scores: "))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(
+            without_path(&run(shrinkage, &second)),
+            without_path(&stdout)
+        );
+        assert_eq!(
+            std::fs::read(&first).unwrap(),
+            std::fs::read(&second).unwrap()
+        );
+    }
+    std::fs::remove_dir_all(dir).ok();
 }
