@@ -5,11 +5,12 @@
 mod common;
 
 use autoencoders::robust::{
-    RobustAutoencoder, RobustReport, RobustStop, Shrinkage, penalty, shrink,
+    RobustAutoencoder, RobustFit, RobustReport, RobustStop, Shrinkage, penalty, shrink,
 };
 use autoencoders::{
-    Activation, Adam, Checkpoint, Checkpointing, Contractive, Correntropy, DenseBuilder, Error,
-    ReconstructionLoss, RobustCheckpoint, TrainingConfig, WeightDecay,
+    Activation, Adam, Autoencoder, Checkpoint, Checkpointing, Contractive, Correntropy, Corruption,
+    Decoder, DenseBuilder, Encoder, Error, Loss, ReconstructionLoss, Regularizer, RobustCheckpoint,
+    TrainingConfig, WeightDecay,
 };
 use common::{check_autoencoder, rng, uniform};
 use nalgebra::DMatrix;
@@ -118,82 +119,63 @@ fn quick(lambda: f64, shrinkage: Shrinkage) -> RobustAutoencoder {
         .with_inner(TrainingConfig::default().with_epochs(2).with_batch_size(8))
 }
 
+/// Trains `model` by the robust strategy, then checks its gradient at the split's target `L`.
+fn check_at_the_split<E, D, R, C, L>(
+    mut model: Autoencoder<E, D, R, C, L>,
+    shrinkage: Shrinkage,
+    x: &DMatrix<f64>,
+    g: &mut ChaCha8Rng,
+) -> (common::Agreement, RobustFit<f64>)
+where
+    E: Encoder<Scalar = f64>,
+    D: Decoder<f64>,
+    R: Regularizer<f64>,
+    C: Corruption<f64>,
+    L: Loss<f64>,
+{
+    let fit = quick(0.1, shrinkage)
+        .fit(&mut model, x, &mut Adam::new(1e-2).unwrap(), g, &mut ())
+        .unwrap();
+    (check_autoencoder(&mut model, &fit.clean, &fit.clean), fit)
+}
+
 #[test]
 fn the_inner_objective_passes_the_gradient_oracle() {
     let x = data(2);
     for shrinkage in SHRINKAGES {
         for case in 0..4 {
             let mut g = rng(3);
-            let builder = DenseBuilder::new(6, 3).with_encoder_activation(Activation::Tanh);
-            // Each model trains on its own split, then the gradient is checked at its target `L`.
-            let agreement = match case {
-                0 => {
-                    let mut model = builder.build::<f64, _>(&mut g).unwrap();
-                    let fit = quick(0.1, shrinkage)
-                        .fit(
-                            &mut model,
-                            &x,
-                            &mut Adam::new(1e-2).unwrap(),
-                            &mut g,
-                            &mut (),
-                        )
-                        .unwrap();
-                    check_autoencoder(&mut model, &fit.clean, &fit.clean)
-                }
-                1 => {
-                    let mut model = builder
-                        .build::<f64, _>(&mut g)
-                        .unwrap()
-                        .with_loss(ReconstructionLoss::CrossEntropy);
-                    let fit = quick(0.1, shrinkage)
-                        .fit(
-                            &mut model,
-                            &x,
-                            &mut Adam::new(1e-2).unwrap(),
-                            &mut g,
-                            &mut (),
-                        )
-                        .unwrap();
-                    check_autoencoder(&mut model, &fit.clean, &fit.clean)
-                }
-                2 => {
-                    let mut model = builder
-                        .build::<f64, _>(&mut g)
-                        .unwrap()
+            let model = DenseBuilder::new(6, 3)
+                .with_encoder_activation(Activation::Tanh)
+                .build::<f64, _>(&mut g)
+                .unwrap();
+            let (agreement, fit) = match case {
+                0 => check_at_the_split(model, shrinkage, &x, &mut g),
+                1 => check_at_the_split(
+                    model.with_loss(ReconstructionLoss::CrossEntropy),
+                    shrinkage,
+                    &x,
+                    &mut g,
+                ),
+                2 => check_at_the_split(
+                    model
                         .with_loss(Correntropy::new(0.3).unwrap())
-                        .with_regularizer(WeightDecay::new(1e-2).unwrap());
-                    let fit = quick(0.1, shrinkage)
-                        .fit(
-                            &mut model,
-                            &x,
-                            &mut Adam::new(1e-2).unwrap(),
-                            &mut g,
-                            &mut (),
-                        )
-                        .unwrap();
-                    check_autoencoder(&mut model, &fit.clean, &fit.clean)
-                }
-                _ => {
-                    let mut model = builder
-                        .build::<f64, _>(&mut g)
-                        .unwrap()
-                        .with_regularizer(Contractive::new(0.1).unwrap());
-                    let fit = quick(0.1, shrinkage)
-                        .fit(
-                            &mut model,
-                            &x,
-                            &mut Adam::new(1e-2).unwrap(),
-                            &mut g,
-                            &mut (),
-                        )
-                        .unwrap();
-                    assert!(
-                        fit.outliers.iter().any(|&v| v != 0.0),
-                        "{shrinkage:?}: S stayed 0"
-                    );
-                    check_autoencoder(&mut model, &fit.clean, &fit.clean)
-                }
+                        .with_regularizer(WeightDecay::new(1e-2).unwrap()),
+                    shrinkage,
+                    &x,
+                    &mut g,
+                ),
+                _ => check_at_the_split(
+                    model.with_regularizer(Contractive::new(0.1).unwrap()),
+                    shrinkage,
+                    &x,
+                    &mut g,
+                ),
             };
+            assert!(
+                fit.outliers.iter().any(|&v| v != 0.0),
+                "{shrinkage:?} case {case}: S stayed 0"
+            );
             assert!(
                 agreement.holds(),
                 "{shrinkage:?} case {case}: {agreement:?}"

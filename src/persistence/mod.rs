@@ -462,6 +462,29 @@ impl<'a> TensorFile<'a> {
     }
 }
 
+/// The JSON record under `key` of a run's checkpoint in `file` (named `name` in errors), which
+/// must carry the whole-file checksum: [`ModelFileProblem::NotACheckpoint`] without the key,
+/// [`ModelFileProblem::MissingChecksum`] without the checksum,
+/// [`ModelFileProblem::InvalidMetadata`] for JSON that is not such a record.
+pub(crate) fn run_record<R: serde::de::DeserializeOwned>(
+    file: &TensorFile<'_>,
+    name: &str,
+    key: &str,
+) -> Result<R> {
+    let fail = |problem| model_error(name, problem);
+    let json = file
+        .metadata(key)
+        .ok_or_else(|| fail(ModelFileProblem::NotACheckpoint))?;
+    if file.metadata(WHOLE_FILE_KEY).is_none() {
+        return Err(fail(ModelFileProblem::MissingChecksum));
+    }
+    serde_json::from_str(json).map_err(|e| {
+        fail(ModelFileProblem::InvalidMetadata {
+            detail: e.to_string(),
+        })
+    })
+}
+
 pub(crate) fn read_file(path: &Path) -> Result<(Vec<u8>, String)> {
     crate::files::read_regular(path)
 }

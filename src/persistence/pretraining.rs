@@ -3,9 +3,7 @@
 
 use super::checkpoint::{Extra, ReportRecord, RunState};
 use super::parameters::{List, TensorBytes, assign, column_major};
-use super::{
-    ModelFileProblem, TensorFile, WHOLE_FILE_KEY, model_error, read_file, write_atomically,
-};
+use super::{ModelFileProblem, TensorFile, model_error, read_file, run_record, write_atomically};
 use crate::run::TrainingRun;
 use crate::{
     Autoencoder, Checkpoint, Checkpointing, EpochReport, Error, History, LayerBuilder, LayerSpec,
@@ -111,15 +109,8 @@ impl<T: Scalar> PretrainingCheckpoint<T> {
     pub fn from_safetensors(bytes: &[u8], name: &str) -> Result<Self> {
         let file = TensorFile::parse(bytes, name, true)?;
         let fail = |problem| model_error(name, problem);
-        let json = file
-            .metadata(PRETRAINING_KEY)
-            .ok_or_else(|| fail(ModelFileProblem::NotACheckpoint))?;
-        if file.metadata(WHOLE_FILE_KEY).is_none() {
-            return Err(fail(ModelFileProblem::MissingChecksum));
-        }
         let invalid = |detail: String| fail(ModelFileProblem::InvalidMetadata { detail });
-        let record: PretrainingRecord =
-            serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
+        let record: PretrainingRecord = run_record(&file, name, PRETRAINING_KEY)?;
         if record.format_version != PRETRAINING_VERSION {
             return Err(invalid(format!(
                 "pretraining format_version {} is not {PRETRAINING_VERSION}",

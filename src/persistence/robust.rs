@@ -4,7 +4,7 @@
 use super::checkpoint::{Extra, ReportRecord, RunState};
 use super::parameters::TensorBytes;
 use super::write_atomically;
-use super::{ModelFileProblem, TensorFile, WHOLE_FILE_KEY, matrix_bytes, model_error, read_file};
+use super::{ModelFileProblem, TensorFile, matrix_bytes, model_error, read_file, run_record};
 use crate::robust::{
     RobustAutoencoder, RobustFit, RobustReport, RobustState, RobustStop, Shrinkage,
 };
@@ -121,15 +121,8 @@ impl<T: Scalar> RobustCheckpoint<T> {
     pub fn from_safetensors(bytes: &[u8], name: &str) -> Result<Self> {
         let file = TensorFile::parse(bytes, name, true)?;
         let fail = |problem| model_error(name, problem);
-        let json = file
-            .metadata(ROBUST_KEY)
-            .ok_or_else(|| fail(ModelFileProblem::NotACheckpoint))?;
-        if file.metadata(WHOLE_FILE_KEY).is_none() {
-            return Err(fail(ModelFileProblem::MissingChecksum));
-        }
         let invalid = |detail: String| fail(ModelFileProblem::InvalidMetadata { detail });
-        let record: RobustRecord =
-            serde_json::from_str(json).map_err(|e| invalid(e.to_string()))?;
+        let record: RobustRecord = run_record(&file, name, ROBUST_KEY)?;
         if record.format_version != ROBUST_VERSION {
             return Err(invalid(format!(
                 "robust format_version {} is not {ROBUST_VERSION}",
