@@ -1221,6 +1221,7 @@ fn dirty_run(
     method: usize,
     seed: u64,
     noisy: bool,
+    pick: bool,
     quick: bool,
 ) -> Res<f64> {
     use autoencoders::anomaly::auroc;
@@ -1245,6 +1246,10 @@ fn dirty_run(
         own.extend(&others[..swapped]);
         select_rows(&digits.train_images, &own)?
     };
+    // Which training rows are another digit's (the last tenth, when swapped).
+    let swapped: Vec<bool> = (0..train.nrows())
+        .map(|i| !noisy && digits.train_labels[own[i]] != digit)
+        .collect();
     let epochs = if quick { 1 } else { 50 };
     let config = TrainingConfig::default()
         .with_epochs(epochs)
@@ -1266,6 +1271,8 @@ fn dirty_run(
             .collect()
     };
     type Reconstruct = Box<dyn Fn(&DMatrix<f32>) -> Res<DMatrix<f32>>>;
+    // The training rows' own scores, for `pick`: the reconstruction error, or `‖s_i‖`.
+    let mut training_scores = None;
     let reconstruct: Reconstruct = match method {
         0 => {
             let pca = Pca::fit(&train, 32)?;
@@ -1274,6 +1281,7 @@ fn dirty_run(
         1 => {
             let mut model = dense(&mut rng)?;
             model.fit(&train, &config, &mut Adam::new(1e-3)?, &mut rng)?;
+            training_scores = Some(squared(&model.reconstruct(&train)?, &train));
             Box::new(move |x| Ok(model.reconstruct(x)?))
         }
         2 | 3 => {
@@ -1299,9 +1307,14 @@ fn dirty_run(
                     );
                 }
             }
+            training_scores = Some(fit.outlier_scores());
             Box::new(move |x| Ok(model.reconstruct(x)?))
         }
     };
+    if pick {
+        let scores = training_scores.ok_or("no training scores for this method")?;
+        return Ok(100.0 * auroc(&scores, &swapped)?);
+    }
     if noisy {
         let rows: Vec<usize> = (0..digits.test_images.nrows())
             .filter(|&i| digits.test_labels[i] == digit)
@@ -1335,8 +1348,29 @@ fn dirty(digits: &Digits<f32>, args: &Args) -> Res<()> {
             .chain(robust.iter().map(|r| r.0))
             .collect();
         digit_table(args, &methods, 1.0, decimals, |digit, method, seed| {
-            dirty_run(digits, digit, method, seed, noisy, args.quick)
+            dirty_run(digits, digit, method, seed, noisy, false, args.quick)
         })?;
     }
+    println!(
+        "\n10 % of the training digits replaced by other digits: AUROC (%) of the training set's own scores at picking the swapped digits\n"
+    );
+    let robust = dirty_robust(false);
+    let picks = [
+        "AE (squared error): ‖x − x̂‖²".to_owned(),
+        format!("{}: ‖s_i‖", robust[0].0),
+        format!("{}: ‖s_i‖", robust[1].0),
+    ];
+    let names: Vec<&str> = picks.iter().map(String::as_str).collect();
+    digit_table(args, &names, 1.0, 1, |digit, method, seed| {
+        dirty_run(
+            digits,
+            digit,
+            [1, 4, 5][method],
+            seed,
+            false,
+            true,
+            args.quick,
+        )
+    })?;
     Ok(())
 }
