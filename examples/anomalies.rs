@@ -223,22 +223,14 @@ fn run<T: Scalar>(args: &Args) -> Result<(), Failure> {
     }
     let robust = match args.robust {
         Some(lambda) => {
-            let iterations = args.robust_iterations.unwrap_or(10);
-            if iterations == 0 {
-                return Err(Failure::Usage(
-                    "--robust-iterations must be at least 1".into(),
-                ));
-            }
-            if flags.epochs == 0 {
-                return Err(Failure::Usage(
-                    "--robust needs --epochs of at least 1 per outer iteration".into(),
-                ));
-            }
+            // The strategy's own checks (λ, iterations, epochs per iteration) as usage errors.
+            let usage = |e: autoencoders::Error| Failure::Usage(format!("--robust: {e}"));
             let robust = RobustAutoencoder::new(lambda)
-                .map_err(|e| Failure::Usage(format!("--robust: {e}")))?
+                .map_err(usage)?
                 .with_shrinkage(args.robust_shrinkage.map_or(Shrinkage::Samples, Into::into))
-                .with_iterations(iterations)
+                .with_iterations(args.robust_iterations.unwrap_or(10))
                 .with_inner(flags.config());
+            robust.validate().map_err(usage)?;
             Some(robust)
         }
         None => None,

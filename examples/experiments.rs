@@ -1184,8 +1184,8 @@ fn digit_table(
     Ok(())
 }
 
-/// The methods of the dirty-data tables; the last two are the robust deep autoencoder, with
-/// the shrinkage of [`DIRTY_ROBUST`] for the table.
+/// The methods of the dirty-data tables; the robust deep autoencoder's two columns, which
+/// differ by table, follow from [`dirty_robust`].
 const DIRTY_METHODS: [&str; 4] = [
     "PCA-32",
     "AE (squared error)",
@@ -1221,9 +1221,8 @@ fn dirty_run(
     method: usize,
     seed: u64,
     noisy: bool,
-    pick: bool,
     quick: bool,
-) -> Res<f64> {
+) -> Res<(f64, Option<f64>)> {
     use autoencoders::anomaly::auroc;
     use autoencoders::{Correntropy, Corruption as _, SaltAndPepper};
     let mut rng = ChaCha8Rng::seed_from_u64(1000 * seed + 10 * digit as u64 + u64::from(noisy));
@@ -1271,7 +1270,8 @@ fn dirty_run(
             .collect()
     };
     type Reconstruct = Box<dyn Fn(&DMatrix<f32>) -> Res<DMatrix<f32>>>;
-    // The training rows' own scores, for `pick`: the reconstruction error, or `‖s_i‖`.
+    // The training rows' own scores, for the pick of the swapped digits: the reconstruction
+    // error, or `‖s_i‖`.
     let mut training_scores = None;
     let reconstruct: Reconstruct = match method {
         0 => {
@@ -1311,25 +1311,29 @@ fn dirty_run(
             Box::new(move |x| Ok(model.reconstruct(x)?))
         }
     };
-    if pick {
-        let scores = training_scores.ok_or("no training scores for this method")?;
-        return Ok(100.0 * auroc(&scores, &swapped)?);
-    }
-    if noisy {
+    let pick = match training_scores {
+        Some(scores) if !noisy => Some(100.0 * auroc(&scores, &swapped)?),
+        _ => None,
+    };
+    let measure = if noisy {
         let rows: Vec<usize> = (0..digits.test_images.nrows())
             .filter(|&i| digits.test_labels[i] == digit)
             .collect();
         let clean = select_rows(&digits.test_images, &rows)?;
         let errors = squared(&reconstruct(&clean)?, &clean);
-        Ok(errors.iter().sum::<f64>() / errors.len() as f64)
+        errors.iter().sum::<f64>() / errors.len() as f64
     } else {
         let scores = squared(&reconstruct(&digits.test_images)?, &digits.test_images);
         let positives: Vec<bool> = digits.test_labels.iter().map(|&l| l != digit).collect();
-        Ok(100.0 * auroc(&scores, &positives)?)
-    }
+        100.0 * auroc(&scores, &positives)?
+    };
+    Ok((measure, pick))
 }
 
 fn dirty(digits: &Digits<f32>, args: &Args) -> Res<()> {
+    // The swapped-digit runs' picks of their own swapped training digits, by (digit, method,
+    // seed), for the third table.
+    let picks = Mutex::new(std::collections::HashMap::new());
     for noisy in [false, true] {
         if noisy {
             println!(
@@ -1348,29 +1352,33 @@ fn dirty(digits: &Digits<f32>, args: &Args) -> Res<()> {
             .chain(robust.iter().map(|r| r.0))
             .collect();
         digit_table(args, &methods, 1.0, decimals, |digit, method, seed| {
-            dirty_run(digits, digit, method, seed, noisy, false, args.quick)
+            let (measure, pick) = dirty_run(digits, digit, method, seed, noisy, args.quick)?;
+            if let Some(pick) = pick {
+                picks
+                    .lock()
+                    .map_err(|_| "a poisoned lock")?
+                    .insert((digit, method, seed), pick);
+            }
+            Ok(measure)
         })?;
     }
+    // The same models as the first table's, whose picks it kept.
     println!(
         "\n10 % of the training digits replaced by other digits: AUROC (%) of the training set's own scores at picking the swapped digits\n"
     );
     let robust = dirty_robust(false);
-    let picks = [
+    let columns = [
         "AE (squared error): ‖x − x̂‖²".to_owned(),
         format!("{}: ‖s_i‖", robust[0].0),
         format!("{}: ‖s_i‖", robust[1].0),
     ];
-    let names: Vec<&str> = picks.iter().map(String::as_str).collect();
+    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let picks = picks.into_inner().map_err(|_| "a poisoned lock")?;
     digit_table(args, &names, 1.0, 1, |digit, method, seed| {
-        dirty_run(
-            digits,
-            digit,
-            [1, 4, 5][method],
-            seed,
-            false,
-            true,
-            args.quick,
-        )
+        let key = (digit, [1, 4, 5][method], seed);
+        Ok(*picks
+            .get(&key)
+            .ok_or("no pick of the swapped digits for this run")?)
     })?;
     Ok(())
 }

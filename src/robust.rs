@@ -49,7 +49,7 @@
 //! # Ok::<(), autoencoders::Error>(())
 //! ```
 
-use crate::validate::{all_finite, check_nonzero, check_param};
+use crate::validate::{check_finite, check_nonzero, check_param};
 use crate::{
     Autoencoder, Corruption, Decoder, Encoder, EpochReport, Error, History, Loss, Observer,
     Optimizer, Regularizer, Result, Scalar, TrainingConfig,
@@ -75,6 +75,8 @@ pub enum Shrinkage {
 }
 
 impl Shrinkage {
+    const ALL: [Shrinkage; 3] = [Shrinkage::Entries, Shrinkage::Samples, Shrinkage::Features];
+
     /// The name written in checkpoints: `entries`, `samples` or `features`.
     pub fn name(self) -> &'static str {
         match self {
@@ -86,12 +88,7 @@ impl Shrinkage {
 
     /// The shrinkage of that [`name`](Self::name), if any.
     pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "entries" => Some(Shrinkage::Entries),
-            "samples" => Some(Shrinkage::Samples),
-            "features" => Some(Shrinkage::Features),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|s| s.name() == name)
     }
 }
 
@@ -150,15 +147,7 @@ pub fn shrink<T: Scalar>(
     residual: &DMatrix<T>,
 ) -> Result<DMatrix<T>> {
     check_param("lambda", lambda, lambda >= 0.0, "a finite value >= 0")?;
-    if !all_finite(residual.as_slice())
-        && let Some(index) = residual.iter().position(|v| !v.is_finite())
-    {
-        return Err(Error::NonFiniteData {
-            what: "residual",
-            row: index % residual.nrows(),
-            column: index / residual.nrows(),
-        });
-    }
+    check_finite(residual, "residual")?;
     Ok(shrink_unchecked(shrinkage, lambda, residual))
 }
 
@@ -184,13 +173,12 @@ fn shrink_unchecked<T: Scalar>(shrinkage: Shrinkage, lambda: f64, r: &DMatrix<T>
                 }
             })
         }
-        Shrinkage::Samples => {
+        Shrinkage::Samples | Shrinkage::Features => {
             let factors: Vec<T> = group_norms(shrinkage, r).into_iter().map(factor).collect();
-            DMatrix::from_fn(r.nrows(), r.ncols(), |i, j| r[(i, j)] * factors[i])
-        }
-        Shrinkage::Features => {
-            let factors: Vec<T> = group_norms(shrinkage, r).into_iter().map(factor).collect();
-            DMatrix::from_fn(r.nrows(), r.ncols(), |i, j| r[(i, j)] * factors[j])
+            let by_row = shrinkage == Shrinkage::Samples;
+            DMatrix::from_fn(r.nrows(), r.ncols(), |i, j| {
+                r[(i, j)] * factors[if by_row { i } else { j }]
+            })
         }
     }
 }
@@ -342,13 +330,13 @@ impl RobustAutoencoder {
             rng,
             observer,
             RobustState::start(x),
-            |_, _, _, _, _| Ok(()),
+            |_, _, _, _, _, _| Ok(()),
         )
     }
 
-    /// The outer loop from `state`; `after` sees the state after each iteration (with the
-    /// inner training's history, the optimiser and the generator) and whether the run stops
-    /// there.
+    /// The outer loop from `state`; `after` sees the state after each iteration, why the run
+    /// stops there (if it does), the inner training's history, the optimiser and the
+    /// generator.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn run<E, D, R, C, L, O, G, B, F>(
         &self,
@@ -372,6 +360,7 @@ impl RobustAutoencoder {
         F: FnMut(
             &Autoencoder<E, D, R, C, L>,
             &RobustState<E::Scalar>,
+            Option<RobustStop>,
             &History,
             &O,
             &G,
@@ -430,8 +419,7 @@ impl RobustAutoencoder {
             } else {
                 None
             };
-            state.stopping = stop;
-            after(model, &state, &history, optimizer, rng)?;
+            after(model, &state, stop, &history, optimizer, rng)?;
             if let Some(stop) = stop {
                 return Ok(state.finish(stop));
             }
@@ -479,8 +467,6 @@ pub(crate) struct RobustState<T: Scalar> {
     /// `L_S = L_D + S` of the last iteration (`X` before the first).
     pub(crate) previous: DMatrix<T>,
     pub(crate) reports: Vec<RobustReport>,
-    /// Why the run stops after the iteration just done, if it does.
-    pub(crate) stopping: Option<RobustStop>,
 }
 
 impl<T: Scalar> RobustState<T> {
@@ -490,7 +476,6 @@ impl<T: Scalar> RobustState<T> {
             clean: x.clone(),
             previous: x.clone(),
             reports: Vec::new(),
-            stopping: None,
         }
     }
 
@@ -535,6 +520,12 @@ pub enum RobustStop {
 }
 
 impl RobustStop {
+    const ALL: [RobustStop; 3] = [
+        RobustStop::Iterations,
+        RobustStop::Converged,
+        RobustStop::Observer,
+    ];
+
     /// The name written in checkpoints.
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -542,6 +533,11 @@ impl RobustStop {
             RobustStop::Converged => "converged",
             RobustStop::Observer => "observer",
         }
+    }
+
+    /// The stop of that [`name`](Self::name), if any.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
     }
 }
 

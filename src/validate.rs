@@ -22,6 +22,11 @@ pub(crate) fn check_data<T: Scalar>(
             found: x.ncols(),
         });
     }
+    check_finite(x, what)
+}
+
+/// [`Error::NonFiniteData`] naming `what` and the first NaN or ±∞ of `x`, if any.
+pub(crate) fn check_finite<T: Scalar>(x: &DMatrix<T>, what: &'static str) -> Result<()> {
     // The vectorised scan first; the position only when there is something to report.
     if !all_finite(x.as_slice())
         && let Some(index) = x.iter().position(|v| !v.is_finite())

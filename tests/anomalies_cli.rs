@@ -30,6 +30,17 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// The standard output of a run that must have succeeded (else its output and errors).
+fn succeeded(output: Output) -> String {
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 fn line<'a>(stdout: &'a str, prefix: &str) -> &'a str {
     stdout
         .lines()
@@ -77,12 +88,7 @@ fn one_class_digits_print_the_threshold_and_the_test_ranking_and_write_the_score
         ])
     };
     let output = run(&out);
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = succeeded(output);
     let threshold = field(line(&stdout, "threshold: "), "value");
     let test_line = line(&stdout, "test: ");
     assert_eq!(field(test_line, "samples"), 2000.0);
@@ -147,12 +153,7 @@ fn without_test_data_the_training_rows_are_scored_by_their_index_in_the_file() {
         "--scores",
         out.to_str().unwrap(),
     ]);
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = succeeded(output);
     assert!(!stdout.contains("test: "), "no test line without test data");
     let written = std::fs::read_to_string(&out).unwrap();
     let indices: Vec<usize> = written
@@ -426,13 +427,7 @@ fn robust_training_reports_its_outer_iterations_and_repeats_bit_for_bit() {
             "--scores",
             scores.to_str().unwrap(),
         ]);
-        let stdout = String::from_utf8(output.stdout).unwrap();
-        assert!(
-            output.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        stdout
+        succeeded(output)
     };
     for shrinkage in ["samples", "entries", "features"] {
         let (first, second) = (dir.join("first.csv"), dir.join("second.csv"));

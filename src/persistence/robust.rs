@@ -77,16 +77,6 @@ impl RobustReportRecord {
     }
 }
 
-fn stop_from_name(name: &str) -> Option<RobustStop> {
-    [
-        RobustStop::Iterations,
-        RobustStop::Converged,
-        RobustStop::Observer,
-    ]
-    .into_iter()
-    .find(|s| s.name() == name)
-}
-
 /// A robust autoencoder run saved by
 /// [`fit_resumable`](RobustAutoencoder::fit_resumable) after an outer iteration: the model's
 /// inner training [`Checkpoint`] (its parameters, the optimiser's state, the generator, the
@@ -135,9 +125,9 @@ impl<T: Scalar> RobustCheckpoint<T> {
         let shrinkage = Shrinkage::from_name(&record.shrinkage)
             .ok_or_else(|| invalid(format!("unknown shrinkage `{}`", record.shrinkage)))?;
         let stop = match &record.stop {
-            Some(s) => {
-                Some(stop_from_name(s).ok_or_else(|| invalid(format!("unknown stop `{s}`")))?)
-            }
+            Some(s) => Some(
+                RobustStop::from_name(s).ok_or_else(|| invalid(format!("unknown stop `{s}`")))?,
+            ),
             None => None,
         };
         if record.reports.is_empty() {
@@ -175,7 +165,6 @@ impl<T: Scalar> RobustCheckpoint<T> {
                     .iter()
                     .map(RobustReportRecord::report)
                     .collect(),
-                stopping: None,
             },
             stop,
             current,
@@ -320,14 +309,14 @@ impl RobustAutoencoder {
             }
         };
         let fingerprint = DataFingerprint::of(x);
-        let record = |state: &RobustState<E::Scalar>| RobustRecord {
+        let record = |state: &RobustState<E::Scalar>, stop: Option<RobustStop>| RobustRecord {
             format_version: ROBUST_VERSION,
             lambda: self.lambda(),
             shrinkage: self.shrinkage().name().to_owned(),
             rows: x.nrows(),
             columns: x.ncols(),
             reports: state.reports.iter().map(RobustReportRecord::of).collect(),
-            stop: state.stopping.map(|s| s.name().to_owned()),
+            stop: stop.map(|s| s.name().to_owned()),
         };
         self.run(
             model,
@@ -336,14 +325,14 @@ impl RobustAutoencoder {
             rng,
             observer,
             state,
-            |model, state, history, optimizer, rng| {
+            |model, state, stop, history, optimizer, rng| {
                 let Some(checkpointing) = checkpointing else {
                     return Ok(());
                 };
-                if state.stopping.is_none() && state.reports.len() % checkpointing.interval() != 0 {
+                if stop.is_none() && state.reports.len() % checkpointing.interval() != 0 {
                     return Ok(());
                 }
-                let json = serde_json::to_string(&record(state)).map_err(|e| {
+                let json = serde_json::to_string(&record(state, stop)).map_err(|e| {
                     model_error(
                         "<checkpoint>",
                         ModelFileProblem::InvalidMetadata {
