@@ -67,6 +67,11 @@ impl Args {
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .clamp(1, items.len().max(1));
+        if workers > 1 {
+            // The models train side by side, one per core: the crate's own threads would only
+            // compete with them (and the results are the same at any thread count).
+            autoencoders::threads::set_threads(1)?;
+        }
         let next = AtomicUsize::new(0);
         let results: Vec<Mutex<Option<Res<T>>>> = items.iter().map(|_| Mutex::new(None)).collect();
         std::thread::scope(|scope| {

@@ -21,14 +21,14 @@
 //! count. The speed depends on the machine and on what else runs on it.
 //!
 //! Run: `cargo run --release --example throughput -- --workload plain --batch-size 128 --threads 1`
-//! Two threads need the `threading` feature:
-//! `cargo run --release --features threading --example throughput -- --threads 2`
-//! Other options: `--dtype f32|f64` (default f32), `--epochs N` (default 3).
+//! `--threads T` sets the crate's thread count (`threads::set_threads`; default 1 here, so that
+//! a run measures what it says). Other options: `--dtype f32|f64` (default f32), `--epochs N`
+//! (default 3).
 
 use autoencoders::data::bundled_digits;
 use autoencoders::{
     Activation, Contractive, Corruption, DenseAutoencoder, DenseBuilder, EpochReport,
-    GaussianNoise, ReconstructionLoss, Regularizer, Scalar, Sgd, TrainingConfig,
+    GaussianNoise, ReconstructionLoss, Regularizer, Scalar, Sgd, TrainingConfig, threads,
 };
 use nalgebra::DMatrix;
 use rand::SeedableRng;
@@ -41,27 +41,12 @@ use std::time::Instant;
 /// of 784 × 256 multiply-adds (two forward, three backward).
 const FLOP_PER_SAMPLE: f64 = 5.0 * 2.0 * 784.0 * 256.0;
 
-/// `matrixmultiply` reads its thread count from this variable, once, at its first product.
-const THREADS_VARIABLE: &str = "MATMUL_NUM_THREADS";
-
-/// `matrixmultiply` never uses more threads than this.
-const MAX_THREADS: usize = 4;
-
 const USAGE: &str = "usage: throughput [--workload plain|contractive|denoising|products] \
 [--batch-size B] [--threads T] [--dtype f32|f64] [--epochs N]";
 
 fn main() -> Result<(), Box<dyn Error>> {
     let options = Options::parse(std::env::args().skip(1))?;
-    if options.threads > 1 && !cfg!(feature = "threading") {
-        return Err("--threads above 1 needs the `threading` feature: \
-             cargo run --release --features threading --example throughput -- …"
-            .into());
-    }
-    // SAFETY: we are still on the only thread of the process (nothing above spawns one), so no
-    // other thread can be reading or writing the environment while it changes. It has to be set
-    // here, before the first matrix product, because `matrixmultiply` reads it only once.
-    unsafe { std::env::set_var(THREADS_VARIABLE, options.threads.to_string()) };
-
+    threads::set_threads(options.threads)?;
     let measured = match (options.workload, options.dtype) {
         (Workload::Products, Dtype::F32) => products::<f32>(&options)?,
         (Workload::Products, Dtype::F64) => products::<f64>(&options)?,
@@ -211,7 +196,7 @@ fn product<T: Scalar>(
 }
 
 /// The `products` workload: the five matrix products of a plain (W1) training step and nothing
-/// else, on the same shapes and column-major layouts as the crate's step, transposes passed as
+/// else (divided over `--threads` threads as the crate's own products are), on the same shapes and column-major layouts as the crate's step, transposes passed as
 /// strides, the batches taken in order from the digits: the rate the kernel alone reaches, the
 /// ceiling for a whole step. Operands other than the data hold arbitrary fixed values.
 fn products<T: Scalar>(options: &Options) -> Result<Measured, Box<dyn Error>> {
@@ -397,9 +382,6 @@ impl Options {
                 }
                 _ => return Err(format!("unknown option {flag:?}\n{USAGE}").into()),
             }
-        }
-        if options.threads > MAX_THREADS {
-            return Err(format!("matrixmultiply uses at most {MAX_THREADS} threads").into());
         }
         Ok(options)
     }

@@ -133,6 +133,11 @@ fn parallel(args: &Args) -> Result<Parallel, Failure> {
 fn mpi_communicator(timeout: f64) -> Result<Box<dyn Communicator>, Failure> {
     let mpi = autoencoders::mpi::Mpi::initialize(std::time::Duration::from_secs_f64(timeout))?;
     QUIET.store(!mpi.is_root(), std::sync::atomic::Ordering::Relaxed);
+    // mpirun usually starts several ranks on one machine: each computes on one thread unless
+    // AUTOENCODERS_THREADS says otherwise (the results are the same at any thread count).
+    if std::env::var_os(autoencoders::threads::VARIABLE).is_none() {
+        autoencoders::threads::set_threads(1)?;
+    }
     Ok(Box::new(mpi))
 }
 

@@ -112,8 +112,15 @@ impl Activation {
             *h = DMatrix::zeros(z.nrows(), z.ncols());
         }
         let (z, h) = (z.as_slice(), h.as_mut_slice());
+        // Pieces on several threads when the matrix is large: every element the same bits.
+        let piece = crate::pool::piece_len(h.len());
+        let pieces = h
+            .chunks_mut(piece)
+            .zip(z.chunks(piece))
+            .map(|pair| (pair.1.len(), pair))
+            .collect();
         // One loop per activation, so that each compiles to a tight (vectorisable) loop.
-        match self {
+        crate::pool::for_each_piece(pieces, |(h, z)| match self {
             Activation::Sigmoid => crate::simd::wide(
                 #[inline(always)]
                 || {
@@ -131,7 +138,7 @@ impl Activation {
                 .zip(z)
                 .for_each(|(h, &z)| *h = z.max(T::zero())),
             Activation::Linear => h.copy_from_slice(z),
-        }
+        });
     }
 
     /// `out[i] += upstream[i]·s'(z[i])` for every element: the chain rule through `s`, with
@@ -141,20 +148,33 @@ impl Activation {
     /// All four slices have the same length.
     pub fn accumulate_chain<T: Scalar>(self, z: &[T], h: &[T], upstream: &[T], out: &mut [T]) {
         let one = T::one();
-        let terms = out.iter_mut().zip(upstream).zip(z.iter().zip(h));
-        crate::simd::wide(
-            #[inline(always)]
-            || match self {
-                Activation::Sigmoid => terms.for_each(|((o, &u), (_, &h))| *o += u * h * (one - h)),
-                Activation::Tanh => terms.for_each(|((o, &u), (_, &h))| *o += u * (one - h * h)),
-                Activation::Relu => terms.for_each(|((o, &u), (&z, _))| {
-                    if z > T::zero() {
-                        *o += u;
+        let piece = crate::pool::piece_len(out.len());
+        let pieces = out
+            .chunks_mut(piece)
+            .zip(upstream.chunks(piece))
+            .zip(z.chunks(piece).zip(h.chunks(piece)))
+            .map(|piece| (piece.0.1.len(), piece))
+            .collect();
+        crate::pool::for_each_piece(pieces, |((out, upstream), (z, h))| {
+            let terms = out.iter_mut().zip(upstream).zip(z.iter().zip(h));
+            crate::simd::wide(
+                #[inline(always)]
+                || match self {
+                    Activation::Sigmoid => {
+                        terms.for_each(|((o, &u), (_, &h))| *o += u * h * (one - h))
                     }
-                }),
-                Activation::Linear => terms.for_each(|((o, &u), _)| *o += u),
-            },
-        );
+                    Activation::Tanh => {
+                        terms.for_each(|((o, &u), (_, &h))| *o += u * (one - h * h))
+                    }
+                    Activation::Relu => terms.for_each(|((o, &u), (&z, _))| {
+                        if z > T::zero() {
+                            *o += u;
+                        }
+                    }),
+                    Activation::Linear => terms.for_each(|((o, &u), _)| *o += u),
+                },
+            );
+        });
     }
 
     /// The contractive penalty's pass over one code unit's column: adds
@@ -207,20 +227,28 @@ impl Activation {
     /// All three slices have the same length.
     pub fn scale_by_derivative<T: Scalar>(self, z: &[T], h: &[T], g: &mut [T]) {
         let one = T::one();
-        let terms = g.iter_mut().zip(z.iter().zip(h));
-        crate::simd::wide(
-            #[inline(always)]
-            || match self {
-                Activation::Sigmoid => terms.for_each(|(g, (_, &h))| *g *= h * (one - h)),
-                Activation::Tanh => terms.for_each(|(g, (_, &h))| *g *= one - h * h),
-                Activation::Relu => terms.for_each(|(g, (&z, _))| {
-                    if z <= T::zero() {
-                        *g = T::zero();
-                    }
-                }),
-                Activation::Linear => {}
-            },
-        );
+        let piece = crate::pool::piece_len(g.len());
+        let pieces = g
+            .chunks_mut(piece)
+            .zip(z.chunks(piece).zip(h.chunks(piece)))
+            .map(|piece| (piece.1.0.len(), piece))
+            .collect();
+        crate::pool::for_each_piece(pieces, |(g, (z, h))| {
+            let terms = g.iter_mut().zip(z.iter().zip(h));
+            crate::simd::wide(
+                #[inline(always)]
+                || match self {
+                    Activation::Sigmoid => terms.for_each(|(g, (_, &h))| *g *= h * (one - h)),
+                    Activation::Tanh => terms.for_each(|(g, (_, &h))| *g *= one - h * h),
+                    Activation::Relu => terms.for_each(|(g, (&z, _))| {
+                        if z <= T::zero() {
+                            *g = T::zero();
+                        }
+                    }),
+                    Activation::Linear => {}
+                },
+            );
+        });
     }
 }
 

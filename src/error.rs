@@ -406,6 +406,25 @@ pub enum Error {
         order: &'static str,
     },
 
+    /// An environment variable the crate reads holds a value it cannot use.
+    #[error("the environment variable {variable} = {value:?} is invalid: expected {expected}")]
+    InvalidEnvironment {
+        /// Its name (e.g. `"AUTOENCODERS_THREADS"`).
+        variable: &'static str,
+        /// Its value.
+        value: String,
+        /// What it must be.
+        expected: &'static str,
+    },
+
+    /// The system refused to start the worker threads asked for (the crate then computes on
+    /// the calling thread alone, with the same results).
+    #[error("could not start {threads} threads")]
+    ThreadsUnavailable {
+        /// The thread count asked for.
+        threads: usize,
+    },
+
     /// A data-parallel run's communication failed or could not start.
     #[error("communication: {problem}")]
     Communication {

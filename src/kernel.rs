@@ -1,5 +1,5 @@
 //! What the raw matrix-product kernels need besides the scalar type: the bounds proof for
-//! their operands and, with the `gemm` feature, how many threads they may use.
+//! their operands, and the split of a large product over the crate's threads.
 
 /// Proves that every index `r·rs + c·cs` of a `rows × cols` operand is inside a slice of `len`.
 pub(crate) fn check_extent(rows: usize, cols: usize, len: usize, rs: isize, cs: isize) {
@@ -11,24 +11,61 @@ pub(crate) fn check_extent(rows: usize, cols: usize, len: usize, rs: isize, cs: 
     assert!(last < len, "matrix product operand out of bounds");
 }
 
-/// How the `gemm` crate may split a product: over `MATMUL_NUM_THREADS` threads (default: the
-/// available parallelism; read once) with the `threading` feature, on the calling thread
-/// without it.
-#[cfg(feature = "gemm")]
-pub(crate) fn gemm_parallelism() -> gemm::Parallelism {
-    #[cfg(feature = "threading")]
-    {
-        static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        let threads = *THREADS.get_or_init(|| {
-            std::env::var("MATMUL_NUM_THREADS")
-                .ok()
-                .and_then(|value| value.trim().parse::<usize>().ok())
-                .filter(|&n| n >= 1)
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        });
-        if threads > 1 {
-            return gemm::Parallelism::Rayon(threads);
-        }
+/// `C ← α·A·B + β·C` by `kernel`, split over the crate's threads (`crate::pool`) by blocks of
+/// whole output columns when the product is large enough and the split cannot change a bit.
+///
+/// `kernel(columns, b, c)` computes the product of all of `A` with the first `columns` columns
+/// of `b` (the same strides as `B`) into the first `columns` columns of `c` (the same strides
+/// as `C`). Every block is an ordinary product, so every output element is computed as without
+/// the split. Only α = 1 and β ∈ {0, 1} are split (the only ones the crate uses): a
+/// matrixmultiply kernel rounds `α·AB + β·C` once in a full tile and twice in an edge tile,
+/// and where a block starts decides which tiles are edge tiles; for α = 1 and β ∈ {0, 1} both
+/// roundings are the same. `C` must be column-major (`rsc = 1`, `csc ≥ m`) to be split.
+#[cfg(not(feature = "gemm"))]
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn split_columns<T: Copy + PartialEq + Send + Sync>(
+    (m, k, n): (usize, usize, usize),
+    (one, zero): (T, T),
+    alpha: T,
+    beta: T,
+    b: (&[T], isize, isize),
+    c: (&mut [T], isize, isize),
+    kernel: impl Fn(usize, &[T], &mut [T]) + Sync,
+) {
+    let (b, _rsb, csb) = b;
+    let (c, rsc, csc) = c;
+    let splittable =
+        alpha == one && (beta == zero || beta == one) && rsc == 1 && csc as usize >= m && m > 0;
+    let parts = if splittable {
+        crate::pool::parts(n, m.saturating_mul(n).saturating_mul(k), MIN_PART_COLUMNS)
+    } else {
+        1
+    };
+    if parts <= 1 {
+        return kernel(n, b, c);
     }
-    gemm::Parallelism::None
+    let width = n.div_ceil(parts).next_multiple_of(BLOCK_ALIGN).min(n);
+    let column = csc as usize;
+    let blocks: Vec<(usize, &mut [T])> = c
+        .chunks_mut(column * width)
+        .take(n.div_ceil(width))
+        .enumerate()
+        .map(|(i, block)| (i * width, block))
+        .collect();
+    crate::pool::for_each(blocks, |(first, block)| {
+        // Column `first` of `B` starts at element `first · csb` of its slice.
+        kernel(width.min(n - first), &b[first * csb as usize..], block);
+    });
 }
+
+/// The fewest output columns a part of a split product gets: narrower blocks waste the
+/// kernel's 16-wide tiles and pack too little of `B` to be worth a thread.
+#[cfg(not(feature = "gemm"))]
+const MIN_PART_COLUMNS: usize = 32;
+
+/// Split blocks start at multiples of this many columns, a multiple of every kernel's tile
+/// width, so that only the product's last block has a partial tile (for speed; the bits do not
+/// depend on it).
+#[cfg(not(feature = "gemm"))]
+const BLOCK_ALIGN: usize = 16;

@@ -49,6 +49,7 @@ mod pca;
 pub mod persistence;
 #[cfg(feature = "pictures")]
 pub mod pictures;
+mod pool;
 mod pretraining;
 pub mod regularizer;
 pub mod robust;
@@ -61,6 +62,7 @@ mod simd;
 pub mod source;
 mod stack;
 mod sums;
+pub mod threads;
 mod training;
 pub mod ufldl;
 mod vae;

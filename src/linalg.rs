@@ -78,21 +78,46 @@ pub(crate) fn affine_forward<T: Scalar>(
     if rows == 0 {
         return;
     }
-    crate::simd::wide(
-        #[inline(always)]
-        || {
-            for (column, &b) in out.as_mut_slice().chunks_exact_mut(rows).zip(bias.iter()) {
-                column.iter_mut().for_each(|v| *v += b);
-            }
-        },
-    );
+    // Whole columns per piece, on several threads when the matrix is large.
+    let columns = crate::pool::piece_len(out.len()).div_ceil(rows).max(1);
+    let pieces = out
+        .as_mut_slice()
+        .chunks_mut(rows.saturating_mul(columns))
+        .zip(bias.as_slice().chunks(columns))
+        .map(|piece| (piece.0.len(), piece))
+        .collect();
+    crate::pool::for_each_piece(pieces, |(out, bias): (&mut [T], &[T])| {
+        crate::simd::wide(
+            #[inline(always)]
+            || {
+                for (column, &b) in out.chunks_exact_mut(rows).zip(bias.iter()) {
+                    column.iter_mut().for_each(|v| *v += b);
+                }
+            },
+        );
+    });
 }
 
-/// `sums[j] ← Σ_i m[i, j]`.
+/// `sums[j] ← Σ_i m[i, j]`, each column summed in order (columns on several threads when the
+/// matrix is large).
 pub(crate) fn column_sums<T: Scalar>(m: &DMatrix<T>, sums: &mut DVector<T>) {
-    for (s, column) in sums.iter_mut().zip(m.column_iter()) {
-        *s = column.sum();
+    let rows = m.nrows();
+    if rows == 0 {
+        sums.fill(T::zero());
+        return;
     }
+    let columns = crate::pool::piece_len(m.len()).div_ceil(rows).max(1);
+    let pieces = sums
+        .as_mut_slice()
+        .chunks_mut(columns)
+        .zip(m.as_slice().chunks(rows.saturating_mul(columns)))
+        .map(|piece| (piece.1.len(), piece))
+        .collect();
+    crate::pool::for_each_piece(pieces, |(sums, m): (&mut [T], &[T])| {
+        for (s, column) in sums.iter_mut().zip(m.chunks_exact(rows)) {
+            *s = column.iter().fold(T::zero(), |sum, &v| sum + v);
+        }
+    });
 }
 
 /// Gives `m` the shape `rows × cols`, reallocating only when the shape changes.

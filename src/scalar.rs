@@ -162,54 +162,90 @@ macro_rules! impl_scalar {
                 crate::kernel::check_extent(m, k, a.0.len(), a.1, a.2);
                 crate::kernel::check_extent(k, n, b.0.len(), b.1, b.2);
                 crate::kernel::check_extent(m, n, c.0.len(), c.1, c.2);
-                // SAFETY (both kernels): `check_extent` proved that every index the kernel
-                // touches, `row * row_stride + col * col_stride`, lies inside the borrowed slice,
-                // and the output slice is borrowed mutably, so it aliases neither input.
                 #[cfg(feature = "gemm")]
-                unsafe {
-                    // The `gemm` crate computes `dst ← α·dst + β·lhs·rhs` and takes column
-                    // strides first; with `read_dst` false it never reads `dst`.
-                    gemm::gemm(
-                        m,
-                        n,
-                        k,
-                        c.0.as_mut_ptr(),
-                        c.2,
-                        c.1,
-                        beta != 0.0,
-                        a.0.as_ptr(),
-                        a.2,
-                        a.1,
-                        b.0.as_ptr(),
-                        b.2,
-                        b.1,
-                        beta,
-                        alpha,
-                        false,
-                        false,
-                        false,
-                        crate::kernel::gemm_parallelism(),
-                    )
+                {
+                    // The `gemm` crate divides a large product over the current rayon pool
+                    // itself, so it runs on the crate's pool with its thread count.
+                    let large =
+                        crate::pool::parts(n, m.saturating_mul(n).saturating_mul(k), 32) > 1;
+                    let mut product = |threads: usize| {
+                        let parallelism = if threads > 1 {
+                            gemm::Parallelism::Rayon(threads)
+                        } else {
+                            gemm::Parallelism::None
+                        };
+                        // SAFETY: `check_extent` proved that every index the kernel touches,
+                        // `row * row_stride + col * col_stride`, lies inside the borrowed slice,
+                        // and the output slice is borrowed mutably, so it aliases neither input.
+                        // The `gemm` crate computes `dst ← α·dst + β·lhs·rhs` and takes column
+                        // strides first; with `read_dst` false it never reads `dst`.
+                        unsafe {
+                            gemm::gemm(
+                                m,
+                                n,
+                                k,
+                                c.0.as_mut_ptr(),
+                                c.2,
+                                c.1,
+                                beta != 0.0,
+                                a.0.as_ptr(),
+                                a.2,
+                                a.1,
+                                b.0.as_ptr(),
+                                b.2,
+                                b.1,
+                                beta,
+                                alpha,
+                                false,
+                                false,
+                                false,
+                                parallelism,
+                            )
+                        }
+                    };
+                    if large {
+                        crate::pool::install(product)
+                    } else {
+                        product(1)
+                    }
                 }
                 #[cfg(not(feature = "gemm"))]
-                unsafe {
-                    $gemm(
-                        m,
-                        k,
-                        n,
-                        alpha,
-                        a.0.as_ptr(),
-                        a.1,
-                        a.2,
-                        b.0.as_ptr(),
-                        b.1,
-                        b.2,
-                        beta,
-                        c.0.as_mut_ptr(),
-                        c.1,
-                        c.2,
-                    )
-                }
+                let (rsc, csc) = (c.1, c.2);
+                #[cfg(not(feature = "gemm"))]
+                crate::kernel::split_columns(
+                    (m, k, n),
+                    (1.0, 0.0),
+                    alpha,
+                    beta,
+                    b,
+                    c,
+                    |columns, b_block, c_block| {
+                        crate::kernel::check_extent(k, columns, b_block.len(), b.1, b.2);
+                        crate::kernel::check_extent(m, columns, c_block.len(), rsc, csc);
+                        // SAFETY: `check_extent` proved just above and for `a` at the top that
+                        // every index the kernel touches, `row * row_stride + col *
+                        // col_stride`, lies inside the borrowed slice, and the output block is
+                        // borrowed mutably, so it aliases neither input.
+                        unsafe {
+                            $gemm(
+                                m,
+                                k,
+                                columns,
+                                alpha,
+                                a.0.as_ptr(),
+                                a.1,
+                                a.2,
+                                b_block.as_ptr(),
+                                b.1,
+                                b.2,
+                                beta,
+                                c_block.as_mut_ptr(),
+                                rsc,
+                                csc,
+                            )
+                        }
+                    },
+                );
             }
         }
     };

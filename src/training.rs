@@ -316,6 +316,7 @@ where
     where
         B: Observer<crate::optimizer::LbfgsIteration> + ?Sized,
     {
+        crate::threads::check_environment()?;
         self.check(x, "training data")?;
         let mut theta: Vec<f64> = self
             .parameters()
@@ -676,6 +677,7 @@ where
     G: Rng + ?Sized,
     B: Observer<L::Report> + ?Sized,
 {
+    crate::threads::check_environment()?;
     let n = source.samples();
     let batches_per_epoch = n.div_ceil(config.batch_size) as u64;
     let mut updates = (history.epochs.len() as u64).saturating_mul(batches_per_epoch);

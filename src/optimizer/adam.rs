@@ -6,6 +6,7 @@ use super::{
 };
 use crate::validate::{check_param, non_finite};
 use crate::{Error, Result, Scalar};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Adam: `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
 /// `θ ← θ − η·m̂/(√v̂ + ε)` with the bias-corrected `m̂ = m/(1−β₁ᵗ)`, `v̂ = v/(1−β₂ᵗ)`.
@@ -182,33 +183,51 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
         let backup = self.backup.fitted(gradients);
         let next_m = self.next_first_moment.fitted(gradients);
         let next_v = self.next_second_moment.fitted(gradients);
-        let mut overflow = false;
+        let piece = crate::pool::piece_len(gradients.iter().map(|g| g.len()).sum());
         let tensors = parameters
             .iter_mut()
             .zip(gradients)
             .zip(backup.iter_mut())
             .zip(self.first_moment.iter().zip(self.second_moment.iter()))
             .zip(next_m.iter_mut().zip(next_v.iter_mut()));
+        let mut pieces = Vec::new();
         for ((((theta, g), saved), (m, v)), (next_m, next_v)) in tensors {
-            let values = theta
-                .iter_mut()
-                .zip(g.iter())
-                .zip(saved.iter_mut())
-                .zip(m.iter().zip(v.iter()))
-                .zip(next_m.iter_mut().zip(next_v.iter_mut()));
-            overflow |= crate::simd::wide(
-                #[inline(always)]
-                || {
-                    let mut overflow = false;
-                    for ((((t, &g), saved), (&m, &v)), (next_m, next_v)) in values {
-                        *saved = *t;
-                        (*t, *next_m, *next_v) = constants.update(*t, g, m, v);
-                        overflow |= non_finite(*t) | non_finite(*next_m) | non_finite(*next_v);
-                    }
-                    overflow
-                },
-            );
+            let chunks = theta
+                .chunks_mut(piece)
+                .zip(g.chunks(piece))
+                .zip(saved.chunks_mut(piece))
+                .zip(m.chunks(piece).zip(v.chunks(piece)))
+                .zip(next_m.chunks_mut(piece).zip(next_v.chunks_mut(piece)));
+            pieces.extend(chunks.map(|piece| (piece.0.0.0.1.len(), piece)));
         }
+        let overflow = AtomicBool::new(false);
+        crate::pool::for_each_piece(
+            pieces,
+            |((((theta, g), saved), (m, v)), (next_m, next_v))| {
+                let values = theta
+                    .iter_mut()
+                    .zip(g.iter())
+                    .zip(saved.iter_mut())
+                    .zip(m.iter().zip(v.iter()))
+                    .zip(next_m.iter_mut().zip(next_v.iter_mut()));
+                let failed = crate::simd::wide(
+                    #[inline(always)]
+                    || {
+                        let mut overflow = false;
+                        for ((((t, &g), saved), (&m, &v)), (next_m, next_v)) in values {
+                            *saved = *t;
+                            (*t, *next_m, *next_v) = constants.update(*t, g, m, v);
+                            overflow |= non_finite(*t) | non_finite(*next_m) | non_finite(*next_v);
+                        }
+                        overflow
+                    },
+                );
+                if failed {
+                    overflow.store(true, Ordering::Relaxed);
+                }
+            },
+        );
+        let overflow = overflow.load(Ordering::Relaxed);
         if overflow {
             restore_parameters(parameters, &self.backup.0);
             if fresh {

@@ -6,6 +6,7 @@ use super::{
 };
 use crate::validate::{check_param, non_finite};
 use crate::{Result, Scalar};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Gradient descent: `θ ← θ − η·g`; with momentum `μ > 0`, `v ← μ·v − η·g`, `θ ← θ + v`.
 ///
@@ -114,11 +115,22 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
     fn try_step(&mut self, parameters: &mut [&mut [T]], gradients: &[&[T]]) -> bool {
         let eta = T::cast(self.learning_rate);
         let backup = self.backup.fitted(gradients);
-        let mut overflow = false;
+        let piece = crate::pool::piece_len(gradients.iter().map(|g| g.len()).sum());
+        let overflow = AtomicBool::new(false);
         if self.momentum == 0.0 {
+            let mut pieces = Vec::new();
             for ((theta, g), saved) in parameters.iter_mut().zip(gradients).zip(backup.iter_mut()) {
+                for ((t, g), saved) in theta
+                    .chunks_mut(piece)
+                    .zip(g.chunks(piece))
+                    .zip(saved.chunks_mut(piece))
+                {
+                    pieces.push((g.len(), (t, g, saved)));
+                }
+            }
+            crate::pool::for_each_piece(pieces, |(theta, g, saved)| {
                 // The flag is the closure's own, so that it stays in a register.
-                overflow |= crate::simd::wide(
+                let failed = crate::simd::wide(
                     #[inline(always)]
                     || {
                         let mut overflow = false;
@@ -131,7 +143,10 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
                         overflow
                     },
                 );
-            }
+                if failed {
+                    overflow.store(true, Ordering::Relaxed);
+                }
+            });
         } else {
             let mu = T::cast(self.momentum);
             // Before the first step the velocity is zero (and not yet allocated).
@@ -143,13 +158,22 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
                 .zip(gradients)
                 .zip(backup.iter_mut())
                 .zip(self.velocity.iter().zip(next.iter_mut()));
+            let mut pieces = Vec::new();
             for (((theta, g), saved), (v, next)) in tensors {
+                let chunks = theta
+                    .chunks_mut(piece)
+                    .zip(g.chunks(piece))
+                    .zip(saved.chunks_mut(piece))
+                    .zip(v.chunks(piece).zip(next.chunks_mut(piece)));
+                pieces.extend(chunks.map(|piece| (piece.0.1.len(), piece)));
+            }
+            crate::pool::for_each_piece(pieces, |(((theta, g), saved), (v, next))| {
                 let values = theta
                     .iter_mut()
                     .zip(g.iter())
                     .zip(saved.iter_mut())
                     .zip(v.iter().zip(next.iter_mut()));
-                overflow |= crate::simd::wide(
+                let failed = crate::simd::wide(
                     #[inline(always)]
                     || {
                         let mut overflow = false;
@@ -161,13 +185,18 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
                         overflow
                     },
                 );
-            }
+                if failed {
+                    overflow.store(true, Ordering::Relaxed);
+                }
+            });
+            let overflow = overflow.load(Ordering::Relaxed);
             if overflow && fresh {
                 self.velocity.clear();
             } else if !overflow {
                 std::mem::swap(&mut self.velocity, &mut self.next_velocity.0);
             }
         }
+        let overflow = overflow.load(Ordering::Relaxed);
         if overflow {
             restore_parameters(parameters, &self.backup.0);
         }
