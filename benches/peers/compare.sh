@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Compares the crate's training throughput with PyTorch eager on this machine's CPU.
+# Compares the crate's training throughput with PyTorch and JAX on this machine's CPU.
 #
 # For every configuration (W1 plain, W2 contractive, W3 denoising in f32, and W1 in f64; batches
 # of 32 and 128; 1 and 2 threads; and `products`, the five matrix products of a W1 step alone,
-# the kernels' ceiling, in f32 and f64) it runs `examples/throughput.rs` and
-# `benches/peers/torch_autoencoder.py` one after the other, never at the same time, for ROUNDS
-# rounds, alternating which goes first, then prints a Markdown table of the median samples/s of
-# each, their ratio, the matrix-product GFLOP/s (2.01 MFLOP per sample), and the median CPU time
-# per wall-clock second (near 1 for one busy thread, near 2 for two).
+# the kernels' ceiling, in f32 and f64) it runs `examples/throughput.rs` (ours) and the peers:
+# `benches/peers/torch_autoencoder.py` eager (torch) and with --compile (torch-compile), and
+# `benches/peers/jax_autoencoder.py` with --mode jit (jax-jit) and --mode scan (jax-scan), one
+# after the other, never two at the same time, for ROUNDS rounds, in the order ours, torch,
+# torch-compile, jax-jit, jax-scan in odd rounds and the reverse in even ones. Then it prints a
+# Markdown table of the median samples/s of each, ours over the fastest peer's, the matrix-product
+# GFLOP/s of ours and of that peer (2.01 MFLOP per sample), and the median CPU time per
+# wall-clock second of each (near 1 for one busy thread, near 2 for two).
 #
 # The machine may be shared, and a busy neighbour slows even a one-thread run (virtual CPUs may
 # share a physical core), so before each run the script waits (up to QUIET_WAIT seconds) until
@@ -16,35 +19,60 @@
 # its medians over the uncontended runs, those with `others_during` at most CONTENDED, when there
 # are any, and says how many runs that was.
 #
-# Usage: PYTHON=/path/to/python-with-torch benches/peers/compare.sh
-# Settings (environment): PYTHON (default python3), ROUNDS (default 3), EPOCHS timed per run
-# (default 3), ONLY (a regular expression: only the configurations "workload dtype batch threads"
-# that match it, e.g. ONLY='plain f32 128'), LOG (raw result lines, default
-# target/peers/compare.log; appended to, so a rerun with the same LOG adds rounds, and ROUNDS=0
-# only prints the table of an existing LOG), QUIET (default 0.10), QUIET_WAIT (default 60),
-# CONTENDED (default 0.10) and FEATURES (the crate's cargo features for our side, default
-# "threading"; e.g. FEATURES="threading gemm").
+# Usage: PYTHON=/path/to/python-with-torch-and-jax benches/peers/compare.sh
+# Settings (environment): PYTHON (the Python of the torch peers and of the table, default
+# python3), JAX_PYTHON (the Python of the JAX peers, default PYTHON), PEERS (default "torch
+# torch-compile jax-jit jax-scan"; a peer whose Python cannot import torch or jax is left out with
+# a message), ROUNDS (default 3), EPOCHS timed per run (default 3), ONLY (a regular expression:
+# only the configurations "workload dtype batch threads" that match it, e.g. ONLY='plain f32 128'),
+# LOG (raw result lines, default target/peers/compare.log; appended to, so a rerun with the same
+# LOG adds rounds, and ROUNDS=0 only prints the table of an existing LOG, older two-column logs
+# included), QUIET (default 0.10), QUIET_WAIT (default 60), CONTENDED (default 0.10) and FEATURES
+# (the crate's cargo features for our side, default none; e.g. FEATURES="threading gemm").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 PYTHON=${PYTHON:-python3}
+JAX_PYTHON=${JAX_PYTHON:-$PYTHON}
+PEERS=${PEERS:-torch torch-compile jax-jit jax-scan}
 ROUNDS=${ROUNDS:-3}
 ONLY=${ONLY:-}
 QUIET=${QUIET:-0.10}
 QUIET_WAIT=${QUIET_WAIT:-60}
 CONTENDED=${CONTENDED:-0.10}
 EPOCHS=${EPOCHS:-3}
+FEATURES=${FEATURES:-}
 LOG=${LOG:-target/peers/compare.log}
 mkdir -p "$(dirname "$LOG")"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
-"$PYTHON" -c 'import torch' || {
-    echo "compare.sh: $PYTHON cannot import torch; set PYTHON to a Python with torch" >&2
-    exit 1
-}
-FEATURES=${FEATURES:-threading}
-cargo build --release --quiet --features "$FEATURES" --example throughput
+impls=(ours)
+if ((ROUNDS > 0)); then
+    torch_ok=0 jax_ok=0
+    "$PYTHON" -c 'import torch' 2>/dev/null && torch_ok=1
+    "$JAX_PYTHON" -c 'import jax' 2>/dev/null && jax_ok=1
+    for peer in $PEERS; do
+        case $peer in
+        torch | torch-compile)
+            if ((torch_ok)); then impls+=("$peer"); else
+                echo "compare.sh: $PYTHON cannot import torch; skipping $peer (set PYTHON)" >&2
+            fi
+            ;;
+        jax-jit | jax-scan)
+            if ((jax_ok)); then impls+=("$peer"); else
+                echo "compare.sh: $JAX_PYTHON cannot import jax; skipping $peer" \
+                    "(set JAX_PYTHON)" >&2
+            fi
+            ;;
+        *)
+            echo "compare.sh: unknown peer '$peer' in PEERS" >&2
+            exit 1
+            ;;
+        esac
+    done
+    cargo build --release --quiet ${FEATURES:+--features "$FEATURES"} --example throughput
+fi
 ours=target/release/examples/throughput
 
 configs=()
@@ -95,8 +123,14 @@ wait_quiet() { # prints how busy the machine was in the last second before retur
 
 run() { # impl workload dtype batch threads
     local args=(--workload "$2" --dtype "$3" --batch-size "$4" --threads "$5" --epochs "$EPOCHS")
-    local command=("$ours" "${args[@]}")
-    if [[ $1 == torch ]]; then command=("$PYTHON" benches/peers/torch_autoencoder.py "${args[@]}"); fi
+    local command
+    case $1 in
+    ours) command=("$ours" "${args[@]}") ;;
+    torch) command=("$PYTHON" benches/peers/torch_autoencoder.py "${args[@]}") ;;
+    torch-compile) command=("$PYTHON" benches/peers/torch_autoencoder.py --compile "${args[@]}") ;;
+    jax-jit) command=("$JAX_PYTHON" benches/peers/jax_autoencoder.py --mode jit "${args[@]}") ;;
+    jax-scan) command=("$JAX_PYTHON" benches/peers/jax_autoencoder.py --mode scan "${args[@]}") ;;
+    esac
     local before b0 t0 b1 t1 real user system others
     before=$(wait_quiet)
     read -r b0 t0 < <(cpu_jiffies)
@@ -111,15 +145,20 @@ run() { # impl workload dtype batch threads
     # run's own CPU time (user + system, in seconds = 100 jiffies).
     others=$(awk -v b0="$b0" -v t0="$t0" -v b1="$b1" -v t1="$t1" -v u="$user" -v s="$system" \
         'BEGIN{o = (t1 > t0) ? (b1 - b0 - 100 * (u + s)) / (t1 - t0) : 0; printf "%.2f", (o > 0) ? o : 0}')
-    echo "$(cat "$scratch/out") busy_before=$before others_during=$others" | tee -a "$LOG" >&2
+    echo "$(grep '^impl=' "$scratch/out") busy_before=$before others_during=$others" | tee -a "$LOG" >&2
 }
 
-if ((ROUNDS > 0)); then echo "# $(date -u +%FT%TZ) rounds=$ROUNDS epochs=$EPOCHS features=$FEATURES" >>"$LOG"; fi
+if ((ROUNDS > 0)); then
+    echo "# $(date -u +%FT%TZ) rounds=$ROUNDS epochs=$EPOCHS features=$FEATURES" \
+        "impls=${impls[*]}" >>"$LOG"
+fi
+reversed=()
+for ((i = ${#impls[@]} - 1; i >= 0; i--)); do reversed+=("${impls[i]}"); done
 for ((round = 1; round <= ROUNDS; round++)); do
     echo "== round $round of $ROUNDS" >&2
     for config in "${configs[@]}"; do
         read -r workload dtype batch threads <<<"$config"
-        if ((round % 2)); then order=(ours torch); else order=(torch ours); fi
+        if ((round % 2)); then order=("${impls[@]}"); else order=("${reversed[@]}"); fi
         for impl in "${order[@]}"; do run "$impl" "$workload" "$dtype" "$batch" "$threads"; done
     done
 done
@@ -129,6 +168,8 @@ import statistics
 import sys
 
 FLOP_PER_SAMPLE = 5 * 2 * 784 * 256
+NAMES = {"ours": "ours", "torch": "PyTorch", "torch-compile": "torch.compile",
+         "jax-jit": "JAX jit", "jax-scan": "JAX scan"}
 contended = float(sys.argv[2])
 runs = {}
 for line in open(sys.argv[1]):
@@ -153,21 +194,36 @@ def summary(impl, key):
     return statistics.median(rates), min(rates), max(rates), cpu_median, len(clean), len(found)
 
 
+if not runs:
+    sys.exit(f"compare.sh: no results in {sys.argv[1]}")
+seen = {impl for impl, _ in runs}
+impls = [i for i in NAMES if i in seen] + sorted(seen - set(NAMES))
+peers = [i for i in impls if i != "ours"]
 order = {"plain": 0, "contractive": 1, "denoising": 2, "products": 3}
 keys = sorted({key for _, key in runs}, key=lambda k: (k[1], order.get(k[0], 9), k[2], k[3]))
-print("| workload | dtype | batch | threads | ours samples/s (min–max) | PyTorch samples/s (min–max) "
-      "| ours / PyTorch | ours GFLOP/s | PyTorch GFLOP/s | CPU/wall ours, PyTorch "
-      "| uncontended runs ours, PyTorch |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+names = [NAMES.get(i, i) for i in impls]
+print("| workload | dtype | batch | threads | "
+      + " | ".join(f"{n} samples/s (min–max)" for n in names)
+      + " | ours / best peer | ours GFLOP/s | best peer GFLOP/s | CPU/wall " + ", ".join(names)
+      + " | uncontended runs " + ", ".join(names) + " |")
+print("| --- | --- | ---: | ---: | " + "---: | " * len(impls) + "--- | ---: | ---: | ---: | ---: |")
 for key in keys:
-    ours, torch = summary("ours", key), summary("torch", key)
-    if ours is None or torch is None:
+    found = {i: summary(i, key) for i in impls}
+    ours = found["ours"] if "ours" in found else None
+    if ours is None:
         continue
-    print(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} "
-          f"| {ours[0]:,.0f} ({ours[1]:,.0f}–{ours[2]:,.0f}) "
-          f"| {torch[0]:,.0f} ({torch[1]:,.0f}–{torch[2]:,.0f}) "
-          f"| {ours[0] / torch[0]:.2f} "
-          f"| {ours[0] * FLOP_PER_SAMPLE / 1e9:.1f} | {torch[0] * FLOP_PER_SAMPLE / 1e9:.1f} "
-          f"| {ours[3]:.2f}, {torch[3]:.2f} "
-          f"| {ours[4]}/{ours[5]}, {torch[4]}/{torch[5]} |")
+    rated = [(found[p][0], p) for p in peers if found[p] is not None]
+    rates = " | ".join(
+        f"{s[0]:,.0f} ({s[1]:,.0f}–{s[2]:,.0f})" if s else "–" for s in found.values()
+    )
+    cpu = ", ".join(f"{s[3]:.2f}" if s else "–" for s in found.values())
+    counts = ", ".join(f"{s[4]}/{s[5]}" if s else "–" for s in found.values())
+    if rated:
+        best, peer = max(rated)
+        ratio = f"{ours[0] / best:.2f} ({NAMES.get(peer, peer)})"
+        best_gflops = f"{best * FLOP_PER_SAMPLE / 1e9:.1f}"
+    else:
+        ratio = best_gflops = "–"
+    print(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {rates} | {ratio} "
+          f"| {ours[0] * FLOP_PER_SAMPLE / 1e9:.1f} | {best_gflops} | {cpu} | {counts} |")
 EOF

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The throughput example's workloads in PyTorch eager mode on the CPU, for BENCHMARKS.md.
+"""The throughput example's workloads in PyTorch on the CPU, eager or compiled, for BENCHMARKS.md.
 
 Same data, same model, same loss, same optimiser and the same timing as
 `cargo run --release --example throughput`, and the same output: one `key=value` line per run
@@ -17,6 +17,16 @@ batches: the rate of the matrix-product kernel alone (MKL's here), the ceiling f
 The 8,000 training digits are read from the crate's data/mnist/train-images-idx3-ubyte.gz with
 the gzip module and scaled by 1/255, and visited in file order every epoch (no shuffling): one
 warm-up epoch, then --epochs timed ones.
+
+Eager mode by default (`impl=torch`). With --compile the training step (zero_grad, objective,
+backward, SGD step) goes through torch.compile with static shapes (`dynamic=False`, so the
+trailing partial batch, 64 samples at batch 128, gets its own graph rather than turning the main
+one dynamic), compiled during the warm-up epoch (`impl=torch-compile`). Dynamo breaks the step at
+zero_grad and at backward (torch 2.15): the objective is one compiled graph, whose backward
+AOTAutograd compiles too, and the SGD step another; the partial batch recompiles the objective's
+graph once. The loop around the step is the eager one. For `products` it is a
+function returning the five products (no `out=`), compiled the same way. --compile MODE passes a
+torch.compile mode, e.g. max-autotune-no-cudagraphs (`impl=torch-compile-MODE`).
 
 Run: python3 benches/peers/torch_autoencoder.py --workload plain --batch-size 128 --threads 1
 """
@@ -81,8 +91,10 @@ def objective(model, x, workload, contractive_weight, noise_std_dev):
     return loss
 
 
-def products(x, batch_size, epochs, dtype):
-    """Times the five matrix products of W1 steps; returns the timed epochs' seconds."""
+def products(x, batch_size, epochs, dtype, compile_options=None):
+    """Times the five matrix products of W1 steps; returns the timed epochs' seconds. With
+    `compile_options` (torch.compile's keyword arguments), a compiled function returning the
+    five products replaces the `torch.mm(..., out=...)` calls."""
     n = x.shape[0]
     steps = n // batch_size
     batches = [x[s * batch_size : (s + 1) * batch_size].contiguous() for s in range(steps)]
@@ -97,15 +109,24 @@ def products(x, batch_size, epochs, dtype):
     dh = torch.empty(batch_size, 256, dtype=dtype)
     g1 = torch.empty(256, 784, dtype=dtype)
     epoch_seconds = []
+    if compile_options is not None:
+        five = torch.compile(
+            lambda xb: (xb @ w1.t(), h @ w2.t(), d2.t() @ h, d2 @ w2, d1.t() @ xb),
+            **compile_options,
+        )
     with torch.no_grad():
         for epoch in range(1 + epochs):
             start = time.perf_counter()
-            for xb in batches:
-                torch.mm(xb, w1.t(), out=z1)
-                torch.mm(h, w2.t(), out=z2)
-                torch.mm(d2.t(), h, out=g2)
-                torch.mm(d2, w2, out=dh)
-                torch.mm(d1.t(), xb, out=g1)
+            if compile_options is not None:
+                for xb in batches:
+                    z1, z2, g2, dh, g1 = five(xb)
+            else:
+                for xb in batches:
+                    torch.mm(xb, w1.t(), out=z1)
+                    torch.mm(h, w2.t(), out=z2)
+                    torch.mm(d2.t(), h, out=g2)
+                    torch.mm(d2, w2, out=dh)
+                    torch.mm(d1.t(), xb, out=g1)
             if epoch > 0:
                 epoch_seconds.append(time.perf_counter() - start)
     return steps * batch_size, epoch_seconds
@@ -122,7 +143,20 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dtype", choices=["f32", "f64"], default="f32")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument(
+        "--compile",
+        nargs="?",
+        const="default",
+        default=None,
+        metavar="MODE",
+        help="run the training step through torch.compile (MODE: a torch.compile mode)",
+    )
     args = parser.parse_args()
+    compile_options = None
+    if args.compile is not None:
+        compile_options = {"dynamic": False}
+        if args.compile != "default":
+            compile_options["mode"] = args.compile
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(2024)
@@ -130,13 +164,22 @@ def main():
     x = read_images(DATA, dtype)
     if args.workload == "products":
         cpu_start, wall_start = time.process_time(), time.perf_counter()
-        n, epoch_seconds = products(x, args.batch_size, args.epochs, dtype)
+        n, epoch_seconds = products(x, args.batch_size, args.epochs, dtype, compile_options)
         cpu_per_wall = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
         report(args, n, epoch_seconds, "none", cpu_per_wall)
         return
     n = x.shape[0]
     model = Autoencoder(784, 256).to(dtype)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+
+    def train_step(batch):
+        optimizer.zero_grad(set_to_none=True)
+        loss = objective(model, batch, args.workload, 0.1, 0.3)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    step = train_step if compile_options is None else torch.compile(train_step, **compile_options)
 
     epoch_seconds = []
     final_loss = float("nan")
@@ -148,11 +191,7 @@ def main():
         total = torch.zeros((), dtype=dtype)
         for first in range(0, n, args.batch_size):
             batch = x[first : first + args.batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            loss = objective(model, batch, args.workload, 0.1, 0.3)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach() * batch.shape[0]
+            total += step(batch) * batch.shape[0]
         final_loss = total.item() / n
         if epoch > 0:
             epoch_seconds.append(time.perf_counter() - start)
@@ -164,8 +203,11 @@ def report(args, n, epoch_seconds, final_loss, cpu_per_wall):
     """Prints the run's line, as the Rust example does."""
     samples_per_sec = n / float(np.median(epoch_seconds))
     per_epoch = ",".join(f"{n / s:.0f}" for s in epoch_seconds)
+    name = "torch"
+    if args.compile is not None:
+        name = "torch-compile" if args.compile == "default" else f"torch-compile-{args.compile}"
     print(
-        f"impl=torch workload={args.workload} dtype={args.dtype} "
+        f"impl={name} workload={args.workload} dtype={args.dtype} "
         f"batch_size={args.batch_size} threads={args.threads} epochs={args.epochs} "
         f"samples_per_sec={samples_per_sec:.0f} "
         f"gflops={samples_per_sec * FLOP_PER_SAMPLE / 1e9:.1f} final_loss={final_loss} "
