@@ -339,8 +339,11 @@ impl Pool {
         shared.work_on(epoch);
         // `task` and `f` must outlive every task: wait until the workers have finished theirs.
         let waited = Instant::now();
+        let mut spins = 0_u32;
         while shared.pending.load(Ordering::Acquire) != 0 {
-            if waited.elapsed() < SPIN_TIME {
+            spins = spins.wrapping_add(1);
+            // The clock is read every 64 spins only: it costs more than a spin.
+            if !spins.is_multiple_of(64) || waited.elapsed() < SPIN_TIME {
                 std::hint::spin_loop();
             } else {
                 std::thread::yield_now();
