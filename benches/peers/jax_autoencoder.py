@@ -64,25 +64,15 @@ available is an error.
 Run: python3 benches/peers/jax_autoencoder.py --mode jit --workload plain --batch-size 128
 """
 
-import argparse
-import gzip
 import os
-import struct
 import sys
 import time
 
 import numpy as np
 
-# Matrix-product floating-point operations per W1 training sample (as in the Rust example).
-FLOP_PER_SAMPLE = 5.0 * 2.0 * 784.0 * 256.0
-DATA = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)),
-    "..",
-    "..",
-    "data",
-    "mnist",
-    "train-images-idx3-ubyte.gz",
-)
+from peer_common import DATA, parse, parser, read_pixels, timed_epochs
+from peer_common import report as print_report
+
 INPUT, CODE = 784, 256
 LEARNING_RATE = 0.01
 CONTRACTIVE_WEIGHT = 0.1
@@ -91,21 +81,9 @@ SEED = 2024
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", choices=["jit", "scan"], default="jit")
-    parser.add_argument(
-        "--workload",
-        choices=["plain", "contractive", "denoising", "products"],
-        default="plain",
-    )
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--dtype", choices=["f32", "f64"], default="f32")
-    parser.add_argument("--epochs", type=int, default=3)
-    args = parser.parse_args()
-    if args.batch_size < 1 or args.threads < 1 or args.epochs < 1:
-        parser.error("--batch-size, --threads and --epochs must be at least 1")
-    return args
+    p = parser(__doc__)
+    p.add_argument("--mode", choices=["jit", "scan"], default="jit")
+    return parse(p)
 
 
 def limit_threads(threads):
@@ -118,13 +96,7 @@ def limit_threads(threads):
 
 def read_images(path):
     """The IDX image file as an `n x 784` float64 array of values byte / 255."""
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    magic, n, rows, cols = struct.unpack(">IIII", raw[:16])
-    if magic != 0x00000803:
-        raise ValueError(f"{path}: not an IDX file of unsigned bytes in 3 dimensions")
-    pixels = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, rows * cols)
-    return pixels.astype(np.float64) / 255
+    return read_pixels(path).astype(np.float64) / 255
 
 
 def torch_initial_weights():
@@ -191,19 +163,15 @@ def main():
     else:
         run_epoch = scan_epoch(jax, jnp, step, x, steps, tail, args.batch_size, dtype)
 
-    epoch_seconds = []
-    final_loss = float("nan")
-    cpu_start = wall_start = None
-    for epoch in range(1 + args.epochs):
-        start = time.perf_counter()
-        if epoch == 1:
-            cpu_start, wall_start = time.process_time(), start
-        params, total = run_epoch(params, jax.random.fold_in(root_key, epoch))
-        jax.block_until_ready(params)
-        final_loss = float(total) / n
-        if epoch > 0:
-            epoch_seconds.append(time.perf_counter() - start)
-    cpu_per_wall = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
+    state = {"params": params}
+
+    def one_epoch(epoch):
+        state["params"], total = run_epoch(state["params"], jax.random.fold_in(root_key, epoch))
+        jax.block_until_ready(state["params"])
+        return float(total)
+
+    epoch_seconds, total, cpu_per_wall = timed_epochs(args.epochs, one_epoch)
+    final_loss = total / n
     report(args, n, epoch_seconds, f"{final_loss:.4f}", cpu_per_wall)
 
 
@@ -336,16 +304,8 @@ def products_scan(jax, jnp, x, batch_size, epochs, dtype):
 
 
 def report(args, n, epoch_seconds, final_loss, cpu_per_wall):
-    """Prints the run's line, as the Rust example and the torch script do."""
-    samples_per_sec = n / float(np.median(epoch_seconds))
-    per_epoch = ",".join(f"{n / s:.0f}" for s in epoch_seconds)
-    print(
-        f"impl=jax-{args.mode} workload={args.workload} dtype={args.dtype} "
-        f"batch_size={args.batch_size} threads={args.threads} epochs={args.epochs} "
-        f"samples_per_sec={samples_per_sec:.0f} "
-        f"gflops={samples_per_sec * FLOP_PER_SAMPLE / 1e9:.1f} final_loss={final_loss} "
-        f"cpu_per_wall={cpu_per_wall:.2f} epoch_samples_per_sec={per_epoch}"
-    )
+    """Prints the run's line under this peer's name."""
+    print_report(f"jax-{args.mode}", args, n, epoch_seconds, final_loss, cpu_per_wall)
 
 
 if __name__ == "__main__":

@@ -31,36 +31,17 @@ torch.compile mode, e.g. max-autotune-no-cudagraphs (`impl=torch-compile-MODE`).
 Run: python3 benches/peers/torch_autoencoder.py --workload plain --batch-size 128 --threads 1
 """
 
-import argparse
-import gzip
-import os
-import struct
 import time
 
-import numpy as np
 import torch
 
-# Matrix-product floating-point operations per W1 training sample (as in the Rust example).
-FLOP_PER_SAMPLE = 5.0 * 2.0 * 784.0 * 256.0
-DATA = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)),
-    "..",
-    "..",
-    "data",
-    "mnist",
-    "train-images-idx3-ubyte.gz",
-)
+from peer_common import DATA, parse, parser, read_pixels, timed_epochs
+from peer_common import report as print_report
 
 
 def read_images(path, dtype):
     """The IDX image file as an `n x 784` tensor of values byte / 255."""
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    magic, n, rows, cols = struct.unpack(">IIII", raw[:16])
-    if magic != 0x00000803:
-        raise ValueError(f"{path}: not an IDX file of unsigned bytes in 3 dimensions")
-    pixels = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, rows * cols)
-    return torch.from_numpy(pixels.copy()).to(dtype) / 255
+    return torch.from_numpy(read_pixels(path).copy()).to(dtype) / 255
 
 
 class Autoencoder(torch.nn.Module):
@@ -133,17 +114,8 @@ def products(x, batch_size, epochs, dtype, compile_options=None):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--workload",
-        choices=["plain", "contractive", "denoising", "products"],
-        default="plain",
-    )
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--dtype", choices=["f32", "f64"], default="f32")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument(
+    p = parser(__doc__)
+    p.add_argument(
         "--compile",
         nargs="?",
         const="default",
@@ -151,7 +123,7 @@ def main():
         metavar="MODE",
         help="run the training step through torch.compile (MODE: a torch.compile mode)",
     )
-    args = parser.parse_args()
+    args = parse(p)
     compile_options = None
     if args.compile is not None:
         compile_options = {"dynamic": False}
@@ -181,38 +153,24 @@ def main():
 
     step = train_step if compile_options is None else torch.compile(train_step, **compile_options)
 
-    epoch_seconds = []
-    final_loss = float("nan")
-    cpu_start = wall_start = None
-    for epoch in range(1 + args.epochs):
-        start = time.perf_counter()
-        if epoch == 1:
-            cpu_start, wall_start = time.process_time(), start
+    def one_epoch(_):
         total = torch.zeros((), dtype=dtype)
         for first in range(0, n, args.batch_size):
             batch = x[first : first + args.batch_size]
             total += step(batch) * batch.shape[0]
-        final_loss = total.item() / n
-        if epoch > 0:
-            epoch_seconds.append(time.perf_counter() - start)
-    cpu_per_wall = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
+        return total.item()
+
+    epoch_seconds, total, cpu_per_wall = timed_epochs(args.epochs, one_epoch)
+    final_loss = total / n
     report(args, n, epoch_seconds, f"{final_loss:.4f}", cpu_per_wall)
 
 
 def report(args, n, epoch_seconds, final_loss, cpu_per_wall):
-    """Prints the run's line, as the Rust example does."""
-    samples_per_sec = n / float(np.median(epoch_seconds))
-    per_epoch = ",".join(f"{n / s:.0f}" for s in epoch_seconds)
+    """Prints the run's line under this peer's name."""
     name = "torch"
     if args.compile is not None:
         name = "torch-compile" if args.compile == "default" else f"torch-compile-{args.compile}"
-    print(
-        f"impl={name} workload={args.workload} dtype={args.dtype} "
-        f"batch_size={args.batch_size} threads={args.threads} epochs={args.epochs} "
-        f"samples_per_sec={samples_per_sec:.0f} "
-        f"gflops={samples_per_sec * FLOP_PER_SAMPLE / 1e9:.1f} final_loss={final_loss} "
-        f"cpu_per_wall={cpu_per_wall:.2f} epoch_samples_per_sec={per_epoch}"
-    )
+    print_report(name, args, n, epoch_seconds, final_loss, cpu_per_wall)
 
 
 if __name__ == "__main__":
