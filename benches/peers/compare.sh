@@ -2,15 +2,18 @@
 # Compares the crate's training throughput with PyTorch and JAX on this machine's CPU.
 #
 # For every configuration (W1 plain, W2 contractive, W3 denoising in f32, and W1 in f64; batches
-# of 32 and 128; 1 and 2 threads; and `products`, the five matrix products of a W1 step alone,
-# the kernels' ceiling, in f32 and f64) it runs `examples/throughput.rs` (ours) and the peers:
-# `benches/peers/torch_autoencoder.py` eager (torch) and with --compile (torch-compile), and
-# `benches/peers/jax_autoencoder.py` with --mode jit (jax-jit) and --mode scan (jax-scan), one
-# after the other, never two at the same time, for ROUNDS rounds, in the order ours, torch,
-# torch-compile, jax-jit, jax-scan in odd rounds and the reverse in even ones. Then it prints a
+# of 32 and 128; 1 and 2 threads; `products`, the five matrix products of a W1 step alone, the
+# kernels' ceiling, in f32 and f64; and `deep`, the eight-layer 784-1000-500-250-30 autoencoder,
+# and `classifier`, a 784-500-500 sigmoid stack with a softmax head, in f32) it runs
+# `examples/throughput.rs` (ours) and the peers: `benches/peers/torch_autoencoder.py` eager
+# (torch) and with --compile (torch-compile), and `benches/peers/jax_autoencoder.py` with
+# --mode jit (jax-jit) and --mode scan (jax-scan), one after the other, never two at the same
+# time, for ROUNDS rounds, in the order ours, torch, torch-compile, jax-jit, jax-scan in odd
+# rounds and the reverse in even ones. Then it prints a
 # Markdown table of the median samples/s of each, ours over the fastest peer's, the matrix-product
-# GFLOP/s of ours and of that peer (2.01 MFLOP per sample), and the median CPU time per
-# wall-clock second of each (near 1 for one busy thread, near 2 for two).
+# GFLOP/s of ours and of that peer (per sample 2.01 MFLOP for the W1 shapes, 15.43 for deep, 3.10
+# for classifier), and the median CPU time per wall-clock second of each (near 1 for one busy
+# thread, near 2 for two).
 #
 # The machine may be shared, and a busy neighbour slows even a one-thread run (virtual CPUs may
 # share a physical core), so before each run the script waits (up to QUIET_WAIT seconds) until
@@ -24,7 +27,8 @@
 # python3), JAX_PYTHON (the Python of the JAX peers, default PYTHON), PEERS (default "torch
 # torch-compile jax-jit jax-scan"; a peer whose Python cannot import torch or jax is left out with
 # a message), ROUNDS (default 3), EPOCHS timed per run (default 3), ONLY (a regular expression:
-# only the configurations "workload dtype batch threads" that match it, e.g. ONLY='plain f32 128'),
+# only the configurations "workload dtype batch threads" that match it, e.g. ONLY='plain f32 128'
+# or ONLY='^(deep|classifier) f32'),
 # LOG (raw result lines, default target/peers/compare.log; appended to, so a rerun with the same
 # LOG adds rounds, and ROUNDS=0 only prints the table of an existing LOG, older two-column logs
 # included), QUIET (default 0.10), QUIET_WAIT (default 60), CONTENDED (default 0.10) and FEATURES
@@ -87,6 +91,11 @@ done
 for dtype in f32 f64; do
     for batch in 32 128; do
         for threads in 1 2; do configs+=("products $dtype $batch $threads"); done
+    done
+done
+for workload in deep classifier; do
+    for batch in 32 128; do
+        for threads in 1 2; do configs+=("$workload f32 $batch $threads"); done
     done
 done
 if [[ -n $ONLY ]]; then
@@ -167,7 +176,10 @@ done
 import statistics
 import sys
 
-FLOP_PER_SAMPLE = 5 * 2 * 784 * 256
+W1_FLOP_PER_SAMPLE = 5 * 2 * 784 * 256
+# Matrix-product operations per sample by workload, as in examples/throughput.rs and
+# peer_common.py.
+FLOP_PER_SAMPLE = {"deep": 15.43e6, "classifier": 3.098e6}
 NAMES = {"ours": "ours", "torch": "PyTorch", "torch-compile": "torch.compile",
          "jax-jit": "JAX jit", "jax-scan": "JAX scan"}
 contended = float(sys.argv[2])
@@ -199,7 +211,8 @@ if not runs:
 seen = {impl for impl, _ in runs}
 impls = [i for i in NAMES if i in seen] + sorted(seen - set(NAMES))
 peers = [i for i in impls if i != "ours"]
-order = {"plain": 0, "contractive": 1, "denoising": 2, "products": 3}
+order = {"plain": 0, "contractive": 1, "denoising": 2, "products": 3, "deep": 4,
+         "classifier": 5}
 keys = sorted({key for _, key in runs}, key=lambda k: (k[1], order.get(k[0], 9), k[2], k[3]))
 names = [NAMES.get(i, i) for i in impls]
 print("| workload | dtype | batch | threads | "
@@ -212,6 +225,7 @@ for key in keys:
     ours = found["ours"] if "ours" in found else None
     if ours is None:
         continue
+    flop = FLOP_PER_SAMPLE.get(key[0], W1_FLOP_PER_SAMPLE)
     rated = [(found[p][0], p) for p in peers if found[p] is not None]
     rates = " | ".join(
         f"{s[0]:,.0f} ({s[1]:,.0f}–{s[2]:,.0f})" if s else "–" for s in found.values()
@@ -221,9 +235,9 @@ for key in keys:
     if rated:
         best, peer = max(rated)
         ratio = f"{ours[0] / best:.2f} ({NAMES.get(peer, peer)})"
-        best_gflops = f"{best * FLOP_PER_SAMPLE / 1e9:.1f}"
+        best_gflops = f"{best * flop / 1e9:.1f}"
     else:
         ratio = best_gflops = "–"
     print(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {rates} | {ratio} "
-          f"| {ours[0] * FLOP_PER_SAMPLE / 1e9:.1f} | {best_gflops} | {cpu} | {counts} |")
+          f"| {ours[0] * flop / 1e9:.1f} | {best_gflops} | {cpu} | {counts} |")
 EOF

@@ -26,6 +26,18 @@ returning all five results: per batch from a Python loop in `jit` mode (the last
 as the next call's output buffers, like the torch script's `out=`), a `lax.scan` over the stacked
 batches in `scan` mode.
 
+`deep`: Hinton & Salakhutdinov's shape as a plain fine-tuning step: a 784 -> 1000 -> 500 -> 250
+-> 30 encoder and a 30 -> 250 -> 500 -> 1000 -> 784 decoder, eight untied dense layers stored
+`out x in`, every layer sigmoid (the code layer too), Glorot-uniform weights and zero biases; W1's
+loss and optimiser (summed squared error averaged over the batch, SGD 0.01). 15.43 MFLOP of
+matrix products per sample (forward 5.666e6, backward twice that less the first layer's unneeded
+input gradient). `classifier`: a 784 -> 500 -> 500 sigmoid stack under a 500 -> 10 linear head,
+softmax cross-entropy (`jax.nn.log_softmax`) on the digits' labels from
+data/mnist/train-labels-idx1-ubyte.gz, averaged over the batch, Glorot-uniform weights and zero
+biases, SGD 0.01; 3.098 MFLOP per sample. Each batch's labels travel with its digits (one more
+array per batch, or stacked alongside them). `gflops` counts each workload's own products (2.007
+MFLOP per sample for the W1 shapes).
+
 Every epoch visits the 8,000 digits of data/mnist/train-images-idx3-ubyte.gz (read with gzip,
 scaled by 1/255) in file order, in batches of --batch-size, the last one smaller when the batch
 size does not divide 8,000 (8000 % 128 = 64: 62 batches of 128 and one of 64), as the crate's
@@ -33,14 +45,17 @@ training loop and the torch script do. One warm-up epoch (it also compiles), the
 ones, each ended by blocking on the parameters and on the epoch's loss total. The batches are
 placed on the device, one array per batch (or stacked), before the clock starts.
 
-Initial weights: the same numbers as torch_autoencoder.py's. That script seeds torch with 2024,
-builds two nn.Linear (whose constructors draw their default initialisation), then overwrites the
-weights with xavier_uniform_. Torch's CPU generator is the standard 32-bit Mersenne twister,
-seeded as `init_genrand(2024)`, and a float32 uniform draw keeps the low 24 bits of one output, so
-NumPy's MT19937 with the legacy seeding reproduces those weights exactly (checked against torch
-2.15: identical float32 arrays); f64 runs use the same float32 values widened, as the torch script
-does with `.to(torch.float64)`. So W1 and W2 start from the same point in both scripts and their
-final_loss agrees to rounding; W3 does not share torch's noise.
+Initial weights: the same numbers as torch_autoencoder.py's, for every workload. That script
+seeds torch with 2024, builds the model's nn.Linear layers (two for W1-W3, eight for deep, three
+for classifier; each constructor draws its default initialisation, one draw per weight and per
+bias), then overwrites the weights, in layer order, with xavier_uniform_ (bound sqrt(3) *
+sqrt(2 / (fan_in + fan_out)), computed as torch computes it). Torch's CPU generator is the
+standard 32-bit Mersenne twister, seeded as `init_genrand(2024)`, and a float32 uniform draw
+keeps the low 24 bits of one output, so NumPy's MT19937 with the legacy seeding reproduces those
+weights exactly (checked against torch 2.15, for every workload's layers: identical float32
+arrays); f64 runs use the same float32 values widened, as the torch script does with
+`.to(torch.float64)`. So W1, W2, deep and classifier start from the same point in both scripts
+and their final_loss agrees to rounding; W3 does not share torch's noise.
 
 Threads. XLA's CPU client sizes its thread pool from the environment variable NPROC when set,
 otherwise from the CPUs the process may run on (its affinity mask), and it runs independent work
@@ -64,13 +79,15 @@ available is an error.
 Run: python3 benches/peers/jax_autoencoder.py --mode jit --workload plain --batch-size 128
 """
 
+import math
 import os
 import sys
 import time
 
 import numpy as np
 
-from peer_common import DATA, parse, parser, read_pixels, timed_epochs
+from peer_common import CLASSES, CLASSIFIER, DATA, DEEP, LABELS, parse, parser, read_labels
+from peer_common import read_pixels, timed_epochs
 from peer_common import report as print_report
 
 INPUT, CODE = 784, 256
@@ -99,9 +116,18 @@ def read_images(path):
     return read_pixels(path).astype(np.float64) / 255
 
 
-def torch_initial_weights():
-    """The float32 weights torch_autoencoder.py starts from (see the header): w1 `256 x 784`,
-    w2 `784 x 256`."""
+def layer_sizes(workload):
+    """The widths of the workload's dense layers, input first."""
+    if workload == "deep":
+        return DEEP + DEEP[-2::-1]
+    if workload == "classifier":
+        return CLASSIFIER + [CLASSES]
+    return [INPUT, CODE, INPUT]
+
+
+def torch_initial_weights(sizes):
+    """The float32 weights torch_autoencoder.py starts from (see the header) for dense layers
+    of widths `sizes`, each `out x in`: for W1, w1 `256 x 784` and w2 `784 x 256`."""
     generator = np.random.MT19937(0)
     generator._legacy_seeding(SEED)  # init_genrand(2024), as torch.manual_seed(2024)
 
@@ -111,12 +137,14 @@ def torch_initial_weights():
         low, high = np.float32(-bound), np.float32(bound)
         return (unit * np.float64(high - low) + np.float64(low)).astype(np.float32)
 
+    shapes = list(zip(sizes[1:], sizes))  # (out, in) of each layer
     # The nn.Linear constructors' own draws (weight, then bias, for each layer), overwritten.
-    generator.random_raw(CODE * INPUT + CODE + INPUT * CODE + INPUT)
-    glorot = (6.0 / (INPUT + CODE)) ** 0.5
-    w1 = uniform(CODE * INPUT, glorot).reshape(CODE, INPUT)
-    w2 = uniform(INPUT * CODE, glorot).reshape(INPUT, CODE)
-    return w1, w2
+    generator.random_raw(sum(out * in_ + out for out, in_ in shapes))
+    weights = []
+    for out, in_ in shapes:
+        glorot = math.sqrt(3.0) * math.sqrt(2.0 / float(in_ + out))  # as xavier_uniform_
+        weights.append(uniform(out * in_, glorot).reshape(out, in_))
+    return weights
 
 
 def main():
@@ -139,29 +167,42 @@ def main():
         report(args, n, epoch_seconds, "none", cpu_per_wall)
         return
 
-    w1, w2 = torch_initial_weights()
-    params = (
-        jnp.asarray(w1, dtype=dtype),
-        jnp.zeros(CODE, dtype=dtype),
-        jnp.asarray(w2, dtype=dtype),
-        jnp.zeros(INPUT, dtype=dtype),
-    )
+    weights = torch_initial_weights(layer_sizes(args.workload))
+    if args.workload in ("deep", "classifier"):
+        # One (weight, bias) pair per layer.
+        params = tuple(
+            (jnp.asarray(w, dtype=dtype), jnp.zeros(w.shape[0], dtype=dtype)) for w in weights
+        )
+    else:
+        w1, w2 = weights
+        params = (
+            jnp.asarray(w1, dtype=dtype),
+            jnp.zeros(CODE, dtype=dtype),
+            jnp.asarray(w2, dtype=dtype),
+            jnp.zeros(INPUT, dtype=dtype),
+        )
     objective = make_objective(jax, jnp, args.workload)
     value_and_grad = jax.value_and_grad(objective)
     root_key = jax.random.key(SEED)
 
-    def step(params, total, xb, epoch_key, index):
-        """One SGD step on batch `xb`; adds the batch's loss times its size to `total`."""
-        loss, grads = value_and_grad(params, xb, jax.random.fold_in(epoch_key, index))
+    def step(params, total, batch, epoch_key, index):
+        """One SGD step on `batch` (the digits `xb`, or `(xb, labels)` for the classifier); adds
+        the batch's loss times its size to `total`."""
+        loss, grads = value_and_grad(params, batch, jax.random.fold_in(epoch_key, index))
         params = jax.tree_util.tree_map(lambda p, g: p - LEARNING_RATE * g, params, grads)
-        return params, total + loss * xb.shape[0]
+        return params, total + loss * jax.tree_util.tree_leaves(batch)[0].shape[0]
 
     n = x.shape[0]
+    data = x
+    if args.workload == "classifier":
+        labels = read_labels(LABELS).astype(np.int32)
+        assert labels.shape[0] == n, "as many labels as images"
+        data = (x, labels)
     steps, tail = divmod(n, args.batch_size)
     if args.mode == "jit":
-        run_epoch = jit_epoch(jax, jnp, step, x, args.batch_size, dtype)
+        run_epoch = jit_epoch(jax, jnp, step, data, n, args.batch_size, dtype)
     else:
-        run_epoch = scan_epoch(jax, jnp, step, x, steps, tail, args.batch_size, dtype)
+        run_epoch = scan_epoch(jax, jnp, step, data, steps, tail, args.batch_size, dtype)
 
     state = {"params": params}
 
@@ -176,7 +217,33 @@ def main():
 
 
 def make_objective(jax, jnp, workload):
-    """The batch objective: mean over samples of the summed squared error, plus the penalty."""
+    """The batch objective: mean over samples of the summed squared error, plus the penalty;
+    for `deep` the squared error alone, for `classifier` the mean cross-entropy."""
+
+    if workload == "deep":
+
+        def deep(params, x, key):
+            del key
+            out = x
+            for w, b in params:
+                out = jax.nn.sigmoid(out @ w.T + b)
+            return jnp.mean(jnp.sum((out - x) ** 2, axis=1))
+
+        return deep
+
+    if workload == "classifier":
+
+        def classifier(params, batch, key):
+            del key
+            x, labels = batch
+            out = x
+            for w, b in params[:-1]:
+                out = jax.nn.sigmoid(out @ w.T + b)
+            w, b = params[-1]
+            log_p = jax.nn.log_softmax(out @ w.T + b, axis=1)
+            return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], axis=1))
+
+        return classifier
 
     def objective(params, x, key):
         w1, b1, w2, b2 = params
@@ -195,11 +262,15 @@ def make_objective(jax, jnp, workload):
     return objective
 
 
-def jit_epoch(jax, jnp, step, x, batch_size, dtype):
-    """An epoch as one call per batch of `step` jitted, the parameters and total donated."""
+def jit_epoch(jax, jnp, step, data, n, batch_size, dtype):
+    """An epoch as one call per batch of `step` jitted, the parameters and total donated.
+    `data`: the `n` digits, or a tuple of arrays of `n` rows each (digits and labels)."""
     jitted = jax.jit(step, donate_argnums=(0, 1))
-    firsts = range(0, len(x), batch_size)
-    batches = [jax.device_put(x[first : first + batch_size]) for first in firsts]
+    firsts = range(0, n, batch_size)
+    batches = [
+        jax.device_put(jax.tree_util.tree_map(lambda a: a[first : first + batch_size], data))
+        for first in firsts
+    ]
     indices = [jnp.asarray(i, dtype=jnp.int32) for i in range(len(batches))]
 
     def run_epoch(params, epoch_key):
@@ -211,15 +282,23 @@ def jit_epoch(jax, jnp, step, x, batch_size, dtype):
     return run_epoch
 
 
-def scan_epoch(jax, jnp, step, x, steps, tail, batch_size, dtype):
-    """An epoch as one jitted call: `lax.scan` over the full batches, then the partial one."""
-    stacked = jax.device_put(x[: steps * batch_size].reshape(steps, batch_size, x.shape[1]))
-    remainder = jax.device_put(x[steps * batch_size :]) if tail else None
+def scan_epoch(jax, jnp, step, data, steps, tail, batch_size, dtype):
+    """An epoch as one jitted call: `lax.scan` over the full batches, then the partial one.
+    `data`: the digits, or a tuple of arrays with as many rows each (digits and labels)."""
+    full = steps * batch_size
+    stacked = jax.device_put(
+        jax.tree_util.tree_map(
+            lambda a: a[:full].reshape((steps, batch_size) + a.shape[1:]), data
+        )
+    )
+    remainder = (
+        jax.device_put(jax.tree_util.tree_map(lambda a: a[full:], data)) if tail else None
+    )
 
     def epoch(params, stacked, remainder, epoch_key):
         def body(carry, inputs):
-            xb, index = inputs
-            return step(*carry, xb, epoch_key, index), None
+            batch, index = inputs
+            return step(*carry, batch, epoch_key, index), None
 
         carry = (params, jnp.zeros((), dtype=dtype))
         carry, _ = jax.lax.scan(body, carry, (stacked, jnp.arange(steps, dtype=jnp.int32)))

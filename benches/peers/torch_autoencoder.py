@@ -14,6 +14,20 @@ per batch; the loss compares with the clean x. `products`: the five matrix produ
 step (torch.mm into preallocated outputs, transposes as views) and nothing else, on the same
 batches: the rate of the matrix-product kernel alone (MKL's here), the ceiling for a step.
 
+`deep`: Hinton & Salakhutdinov's shape as a plain fine-tuning step: a 784 -> 1000 -> 500 -> 250
+-> 30 encoder and a 30 -> 250 -> 500 -> 1000 -> 784 decoder, eight untied nn.Linear, every layer
+sigmoid (the code layer too), Glorot-uniform weights and zero biases; W1's loss and optimiser
+(summed squared error averaged over the batch, SGD 0.01). 15.43 MFLOP of matrix products per
+sample (forward 5.666e6, backward twice that less the first layer's unneeded input gradient).
+`classifier`: a 784 -> 500 -> 500 sigmoid stack under a 500 -> 10 linear head, softmax
+cross-entropy on the digits' labels (data/mnist/train-labels-idx1-ubyte.gz) averaged over the
+batch, Glorot-uniform weights and zero biases, SGD 0.01; 3.098 MFLOP per sample. `gflops` counts
+each workload's own products (2.007 MFLOP per sample for the W1 shapes).
+
+Initial weights: torch seeded with 2024, then every nn.Linear of the model constructed (each
+drawing its default initialisation), then each weight, in layer order, overwritten by
+xavier_uniform_ and each bias zeroed; jax_autoencoder.py reproduces these numbers.
+
 The 8,000 training digits are read from the crate's data/mnist/train-images-idx3-ubyte.gz with
 the gzip module and scaled by 1/255, and visited in file order every epoch (no shuffling): one
 warm-up epoch, then --epochs timed ones.
@@ -35,7 +49,8 @@ import time
 
 import torch
 
-from peer_common import DATA, parse, parser, read_pixels, timed_epochs
+from peer_common import CLASSES, CLASSIFIER, DATA, DEEP, LABELS, parse, parser, read_labels
+from peer_common import read_pixels, timed_epochs
 from peer_common import report as print_report
 
 
@@ -58,8 +73,44 @@ class Autoencoder(torch.nn.Module):
         return h, torch.sigmoid(self.decoder(h))
 
 
-def objective(model, x, workload, contractive_weight, noise_std_dev):
-    """The batch objective: mean over samples of the summed squared error, plus the penalty."""
+class Dense(torch.nn.Module):
+    """Dense layers of widths `sizes`, each sigmoid but the last unless `sigmoid_last`; Glorot-
+    uniform weights and zero biases, drawn once all the layers are constructed, as Autoencoder
+    does."""
+
+    def __init__(self, sizes, sigmoid_last):
+        super().__init__()
+        self.layers = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.sigmoid_last = sigmoid_last
+        for layer in self.layers:
+            torch.nn.init.xavier_uniform_(layer.weight)
+            torch.nn.init.zeros_(layer.bias)
+
+    def forward(self, x):
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < last or self.sigmoid_last:
+                x = torch.sigmoid(x)
+        return x
+
+
+def build_model(workload):
+    """The workload's model (in float32, as torch constructs it)."""
+    if workload == "deep":
+        return Dense(DEEP + DEEP[-2::-1], sigmoid_last=True)
+    if workload == "classifier":
+        return Dense(CLASSIFIER + [CLASSES], sigmoid_last=False)
+    return Autoencoder(784, 256)
+
+
+def objective(model, x, workload, contractive_weight, noise_std_dev, labels=None):
+    """The batch objective: mean over samples of the summed squared error, plus the penalty;
+    for `deep` the squared error alone, for `classifier` the mean cross-entropy on `labels`."""
+    if workload == "deep":
+        return ((model(x) - x) ** 2).sum(dim=1).mean()
+    if workload == "classifier":
+        return torch.nn.functional.cross_entropy(model(x), labels)
     encoder_input = x
     if workload == "denoising":
         encoder_input = x + noise_std_dev * torch.randn_like(x)
@@ -141,12 +192,16 @@ def main():
         report(args, n, epoch_seconds, "none", cpu_per_wall)
         return
     n = x.shape[0]
-    model = Autoencoder(784, 256).to(dtype)
+    labels = None
+    if args.workload == "classifier":
+        labels = torch.from_numpy(read_labels(LABELS).astype("int64"))
+        assert labels.shape[0] == n, "as many labels as images"
+    model = build_model(args.workload).to(dtype)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
 
-    def train_step(batch):
+    def train_step(batch, batch_labels):
         optimizer.zero_grad(set_to_none=True)
-        loss = objective(model, batch, args.workload, 0.1, 0.3)
+        loss = objective(model, batch, args.workload, 0.1, 0.3, batch_labels)
         loss.backward()
         optimizer.step()
         return loss.detach()
@@ -157,7 +212,8 @@ def main():
         total = torch.zeros((), dtype=dtype)
         for first in range(0, n, args.batch_size):
             batch = x[first : first + args.batch_size]
-            total += step(batch) * batch.shape[0]
+            batch_labels = None if labels is None else labels[first : first + args.batch_size]
+            total += step(batch, batch_labels) * batch.shape[0]
         return total.item()
 
     epoch_seconds, total, cpu_per_wall = timed_epochs(args.epochs, one_epoch)
