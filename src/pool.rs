@@ -34,7 +34,7 @@ pub(crate) const MAX_THREADS: usize = 256;
 
 /// How long a worker waits for work before it sleeps (and how long a caller spins before it
 /// yields while it waits for the workers).
-const SPIN_TIME: Duration = Duration::from_micros(200);
+const SPIN_TIME: Duration = Duration::from_micros(100);
 
 /// The thread count, its pool and what was wrong with the environment variable, if anything.
 struct State {

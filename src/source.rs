@@ -222,30 +222,18 @@ impl<T: Scalar> InMemory<T> {
 pub(crate) fn gather_rows<T: Scalar>(rows: &[&[T]], d: usize, batch: &mut DMatrix<T>) {
     let b = rows.len();
     resize(batch, b, d);
-    if b == 0 {
-        return;
-    }
-    // Whole columns per piece, on several threads for a large batch (a copy: the same bits).
-    let columns = crate::pool::piece_len(b.saturating_mul(d))
-        .div_ceil(b)
-        .max(1);
-    let pieces = batch
-        .as_mut_slice()
-        .chunks_mut(b.saturating_mul(columns))
-        .enumerate()
-        .map(|(i, piece)| (piece.len(), (i * columns, piece)))
-        .collect();
-    crate::pool::for_each_piece(pieces, |(first_column, out): (usize, &mut [T])| {
-        for (t, tile) in rows.chunks(GATHER_TILE).enumerate() {
-            let first = t * GATHER_TILE;
-            for (jj, column) in out.chunks_exact_mut(b).enumerate() {
-                let j = first_column + jj;
-                for (o, row) in column[first..first + tile.len()].iter_mut().zip(tile) {
-                    *o = row[j];
-                }
+    // A copy of a batch is too short to be worth handing to other threads (and a source that
+    // reads from disk calls this between long waits, when the pool's workers are asleep).
+    let out = batch.as_mut_slice();
+    for (t, tile) in rows.chunks(GATHER_TILE).enumerate() {
+        let first = t * GATHER_TILE;
+        for j in 0..d {
+            let column = &mut out[j * b + first..j * b + first + tile.len()];
+            for (o, row) in column.iter_mut().zip(tile) {
+                *o = row[j];
             }
         }
-    });
+    }
 }
 
 impl<T: Scalar> BatchSource<T> for InMemory<T> {
