@@ -34,8 +34,8 @@
 use autoencoders::data::bundled_digits;
 use autoencoders::{
     Activation, Autoencoder, Classifier, Contractive, Corruption, Decoder, DenseBuilder,
-    DenseDecoder, Encoder, EpochReport, GaussianNoise, Init, Loss, ReconstructionLoss, Regularizer,
-    Scalar, Sgd, StackedDecoder, StackedEncoder, SupervisedReport, TrainingConfig, threads,
+    DenseDecoder, Encoder, GaussianNoise, Init, Loss, ReconstructionLoss, Regularizer, Scalar, Sgd,
+    StackedDecoder, StackedEncoder, TrainingConfig, threads,
 };
 use nalgebra::DMatrix;
 use rand::SeedableRng;
@@ -190,28 +190,18 @@ fn run<T: Scalar>(options: &Options) -> Result<Measured, Box<dyn Error>> {
                 &mut rng,
             )?;
             let mut classifier = Classifier::new(stack, 10, Init::GlorotUniform, &mut rng)?;
-            let config = timed_config(options);
-            let mut optimizer = Sgd::new(0.01)?;
-            let mut marks: Vec<(Instant, Option<f64>)> = Vec::with_capacity(config.epochs());
-            let mut mark = |_: &SupervisedReport| {
-                marks.push((Instant::now(), process_cpu_seconds()));
-                ControlFlow::Continue(())
-            };
-            let history = classifier.fit_with(
-                x,
-                &digits.train_labels,
-                None,
-                &config,
-                &mut optimizer,
-                &mut rng,
-                &mut mark,
-            )?;
-            let final_loss = history.last().ok_or("no epoch ran")?.loss;
-            Ok(Measured::from_marks(
-                x.nrows() as f64,
-                &marks,
-                Some(final_loss),
-            ))
+            timed(x.nrows(), options, |config, optimizer, mark| {
+                let history = classifier.fit_with(
+                    x,
+                    &digits.train_labels,
+                    None,
+                    config,
+                    optimizer,
+                    &mut rng,
+                    &mut &mut *mark,
+                )?;
+                Ok(history.last().ok_or("no epoch ran")?.loss)
+            })
         }
         Workload::Products => unreachable!("products does not train a model"),
     }
@@ -239,18 +229,35 @@ where
     C: Corruption<E::Scalar>,
     L: Loss<E::Scalar>,
 {
+    timed(x.nrows(), options, |config, optimizer, mark| {
+        let history = model.fit_with(x, None, config, optimizer, rng, &mut &mut *mark)?;
+        Ok(history.last().ok_or("no epoch ran")?.objective)
+    })
+}
+
+/// Times `fit` (one warm-up epoch and `options.epochs` timed ones, by plain SGD with learning
+/// rate 0.01) on `samples` samples: `fit` gets the configuration, the optimiser and an observer
+/// that marks the end of every epoch, and returns the last epoch's loss.
+fn timed<T: Scalar, R>(
+    samples: usize,
+    options: &Options,
+    fit: impl FnOnce(
+        &TrainingConfig,
+        &mut Sgd<T>,
+        &mut dyn FnMut(&R) -> ControlFlow<()>,
+    ) -> Result<f64, Box<dyn Error>>,
+) -> Result<Measured, Box<dyn Error>> {
     let config = timed_config(options);
     let mut optimizer = Sgd::new(0.01)?;
     // The end of every epoch, in wall-clock and process CPU time.
     let mut marks: Vec<(Instant, Option<f64>)> = Vec::with_capacity(config.epochs());
-    let mut mark = |_: &EpochReport| {
+    let mut mark = |_: &R| {
         marks.push((Instant::now(), process_cpu_seconds()));
         ControlFlow::Continue(())
     };
-    let history = model.fit_with(x, None, &config, &mut optimizer, rng, &mut mark)?;
-    let final_loss = history.last().ok_or("no epoch ran")?.objective;
+    let final_loss = fit(&config, &mut optimizer, &mut mark)?;
     Ok(Measured::from_marks(
-        x.nrows() as f64,
+        samples as f64,
         &marks,
         Some(final_loss),
     ))

@@ -117,8 +117,7 @@ impl Activation {
         let pieces = h
             .chunks_mut(piece)
             .zip(z.chunks(piece))
-            .map(|pair| (pair.1.len(), pair))
-            .collect();
+            .map(|pair| (pair.1.len(), pair));
         // One loop per activation, so that each compiles to a tight (vectorisable) loop.
         crate::pool::for_each_piece(pieces, |(h, z)| match self {
             Activation::Sigmoid => crate::simd::wide(
@@ -153,8 +152,7 @@ impl Activation {
             .chunks_mut(piece)
             .zip(upstream.chunks(piece))
             .zip(z.chunks(piece).zip(h.chunks(piece)))
-            .map(|piece| (piece.0.1.len(), piece))
-            .collect();
+            .map(|piece| (piece.0.1.len(), piece));
         crate::pool::for_each_piece(pieces, |((out, upstream), (z, h))| {
             let terms = out.iter_mut().zip(upstream).zip(z.iter().zip(h));
             crate::simd::wide(
@@ -231,8 +229,7 @@ impl Activation {
         let pieces = g
             .chunks_mut(piece)
             .zip(z.chunks(piece).zip(h.chunks(piece)))
-            .map(|piece| (piece.1.0.len(), piece))
-            .collect();
+            .map(|piece| (piece.1.0.len(), piece));
         crate::pool::for_each_piece(pieces, |(g, (z, h))| {
             let terms = g.iter_mut().zip(z.iter().zip(h));
             crate::simd::wide(

@@ -84,8 +84,7 @@ pub(crate) fn affine_forward<T: Scalar>(
         .as_mut_slice()
         .chunks_mut(rows.saturating_mul(columns))
         .zip(bias.as_slice().chunks(columns))
-        .map(|piece| (piece.0.len(), piece))
-        .collect();
+        .map(|piece| (piece.0.len(), piece));
     crate::pool::for_each_piece(pieces, |(out, bias): (&mut [T], &[T])| {
         crate::simd::wide(
             #[inline(always)]
@@ -111,8 +110,7 @@ pub(crate) fn column_sums<T: Scalar>(m: &DMatrix<T>, sums: &mut DVector<T>) {
         .as_mut_slice()
         .chunks_mut(columns)
         .zip(m.as_slice().chunks(rows.saturating_mul(columns)))
-        .map(|piece| (piece.1.len(), piece))
-        .collect();
+        .map(|piece| (piece.1.len(), piece));
     crate::pool::for_each_piece(pieces, |(sums, m): (&mut [T], &[T])| {
         for (s, column) in sums.iter_mut().zip(m.chunks_exact(rows)) {
             *s = column.iter().fold(T::zero(), |sum, &v| sum + v);

@@ -422,7 +422,17 @@ pub(crate) fn piece_len(total: usize) -> usize {
 /// Runs `work` on every piece (each with its length), the pieces divided into at most one
 /// contiguous group per thread of about equal total length, each group on one thread in order.
 /// Every piece is computed by one call, so the results do not depend on the grouping.
-pub(crate) fn for_each_piece<I: Send>(pieces: Vec<(usize, I)>, work: impl Fn(I) + Sync) {
+pub(crate) fn for_each_piece<I: Send>(
+    pieces: impl IntoIterator<Item = (usize, I)>,
+    work: impl Fn(I) + Sync,
+) {
+    let mut pieces = pieces.into_iter();
+    // The common case, a pass too short to cut (one piece), allocates nothing.
+    let Some(first) = pieces.next() else { return };
+    let Some(second) = pieces.next() else {
+        return work(first.1);
+    };
+    let pieces: Vec<(usize, I)> = [first, second].into_iter().chain(pieces).collect();
     let threads = threads().min(pieces.len()).max(1);
     if threads == 1 {
         return pieces.into_iter().for_each(|(_, piece)| work(piece));

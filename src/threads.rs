@@ -45,6 +45,7 @@ pub const MAX_THREADS: usize = crate::pool::MAX_THREADS;
 
 /// What a thread count must be.
 const EXPECTED: &str = "a whole number from 1 to 256";
+const _: () = assert!(MAX_THREADS == 256, "EXPECTED names MAX_THREADS");
 
 /// The thread count the crate computes on now.
 pub fn threads() -> usize {
