@@ -85,8 +85,8 @@ pub use optimizer::{Adam, Optimizer, OptimizerState, Sgd};
 pub use parameters::{Parameter, TensorKind};
 pub use pca::Pca;
 pub use persistence::{
-    Checkpoint, ClassifierCheckpoint, DeepAutoencoder, DynamicAutoencoder, PretrainingCheckpoint,
-    RobustCheckpoint, VaeCheckpoint,
+    Checkpoint, ClassifierCheckpoint, DeepAutoencoder, DynamicAutoencoder, LbfgsCheckpoint,
+    PretrainingCheckpoint, RobustCheckpoint, VaeCheckpoint,
 };
 pub use pretraining::{DenseLayer, LayerBuilder, LayerSpec, LayerwisePretrainer, PretrainedStack};
 pub use regularizer::{

@@ -306,7 +306,7 @@ where
     /// # Errors
     /// Whatever [`check`](Self::check) finds; those of
     /// [`Lbfgs::minimize`](crate::optimizer::Lbfgs::minimize); the model's own errors during
-    /// an evaluation (the model then holds the last point evaluated).
+    /// an evaluation (the model then holds the last accepted point).
     pub fn fit_lbfgs<B>(
         &mut self,
         x: &DMatrix<E::Scalar>,
@@ -318,11 +318,39 @@ where
     {
         crate::threads::check_environment()?;
         self.check(x, "training data")?;
-        let mut theta: Vec<f64> = self
-            .parameters()
+        self.lbfgs_run(x, lbfgs, None, &mut |report, _| {
+            Ok(observer.on_epoch(report))
+        })
+        .map(|(outcome, _)| outcome)
+    }
+
+    /// The model's parameters as one flat `f64` vector, in [`parameters`](Self::parameters)'
+    /// order.
+    pub(crate) fn flat_parameters(&self) -> Vec<f64> {
+        self.parameters()
             .iter()
             .flat_map(|p| p.iter().map(|v| v.as_f64()))
-            .collect();
+            .collect()
+    }
+
+    /// Full-batch L-BFGS on `x` from `resume` (or from the model's parameters), `hook` seeing
+    /// every iteration with the state it reached; the model is left at the last accepted
+    /// point, or at the resumed one when `resume` had stopped for good (`stop`), and the final
+    /// state is returned with the outcome.
+    pub(crate) fn lbfgs_run(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        lbfgs: &crate::optimizer::Lbfgs,
+        resume: Option<(
+            crate::optimizer::LbfgsState,
+            Option<crate::optimizer::LbfgsStop>,
+        )>,
+        hook: &mut dyn FnMut(
+            &crate::optimizer::LbfgsIteration,
+            &crate::optimizer::LbfgsState,
+        ) -> Result<ControlFlow<()>>,
+    ) -> Result<(crate::optimizer::LbfgsOutcome, crate::optimizer::LbfgsState)> {
+        use crate::optimizer::{LbfgsState, LbfgsStop};
         let set = |model: &mut Self, theta: &[f64]| {
             let mut values = theta.iter();
             for p in model.parameters_mut() {
@@ -333,20 +361,46 @@ where
         };
         // One workspace for every evaluation: its buffers hold the whole batch's passes.
         let mut ws = Workspace::new(self);
-        let outcome = lbfgs.minimize(
-            &mut theta,
-            |point, gradient| {
-                set(self, point);
-                let objective = self.evaluate(x, x, &mut ws, true)?;
-                for (g, v) in gradient.iter_mut().zip(ws.gradients().flatten()) {
-                    *g = v.as_f64();
+        let mut f = |model: &mut Self, point: &[f64], gradient: &mut [f64]| -> Result<f64> {
+            set(model, point);
+            let objective = model.evaluate(x, x, &mut ws, true)?;
+            for (g, v) in gradient.iter_mut().zip(ws.gradients().flatten()) {
+                *g = v.as_f64();
+            }
+            Ok(objective.total().as_f64())
+        };
+        let mut state = match resume {
+            None => LbfgsState::start(self.flat_parameters(), &mut |p, g| f(self, p, g))?,
+            Some((state, stop)) => {
+                // The objective at the saved point must be the saved one, to the bit: another
+                // loss, penalty weight or data set would make the resumed run another run.
+                let mut gradient = vec![0.0; state.point.len()];
+                let value = f(self, &state.point, &mut gradient)?;
+                let same = value.to_bits() == state.value.to_bits()
+                    && gradient
+                        .iter()
+                        .zip(&state.gradient)
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
+                if !same {
+                    return Err(Error::CheckpointMismatch {
+                        what: "the objective's value and gradient at the checkpoint's point \
+                               (another loss, penalty weight or data set?)",
+                    });
                 }
-                Ok(objective.total().as_f64())
-            },
-            &mut |report| observer.on_epoch(report),
-        )?;
-        set(self, &theta);
-        Ok(outcome)
+                if let Some(
+                    stop @ (LbfgsStop::GradientTolerance
+                    | LbfgsStop::FunctionTolerance
+                    | LbfgsStop::LineSearch),
+                ) = stop
+                {
+                    return Ok((state.outcome(stop), state));
+                }
+                state
+            }
+        };
+        let outcome = lbfgs.run(&mut state, |p, g| f(self, p, g), hook);
+        set(self, &state.point);
+        Ok((outcome?, state))
     }
 
     /// Trains on `x` by minibatch gradient descent; see [`fit_with`](Self::fit_with).

@@ -45,13 +45,13 @@ use std::ops::ControlFlow;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Lbfgs {
-    memory: usize,
-    max_iterations: usize,
-    gradient_tolerance: f64,
-    function_tolerance: f64,
-    c1: f64,
-    c2: f64,
-    max_evaluations: usize,
+    pub(crate) memory: usize,
+    pub(crate) max_iterations: usize,
+    pub(crate) gradient_tolerance: f64,
+    pub(crate) function_tolerance: f64,
+    pub(crate) c1: f64,
+    pub(crate) c2: f64,
+    pub(crate) max_evaluations: usize,
 }
 
 /// Why [`Lbfgs::minimize`] stopped.
@@ -102,6 +102,73 @@ pub struct LbfgsOutcome {
     pub evaluations: usize,
     /// Why it stopped.
     pub stop: LbfgsStop,
+}
+
+/// Where an L-BFGS run stands between iterations: the point, its value and gradient, the
+/// remembered steps `s = x_{k+1} − x_k` and gradient changes `y = ∇f_{k+1} − ∇f_k` (oldest
+/// first, each with `1 / sᵀy`), and the counts so far. All of it is what the next iteration
+/// uses, so a run resumed from a saved state repeats an unbroken one bit for bit.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct LbfgsState {
+    pub(crate) point: Vec<f64>,
+    pub(crate) gradient: Vec<f64>,
+    pub(crate) value: f64,
+    pub(crate) pairs: VecDeque<(Vec<f64>, Vec<f64>, f64)>,
+    pub(crate) iterations: usize,
+    pub(crate) evaluations: usize,
+}
+
+impl LbfgsState {
+    /// The state at `point`, evaluating `f` there once.
+    pub(crate) fn start<F>(point: Vec<f64>, f: &mut F) -> Result<Self>
+    where
+        F: FnMut(&[f64], &mut [f64]) -> Result<f64>,
+    {
+        if point.is_empty() {
+            return Err(Error::EmptyData {
+                what: "the parameters to minimise over",
+            });
+        }
+        let mut gradient = vec![0.0; point.len()];
+        let value = f(&point, &mut gradient)?;
+        if !value.is_finite() || !gradient.iter().all(|v| v.is_finite()) {
+            return Err(Error::Diverged {
+                epoch: 0,
+                batch: 0,
+                what: "objective",
+            });
+        }
+        Ok(Self {
+            point,
+            gradient,
+            value,
+            pairs: VecDeque::new(),
+            iterations: 0,
+            evaluations: 1,
+        })
+    }
+
+    /// Keeps the pair `(s, y)` when its curvature `sᵀy` is safely positive, forgetting the
+    /// oldest beyond `memory`.
+    pub(crate) fn remember(&mut self, s: Vec<f64>, y: Vec<f64>, memory: usize) {
+        let sy = dot(&s, &y);
+        if sy > f64::EPSILON * dot(&s, &s).sqrt() * dot(&y, &y).sqrt() {
+            if self.pairs.len() == memory {
+                self.pairs.pop_front();
+            }
+            self.pairs.push_back((s, y, 1.0 / sy));
+        }
+    }
+
+    pub(crate) fn outcome(&self, stop: LbfgsStop) -> LbfgsOutcome {
+        LbfgsOutcome {
+            objective: self.value,
+            gradient_norm: max_abs(&self.gradient),
+            iterations: self.iterations,
+            evaluations: self.evaluations,
+            stop,
+        }
+    }
 }
 
 impl Default for Lbfgs {
@@ -254,55 +321,50 @@ impl Lbfgs {
     where
         F: FnMut(&[f64], &mut [f64]) -> Result<f64>,
     {
-        if x.is_empty() {
-            return Err(Error::EmptyData {
-                what: "the parameters to minimise over",
-            });
+        let mut state = LbfgsState::start(x.to_vec(), &mut f)?;
+        let outcome = self.run(&mut state, f, &mut |report, _| Ok(observer(report)));
+        x.copy_from_slice(&state.point);
+        outcome
+    }
+
+    /// The iterations from `state` on (a fresh start or a resumed run), each reported to
+    /// `hook` with the state it reached; the state then holds the last accepted point.
+    pub(crate) fn run<F>(
+        &self,
+        state: &mut LbfgsState,
+        mut f: F,
+        hook: &mut dyn FnMut(&LbfgsIteration, &LbfgsState) -> Result<ControlFlow<()>>,
+    ) -> Result<LbfgsOutcome>
+    where
+        F: FnMut(&[f64], &mut [f64]) -> Result<f64>,
+    {
+        let n = state.point.len();
+        while state.pairs.len() > self.memory {
+            state.pairs.pop_front();
         }
-        let n = x.len();
-        let mut g = vec![0.0; n];
-        let mut value = f(x, &mut g)?;
-        let mut evaluations = 1;
-        if !value.is_finite() || !g.iter().all(|v| v.is_finite()) {
-            return Err(Error::Diverged {
-                epoch: 0,
-                batch: 0,
-                what: "objective",
-            });
-        }
-        let mut pairs: VecDeque<(Vec<f64>, Vec<f64>, f64)> = VecDeque::new();
         let (mut trial_x, mut trial_g) = (vec![0.0; n], vec![0.0; n]);
         let mut direction = vec![0.0; n];
         let mut alphas = vec![0.0; self.memory];
-        let mut iterations = 0;
-        let outcome = |value, g: &[f64], iterations, evaluations, stop| LbfgsOutcome {
-            objective: value,
-            gradient_norm: max_abs(g),
-            iterations,
-            evaluations,
-            stop,
-        };
         loop {
-            if max_abs(&g) <= self.gradient_tolerance {
-                return Ok(outcome(
-                    value,
-                    &g,
-                    iterations,
-                    evaluations,
-                    LbfgsStop::GradientTolerance,
-                ));
+            if max_abs(&state.gradient) <= self.gradient_tolerance {
+                return Ok(state.outcome(LbfgsStop::GradientTolerance));
             }
-            if iterations >= self.max_iterations {
-                return Ok(outcome(
-                    value,
-                    &g,
-                    iterations,
-                    evaluations,
-                    LbfgsStop::MaxIterations,
-                ));
+            if state.iterations >= self.max_iterations {
+                return Ok(state.outcome(LbfgsStop::MaxIterations));
             }
+            let LbfgsState {
+                point: x,
+                gradient: g,
+                value,
+                pairs,
+                evaluations,
+                ..
+            } = &mut *state;
             // The direction −H·g by the two-loop recursion.
-            direction.iter_mut().zip(&g).for_each(|(d, &gi)| *d = -gi);
+            direction
+                .iter_mut()
+                .zip(g.iter())
+                .for_each(|(d, &gi)| *d = -gi);
             for (k, (s, y, rho)) in pairs.iter().enumerate().rev() {
                 let a = rho * dot(s, &direction);
                 alphas[k] = a;
@@ -323,12 +385,15 @@ impl Lbfgs {
                     .zip(s)
                     .for_each(|(d, &si)| *d += (a - b) * si);
             }
-            let mut slope = dot(&direction, &g);
+            let mut slope = dot(&direction, g);
             if slope.is_nan() || slope >= 0.0 {
                 // Not a descent direction (rounding): start again from steepest descent.
                 pairs.clear();
-                direction.iter_mut().zip(&g).for_each(|(d, &gi)| *d = -gi);
-                slope = dot(&direction, &g);
+                direction
+                    .iter_mut()
+                    .zip(g.iter())
+                    .for_each(|(d, &gi)| *d = -gi);
+                slope = dot(&direction, g);
             }
             // The first step has no curvature to go by: a step of length 1 in x.
             let initial = if pairs.is_empty() {
@@ -338,13 +403,13 @@ impl Lbfgs {
             };
             let start = Trial {
                 alpha: 0.0,
-                value,
+                value: *value,
                 slope,
             };
             // Each trial point goes into `trial_x` and `trial_g`; the step the search accepts is
             // always the one it evaluated last, so they hold the new point when it returns.
             let found = self.line_search(start, initial, &mut |alpha| {
-                evaluations += 1;
+                *evaluations += 1;
                 for ((t, &xi), &di) in trial_x.iter_mut().zip(x.iter()).zip(&direction) {
                     *t = xi + alpha * di;
                 }
@@ -358,56 +423,32 @@ impl Lbfgs {
                 })
             })?;
             let Some(accepted) = found else {
-                return Ok(outcome(
-                    value,
-                    &g,
-                    iterations,
-                    evaluations,
-                    LbfgsStop::LineSearch,
-                ));
+                return Ok(state.outcome(LbfgsStop::LineSearch));
             };
             let s: Vec<f64> = trial_x.iter().zip(x.iter()).map(|(a, b)| a - b).collect();
-            let y: Vec<f64> = trial_g.iter().zip(&g).map(|(a, b)| a - b).collect();
-            let sy = dot(&s, &y);
-            if sy > f64::EPSILON * dot(&s, &s).sqrt() * dot(&y, &y).sqrt() {
-                if pairs.len() == self.memory {
-                    pairs.pop_front();
-                }
-                pairs.push_back((s, y, 1.0 / sy));
-            }
-            x.copy_from_slice(&trial_x);
-            g.copy_from_slice(&trial_g);
-            let decrease = value - accepted.value;
-            let previous = value;
-            value = accepted.value;
-            iterations += 1;
+            let y: Vec<f64> = trial_g.iter().zip(g.iter()).map(|(a, b)| a - b).collect();
+            state.remember(s, y, self.memory);
+            state.point.copy_from_slice(&trial_x);
+            state.gradient.copy_from_slice(&trial_g);
+            let decrease = state.value - accepted.value;
+            let previous = state.value;
+            state.value = accepted.value;
+            state.iterations += 1;
             let report = LbfgsIteration {
-                iteration: iterations,
-                objective: value,
-                gradient_norm: max_abs(&g),
+                iteration: state.iterations,
+                objective: state.value,
+                gradient_norm: max_abs(&state.gradient),
                 step: accepted.alpha,
-                evaluations,
+                evaluations: state.evaluations,
             };
-            if observer(&report).is_break() {
-                return Ok(outcome(
-                    value,
-                    &g,
-                    iterations,
-                    evaluations,
-                    LbfgsStop::Observer,
-                ));
+            if hook(&report, state)?.is_break() {
+                return Ok(state.outcome(LbfgsStop::Observer));
             }
             if self.function_tolerance > 0.0
                 && decrease <= self.function_tolerance * previous.abs().max(1.0)
-                && max_abs(&g) > self.gradient_tolerance
+                && max_abs(&state.gradient) > self.gradient_tolerance
             {
-                return Ok(outcome(
-                    value,
-                    &g,
-                    iterations,
-                    evaluations,
-                    LbfgsStop::FunctionTolerance,
-                ));
+                return Ok(state.outcome(LbfgsStop::FunctionTolerance));
             }
         }
     }

@@ -6,6 +6,7 @@ mod sgd;
 mod state;
 
 pub use adam::Adam;
+pub(crate) use lbfgs::LbfgsState;
 pub use lbfgs::{Lbfgs, LbfgsIteration, LbfgsOutcome, LbfgsStop};
 pub use sgd::Sgd;
 pub use state::OptimizerState;

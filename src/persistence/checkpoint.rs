@@ -427,7 +427,7 @@ fn history_of<R: Recorded>(
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DataRecord {
+pub(crate) struct DataRecord {
     rows: usize,
     columns: usize,
     crc32: String,
@@ -474,7 +474,7 @@ impl<'de> Deserialize<'de> for JsonFloat {
 }
 
 impl DataRecord {
-    fn from_fingerprint(f: &DataFingerprint) -> Self {
+    pub(crate) fn from_fingerprint(f: &DataFingerprint) -> Self {
         Self {
             rows: f.rows,
             columns: f.columns,
@@ -482,7 +482,7 @@ impl DataRecord {
         }
     }
 
-    fn fingerprint(&self) -> std::result::Result<DataFingerprint, ModelFileProblem> {
+    pub(crate) fn fingerprint(&self) -> std::result::Result<DataFingerprint, ModelFileProblem> {
         Ok(DataFingerprint {
             rows: self.rows,
             columns: self.columns,

@@ -42,6 +42,7 @@ pub(crate) mod checkpoint;
 mod deep;
 mod detector;
 mod header;
+mod lbfgs;
 mod offsets;
 mod parameters;
 mod pretraining;
@@ -58,6 +59,7 @@ pub use checkpoint::{
 pub use deep::{DeepAutoencoder, PRETRAINED_KEY};
 pub use detector::DETECTOR_KEY;
 pub use header::WHOLE_FILE_KEY;
+pub use lbfgs::{LBFGS_KEY, LbfgsCheckpoint};
 pub use pretraining::{PRETRAINING_KEY, PretrainingCheckpoint};
 pub use robust::{ROBUST_KEY, RobustCheckpoint};
 
@@ -203,7 +205,7 @@ pub fn write_file_atomically(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()>
 }
 
 /// The metadata keys this crate writes.
-const KNOWN_KEYS: [&str; 8] = [
+const KNOWN_KEYS: [&str; 9] = [
     METADATA_KEY,
     detector::DETECTOR_KEY,
     header::WHOLE_FILE_KEY,
@@ -212,6 +214,7 @@ const KNOWN_KEYS: [&str; 8] = [
     pretraining::PRETRAINING_KEY,
     deep::PRETRAINED_KEY,
     robust::ROBUST_KEY,
+    lbfgs::LBFGS_KEY,
 ];
 
 /// The header's bytes, when the length prefix fits the file and the safetensors cap.

@@ -1,0 +1,486 @@
+//! Full-batch L-BFGS runs that write checkpoints, and resume from one bit for bit.
+
+use super::checkpoint::DataRecord;
+use super::{
+    ModelFileProblem, TensorFile, matrix_bytes, model_error, read_file, run_record, serialize_with,
+    write_atomically,
+};
+use crate::optimizer::{Lbfgs, LbfgsIteration, LbfgsOutcome, LbfgsState, LbfgsStop};
+use crate::run::DataFingerprint;
+use crate::{
+    Autoencoder, Checkpointing, Corruption, Decoder, Encoder, Error, Loss, Observer, Precision,
+    Regularizer, Result, Scalar,
+};
+use nalgebra::DMatrix;
+use safetensors::tensor::Dtype;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::path::Path;
+
+/// The metadata key of an L-BFGS checkpoint's record: JSON with `format_version`, the L-BFGS
+/// `settings`, the model's scalar `dtype` and tensor `names` and `shapes`, the objective
+/// `value` at the point, the `iterations` and `evaluations` so far, the number of remembered
+/// `pairs`, the training `data`'s fingerprint and the `stop` reason when the run had stopped.
+pub const LBFGS_KEY: &str = "autoencoders.lbfgs";
+
+const LBFGS_VERSION: u32 = 1;
+
+/// The checkpoint's tensors, all `f64`: the point and its gradient (`[n]`), and the
+/// remembered steps and gradient changes (`[pairs, n]`, oldest first; absent without pairs).
+const POINT: &str = "lbfgs.point";
+const GRADIENT: &str = "lbfgs.gradient";
+const STEPS: &str = "lbfgs.steps";
+const CHANGES: &str = "lbfgs.gradient_changes";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsRecord {
+    memory: usize,
+    max_iterations: usize,
+    gradient_tolerance: f64,
+    function_tolerance: f64,
+    c1: f64,
+    c2: f64,
+    max_evaluations: usize,
+}
+
+impl SettingsRecord {
+    fn of(l: &Lbfgs) -> Self {
+        Self {
+            memory: l.memory,
+            max_iterations: l.max_iterations,
+            gradient_tolerance: l.gradient_tolerance,
+            function_tolerance: l.function_tolerance,
+            c1: l.c1,
+            c2: l.c2,
+            max_evaluations: l.max_evaluations,
+        }
+    }
+
+    /// The settings, checked as the builder checks them.
+    fn settings(&self) -> Result<Lbfgs> {
+        Lbfgs::new()
+            .with_memory(self.memory)?
+            .with_max_iterations(self.max_iterations)
+            .with_gradient_tolerance(self.gradient_tolerance)?
+            .with_function_tolerance(self.function_tolerance)?
+            .with_wolfe(self.c1, self.c2)?
+            .with_max_evaluations(self.max_evaluations)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LbfgsRecord {
+    format_version: u32,
+    settings: SettingsRecord,
+    dtype: String,
+    names: Vec<String>,
+    shapes: Vec<Vec<usize>>,
+    value: f64,
+    iterations: usize,
+    evaluations: usize,
+    pairs: usize,
+    data: DataRecord,
+    stop: Option<String>,
+}
+
+fn stop_name(stop: LbfgsStop) -> &'static str {
+    match stop {
+        LbfgsStop::GradientTolerance => "gradient-tolerance",
+        LbfgsStop::FunctionTolerance => "function-tolerance",
+        LbfgsStop::MaxIterations => "max-iterations",
+        LbfgsStop::LineSearch => "line-search",
+        LbfgsStop::Observer => "observer",
+    }
+}
+
+fn stop_from_name(name: &str) -> Option<LbfgsStop> {
+    [
+        LbfgsStop::GradientTolerance,
+        LbfgsStop::FunctionTolerance,
+        LbfgsStop::MaxIterations,
+        LbfgsStop::LineSearch,
+        LbfgsStop::Observer,
+    ]
+    .into_iter()
+    .find(|s| stop_name(*s) == name)
+}
+
+fn dtype_name<T: Scalar>() -> &'static str {
+    match T::PRECISION {
+        Precision::Single => "F32",
+        Precision::Double => "F64",
+    }
+}
+
+/// A full-batch L-BFGS run saved by
+/// [`fit_lbfgs_resumable`](Autoencoder::fit_lbfgs_resumable): the point (every parameter of
+/// the model, in `f64` as L-BFGS holds it) and its gradient, the remembered steps and
+/// gradient changes, the objective value, the counts, the settings, the model's tensor names
+/// and shapes, and the training data's fingerprint. It requires the whole-file checksum, so
+/// any damage is refused. [`apply`](Self::apply) puts its point into a model built the same
+/// way, for using the model as it stood.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LbfgsCheckpoint {
+    record: LbfgsRecord,
+    lbfgs: Lbfgs,
+    state: LbfgsState,
+    stop: Option<LbfgsStop>,
+    data: DataFingerprint,
+}
+
+impl LbfgsCheckpoint {
+    /// Loads a checkpoint written by [`fit_lbfgs_resumable`](Autoencoder::fit_lbfgs_resumable).
+    ///
+    /// # Errors
+    /// [`Error::Io`]; [`Error::ModelFile`] for a damaged or inconsistent file, or one that is
+    /// not an L-BFGS checkpoint ([`ModelFileProblem::NotACheckpoint`]).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let (bytes, name) = read_file(path.as_ref())?;
+        Self::from_safetensors(&bytes, &name)
+    }
+
+    /// [`load`](Self::load) from bytes; `name` identifies them in errors.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn from_safetensors(bytes: &[u8], name: &str) -> Result<Self> {
+        let file = TensorFile::parse(bytes, name, true)?;
+        let invalid =
+            |detail: String| model_error(name, ModelFileProblem::InvalidMetadata { detail });
+        let record: LbfgsRecord = run_record(&file, name, LBFGS_KEY)?;
+        if record.format_version != LBFGS_VERSION {
+            return Err(invalid(format!(
+                "L-BFGS format_version {} is not {LBFGS_VERSION}",
+                record.format_version
+            )));
+        }
+        let lbfgs = record
+            .settings
+            .settings()
+            .map_err(|e| invalid(format!("the L-BFGS settings: {e}")))?;
+        if record.dtype != "F32" && record.dtype != "F64" {
+            return Err(invalid(format!("unknown dtype `{}`", record.dtype)));
+        }
+        if record.names.len() != record.shapes.len() || record.names.is_empty() {
+            return Err(invalid(format!(
+                "{} tensor names for {} shapes",
+                record.names.len(),
+                record.shapes.len()
+            )));
+        }
+        let mut n = 0usize;
+        for shape in &record.shapes {
+            let size = shape
+                .iter()
+                .try_fold(1usize, |size, &d| size.checked_mul(d))
+                .filter(|&size| !shape.is_empty() && size > 0);
+            n = size
+                .and_then(|size| n.checked_add(size))
+                .ok_or_else(|| invalid(format!("a tensor of shape {shape:?}")))?;
+        }
+        if !record.value.is_finite() {
+            return Err(invalid("the objective value is not finite".to_owned()));
+        }
+        if record.pairs > lbfgs.memory {
+            return Err(invalid(format!(
+                "{} remembered pairs for a memory of {}",
+                record.pairs, lbfgs.memory
+            )));
+        }
+        if record.evaluations <= record.iterations {
+            return Err(invalid(format!(
+                "{} evaluations for {} iterations",
+                record.evaluations, record.iterations
+            )));
+        }
+        let stop = match &record.stop {
+            Some(s) => {
+                Some(stop_from_name(s).ok_or_else(|| invalid(format!("unknown stop `{s}`")))?)
+            }
+            None => None,
+        };
+        let data = record
+            .data
+            .fingerprint()
+            .map_err(|problem| model_error(name, problem))?;
+        let mut names = vec![POINT.to_owned(), GRADIENT.to_owned()];
+        if record.pairs > 0 {
+            names.extend([STEPS.to_owned(), CHANGES.to_owned()]);
+        }
+        file.check_listed(names.len(), names.iter().cloned())?;
+        file.only(&names)?;
+        // Each tensor's size is checked against the file's data before it is read, so a
+        // hostile `n` costs nothing.
+        let point = file.vector::<f64>(POINT, n)?.as_slice().to_vec();
+        let gradient = file.vector::<f64>(GRADIENT, n)?.as_slice().to_vec();
+        let mut pairs = VecDeque::with_capacity(record.pairs);
+        if record.pairs > 0 {
+            let steps = file.matrix::<f64>(STEPS, record.pairs, n)?;
+            let changes = file.matrix::<f64>(CHANGES, record.pairs, n)?;
+            for k in 0..record.pairs {
+                let s: Vec<f64> = steps.row(k).iter().copied().collect();
+                let y: Vec<f64> = changes.row(k).iter().copied().collect();
+                let sy: f64 = s.iter().zip(&y).map(|(a, b)| a * b).sum();
+                if !(sy.is_finite() && sy > 0.0) {
+                    return Err(invalid(format!(
+                        "remembered pair {k} has curvature {sy}, not > 0"
+                    )));
+                }
+                pairs.push_back((s, y, 1.0 / sy));
+            }
+        }
+        Ok(Self {
+            state: LbfgsState {
+                point,
+                gradient,
+                value: record.value,
+                pairs,
+                iterations: record.iterations,
+                evaluations: record.evaluations,
+            },
+            lbfgs,
+            stop,
+            data,
+            record,
+        })
+    }
+
+    /// Iterations completed when the checkpoint was written.
+    pub fn iterations_done(&self) -> usize {
+        self.state.iterations
+    }
+
+    /// Function evaluations so far, all line searches included.
+    pub fn evaluations(&self) -> usize {
+        self.state.evaluations
+    }
+
+    /// The objective at the checkpoint's point.
+    pub fn objective(&self) -> f64 {
+        self.state.value
+    }
+
+    /// Why the run stopped, when the checkpoint was written as it stopped.
+    pub fn stop(&self) -> Option<LbfgsStop> {
+        self.stop
+    }
+
+    /// The settings of the checkpointed run.
+    pub fn settings(&self) -> Lbfgs {
+        self.lbfgs
+    }
+
+    /// Sets `model`'s parameters to the checkpoint's point (rounded to the model's scalar).
+    ///
+    /// # Errors
+    /// [`Error::CheckpointMismatch`] when the model's tensors (names, shapes or scalar type)
+    /// are not those of the checkpointed model; the model is then untouched.
+    pub fn apply<E, D, R, C, L>(&self, model: &mut Autoencoder<E, D, R, C, L>) -> Result<()>
+    where
+        E: Encoder,
+        D: Decoder<E::Scalar>,
+        R: Regularizer<E::Scalar>,
+        C: Corruption<E::Scalar>,
+        L: Loss<E::Scalar>,
+    {
+        if self.record.dtype != dtype_name::<E::Scalar>()
+            || self.record.names != model.parameter_names()
+            || self.record.shapes != model.parameter_shapes()
+        {
+            return Err(Error::CheckpointMismatch {
+                what: "the model's tensors (names, shapes or scalar type)",
+            });
+        }
+        let mut values = self.state.point.iter();
+        for p in model.parameters_mut() {
+            for (v, t) in p.iter_mut().zip(&mut values) {
+                *v = E::Scalar::cast(*t);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn checkpoint_bytes(
+    lbfgs: &Lbfgs,
+    state: &LbfgsState,
+    stop: Option<LbfgsStop>,
+    dtype: &str,
+    names: &[String],
+    shapes: &[Vec<usize>],
+    data: &DataFingerprint,
+) -> Result<Vec<u8>> {
+    let n = state.point.len();
+    let record = LbfgsRecord {
+        format_version: LBFGS_VERSION,
+        settings: SettingsRecord::of(lbfgs),
+        dtype: dtype.to_owned(),
+        names: names.to_vec(),
+        shapes: shapes.to_vec(),
+        value: state.value,
+        iterations: state.iterations,
+        evaluations: state.evaluations,
+        pairs: state.pairs.len(),
+        data: DataRecord::from_fingerprint(data),
+        stop: stop.map(|s| stop_name(s).to_owned()),
+    };
+    let json = serde_json::to_string(&record).map_err(|e| {
+        model_error(
+            "<checkpoint>",
+            ModelFileProblem::InvalidMetadata {
+                detail: format!("cannot write the L-BFGS record: {e}"),
+            },
+        )
+    })?;
+    let vector = |v: &[f64]| matrix_bytes(&DMatrix::from_column_slice(1, v.len(), v));
+    let mut tensors = vec![
+        (POINT.to_owned(), vec![n], vector(&state.point)),
+        (GRADIENT.to_owned(), vec![n], vector(&state.gradient)),
+    ];
+    if !state.pairs.is_empty() {
+        let m = state.pairs.len();
+        let steps = DMatrix::from_fn(m, n, |k, j| state.pairs[k].0[j]);
+        let changes = DMatrix::from_fn(m, n, |k, j| state.pairs[k].1[j]);
+        tensors.push((STEPS.to_owned(), vec![m, n], matrix_bytes(&steps)));
+        tensors.push((CHANGES.to_owned(), vec![m, n], matrix_bytes(&changes)));
+    }
+    serialize_with(
+        tensors,
+        |crc32| format!("{{\"crc32\":\"{crc32}\"}}"),
+        vec![(LBFGS_KEY.to_owned(), json)],
+        Dtype::F64,
+        "<checkpoint>",
+    )
+}
+
+impl<E, D, R, C, L> Autoencoder<E, D, R, C, L>
+where
+    E: Encoder,
+    D: Decoder<E::Scalar>,
+    R: Regularizer<E::Scalar>,
+    C: Corruption<E::Scalar>,
+    L: Loss<E::Scalar>,
+{
+    /// [`fit_lbfgs`](Self::fit_lbfgs), writing an [`LbfgsCheckpoint`] as `checkpointing`
+    /// says — after every `interval` iterations, and when the run stops — and resuming from
+    /// `resume` when given.
+    ///
+    /// Without `resume`, the run gives the same bits as `fit_lbfgs`. With it, the run
+    /// continues from the checkpoint's point and memory to the same model and outcome, bit for
+    /// bit, as a run without a break (`lbfgs` may allow more iterations than the checkpointed
+    /// run did; every other setting must be the same). The model must be built as the
+    /// checkpointed one was and `x` must be the same data: the resumed run evaluates the
+    /// objective once at the saved point and refuses to go on unless value and gradient are the
+    /// saved ones to the bit (that evaluation is not counted). A checkpoint written when the
+    /// run had converged or its line search had failed ends the resumed run at once, with the
+    /// model at its point.
+    ///
+    /// ```
+    /// use autoencoders::optimizer::{Lbfgs, LbfgsStop};
+    /// use autoencoders::{Checkpointing, DenseBuilder, LbfgsCheckpoint};
+    /// use autoencoders::rand::{SeedableRng, rngs::ChaCha8Rng};
+    /// use nalgebra::DMatrix;
+    ///
+    /// let x = DMatrix::from_fn(16, 6, |i, j| ((i * 5 + j) % 7) as f64 / 7.0);
+    /// let build = || DenseBuilder::new(6, 3).build::<f64, _>(&mut ChaCha8Rng::seed_from_u64(1));
+    /// let path = std::env::temp_dir().join("autoencoders-doc-lbfgs.safetensors");
+    /// let lbfgs = Lbfgs::new().with_max_iterations(12);
+    ///
+    /// // Five iterations, with a checkpoint when they end…
+    /// let mut first = build()?;
+    /// let checkpointing = Checkpointing::new(&path).with_interval(5);
+    /// first.fit_lbfgs_resumable(&x, &lbfgs.with_max_iterations(5), Some(&checkpointing), None, &mut ())?;
+    /// let checkpoint = LbfgsCheckpoint::load(&path)?;
+    /// assert_eq!(checkpoint.stop(), Some(LbfgsStop::MaxIterations));
+    /// // … then the rest from the checkpoint, as if there had been no break.
+    /// let mut resumed = build()?;
+    /// let rest = resumed.fit_lbfgs_resumable(&x, &lbfgs, None, Some(checkpoint), &mut ())?;
+    ///
+    /// let mut whole = build()?;
+    /// let all = whole.fit_lbfgs(&x, &lbfgs, &mut ())?;
+    /// assert_eq!(resumed.parameters(), whole.parameters());
+    /// assert_eq!(rest, all);
+    /// # std::fs::remove_file(path).ok();
+    /// # Ok::<(), autoencoders::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`fit_lbfgs`](Self::fit_lbfgs); [`Error::ZeroDimension`] for a checkpoint interval
+    /// of 0; [`Error::CheckpointMismatch`] when `resume` does not fit these settings, this
+    /// model or `x` (the model is then untouched, except when only the objective differs: it
+    /// then holds the checkpoint's point); [`Error::Io`] when a checkpoint cannot be written
+    /// (the previous one is then intact, and the model holds the last accepted point).
+    pub fn fit_lbfgs_resumable<B>(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        lbfgs: &Lbfgs,
+        checkpointing: Option<&Checkpointing>,
+        resume: Option<LbfgsCheckpoint>,
+        observer: &mut B,
+    ) -> Result<LbfgsOutcome>
+    where
+        B: Observer<LbfgsIteration> + ?Sized,
+    {
+        crate::threads::check_environment()?;
+        self.check(x, "training data")?;
+        if let Some(checkpointing) = checkpointing {
+            checkpointing.validate()?;
+        }
+        let fingerprint = DataFingerprint::of(x);
+        let names = self.parameter_names();
+        let shapes = self.parameter_shapes();
+        let dtype = dtype_name::<E::Scalar>();
+        let resume = match resume {
+            None => None,
+            Some(checkpoint) => {
+                let same_settings = SettingsRecord {
+                    max_iterations: 0,
+                    ..SettingsRecord::of(&checkpoint.lbfgs)
+                } == SettingsRecord {
+                    max_iterations: 0,
+                    ..SettingsRecord::of(lbfgs)
+                };
+                if !same_settings {
+                    return Err(Error::CheckpointMismatch {
+                        what: "the L-BFGS settings (all but the iteration budget)",
+                    });
+                }
+                if checkpoint.record.dtype != dtype
+                    || checkpoint.record.names != names
+                    || checkpoint.record.shapes != shapes
+                {
+                    return Err(Error::CheckpointMismatch {
+                        what: "the model's tensors (names, shapes or scalar type)",
+                    });
+                }
+                if checkpoint.data != fingerprint {
+                    return Err(Error::CheckpointMismatch {
+                        what: "the training data",
+                    });
+                }
+                Some((checkpoint.state, checkpoint.stop))
+            }
+        };
+        let write = |state: &LbfgsState, stop: Option<LbfgsStop>| -> Result<()> {
+            match checkpointing {
+                Some(checkpointing) => write_atomically(
+                    checkpointing.path(),
+                    &checkpoint_bytes(lbfgs, state, stop, dtype, &names, &shapes, &fingerprint)?,
+                ),
+                None => Ok(()),
+            }
+        };
+        let interval = checkpointing.map_or(usize::MAX, Checkpointing::interval);
+        let (outcome, state) = self.lbfgs_run(x, lbfgs, resume, &mut |report, state| {
+            let flow = observer.on_epoch(report);
+            if flow.is_continue() && report.iteration % interval == 0 {
+                write(state, None)?;
+            }
+            Ok(flow)
+        })?;
+        write(&state, Some(outcome.stop))?;
+        Ok(outcome)
+    }
+}

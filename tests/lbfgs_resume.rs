@@ -1,0 +1,370 @@
+//! Resumable full-batch L-BFGS: a run checkpointed after any iteration and resumed ends bit for
+//! bit where an unbroken run ends, in `f32` and `f64`; checkpoints are written as asked; a
+//! checkpoint that does not fit the run, and a damaged or foreign file, are refused with typed
+//! errors.
+
+mod common;
+
+use autoencoders::optimizer::{Lbfgs, LbfgsIteration, LbfgsStop};
+use autoencoders::persistence::ModelFileProblem;
+use autoencoders::{
+    Autoencoder, Checkpointing, DenseBuilder, DenseDecoder, DenseEncoder, DynamicAutoencoder,
+    Error, KlSparsity, LbfgsCheckpoint, Scalar, WeightDecay,
+};
+use common::{rng, uniform};
+use nalgebra::DMatrix;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+type Model<T> = Autoencoder<DenseEncoder<T>, DenseDecoder<T>, (KlSparsity, WeightDecay)>;
+
+fn model<T: Scalar>(decay: f64) -> Model<T> {
+    DenseBuilder::new(8, 4)
+        .build::<T, _>(&mut rng(1))
+        .unwrap()
+        .with_regularizer((
+            KlSparsity::new(0.1, 3.0).unwrap(),
+            WeightDecay::new(decay).unwrap(),
+        ))
+}
+
+fn data<T: Scalar>() -> DMatrix<T> {
+    uniform(40, 8, 0.0, 1.0, &mut rng(2)).map(T::cast)
+}
+
+fn lbfgs(iterations: usize) -> Lbfgs {
+    Lbfgs::new()
+        .with_max_iterations(iterations)
+        .with_gradient_tolerance(1e-12)
+        .unwrap()
+        .with_function_tolerance(0.0)
+        .unwrap()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("autoencoders-lbfgs-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn resumes_bit_for_bit<T: Scalar>() {
+    let x = data::<T>();
+    let total = 25;
+    let mut whole = model::<T>(3e-3);
+    let mut reports = Vec::new();
+    let unbroken = whole
+        .fit_lbfgs(&x, &lbfgs(total), &mut |r: &LbfgsIteration| {
+            reports.push(*r);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(unbroken.iterations, total, "{unbroken:?}");
+    for stop_after in [1, 2, 7, 13] {
+        let path = temp(&format!("{}-{stop_after}.safetensors", T::NAME));
+        let checkpointing = Checkpointing::new(&path);
+        // The first part ends on the iteration budget; its last checkpoint is the stop's.
+        let mut first = model::<T>(3e-3);
+        let part = first
+            .fit_lbfgs_resumable(&x, &lbfgs(stop_after), Some(&checkpointing), None, &mut ())
+            .unwrap();
+        assert_eq!(part.stop, LbfgsStop::MaxIterations);
+        let checkpoint = LbfgsCheckpoint::load(&path).unwrap();
+        assert_eq!(checkpoint.iterations_done(), stop_after);
+        assert_eq!(checkpoint.stop(), Some(LbfgsStop::MaxIterations));
+        assert_eq!(checkpoint.objective(), reports[stop_after - 1].objective);
+        assert_eq!(
+            checkpoint.evaluations(),
+            reports[stop_after - 1].evaluations
+        );
+        // `apply` puts the checkpoint's point into a fresh model: the first part's model.
+        let mut applied = model::<T>(3e-3);
+        checkpoint.apply(&mut applied).unwrap();
+        assert_eq!(applied.parameters(), first.parameters());
+
+        let mut resumed = model::<T>(3e-3);
+        let mut rest = Vec::new();
+        let outcome = resumed
+            .fit_lbfgs_resumable(
+                &x,
+                &lbfgs(total),
+                None,
+                Some(checkpoint),
+                &mut |r: &LbfgsIteration| {
+                    rest.push(*r);
+                    ControlFlow::Continue(())
+                },
+            )
+            .unwrap();
+        assert_eq!(outcome, unbroken, "{} resumed after {stop_after}", T::NAME);
+        assert_eq!(
+            rest,
+            reports[stop_after..],
+            "{} after {stop_after}",
+            T::NAME
+        );
+        assert_eq!(resumed.parameters(), whole.parameters());
+        std::fs::remove_file(&path).ok();
+    }
+}
+
+#[test]
+fn a_resumed_run_ends_where_an_unbroken_one_does_in_f64() {
+    resumes_bit_for_bit::<f64>();
+}
+
+#[test]
+fn a_resumed_run_ends_where_an_unbroken_one_does_in_f32() {
+    resumes_bit_for_bit::<f32>();
+}
+
+#[test]
+fn checkpoints_follow_the_interval_and_the_stop() {
+    let x = data::<f64>();
+    let path = temp("interval.safetensors");
+    // Without resume: fit_lbfgs's bits.
+    let mut plain = model::<f64>(3e-3);
+    let expected = plain.fit_lbfgs(&x, &lbfgs(10), &mut ()).unwrap();
+    let mut m = model::<f64>(3e-3);
+    let mut seen = Vec::new();
+    let outcome = m
+        .fit_lbfgs_resumable(
+            &x,
+            &lbfgs(10),
+            Some(&Checkpointing::new(&path).with_interval(3)),
+            None,
+            &mut |_: &LbfgsIteration| {
+                // The file on disk after each iteration: iterations 3 and 6 are written.
+                seen.push(
+                    LbfgsCheckpoint::load(&path)
+                        .ok()
+                        .map(|c| c.iterations_done()),
+                );
+                ControlFlow::Continue(())
+            },
+        )
+        .unwrap();
+    assert_eq!(outcome, expected);
+    assert_eq!(m.parameters(), plain.parameters());
+    // The observer runs before an iteration's checkpoint is written.
+    assert_eq!(
+        seen,
+        vec![
+            None,
+            None,
+            None,
+            Some(3),
+            Some(3),
+            Some(3),
+            Some(6),
+            Some(6),
+            Some(6),
+            Some(9)
+        ]
+    );
+    let last = LbfgsCheckpoint::load(&path).unwrap();
+    assert_eq!(
+        (last.iterations_done(), last.stop()),
+        (10, Some(LbfgsStop::MaxIterations))
+    );
+
+    // An observer's stop is recorded, and resuming goes on from there.
+    let mut stopped = model::<f64>(3e-3);
+    let outcome = stopped
+        .fit_lbfgs_resumable(
+            &x,
+            &lbfgs(10),
+            Some(&Checkpointing::new(&path).with_interval(100)),
+            None,
+            &mut |r: &LbfgsIteration| {
+                if r.iteration == 4 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        )
+        .unwrap();
+    assert_eq!((outcome.stop, outcome.iterations), (LbfgsStop::Observer, 4));
+    let checkpoint = LbfgsCheckpoint::load(&path).unwrap();
+    assert_eq!(
+        (checkpoint.iterations_done(), checkpoint.stop()),
+        (4, Some(LbfgsStop::Observer))
+    );
+    let mut resumed = model::<f64>(3e-3);
+    let rest = resumed
+        .fit_lbfgs_resumable(&x, &lbfgs(10), None, Some(checkpoint), &mut ())
+        .unwrap();
+    assert_eq!(rest, expected);
+    assert_eq!(resumed.parameters(), plain.parameters());
+
+    // An interval of 0 is refused before any work.
+    let mut untouched = model::<f64>(3e-3);
+    assert!(matches!(
+        untouched.fit_lbfgs_resumable(
+            &x,
+            &lbfgs(3),
+            Some(&Checkpointing::new(&path).with_interval(0)),
+            None,
+            &mut ()
+        ),
+        Err(Error::ZeroDimension { .. })
+    ));
+    assert_eq!(untouched.parameters(), model::<f64>(3e-3).parameters());
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn a_converged_checkpoint_ends_the_resumed_run_at_once() {
+    let x = data::<f64>();
+    let path = temp("converged.safetensors");
+    let tolerant = Lbfgs::new().with_gradient_tolerance(1e-3).unwrap();
+    let mut m = model::<f64>(3e-3);
+    let outcome = m
+        .fit_lbfgs_resumable(
+            &x,
+            &tolerant,
+            Some(&Checkpointing::new(&path)),
+            None,
+            &mut (),
+        )
+        .unwrap();
+    assert_eq!(outcome.stop, LbfgsStop::GradientTolerance);
+    let checkpoint = LbfgsCheckpoint::load(&path).unwrap();
+    assert_eq!(checkpoint.stop(), Some(LbfgsStop::GradientTolerance));
+    let mut resumed = model::<f64>(3e-3);
+    let mut calls = 0;
+    let again = resumed
+        .fit_lbfgs_resumable(
+            &x,
+            &tolerant,
+            None,
+            Some(checkpoint),
+            &mut |_: &LbfgsIteration| {
+                calls += 1;
+                ControlFlow::Continue(())
+            },
+        )
+        .unwrap();
+    assert_eq!((again, calls), (outcome, 0));
+    assert_eq!(resumed.parameters(), m.parameters());
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn a_checkpoint_that_does_not_fit_the_run_is_refused() {
+    let x = data::<f64>();
+    let path = temp("mismatch.safetensors");
+    let mut m = model::<f64>(3e-3);
+    m.fit_lbfgs_resumable(
+        &x,
+        &lbfgs(3),
+        Some(&Checkpointing::new(&path)),
+        None,
+        &mut (),
+    )
+    .unwrap();
+    let load = || LbfgsCheckpoint::load(&path).unwrap();
+    fn mismatch<R: std::fmt::Debug>(result: autoencoders::Result<R>) -> &'static str {
+        match result {
+            Err(Error::CheckpointMismatch { what }) => what,
+            other => panic!("expected a mismatch, got {other:?}"),
+        }
+    }
+    // Other settings (a longer budget alone is allowed).
+    let other = lbfgs(5).with_memory(4).unwrap();
+    let mut fresh = model::<f64>(3e-3);
+    assert!(
+        mismatch(fresh.fit_lbfgs_resumable(&x, &other, None, Some(load()), &mut ()))
+            .contains("settings")
+    );
+    assert_eq!(fresh.parameters(), model::<f64>(3e-3).parameters());
+    // Another architecture.
+    let mut wider = DenseBuilder::new(8, 5)
+        .build::<f64, _>(&mut rng(1))
+        .unwrap();
+    assert!(
+        mismatch(wider.fit_lbfgs_resumable(&x, &lbfgs(5), None, Some(load()), &mut ()))
+            .contains("tensors")
+    );
+    assert!(mismatch(load().apply(&mut wider)).contains("tensors"));
+    // Another scalar type.
+    let mut single = model::<f32>(3e-3);
+    let x32 = data::<f32>();
+    assert!(
+        mismatch(single.fit_lbfgs_resumable(&x32, &lbfgs(5), None, Some(load()), &mut ()))
+            .contains("tensors")
+    );
+    // Other data.
+    let mut y = x.clone();
+    y[(0, 0)] = 0.5;
+    assert!(
+        mismatch(fresh.fit_lbfgs_resumable(&y, &lbfgs(5), None, Some(load()), &mut ()))
+            .contains("data")
+    );
+    // Another penalty weight: the same tensors, another objective.
+    let mut heavier = model::<f64>(1e-2);
+    assert!(
+        mismatch(heavier.fit_lbfgs_resumable(&x, &lbfgs(5), None, Some(load()), &mut ()))
+            .contains("objective")
+    );
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn damaged_and_foreign_files_are_refused() {
+    let x = data::<f64>();
+    let path = temp("hostile.safetensors");
+    let mut m = model::<f64>(3e-3);
+    m.fit_lbfgs_resumable(
+        &x,
+        &lbfgs(4),
+        Some(&Checkpointing::new(&path)),
+        None,
+        &mut (),
+    )
+    .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let good = LbfgsCheckpoint::from_safetensors(&bytes, "good").unwrap();
+    // Any flipped byte (a spread of positions over header and data) is refused, typed, unless
+    // it changes nothing the file says (the case of a checksum's hex digit).
+    let step = (bytes.len() / 150).max(1);
+    let mut refused = 0;
+    for position in (0..bytes.len()).step_by(step) {
+        for flip in [0x01, 0x20] {
+            let mut damaged = bytes.clone();
+            damaged[position] ^= flip;
+            match LbfgsCheckpoint::from_safetensors(&damaged, "damaged") {
+                Err(Error::ModelFile { .. }) => refused += 1,
+                Ok(same) if same == good => {}
+                other => panic!("byte {position} ^ {flip:#x}: {other:?}"),
+            }
+        }
+    }
+    assert!(refused >= 290, "{refused} refused");
+    // Truncated files.
+    for len in [0, 7, 8, bytes.len() / 2, bytes.len() - 1] {
+        assert!(matches!(
+            LbfgsCheckpoint::from_safetensors(&bytes[..len], "short"),
+            Err(Error::ModelFile { .. })
+        ));
+    }
+    // It is not a model file, and a model file is not an L-BFGS checkpoint.
+    assert!(matches!(
+        DynamicAutoencoder::<f64>::from_safetensors(&bytes, "lbfgs"),
+        Err(Error::ModelFile { .. })
+    ));
+    let plain = DenseBuilder::new(8, 4)
+        .build::<f64, _>(&mut rng(1))
+        .unwrap();
+    match LbfgsCheckpoint::from_safetensors(&plain.to_safetensors().unwrap(), "model") {
+        Err(Error::ModelFile { problem, .. }) => {
+            assert!(
+                matches!(problem, ModelFileProblem::NotACheckpoint),
+                "{problem:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    std::fs::remove_file(&path).ok();
+}
