@@ -817,3 +817,102 @@ fn the_identity_encoder_refuses_what_needs_weights() {
         Err(Error::ZeroDimension { what: "classes" })
     ));
 }
+
+#[test]
+fn half_energy_radii_measure_how_compact_a_filter_is() {
+    use autoencoders::metrics::half_energy_radii;
+    // A uniform disc of radius R holds half its energy within R/√2 of its centre; on a pixel
+    // grid the answer is the distance of the pixel that crosses half, within a pixel of that.
+    let side = 41;
+    let disc = |radius: f64, cy: f64, cx: f64| {
+        (0..side * side)
+            .map(|p| {
+                let (y, x) = ((p / side) as f64, (p % side) as f64);
+                if (y - cy).hypot(x - cx) <= radius {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect::<Vec<f64>>()
+    };
+    let mut values = Vec::new();
+    for (radius, cy, cx) in [(4.0, 20.0, 20.0), (12.0, 20.0, 20.0), (6.0, 8.0, 30.0)] {
+        values.extend(disc(radius, cy, cx));
+    }
+    // A vertical stroke: energy along a line, compact across it.
+    values.extend((0..side * side).map(|p| {
+        if p % side == 20 && (10..30).contains(&(p / side)) {
+            1.0
+        } else {
+            0.0
+        }
+    }));
+    let w = DMatrix::from_row_slice(4, side * side, &values);
+    let radii: Vec<f64> = half_energy_radii(&w, side)
+        .unwrap()
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    for (r, radius) in radii.iter().zip([4.0, 12.0, 6.0]) {
+        assert!(
+            (r - radius / 2f64.sqrt()).abs() <= 1.0,
+            "{r} for a disc of radius {radius}"
+        );
+    }
+    // The same shape moved: the same radius. A larger disc: a larger one.
+    assert_eq!(
+        half_energy_radii(
+            &DMatrix::from_row_slice(1, side * side, &disc(6.0, 20.0, 20.0)),
+            side
+        )
+        .unwrap(),
+        vec![Some(radii[2])]
+    );
+    assert!(radii[0] < radii[2] && radii[2] < radii[1]);
+    // 20 pixels in a line: half of them within 5 of the middle.
+    assert!((radii[3] - 5.0).abs() <= 0.5, "{}", radii[3]);
+    // Sign and scale do not matter: energy is the square, relative to the filter's own.
+    let scaled = w.map(|v| -3.0 * v);
+    let again: Vec<f64> = half_energy_radii(&scaled, side)
+        .unwrap()
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    assert_eq!(again, radii);
+    // f32 weights work as well.
+    assert_eq!(
+        half_energy_radii(&w.map(|v| v as f32), side).unwrap()[1],
+        Some(radii[1])
+    );
+}
+
+#[test]
+fn half_energy_radii_refuse_bad_filters() {
+    use autoencoders::metrics::half_energy_radii;
+    let w = DMatrix::<f64>::from_element(2, 12, 1.0);
+    assert!(matches!(
+        half_energy_radii(&w, 0),
+        Err(Error::ZeroDimension { .. })
+    ));
+    assert!(matches!(
+        half_energy_radii(&w, 5),
+        Err(Error::TileShape { .. })
+    ));
+    assert!(matches!(
+        half_energy_radii(&DMatrix::<f64>::zeros(0, 12), 4),
+        Err(Error::EmptyData { .. })
+    ));
+    let mut nan = w.clone();
+    nan[(1, 3)] = f64::NAN;
+    assert!(matches!(
+        half_energy_radii(&nan, 4),
+        Err(Error::NonFiniteData { .. })
+    ));
+    // A dead filter has no centroid: `None`, not NaN.
+    let mut dead = w.clone();
+    dead.row_mut(0).fill(0.0);
+    let radii = half_energy_radii(&dead, 4).unwrap();
+    assert_eq!(radii[0], None);
+    assert!(radii[1].is_some_and(f64::is_finite));
+}
