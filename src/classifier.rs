@@ -372,6 +372,127 @@ impl<E: Encoder> Classifier<E> {
         shapes
     }
 
+    /// Minimises the objective [`loss`](Self::loss) evaluates (the mean softmax cross-entropy
+    /// plus the weight decay) on the whole of `x` by full-batch L-BFGS over the trainable
+    /// parameters — every one, or the head's alone when the encoder is frozen (its codes are
+    /// then computed once, and the encoder's weight decay, a constant, is left out of the
+    /// objective, as minibatch training of a frozen encoder does) — leaving the classifier at
+    /// the final point: UFLDL's recipe for
+    /// softmax regression and for fine-tuning a stack. Each evaluation is one forward and
+    /// backward pass over `x`; the observer sees every iteration. Best in `f64`.
+    ///
+    /// ```
+    /// use autoencoders::optimizer::{Lbfgs, LbfgsStop};
+    /// use autoencoders::{Classifier, Init};
+    /// use autoencoders::rand::{SeedableRng, rngs::ChaCha8Rng};
+    /// use nalgebra::DMatrix;
+    ///
+    /// // Two classes told apart by the sign of x₀ - x₁.
+    /// let x = DMatrix::from_fn(20, 2, |i, j| ((i * 7 + j * 3) % 11) as f64 / 11.0);
+    /// let labels: Vec<usize> = (0..20).map(|i| usize::from(x[(i, 0)] > x[(i, 1)])).collect();
+    /// let mut model = Classifier::softmax_regression(2, 2, Init::GlorotUniform, &mut ChaCha8Rng::seed_from_u64(0))?
+    ///     .with_weight_decay(1e-3)?;
+    /// let lbfgs = Lbfgs::new().with_gradient_tolerance(1e-9)?.with_function_tolerance(0.0)?;
+    /// let outcome = model.fit_lbfgs(&x, &labels, &lbfgs, &mut ())?;
+    /// assert_eq!(outcome.stop, LbfgsStop::GradientTolerance);
+    /// assert_eq!(model.loss(&x, &labels)?, outcome.objective);
+    /// # Ok::<(), autoencoders::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`loss`](Self::loss) for bad data or labels; those of
+    /// [`Lbfgs::minimize`](crate::optimizer::Lbfgs::minimize); the encoder's errors during an
+    /// evaluation (the classifier then holds the last accepted point).
+    pub fn fit_lbfgs<B>(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        labels: &[usize],
+        lbfgs: &crate::optimizer::Lbfgs,
+        observer: &mut B,
+    ) -> Result<crate::optimizer::LbfgsOutcome>
+    where
+        B: Observer<crate::optimizer::LbfgsIteration> + ?Sized,
+    {
+        crate::threads::check_environment()?;
+        self.check_lbfgs(x, labels)?;
+        self.lbfgs_run(x, labels, lbfgs, None, &mut |report, _| {
+            Ok(observer.on_epoch(report))
+        })
+        .map(|(outcome, _)| outcome)
+    }
+
+    /// Everything [`fit_lbfgs`](Self::fit_lbfgs) checks before any work.
+    pub(crate) fn check_lbfgs(&self, x: &DMatrix<E::Scalar>, labels: &[usize]) -> Result<()> {
+        check_data(x, self.encoder.input_dim(), "training data")?;
+        self.check_labels(x, labels, "training labels")
+    }
+
+    /// The tensors L-BFGS moves: every one, or the head's when the encoder is frozen.
+    fn trainable_mut(&mut self) -> Vec<&mut [E::Scalar]> {
+        if self.frozen {
+            self.head.parameters_mut()
+        } else {
+            self.parameters_mut()
+        }
+    }
+
+    /// The names of the tensors L-BFGS moves, as [`parameter_names`](Self::parameter_names)
+    /// spells them.
+    pub(crate) fn trainable_names(&self) -> Vec<String> {
+        let names = self.parameter_names();
+        let skip = if self.frozen { names.len() - 2 } else { 0 };
+        names.into_iter().skip(skip).collect()
+    }
+
+    /// Their shapes.
+    pub(crate) fn trainable_shapes(&self) -> Vec<Vec<usize>> {
+        let shapes = self.parameter_shapes();
+        let skip = if self.frozen { shapes.len() - 2 } else { 0 };
+        shapes.into_iter().skip(skip).collect()
+    }
+
+    /// Full-batch L-BFGS on `x` and `labels` by [`lbfgs_drive`](crate::training::lbfgs_drive).
+    pub(crate) fn lbfgs_run(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        labels: &[usize],
+        lbfgs: &crate::optimizer::Lbfgs,
+        resume: Option<(
+            crate::optimizer::LbfgsState,
+            Option<crate::optimizer::LbfgsStop>,
+        )>,
+        hook: crate::training::LbfgsHook<'_>,
+    ) -> Result<(crate::optimizer::LbfgsOutcome, crate::optimizer::LbfgsState)> {
+        let codes = if self.frozen {
+            Some(self.encoder.encode(x)?)
+        } else {
+            None
+        };
+        let mut ws = Workspace::new(self);
+        crate::training::lbfgs_drive(
+            self,
+            lbfgs,
+            resume,
+            hook,
+            Self::trainable_mut,
+            |model, gradient| {
+                let loss = match &codes {
+                    Some(codes) => model.evaluate_head(codes, labels, &mut ws, true).0,
+                    None => model.evaluate(x, labels, &mut ws, true)?.0,
+                };
+                let mut tensors = Vec::new();
+                if codes.is_none() {
+                    tensors.extend(ws.grad_encoder.parameters());
+                }
+                tensors.extend(ws.grad_head.parameters());
+                for (g, v) in gradient.iter_mut().zip(tensors.into_iter().flatten()) {
+                    *g = v.as_f64();
+                }
+                Ok(loss.as_f64())
+            },
+        )
+    }
+
     /// Trains on labelled data; see [`fit_with`](Self::fit_with).
     ///
     /// # Errors

@@ -324,19 +324,8 @@ where
         .map(|(outcome, _)| outcome)
     }
 
-    /// The model's parameters as one flat `f64` vector, in [`parameters`](Self::parameters)'
-    /// order.
-    pub(crate) fn flat_parameters(&self) -> Vec<f64> {
-        self.parameters()
-            .iter()
-            .flat_map(|p| p.iter().map(|v| v.as_f64()))
-            .collect()
-    }
-
-    /// Full-batch L-BFGS on `x` from `resume` (or from the model's parameters), `hook` seeing
-    /// every iteration with the state it reached; the model is left at the last accepted
-    /// point, or at the resumed one when `resume` had stopped for good (`stop`), and the final
-    /// state is returned with the outcome.
+    /// Full-batch L-BFGS on `x` by [`lbfgs_drive`]: every parameter, the objective of
+    /// [`objective`](Self::objective).
     pub(crate) fn lbfgs_run(
         &mut self,
         x: &DMatrix<E::Scalar>,
@@ -345,62 +334,24 @@ where
             crate::optimizer::LbfgsState,
             Option<crate::optimizer::LbfgsStop>,
         )>,
-        hook: &mut dyn FnMut(
-            &crate::optimizer::LbfgsIteration,
-            &crate::optimizer::LbfgsState,
-        ) -> Result<ControlFlow<()>>,
+        hook: LbfgsHook<'_>,
     ) -> Result<(crate::optimizer::LbfgsOutcome, crate::optimizer::LbfgsState)> {
-        use crate::optimizer::{LbfgsState, LbfgsStop};
-        let set = |model: &mut Self, theta: &[f64]| {
-            let mut values = theta.iter();
-            for p in model.parameters_mut() {
-                for (v, t) in p.iter_mut().zip(&mut values) {
-                    *v = E::Scalar::cast(*t);
-                }
-            }
-        };
         // One workspace for every evaluation: its buffers hold the whole batch's passes.
         let mut ws = Workspace::new(self);
-        let mut f = |model: &mut Self, point: &[f64], gradient: &mut [f64]| -> Result<f64> {
-            set(model, point);
-            let objective = model.evaluate(x, x, &mut ws, true)?;
-            for (g, v) in gradient.iter_mut().zip(ws.gradients().flatten()) {
-                *g = v.as_f64();
-            }
-            Ok(objective.total().as_f64())
-        };
-        let mut state = match resume {
-            None => LbfgsState::start(self.flat_parameters(), &mut |p, g| f(self, p, g))?,
-            Some((state, stop)) => {
-                // The objective at the saved point must be the saved one, to the bit: another
-                // loss, penalty weight or data set would make the resumed run another run.
-                let mut gradient = vec![0.0; state.point.len()];
-                let value = f(self, &state.point, &mut gradient)?;
-                let same = value.to_bits() == state.value.to_bits()
-                    && gradient
-                        .iter()
-                        .zip(&state.gradient)
-                        .all(|(a, b)| a.to_bits() == b.to_bits());
-                if !same {
-                    return Err(Error::CheckpointMismatch {
-                        what: "the objective's value and gradient at the checkpoint's point \
-                               (another loss, penalty weight or data set?)",
-                    });
+        lbfgs_drive(
+            self,
+            lbfgs,
+            resume,
+            hook,
+            Self::parameters_mut,
+            |model, gradient| {
+                let objective = model.evaluate(x, x, &mut ws, true)?;
+                for (g, v) in gradient.iter_mut().zip(ws.gradients().flatten()) {
+                    *g = v.as_f64();
                 }
-                if let Some(
-                    stop @ (LbfgsStop::GradientTolerance
-                    | LbfgsStop::FunctionTolerance
-                    | LbfgsStop::LineSearch),
-                ) = stop
-                {
-                    return Ok((state.outcome(stop), state));
-                }
-                state
-            }
-        };
-        let outcome = lbfgs.run(&mut state, |p, g| f(self, p, g), hook);
-        set(self, &state.point);
-        Ok((outcome?, state))
+                Ok(objective.total().as_f64())
+            },
+        )
     }
 
     /// Trains on `x` by minibatch gradient descent; see [`fit_with`](Self::fit_with).
@@ -631,6 +582,84 @@ where
             |learner, optimizer, rng, history| after_epoch(learner.model, optimizer, rng, history),
         )
     }
+}
+
+/// What a full-batch L-BFGS run reports each iteration to, with the state it reached.
+pub(crate) type LbfgsHook<'a> = &'a mut dyn FnMut(
+    &crate::optimizer::LbfgsIteration,
+    &crate::optimizer::LbfgsState,
+) -> Result<ControlFlow<()>>;
+
+/// Full-batch L-BFGS over the parameters `parameters_mut` lists (as one flat `f64` vector),
+/// for any model: `evaluate(model, gradient)` returns the objective at the model's current
+/// parameters and writes its gradient, in the same order. From `resume` (with the stop it
+/// recorded) or from the model's parameters; `hook` sees every iteration. The model is left at
+/// the last accepted point (at the resumed one when `resume` had stopped for good: converged
+/// or its line search failed), and the final state is returned with the outcome.
+///
+/// A resumed run first evaluates the objective at the saved point and refuses to go on
+/// ([`Error::CheckpointMismatch`]) unless value and gradient are the saved ones to the bit:
+/// another loss, penalty weight or data set would make it another run.
+pub(crate) fn lbfgs_drive<T: Scalar, M: ?Sized>(
+    model: &mut M,
+    lbfgs: &crate::optimizer::Lbfgs,
+    resume: Option<(
+        crate::optimizer::LbfgsState,
+        Option<crate::optimizer::LbfgsStop>,
+    )>,
+    hook: LbfgsHook<'_>,
+    parameters_mut: fn(&mut M) -> Vec<&mut [T]>,
+    mut evaluate: impl FnMut(&mut M, &mut [f64]) -> Result<f64>,
+) -> Result<(crate::optimizer::LbfgsOutcome, crate::optimizer::LbfgsState)> {
+    use crate::optimizer::{LbfgsState, LbfgsStop};
+    let set = |model: &mut M, theta: &[f64]| {
+        let mut values = theta.iter();
+        for p in parameters_mut(model) {
+            for (v, t) in p.iter_mut().zip(&mut values) {
+                *v = T::cast(*t);
+            }
+        }
+    };
+    let mut f = |model: &mut M, point: &[f64], gradient: &mut [f64]| -> Result<f64> {
+        set(model, point);
+        evaluate(model, gradient)
+    };
+    let mut state = match resume {
+        None => {
+            let start: Vec<f64> = parameters_mut(model)
+                .iter()
+                .flat_map(|p| p.iter().map(|v| v.as_f64()))
+                .collect();
+            LbfgsState::start(start, &mut |p, g| f(model, p, g))?
+        }
+        Some((state, stop)) => {
+            let mut gradient = vec![0.0; state.point.len()];
+            let value = f(model, &state.point, &mut gradient)?;
+            let same = value.to_bits() == state.value.to_bits()
+                && gradient
+                    .iter()
+                    .zip(&state.gradient)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+            if !same {
+                return Err(Error::CheckpointMismatch {
+                    what: "the objective's value and gradient at the checkpoint's point \
+                           (another loss, penalty weight or data set?)",
+                });
+            }
+            if let Some(
+                stop @ (LbfgsStop::GradientTolerance
+                | LbfgsStop::FunctionTolerance
+                | LbfgsStop::LineSearch),
+            ) = stop
+            {
+                return Ok((state.outcome(stop), state));
+            }
+            state
+        }
+    };
+    let outcome = lbfgs.run(&mut state, |p, g| f(model, p, g), hook);
+    set(model, &state.point);
+    Ok((outcome?, state))
 }
 
 /// What the one training loop, [`run`], needs of a model: the objective and gradient of a

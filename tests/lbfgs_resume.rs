@@ -1,7 +1,7 @@
 //! Resumable full-batch L-BFGS: a run checkpointed after any iteration and resumed ends bit for
-//! bit where an unbroken run ends, in `f32` and `f64`; checkpoints are written as asked; a
-//! checkpoint that does not fit the run, and a damaged or foreign file, are refused with typed
-//! errors.
+//! bit where an unbroken run ends, in `f32` and `f64`, for autoencoders and classifiers (with a
+//! frozen encoder or fine-tuned); checkpoints are written as asked; a checkpoint that does not
+//! fit the run, and a damaged or foreign file, are refused with typed errors.
 
 mod common;
 
@@ -367,4 +367,134 @@ fn damaged_and_foreign_files_are_refused() {
         other => panic!("{other:?}"),
     }
     std::fs::remove_file(&path).ok();
+}
+
+use autoencoders::Encoder;
+
+type Net = autoencoders::Classifier<autoencoders::StackedEncoder<f64>>;
+
+fn classifier(frozen: bool) -> Net {
+    let encoder = autoencoders::StackedEncoder::<f64>::random(
+        &[8, 5, 4],
+        autoencoders::Activation::Sigmoid,
+        autoencoders::Init::GlorotUniform,
+        &mut rng(5),
+    )
+    .unwrap();
+    autoencoders::Classifier::new(encoder, 3, autoencoders::Init::GlorotUniform, &mut rng(6))
+        .unwrap()
+        .with_weight_decay(1e-3)
+        .unwrap()
+        .with_frozen_encoder(frozen)
+}
+
+fn labelled() -> (DMatrix<f64>, Vec<usize>) {
+    let x = data::<f64>();
+    let labels = (0..x.nrows())
+        .map(|i| usize::from(x[(i, 0)] > 0.5) + usize::from(x[(i, 1)] > 0.5))
+        .collect();
+    (x, labels)
+}
+
+#[test]
+fn a_classifier_reaches_a_stationary_point_and_a_frozen_encoder_stays_put() {
+    let (x, labels) = labelled();
+    let tight = Lbfgs::new()
+        .with_gradient_tolerance(1e-8)
+        .unwrap()
+        .with_function_tolerance(0.0)
+        .unwrap()
+        .with_max_iterations(2000);
+    for frozen in [false, true] {
+        let mut net = classifier(frozen);
+        let start = net.loss(&x, &labels).unwrap();
+        let encoder_before = net.encoder().clone();
+        let outcome = net.fit_lbfgs(&x, &labels, &tight, &mut ()).unwrap();
+        assert_eq!(
+            outcome.stop,
+            LbfgsStop::GradientTolerance,
+            "frozen {frozen}: {outcome:?}"
+        );
+        // The classifier holds the final point: its loss and gradient are the outcome's, except
+        // that a frozen encoder's weight decay, a constant, is left out of the objective.
+        let (loss, gradient) = net.gradient(&x, &labels).unwrap();
+        if frozen {
+            let kinds = net.encoder().parameter_kinds();
+            let encoder_decay: f64 = net
+                .encoder()
+                .parameters()
+                .iter()
+                .zip(&kinds)
+                .filter(|(_, kind)| **kind == autoencoders::TensorKind::Weight)
+                .map(|(w, _)| 0.5e-3 * w.iter().map(|v| v * v).sum::<f64>())
+                .sum();
+            assert!(encoder_decay > 0.0);
+            let gap = loss - outcome.objective;
+            assert!(
+                (gap - encoder_decay).abs() <= 1e-12 * loss,
+                "{gap} against {encoder_decay}"
+            );
+        } else {
+            assert_eq!(loss, outcome.objective);
+        }
+        assert!(outcome.objective < start);
+        let head = &gradient[gradient.len() - 2..];
+        let moved = if frozen { head } else { &gradient[..] };
+        let largest = moved.iter().flatten().fold(0.0f64, |a, g| a.max(g.abs()));
+        assert_eq!(largest, outcome.gradient_norm);
+        if frozen {
+            assert_eq!(net.encoder().parameters(), encoder_before.parameters());
+        } else {
+            assert_ne!(net.encoder().parameters(), encoder_before.parameters());
+        }
+    }
+}
+
+#[test]
+fn a_classifier_run_resumes_bit_for_bit() {
+    let (x, labels) = labelled();
+    for frozen in [false, true] {
+        let mut whole = classifier(frozen);
+        let unbroken = whole.fit_lbfgs(&x, &labels, &lbfgs(20), &mut ()).unwrap();
+        let path = temp(&format!("classifier-{frozen}.safetensors"));
+        let mut first = classifier(frozen);
+        first
+            .fit_lbfgs_resumable(
+                &x,
+                &labels,
+                &lbfgs(20),
+                Some(&Checkpointing::new(&path).with_interval(6)),
+                None,
+                &mut |r: &LbfgsIteration| {
+                    if r.iteration == 6 {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                },
+            )
+            .unwrap();
+        let checkpoint = LbfgsCheckpoint::load(&path).unwrap();
+        assert_eq!(checkpoint.iterations_done(), 6);
+        // The other labels are other data; a frozen checkpoint does not fit a fine-tuned run.
+        let mut other = labels.clone();
+        other[3] = (other[3] + 1) % 3;
+        let mut fresh = classifier(frozen);
+        assert!(matches!(
+            fresh.fit_lbfgs_resumable(&x, &other, &lbfgs(20), None, Some(checkpoint.clone()), &mut ()),
+            Err(Error::CheckpointMismatch { what }) if what.contains("data")
+        ));
+        let mut flipped = classifier(!frozen);
+        assert!(matches!(
+            flipped.fit_lbfgs_resumable(&x, &labels, &lbfgs(20), None, Some(checkpoint.clone()), &mut ()),
+            Err(Error::CheckpointMismatch { what }) if what.contains("tensors")
+        ));
+        let mut resumed = classifier(frozen);
+        let outcome = resumed
+            .fit_lbfgs_resumable(&x, &labels, &lbfgs(20), None, Some(checkpoint), &mut ())
+            .unwrap();
+        assert_eq!(outcome, unbroken, "frozen {frozen}");
+        assert_eq!(resumed.parameters(), whole.parameters());
+        std::fs::remove_file(&path).ok();
+    }
 }

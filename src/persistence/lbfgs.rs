@@ -8,8 +8,8 @@ use super::{
 use crate::optimizer::{Lbfgs, LbfgsIteration, LbfgsOutcome, LbfgsState, LbfgsStop};
 use crate::run::DataFingerprint;
 use crate::{
-    Autoencoder, Checkpointing, Corruption, Decoder, Encoder, Error, Loss, Observer, Precision,
-    Regularizer, Result, Scalar,
+    Autoencoder, Checkpointing, Classifier, Corruption, Decoder, Encoder, Error, Loss, Observer,
+    Precision, Regularizer, Result, Scalar,
 };
 use nalgebra::DMatrix;
 use safetensors::tensor::Dtype;
@@ -307,23 +307,20 @@ fn checkpoint_bytes(
     lbfgs: &Lbfgs,
     state: &LbfgsState,
     stop: Option<LbfgsStop>,
-    dtype: &str,
-    names: &[String],
-    shapes: &[Vec<usize>],
-    data: &DataFingerprint,
+    run: &RunIdentity,
 ) -> Result<Vec<u8>> {
     let n = state.point.len();
     let record = LbfgsRecord {
         format_version: LBFGS_VERSION,
         settings: SettingsRecord::of(lbfgs),
-        dtype: dtype.to_owned(),
-        names: names.to_vec(),
-        shapes: shapes.to_vec(),
+        dtype: run.dtype.to_owned(),
+        names: run.names.clone(),
+        shapes: run.shapes.clone(),
         value: state.value,
         iterations: state.iterations,
         evaluations: state.evaluations,
         pairs: state.pairs.len(),
-        data: DataRecord::from_fingerprint(data),
+        data: DataRecord::from_fingerprint(&run.data),
         stop: stop.map(|s| stop_name(s).to_owned()),
     };
     let json = serde_json::to_string(&record).map_err(|e| {
@@ -425,62 +422,140 @@ where
     {
         crate::threads::check_environment()?;
         self.check(x, "training data")?;
-        if let Some(checkpointing) = checkpointing {
-            checkpointing.validate()?;
-        }
-        let fingerprint = DataFingerprint::of(x);
-        let names = self.parameter_names();
-        let shapes = self.parameter_shapes();
-        let dtype = dtype_name::<E::Scalar>();
-        let resume = match resume {
-            None => None,
-            Some(checkpoint) => {
-                let same_settings = SettingsRecord {
-                    max_iterations: 0,
-                    ..SettingsRecord::of(&checkpoint.lbfgs)
-                } == SettingsRecord {
-                    max_iterations: 0,
-                    ..SettingsRecord::of(lbfgs)
-                };
-                if !same_settings {
-                    return Err(Error::CheckpointMismatch {
-                        what: "the L-BFGS settings (all but the iteration budget)",
-                    });
-                }
-                if checkpoint.record.dtype != dtype
-                    || checkpoint.record.names != names
-                    || checkpoint.record.shapes != shapes
-                {
-                    return Err(Error::CheckpointMismatch {
-                        what: "the model's tensors (names, shapes or scalar type)",
-                    });
-                }
-                if checkpoint.data != fingerprint {
-                    return Err(Error::CheckpointMismatch {
-                        what: "the training data",
-                    });
-                }
-                Some((checkpoint.state, checkpoint.stop))
-            }
+        let run = RunIdentity {
+            names: self.parameter_names(),
+            shapes: self.parameter_shapes(),
+            dtype: dtype_name::<E::Scalar>(),
+            data: DataFingerprint::of(x),
         };
-        let write = |state: &LbfgsState, stop: Option<LbfgsStop>| -> Result<()> {
-            match checkpointing {
-                Some(checkpointing) => write_atomically(
-                    checkpointing.path(),
-                    &checkpoint_bytes(lbfgs, state, stop, dtype, &names, &shapes, &fingerprint)?,
-                ),
-                None => Ok(()),
-            }
-        };
-        let interval = checkpointing.map_or(usize::MAX, Checkpointing::interval);
-        let (outcome, state) = self.lbfgs_run(x, lbfgs, resume, &mut |report, state| {
-            let flow = observer.on_epoch(report);
-            if flow.is_continue() && report.iteration % interval == 0 {
-                write(state, None)?;
-            }
-            Ok(flow)
-        })?;
-        write(&state, Some(outcome.stop))?;
-        Ok(outcome)
+        resumable(
+            &run,
+            lbfgs,
+            checkpointing,
+            resume,
+            observer,
+            |resume, hook| self.lbfgs_run(x, lbfgs, resume, hook),
+        )
     }
+}
+
+impl<E: Encoder> Classifier<E> {
+    /// [`fit_lbfgs`](Self::fit_lbfgs), writing an [`LbfgsCheckpoint`] as `checkpointing`
+    /// says and resuming from `resume`, as
+    /// [`Autoencoder::fit_lbfgs_resumable`] does: the checkpoint holds the trainable tensors
+    /// (the head's alone when the encoder is frozen) and the fingerprint of the data and the
+    /// labels.
+    ///
+    /// # Errors
+    /// As [`Autoencoder::fit_lbfgs_resumable`].
+    pub fn fit_lbfgs_resumable<B>(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        labels: &[usize],
+        lbfgs: &Lbfgs,
+        checkpointing: Option<&Checkpointing>,
+        resume: Option<LbfgsCheckpoint>,
+        observer: &mut B,
+    ) -> Result<LbfgsOutcome>
+    where
+        B: Observer<LbfgsIteration> + ?Sized,
+    {
+        crate::threads::check_environment()?;
+        self.check_lbfgs(x, labels)?;
+        let run = RunIdentity {
+            names: self.trainable_names(),
+            shapes: self.trainable_shapes(),
+            dtype: dtype_name::<E::Scalar>(),
+            data: DataFingerprint::of_labelled(x, labels),
+        };
+        resumable(
+            &run,
+            lbfgs,
+            checkpointing,
+            resume,
+            observer,
+            |resume, hook| self.lbfgs_run(x, labels, lbfgs, resume, hook),
+        )
+    }
+}
+
+/// What a checkpoint must match to resume a run: the tensors L-BFGS moves, the model's scalar
+/// type, the data.
+struct RunIdentity {
+    names: Vec<String>,
+    shapes: Vec<Vec<usize>>,
+    dtype: &'static str,
+    data: DataFingerprint,
+}
+
+/// A resumable L-BFGS run of any model: checks `resume` against `run` and `lbfgs`, then runs
+/// `fit` (the model's [`lbfgs_drive`](crate::training::lbfgs_drive)) from it, writing
+/// checkpoints as `checkpointing` says.
+fn resumable<B>(
+    run: &RunIdentity,
+    lbfgs: &Lbfgs,
+    checkpointing: Option<&Checkpointing>,
+    resume: Option<LbfgsCheckpoint>,
+    observer: &mut B,
+    fit: impl FnOnce(
+        Option<(LbfgsState, Option<LbfgsStop>)>,
+        crate::training::LbfgsHook<'_>,
+    ) -> Result<(LbfgsOutcome, LbfgsState)>,
+) -> Result<LbfgsOutcome>
+where
+    B: Observer<LbfgsIteration> + ?Sized,
+{
+    if let Some(checkpointing) = checkpointing {
+        checkpointing.validate()?;
+    }
+    let resume = match resume {
+        None => None,
+        Some(checkpoint) => {
+            let same_settings = SettingsRecord {
+                max_iterations: 0,
+                ..SettingsRecord::of(&checkpoint.lbfgs)
+            } == SettingsRecord {
+                max_iterations: 0,
+                ..SettingsRecord::of(lbfgs)
+            };
+            if !same_settings {
+                return Err(Error::CheckpointMismatch {
+                    what: "the L-BFGS settings (all but the iteration budget)",
+                });
+            }
+            if checkpoint.record.dtype != run.dtype
+                || checkpoint.record.names != run.names
+                || checkpoint.record.shapes != run.shapes
+            {
+                return Err(Error::CheckpointMismatch {
+                    what: "the model's tensors (names, shapes or scalar type)",
+                });
+            }
+            if checkpoint.data != run.data {
+                return Err(Error::CheckpointMismatch {
+                    what: "the training data",
+                });
+            }
+            Some((checkpoint.state, checkpoint.stop))
+        }
+    };
+    let write = |state: &LbfgsState, stop: Option<LbfgsStop>| -> Result<()> {
+        match checkpointing {
+            Some(checkpointing) => write_atomically(
+                checkpointing.path(),
+                &checkpoint_bytes(lbfgs, state, stop, run)?,
+            ),
+            None => Ok(()),
+        }
+    };
+    let interval = checkpointing.map_or(usize::MAX, Checkpointing::interval);
+    let (outcome, state) = fit(resume, &mut |report, state| {
+        let flow = observer.on_epoch(report);
+        if flow.is_continue() && report.iteration % interval == 0 {
+            write(state, None)?;
+        }
+        Ok(flow)
+    })?;
+    write(&state, Some(outcome.stop))?;
+    Ok(outcome)
 }
