@@ -498,3 +498,122 @@ fn a_classifier_run_resumes_bit_for_bit() {
         std::fs::remove_file(&path).ok();
     }
 }
+
+#[test]
+fn hostile_records_are_refused_without_allocating_what_they_claim() {
+    use common::model_file::ModelFile;
+    use serde_json::{Value, json};
+    let x = data::<f64>();
+    let path = temp("records.safetensors");
+    let mut m = model::<f64>(3e-3);
+    m.fit_lbfgs_resumable(
+        &x,
+        &lbfgs(4),
+        Some(&Checkpointing::new(&path)),
+        None,
+        &mut (),
+    )
+    .unwrap();
+    let good = ModelFile::parse(&std::fs::read(&path).unwrap());
+    let key = "autoencoders.lbfgs";
+    let record = |file: &ModelFile| -> Value {
+        serde_json::from_str(file.header["__metadata__"][key].as_str().unwrap()).unwrap()
+    };
+    // The untouched, re-signed file loads: the edits below are the only defects.
+    assert!(LbfgsCheckpoint::from_safetensors(&good.to_bytes(), "good").is_ok());
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let edits: Vec<(&str, Edit)> = vec![
+        (
+            "a memory of 10^15 with as many pairs",
+            Box::new(|r| {
+                r["settings"]["memory"] = json!(1_000_000_000_000_000u64);
+                r["pairs"] = json!(1_000_000_000_000_000u64);
+            }),
+        ),
+        (
+            "more pairs than the memory",
+            Box::new(|r| r["pairs"] = json!(11)),
+        ),
+        (
+            "more pairs than the file holds",
+            Box::new(|r| r["pairs"] = json!(5)),
+        ),
+        (
+            "a memory of 0",
+            Box::new(|r| r["settings"]["memory"] = json!(0)),
+        ),
+        (
+            "c2 below c1",
+            Box::new(|r| r["settings"]["c2"] = json!(1e-5)),
+        ),
+        (
+            "a negative tolerance",
+            Box::new(|r| r["settings"]["gradient_tolerance"] = json!(-1.0)),
+        ),
+        (
+            "a shape whose size overflows",
+            Box::new(|r| r["shapes"][0] = json!([u64::MAX, 4])),
+        ),
+        (
+            "a shape of size 0",
+            Box::new(|r| r["shapes"][1] = json!([0])),
+        ),
+        (
+            "a shape listed without its name",
+            Box::new(|r| r["shapes"].as_array_mut().unwrap().push(json!([2]))),
+        ),
+        (
+            "a point longer than the tensor",
+            Box::new(|r| r["shapes"][3] = json!([9])),
+        ),
+        (
+            "fewer evaluations than iterations",
+            Box::new(|r| r["evaluations"] = json!(2)),
+        ),
+        ("an unknown stop", Box::new(|r| r["stop"] = json!("tired"))),
+        ("an unknown dtype", Box::new(|r| r["dtype"] = json!("F16"))),
+        (
+            "another format version",
+            Box::new(|r| r["format_version"] = json!(2)),
+        ),
+        ("an unknown field", Box::new(|r| r["extra"] = json!(1))),
+        (
+            "a malformed data checksum",
+            Box::new(|r| r["data"]["crc32"] = json!("xyz")),
+        ),
+    ];
+    for (what, edit) in edits {
+        let mut file = good.clone();
+        let mut r = record(&file);
+        edit(&mut r);
+        file.header["__metadata__"][key] = Value::String(r.to_string());
+        match LbfgsCheckpoint::from_safetensors(&file.to_bytes(), what) {
+            Err(Error::ModelFile { .. }) => {}
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    // Remembered steps without positive curvature (re-signed, data checksum fixed).
+    let mut flat = good.clone();
+    let names = flat.tensor_names();
+    let mut offset = 0;
+    for name in &names {
+        let entry = &flat.header[name];
+        let (start, end) = (
+            entry["data_offsets"][0].as_u64().unwrap() as usize,
+            entry["data_offsets"][1].as_u64().unwrap() as usize,
+        );
+        if name == "lbfgs.steps" {
+            flat.data[start..end].fill(0);
+        }
+        offset = offset.max(end);
+    }
+    assert_eq!(offset, flat.data.len());
+    flat.fix_checksum();
+    match LbfgsCheckpoint::from_safetensors(&flat.to_bytes(), "flat") {
+        Err(Error::ModelFile { problem, .. }) => {
+            assert!(format!("{problem}").contains("curvature"), "{problem}")
+        }
+        other => panic!("{other:?}"),
+    }
+    std::fs::remove_file(&path).ok();
+}

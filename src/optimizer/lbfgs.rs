@@ -344,7 +344,8 @@ impl Lbfgs {
         }
         let (mut trial_x, mut trial_g) = (vec![0.0; n], vec![0.0; n]);
         let mut direction = vec![0.0; n];
-        let mut alphas = vec![0.0; self.memory];
+        // One coefficient per remembered pair (never more than `memory`, allocated as they come).
+        let mut alphas: Vec<f64> = Vec::new();
         loop {
             if max_abs(&state.gradient) <= self.gradient_tolerance {
                 return Ok(state.outcome(LbfgsStop::GradientTolerance));
@@ -360,6 +361,7 @@ impl Lbfgs {
                 evaluations,
                 ..
             } = &mut *state;
+            alphas.resize(pairs.len(), 0.0);
             // The direction −H·g by the two-loop recursion.
             direction
                 .iter_mut()

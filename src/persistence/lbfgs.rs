@@ -215,7 +215,7 @@ impl LbfgsCheckpoint {
         // hostile `n` costs nothing.
         let point = file.vector::<f64>(POINT, n)?.as_slice().to_vec();
         let gradient = file.vector::<f64>(GRADIENT, n)?.as_slice().to_vec();
-        let mut pairs = VecDeque::with_capacity(record.pairs);
+        let mut pairs = VecDeque::new();
         if record.pairs > 0 {
             let steps = file.matrix::<f64>(STEPS, record.pairs, n)?;
             let changes = file.matrix::<f64>(CHANGES, record.pairs, n)?;
