@@ -48,6 +48,21 @@ fn temp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// A checkpoint of `iterations` iterations of the `f64` model on [`data`], in a fresh file.
+fn checkpointed(name: &str, iterations: usize) -> PathBuf {
+    let path = temp(&format!("{name}.safetensors"));
+    model::<f64>(3e-3)
+        .fit_lbfgs_resumable(
+            &data::<f64>(),
+            &lbfgs(iterations),
+            Some(&Checkpointing::new(&path)),
+            None,
+            &mut (),
+        )
+        .unwrap();
+    path
+}
+
 fn resumes_bit_for_bit<T: Scalar>() {
     let x = data::<T>();
     let total = 25;
@@ -254,16 +269,7 @@ fn a_converged_checkpoint_ends_the_resumed_run_at_once() {
 #[test]
 fn a_checkpoint_that_does_not_fit_the_run_is_refused() {
     let x = data::<f64>();
-    let path = temp("mismatch.safetensors");
-    let mut m = model::<f64>(3e-3);
-    m.fit_lbfgs_resumable(
-        &x,
-        &lbfgs(3),
-        Some(&Checkpointing::new(&path)),
-        None,
-        &mut (),
-    )
-    .unwrap();
+    let path = checkpointed("mismatch", 3);
     let load = || LbfgsCheckpoint::load(&path).unwrap();
     fn mismatch<R: std::fmt::Debug>(result: autoencoders::Result<R>) -> &'static str {
         match result {
@@ -313,17 +319,7 @@ fn a_checkpoint_that_does_not_fit_the_run_is_refused() {
 
 #[test]
 fn damaged_and_foreign_files_are_refused() {
-    let x = data::<f64>();
-    let path = temp("hostile.safetensors");
-    let mut m = model::<f64>(3e-3);
-    m.fit_lbfgs_resumable(
-        &x,
-        &lbfgs(4),
-        Some(&Checkpointing::new(&path)),
-        None,
-        &mut (),
-    )
-    .unwrap();
+    let path = checkpointed("hostile", 4);
     let bytes = std::fs::read(&path).unwrap();
     let good = LbfgsCheckpoint::from_safetensors(&bytes, "good").unwrap();
     // Any flipped byte (a spread of positions over header and data) is refused, typed, unless
@@ -503,17 +499,7 @@ fn a_classifier_run_resumes_bit_for_bit() {
 fn hostile_records_are_refused_without_allocating_what_they_claim() {
     use common::model_file::ModelFile;
     use serde_json::{Value, json};
-    let x = data::<f64>();
-    let path = temp("records.safetensors");
-    let mut m = model::<f64>(3e-3);
-    m.fit_lbfgs_resumable(
-        &x,
-        &lbfgs(4),
-        Some(&Checkpointing::new(&path)),
-        None,
-        &mut (),
-    )
-    .unwrap();
+    let path = checkpointed("records", 4);
     let good = ModelFile::parse(&std::fs::read(&path).unwrap());
     let key = "autoencoders.lbfgs";
     let record = |file: &ModelFile| -> Value {
