@@ -9,7 +9,8 @@
 //!
 //! `--optimizer sgd|adam` trains the same objective from the same initial weights by minibatch
 //! SGD or Adam for `--epochs` epochs instead, printing UFLDL's objective on the whole training
-//! set after each epoch, for comparing the optimisers (the evaluations are not timed).
+//! set after each epoch (from `fit_watched`, whose observer sees the model), for comparing the
+//! optimisers (the evaluations are not timed).
 //!
 //! ```text
 //! cargo run --release --example ufldl
@@ -29,8 +30,10 @@ use autoencoders::metrics::half_energy_radii;
 use autoencoders::optimizer::{Lbfgs, LbfgsIteration};
 use autoencoders::rand::SeedableRng;
 use autoencoders::rand::rngs::ChaCha8Rng;
-use autoencoders::ufldl::Ufldl;
-use autoencoders::{Adam, Checkpointing, LbfgsCheckpoint, Optimizer, Sgd, TrainingConfig};
+use autoencoders::ufldl::{Ufldl, UfldlAutoencoder};
+use autoencoders::{
+    Adam, Checkpointing, EpochReport, LbfgsCheckpoint, Optimizer, Sgd, TrainingConfig,
+};
 use autoencoders_tools::{Failure, exit_code};
 use clap::Parser;
 use nalgebra::DMatrix;
@@ -197,27 +200,47 @@ fn run(args: &Args) -> Result<(), Failure> {
             )
         }
         Method::Sgd | Method::Adam => {
-            // One epoch per call, so that UFLDL's objective on the whole set can be evaluated
-            // between epochs, off the clock: with a constant learning rate, the optimiser's
-            // state and the generator carried over, this is one run of `--epochs` epochs.
             let config = TrainingConfig::default()
-                .with_epochs(1)
+                .with_epochs(args.epochs)
                 .with_batch_size(args.batch_size);
             let mut rng = ChaCha8Rng::seed_from_u64(args.seed.wrapping_add(1));
             let mut optimizer: Box<dyn Optimizer<f64>> = match args.optimizer {
                 Method::Sgd => Box::new(Sgd::new(args.learning_rate.unwrap_or(0.1))?),
                 _ => Box::new(Adam::new(args.learning_rate.unwrap_or(1e-3))?),
             };
-            let mut seconds = 0.0;
-            for epoch in 1..=args.epochs {
-                let t = Instant::now();
-                model.fit(&x, &config, &mut optimizer, &mut rng)?;
-                seconds += t.elapsed().as_secs_f64();
-                println!(
-                    "epoch: {epoch} objective={:.6} seconds={seconds:.1}",
-                    Ufldl::objective(&model.objective(&x)?)
-                );
+            // The watcher evaluates UFLDL's objective on the whole set after every epoch; that
+            // time is not the optimiser's and is taken off the clock.
+            let mut untimed = 0.0;
+            let mut failure = None;
+            let start = Instant::now();
+            model.fit_watched(
+                &x,
+                None,
+                &config,
+                &mut optimizer,
+                &mut rng,
+                &mut |report: &EpochReport, model: &UfldlAutoencoder<f64>| {
+                    let t = Instant::now();
+                    match model.objective(&x) {
+                        Ok(objective) => println!(
+                            "epoch: {} objective={:.6} seconds={:.1}",
+                            report.epoch + 1,
+                            Ufldl::objective(&objective),
+                            start.elapsed().as_secs_f64() - untimed
+                        ),
+                        Err(e) => {
+                            failure = Some(e);
+                            return ControlFlow::Break(());
+                        }
+                    }
+                    untimed += t.elapsed().as_secs_f64();
+                    ControlFlow::Continue(())
+                },
+            )?;
+            if let Some(e) = failure {
+                return Err(e.into());
             }
+            let seconds = start.elapsed().as_secs_f64() - untimed;
             (args.epochs, "Epochs".to_owned(), seconds)
         }
     };

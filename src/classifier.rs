@@ -14,6 +14,7 @@ use crate::{
 use nalgebra::{ComplexField, DMatrix, DVector};
 use num_traits::{One, Zero};
 use rand::Rng;
+use std::ops::ControlFlow;
 
 /// What one epoch of supervised training did.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -550,6 +551,57 @@ impl<E: Encoder> Classifier<E> {
             observer,
             &mut history,
             |_, _, _, _| Ok(()),
+        )?;
+        Ok(history)
+    }
+
+    /// [`fit_with`](Self::fit_with) with an observer that sees the model, as
+    /// [`Autoencoder::fit_watched`](crate::Autoencoder::fit_watched): after every epoch,
+    /// `watcher` gets the epoch's report and the classifier as that epoch left it, and may stop
+    /// the run. With a watcher that never stops, the run gives `fit_with`'s bits.
+    ///
+    /// # Errors
+    /// As [`fit_with`](Self::fit_with).
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit_watched<O, G, W>(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        labels: &[usize],
+        validation: Option<(&DMatrix<E::Scalar>, &[usize])>,
+        config: &TrainingConfig,
+        optimizer: &mut O,
+        rng: &mut G,
+        watcher: &mut W,
+    ) -> Result<History<SupervisedReport>>
+    where
+        O: Optimizer<E::Scalar>,
+        G: Rng + ?Sized,
+        W: FnMut(&SupervisedReport, &Self) -> ControlFlow<()> + ?Sized,
+    {
+        self.check_training(x, labels, validation, config)?;
+        let mut history = History::new(config);
+        let stop = std::cell::Cell::new(false);
+        self.run_epochs(
+            x,
+            labels,
+            validation,
+            config,
+            optimizer,
+            rng,
+            &mut |_: &SupervisedReport| {
+                if stop.get() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+            &mut history,
+            |model, _, _, history| {
+                if let Some(report) = history.epochs.last() {
+                    stop.set(watcher(report, model).is_break());
+                }
+                Ok(())
+            },
         )?;
         Ok(history)
     }

@@ -327,7 +327,7 @@ fn frobenius_norm<T: Scalar>(m: &DMatrix<T>) -> f64 {
 }
 
 /// How compact each filter of an image model is: for every row of `weights` (a filter of
-/// `width`-pixel image rows, row-major, as [`filter_grid`](crate::pictures) draws it), the
+/// `width`-pixel image rows, row-major, as `pictures::filter_grid` draws it), the
 /// radius in pixels of the smallest disc around the filter's energy centroid that holds half of
 /// its squared weight; `None` for a filter whose weights are all zero.
 ///

@@ -425,6 +425,84 @@ where
         Ok(history)
     }
 
+    /// [`fit_with`](Self::fit_with) with an observer that sees the model: after every epoch,
+    /// `watcher` gets the epoch's report and the model as that epoch left it, and may stop the
+    /// run (`ControlFlow::Break`, recorded as [`StopReason::Observer`]). For what a report does
+    /// not hold: a measure of the model's own (the exact objective on all the data, a filter
+    /// picture, a test metric), or a copy of the best model by a criterion of the caller's.
+    /// The watcher runs before early stopping looks at the epoch, and early stopping then
+    /// puts its best epoch back as usual. Watching changes nothing: with a watcher that never
+    /// stops, the run gives `fit_with`'s bits.
+    ///
+    /// ```
+    /// use autoencoders::{DenseBuilder, Sgd, TrainingConfig};
+    /// use autoencoders::rand::{SeedableRng, rngs::ChaCha8Rng};
+    /// use nalgebra::DMatrix;
+    /// use std::ops::ControlFlow;
+    ///
+    /// let x = DMatrix::from_fn(32, 6, |i, j| ((i * 5 + j) % 7) as f64 / 7.0);
+    /// let mut model = DenseBuilder::new(6, 3).build::<f64, _>(&mut ChaCha8Rng::seed_from_u64(0))?;
+    /// let config = TrainingConfig::default().with_epochs(20).with_batch_size(8);
+    /// // Keep the model of the lowest objective on all of `x`, evaluated exactly.
+    /// let mut best = (f64::INFINITY, model.clone());
+    /// model.fit_watched(&x, None, &config, &mut Sgd::new(0.1)?, &mut ChaCha8Rng::seed_from_u64(1),
+    ///     &mut |_, model: &_| {
+    ///         let objective = model.objective(&x).map_or(f64::INFINITY, |o| o.total());
+    ///         if objective < best.0 {
+    ///             best = (objective, model.clone());
+    ///         }
+    ///         ControlFlow::Continue(())
+    ///     })?;
+    /// assert!(best.0 <= model.objective(&x)?.total());
+    /// # Ok::<(), autoencoders::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`fit_with`](Self::fit_with).
+    pub fn fit_watched<O, G, W>(
+        &mut self,
+        x: &DMatrix<E::Scalar>,
+        validation: Option<&DMatrix<E::Scalar>>,
+        config: &TrainingConfig,
+        optimizer: &mut O,
+        rng: &mut G,
+        watcher: &mut W,
+    ) -> Result<History>
+    where
+        O: Optimizer<E::Scalar>,
+        G: Rng + ?Sized,
+        W: FnMut(&EpochReport, &Self) -> ControlFlow<()> + ?Sized,
+    {
+        self.check_training(x, validation, config)?;
+        let mut history = History::new(config);
+        // The watcher runs in the after-epoch hook, which sees the model; its verdict reaches
+        // the loop through the observer, which the loop asks right after.
+        let stop = std::cell::Cell::new(false);
+        self.run_epochs(
+            &mut InMemory::new(x),
+            None,
+            validation,
+            config,
+            optimizer,
+            rng,
+            &mut |_: &EpochReport| {
+                if stop.get() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+            &mut history,
+            |model, _, _, history| {
+                if let Some(report) = history.epochs.last() {
+                    stop.set(watcher(report, model).is_break());
+                }
+                Ok(())
+            },
+        )?;
+        Ok(history)
+    }
+
     /// Trains on the samples of `source`, however it supplies them (a file streamed from disk,
     /// data computed on the fly), as [`fit_with`](Self::fit_with) trains on a matrix: each
     /// epoch asks the source for its order ([`BatchSource::start_epoch`] with the run's

@@ -364,6 +364,111 @@ fn the_observer_sees_every_epoch_and_can_stop_training() {
 }
 
 #[test]
+fn a_watcher_sees_the_model_each_epoch_left_and_can_stop_training() {
+    let x = digits::<f32>(100);
+    let validation = bundled_digits::<f32>()
+        .unwrap()
+        .test_images
+        .rows(0, 50)
+        .into_owned();
+    let build = || {
+        DenseBuilder::new(784, 8)
+            .build::<f32, _>(&mut common::rng(4))
+            .unwrap()
+    };
+    let config = TrainingConfig::default().with_epochs(4).with_batch_size(16);
+    // The reference: one epoch at a time, the model's parameters after each.
+    let mut stepwise = build();
+    let mut optimizer = Adam::new(1e-3).unwrap();
+    let mut rng = common::rng(5);
+    let mut after = Vec::new();
+    for _ in 0..4 {
+        stepwise
+            .fit(&x, &config.with_epochs(1), &mut optimizer, &mut rng)
+            .unwrap();
+        after.push(
+            stepwise
+                .parameters()
+                .iter()
+                .map(|p| p.to_vec())
+                .collect::<Vec<_>>(),
+        );
+    }
+    // Watching changes nothing, and the watcher sees each epoch's model and report.
+    let mut watched = build();
+    let mut seen = Vec::new();
+    let mut models = Vec::new();
+    let history = watched
+        .fit_watched(
+            &x,
+            Some(&validation),
+            &config,
+            &mut Adam::new(1e-3).unwrap(),
+            &mut common::rng(5),
+            &mut |report: &autoencoders::EpochReport, model: &_| {
+                seen.push(*report);
+                let model: &autoencoders::DenseAutoencoder<f32> = model;
+                models.push(
+                    model
+                        .parameters()
+                        .iter()
+                        .map(|p| p.to_vec())
+                        .collect::<Vec<_>>(),
+                );
+                ControlFlow::Continue(())
+            },
+        )
+        .unwrap();
+    assert_eq!(history.stop_reason, StopReason::Completed);
+    assert_eq!(history.epochs, seen);
+    assert_eq!(models, after);
+    let mut plain = build();
+    let plain_history = plain
+        .fit_with(
+            &x,
+            Some(&validation),
+            &config,
+            &mut Adam::new(1e-3).unwrap(),
+            &mut common::rng(5),
+            &mut (),
+        )
+        .unwrap();
+    assert_eq!(plain_history, history);
+    assert_eq!(plain.parameters(), watched.parameters());
+    // A watcher that stops after the second epoch, by a measure of the model's own.
+    let mut stopped = build();
+    let mut objectives = Vec::new();
+    let history = stopped
+        .fit_watched(
+            &x,
+            None,
+            &config,
+            &mut Adam::new(1e-3).unwrap(),
+            &mut common::rng(5),
+            &mut |_: &autoencoders::EpochReport, model: &autoencoders::DenseAutoencoder<f32>| {
+                objectives.push(model.objective(&x).unwrap().total());
+                if objectives.len() == 2 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        )
+        .unwrap();
+    assert_eq!(history.stop_reason, StopReason::Observer);
+    assert_eq!(history.epochs.len(), 2);
+    assert_eq!(
+        stopped
+            .parameters()
+            .iter()
+            .map(|p| p.to_vec())
+            .collect::<Vec<_>>(),
+        after[1]
+    );
+    assert!(objectives[1] < objectives[0]);
+}
+
+#[test]
 fn f32_and_f64_compute_the_same_gradient() {
     let x64 = digits::<f64>(20);
     let x32 = x64.map(|v| v as f32);
@@ -388,4 +493,71 @@ fn f32_and_f64_compute_the_same_gradient() {
             .sqrt();
         assert!(diff <= 1e-4 * norm, "relative difference {}", diff / norm);
     }
+}
+
+#[test]
+fn a_classifier_watcher_sees_each_epoch_and_changes_nothing() {
+    let digits = bundled_digits::<f32>().unwrap();
+    let x = digits.train_images.rows(0, 200).into_owned();
+    let labels = digits.train_labels[..200].to_vec();
+    let build = || {
+        autoencoders::Classifier::softmax_regression(
+            784,
+            10,
+            autoencoders::Init::GlorotUniform,
+            &mut common::rng(7),
+        )
+        .unwrap()
+    };
+    let config = TrainingConfig::default().with_epochs(3).with_batch_size(20);
+    let mut plain = build();
+    let expected = plain
+        .fit_with(
+            &x,
+            &labels,
+            None,
+            &config,
+            &mut Sgd::new(0.1).unwrap(),
+            &mut common::rng(8),
+            &mut (),
+        )
+        .unwrap();
+    let mut watched = build();
+    let mut accuracies = Vec::new();
+    let history = watched
+        .fit_watched(
+            &x,
+            &labels,
+            None,
+            &config,
+            &mut Sgd::new(0.1).unwrap(),
+            &mut common::rng(8),
+            &mut |_: &autoencoders::SupervisedReport, model: &autoencoders::Classifier<_>| {
+                accuracies.push(model.accuracy(&x, &labels).unwrap());
+                ControlFlow::Continue(())
+            },
+        )
+        .unwrap();
+    assert_eq!(history, expected);
+    assert_eq!(watched.parameters(), plain.parameters());
+    assert_eq!(accuracies.len(), 3);
+    assert_eq!(accuracies[2], plain.accuracy(&x, &labels).unwrap());
+    let mut stopped = build();
+    let history = stopped
+        .fit_watched(
+            &x,
+            &labels,
+            None,
+            &config,
+            &mut Sgd::new(0.1).unwrap(),
+            &mut common::rng(8),
+            &mut |_: &autoencoders::SupervisedReport, _: &autoencoders::Classifier<_>| {
+                ControlFlow::Break(())
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (history.stop_reason, history.epochs.len()),
+        (StopReason::Observer, 1)
+    );
 }
