@@ -580,7 +580,7 @@ impl<E: Encoder> Classifier<E> {
     {
         self.check_training(x, labels, validation, config)?;
         let mut history = History::new(config);
-        let stop = std::cell::Cell::new(false);
+        let watch = crate::training::Watch::new(watcher);
         self.run_epochs(
             x,
             labels,
@@ -588,18 +588,10 @@ impl<E: Encoder> Classifier<E> {
             config,
             optimizer,
             rng,
-            &mut |_: &SupervisedReport| {
-                if stop.get() {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            },
+            &mut |report: &SupervisedReport| watch.verdict(report),
             &mut history,
             |model, _, _, history| {
-                if let Some(report) = history.epochs.last() {
-                    stop.set(watcher(report, model).is_break());
-                }
+                watch.after_epoch(model, history);
                 Ok(())
             },
         )?;

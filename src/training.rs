@@ -475,9 +475,7 @@ where
     {
         self.check_training(x, validation, config)?;
         let mut history = History::new(config);
-        // The watcher runs in the after-epoch hook, which sees the model; its verdict reaches
-        // the loop through the observer, which the loop asks right after.
-        let stop = std::cell::Cell::new(false);
+        let watch = Watch::new(watcher);
         self.run_epochs(
             &mut InMemory::new(x),
             None,
@@ -485,18 +483,10 @@ where
             config,
             optimizer,
             rng,
-            &mut |_: &EpochReport| {
-                if stop.get() {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            },
+            &mut |report: &EpochReport| watch.verdict(report),
             &mut history,
             |model, _, _, history| {
-                if let Some(report) = history.epochs.last() {
-                    stop.set(watcher(report, model).is_break());
-                }
+                watch.after_epoch(model, history);
                 Ok(())
             },
         )?;
@@ -659,6 +649,43 @@ where
             history,
             |learner, optimizer, rng, history| after_epoch(learner.model, optimizer, rng, history),
         )
+    }
+}
+
+/// A watcher (`FnMut(&report, &model) -> ControlFlow<()>`) in the one loop: it runs in the
+/// after-epoch hook, which sees the model, and its verdict reaches the loop through the
+/// observer, which the loop asks right after.
+pub(crate) struct Watch<'w, W: ?Sized> {
+    watcher: std::cell::RefCell<&'w mut W>,
+    stop: std::cell::Cell<bool>,
+}
+
+impl<'w, W: ?Sized> Watch<'w, W> {
+    pub(crate) fn new(watcher: &'w mut W) -> Self {
+        Self {
+            watcher: std::cell::RefCell::new(watcher),
+            stop: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Shows the watcher the last epoch's report and the model.
+    pub(crate) fn after_epoch<M, R>(&self, model: &M, history: &History<R>)
+    where
+        W: FnMut(&R, &M) -> ControlFlow<()>,
+    {
+        if let Some(report) = history.epochs.last() {
+            let verdict = (self.watcher.borrow_mut())(report, model);
+            self.stop.set(verdict.is_break());
+        }
+    }
+
+    /// What the watcher said of the last epoch, as the observer.
+    pub(crate) fn verdict<R>(&self, _: &R) -> ControlFlow<()> {
+        if self.stop.get() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     }
 }
 
