@@ -441,14 +441,22 @@ impl<E: Encoder> Classifier<E> {
     /// spells them.
     pub(crate) fn trainable_names(&self) -> Vec<String> {
         let names = self.parameter_names();
-        let skip = if self.frozen { names.len() - 2 } else { 0 };
+        let skip = if self.frozen {
+            names.len() - self.head.parameter_names().len()
+        } else {
+            0
+        };
         names.into_iter().skip(skip).collect()
     }
 
     /// Their shapes.
     pub(crate) fn trainable_shapes(&self) -> Vec<Vec<usize>> {
         let shapes = self.parameter_shapes();
-        let skip = if self.frozen { shapes.len() - 2 } else { 0 };
+        let skip = if self.frozen {
+            shapes.len() - self.head.parameter_shapes().len()
+        } else {
+            0
+        };
         shapes.into_iter().skip(skip).collect()
     }
 

@@ -378,7 +378,15 @@ pub fn half_energy_radii<T: Scalar>(
     Ok(weights
         .row_iter()
         .map(|row| {
-            let energy = |p: usize| row[p].as_f64().powi(2);
+            // Scaled by a power of two near the largest weight first (exactly, so the radii are
+            // those of the raw weights), so that no square overflows or underflows.
+            let largest = row.iter().fold(0.0f64, |m, w| m.max(w.as_f64().abs()));
+            let scale = if largest > 0.0 {
+                2f64.powi(-(largest.log2().floor() as i32))
+            } else {
+                1.0
+            };
+            let energy = |p: usize| (row[p].as_f64() * scale).powi(2);
             let total: f64 = (0..row.len()).map(energy).sum();
             if total == 0.0 {
                 return None;

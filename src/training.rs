@@ -431,7 +431,8 @@ where
     /// not hold: a measure of the model's own (the exact objective on all the data, a filter
     /// picture, a test metric), or a copy of the best model by a criterion of the caller's.
     /// The watcher runs before early stopping looks at the epoch, and early stopping then
-    /// puts its best epoch back as usual. Watching changes nothing: with a watcher that never
+    /// puts its best epoch back as usual (when both stop at the same epoch, the reason
+    /// recorded is [`StopReason::EarlyStopping`]). Watching changes nothing: with a watcher that never
     /// stops, the run gives `fit_with`'s bits.
     ///
     /// ```
@@ -699,8 +700,8 @@ pub(crate) type LbfgsHook<'a> = &'a mut dyn FnMut(
 /// for any model: `evaluate(model, gradient)` returns the objective at the model's current
 /// parameters and writes its gradient, in the same order. From `resume` (with the stop it
 /// recorded) or from the model's parameters; `hook` sees every iteration. The model is left at
-/// the last accepted point (at the resumed one when `resume` had stopped for good: converged
-/// or its line search failed), and the final state is returned with the outcome.
+/// the last accepted point (at the resumed one when `resume` had stopped for good), and the
+/// final state is returned with the outcome.
 ///
 /// A resumed run first evaluates the objective at the saved point and refuses to go on
 /// ([`Error::CheckpointMismatch`]) unless value and gradient are the saved ones to the bit:
@@ -751,13 +752,11 @@ pub(crate) fn lbfgs_drive<T: Scalar, M: ?Sized>(
                            (another loss, penalty weight or data set?)",
                 });
             }
-            if let Some(
-                stop @ (LbfgsStop::GradientTolerance
-                | LbfgsStop::FunctionTolerance
-                | LbfgsStop::LineSearch),
-            ) = stop
-            {
-                return Ok((state.outcome(stop), state));
+            // A run that had converged converges again at once, by the same tests (so a stop
+            // reason in a file is not taken on trust); a failed line search would fail again,
+            // at the cost of evaluations the unbroken run did not make, so it ends here.
+            if stop == Some(LbfgsStop::LineSearch) {
+                return Ok((state.outcome(LbfgsStop::LineSearch), state));
             }
             state
         }

@@ -601,5 +601,74 @@ fn hostile_records_are_refused_without_allocating_what_they_claim() {
         }
         other => panic!("{other:?}"),
     }
+    // A pair of tiny curvature (sᵀy = 5e-324: its inverse is infinite) is refused too.
+    let mut tiny = good.clone();
+    let entry = &tiny.header["lbfgs.steps"];
+    let start = entry["data_offsets"][0].as_u64().unwrap() as usize;
+    let end = entry["data_offsets"][1].as_u64().unwrap() as usize;
+    let changes = &tiny.header["lbfgs.gradient_changes"];
+    let c_start = changes["data_offsets"][0].as_u64().unwrap() as usize;
+    let c_end = changes["data_offsets"][1].as_u64().unwrap() as usize;
+    tiny.data[start..end].fill(0);
+    tiny.data[c_start..c_end].fill(0);
+    tiny.data[start..start + 8].copy_from_slice(&f64::from_bits(1).to_le_bytes());
+    tiny.data[c_start..c_start + 8].copy_from_slice(&1.0f64.to_le_bytes());
+    tiny.fix_checksum();
+    match LbfgsCheckpoint::from_safetensors(&tiny.to_bytes(), "tiny") {
+        Err(Error::ModelFile { problem, .. }) => {
+            assert!(format!("{problem}").contains("curvature"), "{problem}")
+        }
+        other => panic!("{other:?}"),
+    }
     std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn a_run_resumed_where_the_function_tolerance_stops_it_stops_there_too() {
+    let x = data::<f64>();
+    let tolerant = Lbfgs::new()
+        .with_function_tolerance(1e-4)
+        .unwrap()
+        .with_gradient_tolerance(1e-12)
+        .unwrap()
+        .with_max_iterations(500);
+    let mut whole = model::<f64>(3e-3);
+    let unbroken = whole.fit_lbfgs(&x, &tolerant, &mut ()).unwrap();
+    assert_eq!(unbroken.stop, LbfgsStop::FunctionTolerance, "{unbroken:?}");
+    let k = unbroken.iterations;
+    assert!(k > 3, "{unbroken:?}");
+    // Interrupted by the observer at the very iteration the tolerance stops, and earlier.
+    for stop_at in [k, k - 1, k - 3] {
+        let path = temp(&format!("tolerance-{stop_at}.safetensors"));
+        let mut first = model::<f64>(3e-3);
+        let part = first
+            .fit_lbfgs_resumable(
+                &x,
+                &tolerant,
+                Some(&Checkpointing::new(&path)),
+                None,
+                &mut |r: &LbfgsIteration| {
+                    if r.iteration == stop_at {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                },
+            )
+            .unwrap();
+        assert_eq!((part.stop, part.iterations), (LbfgsStop::Observer, stop_at));
+        let mut resumed = model::<f64>(3e-3);
+        let outcome = resumed
+            .fit_lbfgs_resumable(
+                &x,
+                &tolerant,
+                None,
+                Some(LbfgsCheckpoint::load(&path).unwrap()),
+                &mut (),
+            )
+            .unwrap();
+        assert_eq!(outcome, unbroken, "interrupted at {stop_at}");
+        assert_eq!(resumed.parameters(), whole.parameters());
+        std::fs::remove_file(&path).ok();
+    }
 }

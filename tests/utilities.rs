@@ -880,6 +880,16 @@ fn half_energy_radii_measure_how_compact_a_filter_is() {
         .map(Option::unwrap)
         .collect();
     assert_eq!(again, radii);
+    // Neither huge nor tiny weights overflow or underflow the energies (whose squares would
+    // be beyond f64 either way): powers of two, so the radii are exactly the same.
+    for factor in [2f64.powi(600), 2f64.powi(-600)] {
+        let extreme: Vec<f64> = half_energy_radii(&w.map(|v| v * factor), side)
+            .unwrap()
+            .into_iter()
+            .map(Option::unwrap)
+            .collect();
+        assert_eq!(extreme, radii, "weights times {factor}");
+    }
     // f32 weights work as well.
     assert_eq!(
         half_energy_radii(&w.map(|v| v as f32), side).unwrap()[1],

@@ -106,13 +106,16 @@ pub struct LbfgsOutcome {
 
 /// Where an L-BFGS run stands between iterations: the point, its value and gradient, the
 /// remembered steps `s = x_{k+1} − x_k` and gradient changes `y = ∇f_{k+1} − ∇f_k` (oldest
-/// first, each with `1 / sᵀy`), and the counts so far. All of it is what the next iteration
-/// uses, so a run resumed from a saved state repeats an unbroken one bit for bit.
+/// first, each with `1 / sᵀy`), the value before the last step (for the function tolerance),
+/// and the counts so far. All of it is what the next iteration and the stopping tests use, so
+/// a run resumed from a saved state repeats an unbroken one bit for bit.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct LbfgsState {
     pub(crate) point: Vec<f64>,
     pub(crate) gradient: Vec<f64>,
     pub(crate) value: f64,
+    /// `f` before the last accepted step; `None` before the first.
+    pub(crate) previous: Option<f64>,
     pub(crate) pairs: VecDeque<(Vec<f64>, Vec<f64>, f64)>,
     pub(crate) iterations: usize,
     pub(crate) evaluations: usize,
@@ -142,21 +145,32 @@ impl LbfgsState {
             point,
             gradient,
             value,
+            previous: None,
             pairs: VecDeque::new(),
             iterations: 0,
             evaluations: 1,
         })
     }
 
+    /// Whether the last step lowered `f` by at most `tolerance · max(1, |f|)` (never with a
+    /// tolerance of 0, nor before the first step).
+    pub(crate) fn stalled(&self, tolerance: f64) -> bool {
+        match self.previous {
+            Some(previous) if tolerance > 0.0 => {
+                previous - self.value <= tolerance * previous.abs().max(1.0)
+            }
+            _ => false,
+        }
+    }
+
     /// Keeps the pair `(s, y)` when its curvature `sᵀy` is safely positive, forgetting the
     /// oldest beyond `memory`.
     pub(crate) fn remember(&mut self, s: Vec<f64>, y: Vec<f64>, memory: usize) {
-        let sy = dot(&s, &y);
-        if sy > f64::EPSILON * dot(&s, &s).sqrt() * dot(&y, &y).sqrt() {
+        if let Some(rho) = curvature(&s, &y) {
             if self.pairs.len() == memory {
                 self.pairs.pop_front();
             }
-            self.pairs.push_back((s, y, 1.0 / sy));
+            self.pairs.push_back((s, y, rho));
         }
     }
 
@@ -179,6 +193,14 @@ impl Default for Lbfgs {
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// `1 / sᵀy` for a pair worth remembering: its curvature `sᵀy` safely positive (beyond the
+/// rounding of `|s|·|y|`) and its inverse finite; `None` otherwise.
+pub(crate) fn curvature(s: &[f64], y: &[f64]) -> Option<f64> {
+    let sy = dot(s, y);
+    let rho = 1.0 / sy;
+    (sy > f64::EPSILON * dot(s, s).sqrt() * dot(y, y).sqrt() && rho.is_finite()).then_some(rho)
 }
 
 fn max_abs(a: &[f64]) -> f64 {
@@ -350,6 +372,11 @@ impl Lbfgs {
             if max_abs(&state.gradient) <= self.gradient_tolerance {
                 return Ok(state.outcome(LbfgsStop::GradientTolerance));
             }
+            // Tested here rather than right after the step, so that a run resumed after that
+            // step (an observer's stop, a checkpoint) tests it as an unbroken run does.
+            if state.stalled(self.function_tolerance) {
+                return Ok(state.outcome(LbfgsStop::FunctionTolerance));
+            }
             if state.iterations >= self.max_iterations {
                 return Ok(state.outcome(LbfgsStop::MaxIterations));
             }
@@ -432,8 +459,7 @@ impl Lbfgs {
             state.remember(s, y, self.memory);
             state.point.copy_from_slice(&trial_x);
             state.gradient.copy_from_slice(&trial_g);
-            let decrease = state.value - accepted.value;
-            let previous = state.value;
+            state.previous = Some(state.value);
             state.value = accepted.value;
             state.iterations += 1;
             let report = LbfgsIteration {
@@ -445,12 +471,6 @@ impl Lbfgs {
             };
             if hook(&report, state)?.is_break() {
                 return Ok(state.outcome(LbfgsStop::Observer));
-            }
-            if self.function_tolerance > 0.0
-                && decrease <= self.function_tolerance * previous.abs().max(1.0)
-                && max_abs(&state.gradient) > self.gradient_tolerance
-            {
-                return Ok(state.outcome(LbfgsStop::FunctionTolerance));
             }
         }
     }

@@ -6,8 +6,8 @@ mod sgd;
 mod state;
 
 pub use adam::Adam;
-pub(crate) use lbfgs::LbfgsState;
 pub use lbfgs::{Lbfgs, LbfgsIteration, LbfgsOutcome, LbfgsStop};
+pub(crate) use lbfgs::{LbfgsState, curvature};
 pub use sgd::Sgd;
 pub use state::OptimizerState;
 

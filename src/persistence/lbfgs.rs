@@ -5,7 +5,7 @@ use super::{
     ModelFileProblem, TensorFile, matrix_bytes, model_error, read_file, run_record, serialize_with,
     write_atomically,
 };
-use crate::optimizer::{Lbfgs, LbfgsIteration, LbfgsOutcome, LbfgsState, LbfgsStop};
+use crate::optimizer::{Lbfgs, LbfgsIteration, LbfgsOutcome, LbfgsState, LbfgsStop, curvature};
 use crate::run::DataFingerprint;
 use crate::{
     Autoencoder, Checkpointing, Classifier, Corruption, Decoder, Encoder, Error, Loss, Observer,
@@ -78,6 +78,7 @@ struct LbfgsRecord {
     names: Vec<String>,
     shapes: Vec<Vec<usize>>,
     value: f64,
+    previous: Option<f64>,
     iterations: usize,
     evaluations: usize,
     pairs: usize,
@@ -115,12 +116,13 @@ fn dtype_name<T: Scalar>() -> &'static str {
 }
 
 /// A full-batch L-BFGS run saved by
-/// [`fit_lbfgs_resumable`](Autoencoder::fit_lbfgs_resumable): the point (every parameter of
-/// the model, in `f64` as L-BFGS holds it) and its gradient, the remembered steps and
-/// gradient changes, the objective value, the counts, the settings, the model's tensor names
-/// and shapes, and the training data's fingerprint. It requires the whole-file checksum, so
-/// any damage is refused. [`apply`](Self::apply) puts its point into a model built the same
-/// way, for using the model as it stood.
+/// [`Autoencoder::fit_lbfgs_resumable`] or [`Classifier::fit_lbfgs_resumable`]: the point
+/// (every parameter L-BFGS moves — all of an autoencoder's, a classifier's head alone when its
+/// encoder is frozen — in `f64` as L-BFGS holds it) and its gradient, the remembered steps and
+/// gradient changes, the objective value now and before the last step, the counts, the
+/// settings, the names and shapes of the tensors moved, and the training data's fingerprint.
+/// It requires the whole-file checksum, so any damage is refused. [`apply`](Self::apply) puts
+/// its point into an autoencoder built the same way, for using the model as it stood.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LbfgsCheckpoint {
     record: LbfgsRecord,
@@ -189,11 +191,33 @@ impl LbfgsCheckpoint {
                 record.pairs, lbfgs.memory
             )));
         }
-        if record.evaluations <= record.iterations {
+        // One evaluation at the start, at most `max_evaluations` per line search (the last
+        // one perhaps failed), at least one per iteration.
+        let most = record
+            .iterations
+            .checked_add(1)
+            .and_then(|searches| searches.checked_mul(lbfgs.max_evaluations))
+            .and_then(|n| n.checked_add(1));
+        if record.evaluations <= record.iterations
+            || most.is_none_or(|most| record.evaluations > most)
+        {
             return Err(invalid(format!(
                 "{} evaluations for {} iterations",
                 record.evaluations, record.iterations
             )));
+        }
+        if record.pairs > record.iterations {
+            return Err(invalid(format!(
+                "{} remembered pairs after {} iterations",
+                record.pairs, record.iterations
+            )));
+        }
+        if record.previous.is_some() != (record.iterations > 0)
+            || record.previous.is_some_and(|p| !p.is_finite())
+        {
+            return Err(invalid(
+                "the value before the last step is missing, misplaced or not finite".to_owned(),
+            ));
         }
         let stop = match &record.stop {
             Some(s) => {
@@ -222,13 +246,13 @@ impl LbfgsCheckpoint {
             for k in 0..record.pairs {
                 let s: Vec<f64> = steps.row(k).iter().copied().collect();
                 let y: Vec<f64> = changes.row(k).iter().copied().collect();
-                let sy: f64 = s.iter().zip(&y).map(|(a, b)| a * b).sum();
-                if !(sy.is_finite() && sy > 0.0) {
+                // The test every remembered pair passed when it was taken.
+                let Some(rho) = curvature(&s, &y) else {
                     return Err(invalid(format!(
-                        "remembered pair {k} has curvature {sy}, not > 0"
+                        "remembered pair {k} has no safely positive curvature"
                     )));
-                }
-                pairs.push_back((s, y, 1.0 / sy));
+                };
+                pairs.push_back((s, y, rho));
             }
         }
         Ok(Self {
@@ -236,6 +260,7 @@ impl LbfgsCheckpoint {
                 point,
                 gradient,
                 value: record.value,
+                previous: record.previous,
                 pairs,
                 iterations: record.iterations,
                 evaluations: record.evaluations,
@@ -317,6 +342,7 @@ fn checkpoint_bytes(
         names: run.names.clone(),
         shapes: run.shapes.clone(),
         value: state.value,
+        previous: state.previous,
         iterations: state.iterations,
         evaluations: state.evaluations,
         pairs: state.pairs.len(),
@@ -371,8 +397,8 @@ where
     /// checkpointed one was and `x` must be the same data: the resumed run evaluates the
     /// objective once at the saved point and refuses to go on unless value and gradient are the
     /// saved ones to the bit (that evaluation is not counted). A checkpoint written when the
-    /// run had converged or its line search had failed ends the resumed run at once, with the
-    /// model at its point.
+    /// run had converged ends the resumed run at once by the same tests; one written when its
+    /// line search had failed ends it at once too, with the model at its point.
     ///
     /// ```
     /// use autoencoders::optimizer::{Lbfgs, LbfgsStop};
@@ -407,7 +433,7 @@ where
     /// As [`fit_lbfgs`](Self::fit_lbfgs); [`Error::ZeroDimension`] for a checkpoint interval
     /// of 0; [`Error::CheckpointMismatch`] when `resume` does not fit these settings, this
     /// model or `x` (the model is then untouched, except when only the objective differs: it
-    /// then holds the checkpoint's point); [`Error::Io`] when a checkpoint cannot be written
+    /// then holds the checkpoint's point, as it does when that evaluation fails); [`Error::Io`] when a checkpoint cannot be written
     /// (the previous one is then intact, and the model holds the last accepted point).
     pub fn fit_lbfgs_resumable<B>(
         &mut self,
