@@ -125,17 +125,6 @@ fn run(args: &Args) -> Result<(), Failure> {
             "--hidden and --limit must be at least 1".into(),
         ));
     }
-    let digits = bundled_digits::<f64>()?;
-    let x = autoencoders_tools::first_rows(digits.train_images, args.limit);
-    let recipe = Ufldl {
-        beta: if args.plain { 0.0 } else { 3.0 },
-        ..Ufldl::EXERCISE
-    };
-    let mut model = recipe.build::<f64, _>(
-        x.ncols(),
-        args.hidden,
-        &mut ChaCha8Rng::seed_from_u64(args.seed),
-    )?;
     if args.optimizer != Method::Lbfgs && (args.checkpoint.is_some() || args.resume) {
         return Err(Failure::Usage(
             "--checkpoint and --resume are for --optimizer lbfgs".into(),
@@ -154,9 +143,20 @@ fn run(args: &Args) -> Result<(), Failure> {
             "--epochs and --batch-size must be at least 1".into(),
         ));
     }
-    let start = Instant::now();
+    let digits = bundled_digits::<f64>()?;
+    let x = autoencoders_tools::first_rows(digits.train_images, args.limit);
+    let recipe = Ufldl {
+        beta: if args.plain { 0.0 } else { 3.0 },
+        ..Ufldl::EXERCISE
+    };
+    let mut model = recipe.build::<f64, _>(
+        x.ncols(),
+        args.hidden,
+        &mut ChaCha8Rng::seed_from_u64(args.seed),
+    )?;
     let (iterations, stop, seconds) = match args.optimizer {
         Method::Lbfgs => {
+            let start = Instant::now();
             let lbfgs = Lbfgs::new().with_max_iterations(args.iterations);
             let checkpointing = args
                 .checkpoint

@@ -437,27 +437,27 @@ impl<E: Encoder> Classifier<E> {
         }
     }
 
+    /// How many of [`parameters`](Self::parameters)' tensors come before those L-BFGS moves:
+    /// the encoder's when it is frozen, none otherwise.
+    fn frozen_tensors(&self) -> usize {
+        if self.frozen {
+            self.encoder.parameter_names().len()
+        } else {
+            0
+        }
+    }
+
     /// The names of the tensors L-BFGS moves, as [`parameter_names`](Self::parameter_names)
     /// spells them.
     pub(crate) fn trainable_names(&self) -> Vec<String> {
-        let names = self.parameter_names();
-        let skip = if self.frozen {
-            names.len() - self.head.parameter_names().len()
-        } else {
-            0
-        };
-        names.into_iter().skip(skip).collect()
+        let skip = self.frozen_tensors();
+        self.parameter_names().into_iter().skip(skip).collect()
     }
 
     /// Their shapes.
     pub(crate) fn trainable_shapes(&self) -> Vec<Vec<usize>> {
-        let shapes = self.parameter_shapes();
-        let skip = if self.frozen {
-            shapes.len() - self.head.parameter_shapes().len()
-        } else {
-            0
-        };
-        shapes.into_iter().skip(skip).collect()
+        let skip = self.frozen_tensors();
+        self.parameter_shapes().into_iter().skip(skip).collect()
     }
 
     /// Full-batch L-BFGS on `x` and `labels` by [`lbfgs_drive`](crate::training::lbfgs_drive).

@@ -696,6 +696,17 @@ pub(crate) type LbfgsHook<'a> = &'a mut dyn FnMut(
     &crate::optimizer::LbfgsState,
 ) -> Result<ControlFlow<()>>;
 
+/// Sets the tensors `targets` to the flat `theta` (their values one after the other, in
+/// order), each rounded to `T`.
+pub(crate) fn set_flat<T: Scalar>(targets: Vec<&mut [T]>, theta: &[f64]) {
+    let mut values = theta.iter();
+    for p in targets {
+        for (v, t) in p.iter_mut().zip(&mut values) {
+            *v = T::cast(*t);
+        }
+    }
+}
+
 /// Full-batch L-BFGS over the parameters `parameters_mut` lists (as one flat `f64` vector),
 /// for any model: `evaluate(model, gradient)` returns the objective at the model's current
 /// parameters and writes its gradient, in the same order. From `resume` (with the stop it
@@ -718,14 +729,7 @@ pub(crate) fn lbfgs_drive<T: Scalar, M: ?Sized>(
     mut evaluate: impl FnMut(&mut M, &mut [f64]) -> Result<f64>,
 ) -> Result<(crate::optimizer::LbfgsOutcome, crate::optimizer::LbfgsState)> {
     use crate::optimizer::{LbfgsState, LbfgsStop};
-    let set = |model: &mut M, theta: &[f64]| {
-        let mut values = theta.iter();
-        for p in parameters_mut(model) {
-            for (v, t) in p.iter_mut().zip(&mut values) {
-                *v = T::cast(*t);
-            }
-        }
-    };
+    let set = |model: &mut M, theta: &[f64]| set_flat(parameters_mut(model), theta);
     let mut f = |model: &mut M, point: &[f64], gradient: &mut [f64]| -> Result<f64> {
         set(model, point);
         evaluate(model, gradient)

@@ -21,6 +21,15 @@ fn digits<T: Scalar>(n: usize) -> DMatrix<T> {
         .into_owned()
 }
 
+/// The first `n` bundled test digits, in `f32`.
+fn test_digits(n: usize) -> DMatrix<f32> {
+    bundled_digits::<f32>()
+        .unwrap()
+        .test_images
+        .rows(0, n)
+        .into_owned()
+}
+
 /// 14×14 digits (2×2 mean pooling), for the overcomplete models.
 fn small_digits(n: usize) -> DMatrix<f64> {
     let x = digits::<f64>(n);
@@ -311,11 +320,7 @@ fn one_full_batch_sgd_epoch_is_exactly_one_gradient_step() {
 #[test]
 fn the_observer_sees_every_epoch_and_can_stop_training() {
     let x = digits::<f32>(100);
-    let validation = bundled_digits::<f32>()
-        .unwrap()
-        .test_images
-        .rows(0, 50)
-        .into_owned();
+    let validation = test_digits(50);
     let mut model = DenseBuilder::new(784, 8)
         .build::<f32, _>(&mut common::rng(4))
         .unwrap();
@@ -366,11 +371,7 @@ fn the_observer_sees_every_epoch_and_can_stop_training() {
 #[test]
 fn a_watcher_sees_the_model_each_epoch_left_and_can_stop_training() {
     let x = digits::<f32>(100);
-    let validation = bundled_digits::<f32>()
-        .unwrap()
-        .test_images
-        .rows(0, 50)
-        .into_owned();
+    let validation = test_digits(50);
     let build = || {
         DenseBuilder::new(784, 8)
             .build::<f32, _>(&mut common::rng(4))

@@ -2,14 +2,14 @@
 
 use super::checkpoint::DataRecord;
 use super::{
-    ModelFileProblem, TensorFile, matrix_bytes, model_error, read_file, run_record, serialize_with,
+    ModelFileProblem, TensorFile, dtype_name, model_error, read_file, run_record, serialize_with,
     write_atomically,
 };
 use crate::optimizer::{Lbfgs, LbfgsIteration, LbfgsOutcome, LbfgsState, LbfgsStop, curvature};
 use crate::run::DataFingerprint;
 use crate::{
     Autoencoder, Checkpointing, Classifier, Corruption, Decoder, Encoder, Error, Loss, Observer,
-    Precision, Regularizer, Result, Scalar,
+    Regularizer, Result,
 };
 use nalgebra::DMatrix;
 use safetensors::tensor::Dtype;
@@ -108,13 +108,6 @@ fn stop_from_name(name: &str) -> Option<LbfgsStop> {
     .find(|s| stop_name(*s) == name)
 }
 
-fn dtype_name<T: Scalar>() -> &'static str {
-    match T::PRECISION {
-        Precision::Single => "F32",
-        Precision::Double => "F64",
-    }
-}
-
 /// A full-batch L-BFGS run saved by
 /// [`Autoencoder::fit_lbfgs_resumable`] or [`Classifier::fit_lbfgs_resumable`]: the point
 /// (every parameter L-BFGS moves — all of an autoencoder's, a classifier's head alone when its
@@ -125,11 +118,10 @@ fn dtype_name<T: Scalar>() -> &'static str {
 /// its point into an autoencoder built the same way, for using the model as it stood.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LbfgsCheckpoint {
-    record: LbfgsRecord,
     lbfgs: Lbfgs,
     state: LbfgsState,
     stop: Option<LbfgsStop>,
-    data: DataFingerprint,
+    run: RunIdentity,
 }
 
 impl LbfgsCheckpoint {
@@ -162,9 +154,11 @@ impl LbfgsCheckpoint {
             .settings
             .settings()
             .map_err(|e| invalid(format!("the L-BFGS settings: {e}")))?;
-        if record.dtype != "F32" && record.dtype != "F64" {
-            return Err(invalid(format!("unknown dtype `{}`", record.dtype)));
-        }
+        let dtype = match record.dtype.as_str() {
+            "F32" => dtype_name::<f32>(),
+            "F64" => dtype_name::<f64>(),
+            other => return Err(invalid(format!("unknown dtype `{other}`"))),
+        };
         if record.names.len() != record.shapes.len() || record.names.is_empty() {
             return Err(invalid(format!(
                 "{} tensor names for {} shapes",
@@ -267,8 +261,14 @@ impl LbfgsCheckpoint {
             },
             lbfgs,
             stop,
-            data,
-            record,
+            run: RunIdentity {
+                tensors: Tensors {
+                    names: record.names,
+                    shapes: record.shapes,
+                    dtype,
+                },
+                data,
+            },
         })
     }
 
@@ -310,20 +310,8 @@ impl LbfgsCheckpoint {
         C: Corruption<E::Scalar>,
         L: Loss<E::Scalar>,
     {
-        if self.record.dtype != dtype_name::<E::Scalar>()
-            || self.record.names != model.parameter_names()
-            || self.record.shapes != model.parameter_shapes()
-        {
-            return Err(Error::CheckpointMismatch {
-                what: "the model's tensors (names, shapes or scalar type)",
-            });
-        }
-        let mut values = self.state.point.iter();
-        for p in model.parameters_mut() {
-            for (v, t) in p.iter_mut().zip(&mut values) {
-                *v = E::Scalar::cast(*t);
-            }
-        }
+        self.run.tensors.check(&Tensors::of_autoencoder(model))?;
+        crate::training::set_flat(model.parameters_mut(), &self.state.point);
         Ok(())
     }
 }
@@ -338,9 +326,9 @@ fn checkpoint_bytes(
     let record = LbfgsRecord {
         format_version: LBFGS_VERSION,
         settings: SettingsRecord::of(lbfgs),
-        dtype: run.dtype.to_owned(),
-        names: run.names.clone(),
-        shapes: run.shapes.clone(),
+        dtype: run.tensors.dtype.to_owned(),
+        names: run.tensors.names.clone(),
+        shapes: run.tensors.shapes.clone(),
         value: state.value,
         previous: state.previous,
         iterations: state.iterations,
@@ -357,17 +345,35 @@ fn checkpoint_bytes(
             },
         )
     })?;
-    let vector = |v: &[f64]| matrix_bytes(&DMatrix::from_column_slice(1, v.len(), v));
+    // Row-major little-endian bytes: a pair's vector is a row.
+    let bytes = |rows: &mut dyn Iterator<Item = &Vec<f64>>| -> Vec<u8> {
+        rows.flat_map(|row| row.iter().flat_map(|v| v.to_le_bytes()))
+            .collect()
+    };
     let mut tensors = vec![
-        (POINT.to_owned(), vec![n], vector(&state.point)),
-        (GRADIENT.to_owned(), vec![n], vector(&state.gradient)),
+        (
+            POINT.to_owned(),
+            vec![n],
+            bytes(&mut std::iter::once(&state.point)),
+        ),
+        (
+            GRADIENT.to_owned(),
+            vec![n],
+            bytes(&mut std::iter::once(&state.gradient)),
+        ),
     ];
     if !state.pairs.is_empty() {
         let m = state.pairs.len();
-        let steps = DMatrix::from_fn(m, n, |k, j| state.pairs[k].0[j]);
-        let changes = DMatrix::from_fn(m, n, |k, j| state.pairs[k].1[j]);
-        tensors.push((STEPS.to_owned(), vec![m, n], matrix_bytes(&steps)));
-        tensors.push((CHANGES.to_owned(), vec![m, n], matrix_bytes(&changes)));
+        tensors.push((
+            STEPS.to_owned(),
+            vec![m, n],
+            bytes(&mut state.pairs.iter().map(|p| &p.0)),
+        ));
+        tensors.push((
+            CHANGES.to_owned(),
+            vec![m, n],
+            bytes(&mut state.pairs.iter().map(|p| &p.1)),
+        ));
     }
     serialize_with(
         tensors,
@@ -449,9 +455,7 @@ where
         crate::threads::check_environment()?;
         self.check(x, "training data")?;
         let run = RunIdentity {
-            names: self.parameter_names(),
-            shapes: self.parameter_shapes(),
-            dtype: dtype_name::<E::Scalar>(),
+            tensors: Tensors::of_autoencoder(self),
             data: DataFingerprint::of(x),
         };
         resumable(
@@ -489,9 +493,11 @@ impl<E: Encoder> Classifier<E> {
         crate::threads::check_environment()?;
         self.check_lbfgs(x, labels)?;
         let run = RunIdentity {
-            names: self.trainable_names(),
-            shapes: self.trainable_shapes(),
-            dtype: dtype_name::<E::Scalar>(),
+            tensors: Tensors {
+                names: self.trainable_names(),
+                shapes: self.trainable_shapes(),
+                dtype: dtype_name::<E::Scalar>(),
+            },
             data: DataFingerprint::of_labelled(x, labels),
         };
         resumable(
@@ -505,12 +511,47 @@ impl<E: Encoder> Classifier<E> {
     }
 }
 
-/// What a checkpoint must match to resume a run: the tensors L-BFGS moves, the model's scalar
-/// type, the data.
-struct RunIdentity {
+/// The tensors L-BFGS moves: their names, shapes and scalar type.
+#[derive(Clone, Debug, PartialEq)]
+struct Tensors {
     names: Vec<String>,
     shapes: Vec<Vec<usize>>,
     dtype: &'static str,
+}
+
+impl Tensors {
+    /// Every tensor of an autoencoder.
+    fn of_autoencoder<E, D, R, C, L>(model: &Autoencoder<E, D, R, C, L>) -> Self
+    where
+        E: Encoder,
+        D: Decoder<E::Scalar>,
+        R: Regularizer<E::Scalar>,
+        C: Corruption<E::Scalar>,
+        L: Loss<E::Scalar>,
+    {
+        Self {
+            names: model.parameter_names(),
+            shapes: model.parameter_shapes(),
+            dtype: dtype_name::<E::Scalar>(),
+        }
+    }
+
+    /// [`Error::CheckpointMismatch`] unless `model`'s are these.
+    fn check(&self, model: &Tensors) -> Result<()> {
+        if self == model {
+            Ok(())
+        } else {
+            Err(Error::CheckpointMismatch {
+                what: "the model's tensors (names, shapes or scalar type)",
+            })
+        }
+    }
+}
+
+/// What a checkpoint must match to resume a run: the tensors L-BFGS moves and the data.
+#[derive(Clone, Debug, PartialEq)]
+struct RunIdentity {
+    tensors: Tensors,
     data: DataFingerprint,
 }
 
@@ -549,15 +590,8 @@ where
                     what: "the L-BFGS settings (all but the iteration budget)",
                 });
             }
-            if checkpoint.record.dtype != run.dtype
-                || checkpoint.record.names != run.names
-                || checkpoint.record.shapes != run.shapes
-            {
-                return Err(Error::CheckpointMismatch {
-                    what: "the model's tensors (names, shapes or scalar type)",
-                });
-            }
-            if checkpoint.data != run.data {
+            checkpoint.run.tensors.check(&run.tensors)?;
+            if checkpoint.run.data != run.data {
                 return Err(Error::CheckpointMismatch {
                     what: "the training data",
                 });

@@ -114,6 +114,14 @@ pub(crate) fn dtype_of<T: Scalar>() -> Dtype {
     }
 }
 
+/// The safetensors name of `T`'s dtype, as a file's header spells it.
+pub(crate) fn dtype_name<T: Scalar>() -> &'static str {
+    match T::PRECISION {
+        Precision::Single => "F32",
+        Precision::Double => "F64",
+    }
+}
+
 /// Row-major little-endian bytes of a column-major matrix.
 pub(crate) fn matrix_bytes<T: Scalar>(m: &DMatrix<T>) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(m.len() * std::mem::size_of::<T>());
@@ -421,10 +429,7 @@ impl<'a> TensorFile<'a> {
         if view.dtype() != dtype_of::<T>() {
             return Err(self.fail(ModelFileProblem::WrongDtype {
                 tensor: name.to_owned(),
-                expected: match T::PRECISION {
-                    Precision::Single => "F32",
-                    Precision::Double => "F64",
-                },
+                expected: dtype_name::<T>(),
                 found: format!("{:?}", view.dtype()),
             }));
         }
