@@ -79,7 +79,7 @@ pub use decoder::{Decoder, DenseDecoder};
 pub use encoder::{CodeLayer, CodePass, DenseEncoder, Encoder, IdentityEncoder};
 pub use error::{Error, Result};
 pub use init::Init;
-pub use loss::{Correntropy, Loss, LossInput, ReconstructionLoss};
+pub use loss::{BuiltinLoss, Correntropy, Loss, LossInput, ReconstructionLoss};
 pub use metrics::{ClassCounts, ConfusionMatrix};
 pub use optimizer::{Adam, Optimizer, OptimizerState, Sgd};
 pub use parameters::{Parameter, TensorKind};

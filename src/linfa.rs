@@ -52,8 +52,9 @@
 //! ```
 
 use crate::{
-    Adam, Autoencoder, BuiltinCorruption, BuiltinRegularizer, DenseBuilder, DynamicAutoencoder,
-    Encoder, Error, Optimizer, ReconstructionLoss, Result, Scalar, TrainingConfig,
+    Adam, Autoencoder, BuiltinCorruption, BuiltinLoss, BuiltinRegularizer, DenseBuilder,
+    DynamicAutoencoder, Encoder, Error, Optimizer, ReconstructionLoss, Result, Scalar,
+    TrainingConfig,
 };
 use ::linfa::traits::{Fit, Transformer};
 use ::linfa::{DatasetBase, ParamGuard};
@@ -117,7 +118,7 @@ pub struct AutoencoderValidParams<F: Scalar, O = Adam<F>> {
     optimizer: O,
     regularizers: Vec<BuiltinRegularizer>,
     corruption: BuiltinCorruption,
-    loss: ReconstructionLoss,
+    loss: BuiltinLoss,
     seed: u64,
     scalar: PhantomData<F>,
 }
@@ -149,7 +150,7 @@ impl<F: Scalar, O> AutoencoderValidParams<F, O> {
     }
 
     /// The reconstruction loss (squared error by default).
-    pub fn loss(&self) -> ReconstructionLoss {
+    pub fn loss(&self) -> BuiltinLoss {
         self.loss
     }
 
@@ -191,7 +192,7 @@ impl<F: Scalar> AutoencoderParams<F> {
             optimizer: Adam::default(),
             regularizers: Vec::new(),
             corruption: BuiltinCorruption::None,
-            loss: ReconstructionLoss::SquaredError,
+            loss: ReconstructionLoss::SquaredError.into(),
             seed: 0,
             scalar: PhantomData,
         })
@@ -236,9 +237,10 @@ impl<F: Scalar, O> AutoencoderParams<F, O> {
         self
     }
 
-    /// The reconstruction loss.
-    pub fn with_loss(mut self, loss: ReconstructionLoss) -> Self {
-        self.0.loss = loss;
+    /// The reconstruction loss: a [`ReconstructionLoss`], a [`Correntropy`](crate::Correntropy)
+    /// or a [`BuiltinLoss`].
+    pub fn with_loss(mut self, loss: impl Into<BuiltinLoss>) -> Self {
+        self.0.loss = loss.into();
         self
     }
 
@@ -310,8 +312,8 @@ where
 /// # Errors
 /// As [`Autoencoder::encode`]: [`Error::EmptyData`], [`Error::NoFeatures`],
 /// [`Error::DimensionMismatch`] or [`Error::NonFiniteData`].
-impl<E, D, R, C, S> Transformer<&ArrayBase<S, Ix2>, Result<Array2<E::Scalar>>>
-    for Autoencoder<E, D, R, C>
+impl<E, D, R, C, L, S> Transformer<&ArrayBase<S, Ix2>, Result<Array2<E::Scalar>>>
+    for Autoencoder<E, D, R, C, L>
 where
     E: Encoder,
     S: Data<Elem = E::Scalar>,
@@ -322,8 +324,8 @@ where
 }
 
 /// Records to codes, for an owned array or a view passed by value.
-impl<E, D, R, C, S> Transformer<ArrayBase<S, Ix2>, Result<Array2<E::Scalar>>>
-    for Autoencoder<E, D, R, C>
+impl<E, D, R, C, L, S> Transformer<ArrayBase<S, Ix2>, Result<Array2<E::Scalar>>>
+    for Autoencoder<E, D, R, C, L>
 where
     E: Encoder,
     S: Data<Elem = E::Scalar>,
@@ -335,9 +337,9 @@ where
 
 /// A dataset with its records replaced by their codes and its targets kept (its weights and
 /// feature names, which describe the records, are dropped, as linfa's `with_records` does).
-impl<E, D, R, C, S, T>
+impl<E, D, R, C, L, S, T>
     Transformer<DatasetBase<ArrayBase<S, Ix2>, T>, Result<DatasetBase<Array2<E::Scalar>, T>>>
-    for Autoencoder<E, D, R, C>
+    for Autoencoder<E, D, R, C, L>
 where
     E: Encoder,
     S: Data<Elem = E::Scalar>,

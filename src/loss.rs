@@ -152,8 +152,9 @@ pub trait Loss<T: Scalar> {
     }
 
     /// The loss as a built-in one, so that a saved model can be rebuilt; `None` (the default)
-    /// for a loss the crate does not know, which is then saved by [`name`](Self::name) only.
-    fn builtin(&self) -> Option<ReconstructionLoss> {
+    /// for a loss the crate does not know, which is then saved by [`name`](Self::name) and
+    /// [`hyper_parameters`](Self::hyper_parameters) only.
+    fn builtin(&self) -> Option<BuiltinLoss> {
         None
     }
 
@@ -184,7 +185,7 @@ macro_rules! forward_loss {
                 (**self).sample_values(input)
             }
 
-            fn builtin(&self) -> Option<ReconstructionLoss> {
+            fn builtin(&self) -> Option<BuiltinLoss> {
                 (**self).builtin()
             }
 
@@ -373,10 +374,11 @@ impl<T: Scalar> Loss<T> for ReconstructionLoss {
         }
     }
 
-    fn builtin(&self) -> Option<ReconstructionLoss> {
-        Some(*self)
+    fn builtin(&self) -> Option<BuiltinLoss> {
+        Some(BuiltinLoss::Reconstruction(*self))
     }
 }
+
 /// The correntropy loss (Liu, Pokharel & Príncipe 2007; Qi et al. 2014), robust to outliers:
 /// per sample `Σ_i [1 − exp(−(x_i − x̂_i)² / (2σ²))]`, averaged over the batch.
 ///
@@ -408,6 +410,11 @@ impl<T: Scalar> Loss<T> for ReconstructionLoss {
 /// # Ok::<(), autoencoders::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(remote = "Self", deny_unknown_fields)
+)]
 pub struct Correntropy {
     sigma: f64,
 }
@@ -465,5 +472,105 @@ impl<T: Scalar> Loss<T> for Correntropy {
 
     fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
         vec![("sigma", self.sigma)]
+    }
+
+    fn builtin(&self) -> Option<BuiltinLoss> {
+        Some(BuiltinLoss::Correntropy(*self))
+    }
+}
+
+/// Any one of the crate's losses, chosen at run time: the loss of a
+/// [`DynamicAutoencoder`](crate::DynamicAutoencoder) or a
+/// [`DeepAutoencoder`](crate::DeepAutoencoder), which a saved file names and rebuilds.
+///
+/// ```
+/// use autoencoders::{BuiltinLoss, Correntropy, Loss, ReconstructionLoss};
+///
+/// let robust: BuiltinLoss = Correntropy::new(0.5)?.into();
+/// let plain = BuiltinLoss::from(ReconstructionLoss::CrossEntropy);
+/// assert_eq!(Loss::<f32>::name(&robust), "correntropy");
+/// assert_eq!(Loss::<f32>::hyper_parameters(&robust), vec![("sigma", 0.5)]);
+/// assert_eq!(Loss::<f32>::name(&plain), "cross-entropy");
+/// assert_eq!(BuiltinLoss::default(), ReconstructionLoss::SquaredError);
+/// # Ok::<(), autoencoders::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
+pub enum BuiltinLoss {
+    /// Squared error or cross-entropy.
+    Reconstruction(ReconstructionLoss),
+    /// The correntropy loss, robust to outliers.
+    Correntropy(Correntropy),
+}
+
+impl Default for BuiltinLoss {
+    /// The squared error, as for [`ReconstructionLoss`].
+    fn default() -> Self {
+        BuiltinLoss::Reconstruction(ReconstructionLoss::default())
+    }
+}
+
+impl From<ReconstructionLoss> for BuiltinLoss {
+    fn from(loss: ReconstructionLoss) -> Self {
+        BuiltinLoss::Reconstruction(loss)
+    }
+}
+
+impl From<Correntropy> for BuiltinLoss {
+    fn from(loss: Correntropy) -> Self {
+        BuiltinLoss::Correntropy(loss)
+    }
+}
+
+impl PartialEq<ReconstructionLoss> for BuiltinLoss {
+    fn eq(&self, other: &ReconstructionLoss) -> bool {
+        *self == BuiltinLoss::Reconstruction(*other)
+    }
+}
+
+impl PartialEq<Correntropy> for BuiltinLoss {
+    fn eq(&self, other: &Correntropy) -> bool {
+        *self == BuiltinLoss::Correntropy(*other)
+    }
+}
+
+impl BuiltinLoss {
+    /// The loss itself, as the trait object every method forwards to.
+    fn inner<T: Scalar>(&self) -> &dyn Loss<T> {
+        match self {
+            BuiltinLoss::Reconstruction(loss) => loss,
+            BuiltinLoss::Correntropy(loss) => loss,
+        }
+    }
+}
+
+impl<T: Scalar> Loss<T> for BuiltinLoss {
+    fn name(&self) -> &'static str {
+        self.inner::<T>().name()
+    }
+
+    fn check(&self, activation: Activation, x: &DMatrix<T>, what: &'static str) -> Result<()> {
+        self.inner::<T>().check(activation, x, what)
+    }
+
+    fn value_and_gradient(&self, input: &LossInput<'_, T>, grad: &mut DMatrix<T>) -> T {
+        self.inner::<T>().value_and_gradient(input, grad)
+    }
+
+    fn sample_values(&self, input: &LossInput<'_, T>) -> Vec<f64> {
+        self.inner::<T>().sample_values(input)
+    }
+
+    fn builtin(&self) -> Option<BuiltinLoss> {
+        Some(*self)
+    }
+
+    fn hyper_parameters(&self) -> Vec<(&'static str, f64)> {
+        self.inner::<T>().hyper_parameters()
     }
 }

@@ -10,8 +10,9 @@
 
 use crate::data::CsvOptions;
 use crate::{
-    Checkpointing, Contractive, DenseBuilder, GaussianNoise, Init, KlSparsity, L1Sparsity,
-    L2Sparsity, LearningRateSchedule, Masking, SaltAndPepper, TrainingConfig, WeightDecay,
+    Checkpointing, Contractive, Correntropy, DenseBuilder, GaussianNoise, Init, KlSparsity,
+    L1Sparsity, L2Sparsity, LearningRateSchedule, Masking, SaltAndPepper, TrainingConfig,
+    WeightDecay,
 };
 
 /// The deserialised `value` if `check` accepts it, else the check's error as serde's.
@@ -50,6 +51,7 @@ validated! {
     GaussianNoise => |c: &GaussianNoise| GaussianNoise::new(c.std_dev());
     Masking => |c: &Masking| Masking::new(c.probability());
     SaltAndPepper => |c: &SaltAndPepper| SaltAndPepper::new(c.probability());
+    Correntropy => |l: &Correntropy| Correntropy::new(l.sigma());
     Init => Init::validate;
     DenseBuilder => DenseBuilder::validate;
     LearningRateSchedule => LearningRateSchedule::validate;

@@ -273,6 +273,7 @@ fn the_model_scaling_and_training_flags_are_trains() {
         "encoder-activation",
         "decoder-activation",
         "loss",
+        "correntropy-sigma",
         "tied",
         "sparsity-l1",
         "sparsity-kl",
@@ -461,5 +462,51 @@ fn robust_training_reports_its_outer_iterations_and_repeats_bit_for_bit() {
             std::fs::read(&second).unwrap()
         );
     }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_correntropy_detector_scores_by_its_loss_and_saves_it() {
+    let dir = scratch("correntropy");
+    let saved = dir.join("detector.safetensors");
+    let output = anomalies(&[
+        "--train-images",
+        &data("train-images-idx3-ubyte.gz"),
+        "--train-labels",
+        &data("train-labels-idx1-ubyte.gz"),
+        "--test-images",
+        &data("test-images-idx3-ubyte.gz"),
+        "--test-labels",
+        &data("test-labels-idx1-ubyte.gz"),
+        "--normal-class",
+        "1",
+        "--hidden",
+        "16",
+        "--epochs",
+        "5",
+        "--loss",
+        "correntropy",
+        "--correntropy-sigma",
+        "0.3",
+        "--save-detector",
+        saved.to_str().unwrap(),
+    ]);
+    let stdout = succeeded(output);
+    let test_line = line(&stdout, "test: ");
+    let auroc = field(test_line, "auroc");
+    assert!(auroc > 0.9 && auroc <= 1.0, "{test_line}");
+    let (detector, _) = autoencoders::anomaly::AnomalyDetector::<
+        autoencoders::DynamicAutoencoder<f32>,
+    >::load(&saved)
+    .unwrap();
+    let model = detector.scorer();
+    assert_eq!(*model.loss(), autoencoders::Correntropy::new(0.3).unwrap());
+    // Each training score is the model's correntropy loss of that digit: at most 1 per pixel.
+    assert!(
+        detector
+            .training_scores()
+            .iter()
+            .all(|&s| (0.0..=784.0).contains(&s))
+    );
     std::fs::remove_dir_all(dir).ok();
 }

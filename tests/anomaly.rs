@@ -344,7 +344,8 @@ fn a_saved_detector_loads_with_its_threshold_scores_and_scaler_and_refuses_what_
         .build::<f64, _>(&mut rng(71))
         .unwrap()
         .with_regularizer(vec![])
-        .with_corruption(BuiltinCorruption::None);
+        .with_corruption(BuiltinCorruption::None)
+        .with_loss(autoencoders::BuiltinLoss::default());
     let scalers = [
         None,
         Some(Scaler::MinMax.fit(&raw).unwrap()),

@@ -6,10 +6,10 @@ mod common;
 use autoencoders::data::bundled_digits;
 use autoencoders::persistence::{CHECKPOINT_KEY, ModelFileProblem};
 use autoencoders::{
-    Adam, BuiltinCorruption, BuiltinRegularizer, Checkpoint, Checkpointing, Contractive,
-    DenseBuilder, DynamicAutoencoder, EpochReport, Error, GaussianNoise, KlSparsity, L1Sparsity,
-    Masking, Optimizer, OptimizerState, SaltAndPepper, Scalar, Sgd, TrainingConfig, TrainingRun,
-    WeightDecay,
+    Adam, BuiltinCorruption, BuiltinLoss, BuiltinRegularizer, Checkpoint, Checkpointing,
+    Contractive, Correntropy, DenseBuilder, DynamicAutoencoder, EpochReport, Error, GaussianNoise,
+    KlSparsity, L1Sparsity, Masking, Optimizer, OptimizerState, SaltAndPepper, Scalar, Sgd,
+    TrainingConfig, TrainingRun, WeightDecay,
 };
 use nalgebra::DMatrix;
 use rand::SeedableRng;
@@ -79,7 +79,8 @@ fn case<T: Scalar>(name: &str) -> (DynamicAutoencoder<T>, Box<dyn Optimizer<T>>)
     };
     let model = model
         .with_regularizer(regularizers)
-        .with_corruption(corruption);
+        .with_corruption(corruption)
+        .with_loss(autoencoders::BuiltinLoss::default());
     (model, optimizer)
 }
 
@@ -484,5 +485,35 @@ fn a_checkpoint_is_safetensors_with_optimizer_tensors_named_by_parameter() {
     // The model inside loads on its own.
     let model = checkpoint.model().unwrap();
     assert_eq!(model.code_dim(), 16);
+    std::fs::remove_dir_all(&folder).ok();
+}
+
+#[test]
+fn a_correntropy_run_checkpoints_its_sigma_and_resumes_only_with_it() {
+    let folder = scratch("correntropy");
+    let path = folder.join("run.safetensors");
+    let (x, _) = data::<f32>();
+    let (model, optimizer) = case::<f32>("sgd-momentum");
+    let mut model = model.with_loss(BuiltinLoss::from(Correntropy::new(0.4).unwrap()));
+    let mut run = TrainingRun::new(config().with_epochs(2), optimizer, common::rng(5))
+        .with_checkpoints(Checkpointing::new(&path));
+    model.fit_resumable(&x, None, &mut run, &mut ()).unwrap();
+    let checkpoint = Checkpoint::<f32>::load(&path).unwrap();
+    // The checkpoint rebuilds the model with its loss, and the parameters it trained.
+    let rebuilt = checkpoint.model().unwrap();
+    assert_eq!(*rebuilt.loss(), Correntropy::new(0.4).unwrap());
+    assert_eq!(parameter_bits(&rebuilt), parameter_bits(&model));
+    let optimizer = || Sgd::new(0.5).unwrap().with_momentum(0.9).unwrap();
+    let mut wider = model
+        .clone()
+        .with_loss(BuiltinLoss::from(Correntropy::new(0.5).unwrap()));
+    mismatch(
+        Checkpoint::<f32>::load(&path)
+            .unwrap()
+            .resume(&mut wider, optimizer()),
+        "the model's architecture, loss, regularizers or corruption",
+    );
+    let mut same = model.clone();
+    assert!(checkpoint.resume(&mut same, optimizer()).is_ok());
     std::fs::remove_dir_all(&folder).ok();
 }

@@ -144,7 +144,7 @@ fn correntropy_alone_and_with_each_regularizer() {
         ("contractive", vec![Contractive::new(0.3).unwrap().into()]),
         ("weight decay", vec![WeightDecay::new(0.3).unwrap().into()]),
     ];
-    let mut checked = 0;
+    let (mut checked, mut as_builtin) = (0, 0);
     for sigma in [0.2, 3.0] {
         for (name, regularizer) in &regularizers {
             for &encoder in &Activation::ALL {
@@ -162,11 +162,19 @@ fn correntropy_alone_and_with_each_regularizer() {
                         );
                         assert_agrees(check_autoencoder(&mut m, &x, &x), &label);
                         checked += 1;
+                        // As the built-in loss a loaded `DynamicAutoencoder` holds.
+                        let mut dynamic = m.clone().with_loss(autoencoders::BuiltinLoss::from(
+                            Correntropy::new(sigma).unwrap(),
+                        ));
+                        let label = format!("{label}, as a BuiltinLoss");
+                        assert_agrees(check_autoencoder(&mut dynamic, &x, &x), &label);
+                        as_builtin += 1;
                     }
                 }
             }
         }
     }
+    assert_eq!(as_builtin, checked);
     let activations = Activation::ALL.len();
     // Every pair of activations, tied and untied, for five regularizers and two widths; KL
     // with sigmoid codes only.

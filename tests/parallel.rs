@@ -7,8 +7,8 @@ mod common;
 use autoencoders::parallel::{Communicator, SingleProcess};
 use autoencoders::source::InMemory;
 use autoencoders::{
-    BuiltinCorruption, BuiltinRegularizer, Contractive, DenseBuilder, DynamicAutoencoder, Error,
-    History, KlSparsity, Masking, Sgd, TrainingConfig,
+    BuiltinCorruption, BuiltinLoss, BuiltinRegularizer, Contractive, DenseBuilder,
+    DynamicAutoencoder, Error, History, KlSparsity, Masking, Sgd, TrainingConfig,
 };
 use common::{rng, uniform};
 use std::sync::{Arc, Barrier, Mutex};
@@ -111,6 +111,7 @@ fn one_two_three_and_four_ranks_give_the_single_process_bits() {
         base.clone()
             .with_regularizer(regularizers)
             .with_corruption(corruption)
+            .with_loss(BuiltinLoss::default())
     };
     let models: [DynamicAutoencoder<f32>; 3] = [
         model(vec![], Masking::new(0.3).unwrap().into()),
@@ -273,7 +274,8 @@ fn a_checkpoint_of_two_ranks_resumes_on_three_or_on_one_with_the_bits_of_a_run_w
         .build::<f32, _>(&mut rng(2))
         .unwrap()
         .with_regularizer(vec![])
-        .with_corruption(Masking::new(0.3).unwrap().into());
+        .with_corruption(Masking::new(0.3).unwrap().into())
+        .with_loss(BuiltinLoss::default());
     let config = TrainingConfig::default()
         .with_epochs(4)
         .with_batch_size(30)

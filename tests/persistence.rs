@@ -6,9 +6,10 @@ mod common;
 use autoencoders::data::bundled_digits;
 use autoencoders::persistence::ModelFileProblem;
 use autoencoders::{
-    Activation, BuiltinCorruption, BuiltinRegularizer, Contractive, DenseAutoencoder, DenseBuilder,
-    DynamicAutoencoder, Error, GaussianNoise, KlSparsity, L1Sparsity, L2Sparsity, Masking,
-    ReconstructionLoss, Regularizer, RegularizerGradient, RegularizerInput, Scalar, WeightDecay,
+    Activation, BuiltinCorruption, BuiltinLoss, BuiltinRegularizer, Contractive, Correntropy,
+    DenseAutoencoder, DenseBuilder, DynamicAutoencoder, Error, GaussianNoise, KlSparsity,
+    L1Sparsity, L2Sparsity, Masking, ReconstructionLoss, Regularizer, RegularizerGradient,
+    RegularizerInput, Scalar, WeightDecay,
 };
 use nalgebra::DMatrix;
 use std::path::PathBuf;
@@ -566,6 +567,7 @@ fn pretrained_deep(seed: u64) -> autoencoders::DeepAutoencoder<f32> {
             BuiltinRegularizer::from(WeightDecay::new(0.01).unwrap()),
         ])
         .with_corruption(BuiltinCorruption::from(Masking::new(0.2).unwrap()))
+        .with_loss(autoencoders::BuiltinLoss::default())
 }
 
 #[test]
@@ -722,4 +724,120 @@ fn a_pretrained_stack_saves_and_loads_with_its_decoders_and_histories() {
             ..
         })
     ));
+}
+
+#[test]
+fn correntropy_saves_and_loads_as_a_built_in_loss_with_its_sigma() {
+    let x = bundled_digits::<f32>()
+        .unwrap()
+        .train_images
+        .rows(0, 32)
+        .into_owned();
+    for sigma in [0.3, 0.1 + 0.2] {
+        let model = trained::<f32>(false)
+            .with_regularizer(WeightDecay::new(1e-4).unwrap())
+            .with_loss(Correntropy::new(sigma).unwrap());
+        let bytes = model.to_safetensors().unwrap();
+        let record = common::model_file::ModelFile::parse(&bytes).record();
+        assert_eq!(record["loss"], "correntropy");
+        assert_eq!(
+            record["loss_hyper_parameters"],
+            serde_json::json!([["sigma", format!("{sigma:?}")]])
+        );
+        let loaded = DynamicAutoencoder::<f32>::from_safetensors(&bytes, "correntropy").unwrap();
+        // σ to the bit (0.1 + 0.2 is not 0.3), and the same objective as the saved model's.
+        assert_eq!(*loaded.loss(), Correntropy::new(sigma).unwrap());
+        assert_eq!(
+            loaded.objective(&x).unwrap().reconstruction,
+            model.objective(&x).unwrap().reconstruction
+        );
+        assert!(
+            loaded.to_safetensors().unwrap() == bytes,
+            "the re-saved file differs"
+        );
+        // The loaded model is a `DynamicAutoencoder`: another loss is one call away.
+        let plain = loaded.with_loss(BuiltinLoss::from(ReconstructionLoss::SquaredError));
+        assert_eq!(*plain.loss(), ReconstructionLoss::SquaredError);
+    }
+}
+
+#[test]
+fn files_that_named_correntropy_a_user_loss_load_as_the_built_in_one() {
+    // Before correntropy was a built-in loss of `DynamicAutoencoder`, its files recorded it as
+    // a user's loss: `custom:correntropy`, with the same `sigma`.
+    let model = trained::<f32>(false).with_loss(Correntropy::new(0.25).unwrap());
+    let mut file = common::model_file::ModelFile::parse(&model.to_safetensors().unwrap());
+    file.edit_record(|r| r["loss"] = serde_json::json!("custom:correntropy"));
+    let old = file.to_bytes();
+    let loaded = DynamicAutoencoder::<f32>::from_safetensors(&old, "old").unwrap();
+    assert_eq!(*loaded.loss(), Correntropy::new(0.25).unwrap());
+    // Into the caller's model too, whose loss now records itself as the built-in one.
+    let dir = scratch("old-correntropy");
+    let path = dir.join("old.safetensors");
+    std::fs::write(&path, &old).unwrap();
+    let mut into = DenseBuilder::new(784, 16)
+        .with_encoder_activation(Activation::Tanh)
+        .build::<f32, _>(&mut common::rng(9))
+        .unwrap()
+        .with_loss(Correntropy::new(0.25).unwrap());
+    into.load_parameters(&path).unwrap();
+    assert_eq!(into.parameters(), model.parameters());
+    // A parameters file compares its recorded parts with the model's: the old name is the
+    // built-in correntropy, and another σ is still refused.
+    let mut file =
+        common::model_file::ModelFile::parse(&model.parameters_to_safetensors().unwrap());
+    assert_eq!(file.record()["parts"]["loss"], "correntropy");
+    file.edit_record(|r| r["parts"]["loss"] = serde_json::json!("custom:correntropy"));
+    let old = file.to_bytes();
+    into.load_parameters_from_safetensors(&old, "old").unwrap();
+    let mut other = into.clone().with_loss(Correntropy::new(0.5).unwrap());
+    assert!(matches!(
+        other.load_parameters_from_safetensors(&old, "old"),
+        Err(Error::ModelFile {
+            problem: ModelFileProblem::PartMismatch { part: "loss", .. },
+            ..
+        })
+    ));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_loss_record_with_wrong_hyper_parameters_is_refused() {
+    let model = trained::<f32>(false).with_loss(Correntropy::new(0.25).unwrap());
+    let good = model.to_safetensors().unwrap();
+    let load = |bytes: &[u8]| DynamicAutoencoder::<f32>::from_safetensors(bytes, "test");
+    let edited = |loss: &str, hyper: serde_json::Value| {
+        let mut file = common::model_file::ModelFile::parse(&good);
+        file.edit_record(|r| {
+            r["loss"] = serde_json::json!(loss);
+            r["loss_hyper_parameters"] = hyper;
+        });
+        file.to_bytes()
+    };
+    use serde_json::json;
+    let cases = [
+        ("correntropy", json!([["sigma", "-1.0"]])),
+        ("correntropy", json!([["sigma", "0.0"]])),
+        ("correntropy", json!([["sigma", "NaN"]])),
+        ("correntropy", json!([["sigma", "inf"]])),
+        ("correntropy", json!([["sigma", "wide"]])),
+        ("correntropy", json!([["width", "0.25"]])),
+        ("correntropy", json!([])),
+        ("correntropy", json!([["sigma", "0.25"], ["sigma", "0.25"]])),
+        ("custom:correntropy", json!([["sigma", "-1.0"]])),
+        ("squared-error", json!([["sigma", "0.25"]])),
+        ("cross-entropy", json!([["delta", "1.0"]])),
+    ];
+    for (loss, hyper) in cases {
+        let bytes = edited(loss, hyper.clone());
+        assert!(
+            matches!(
+                problem(load(&bytes)),
+                ModelFileProblem::InvalidMetadata { .. }
+            ),
+            "{loss} {hyper}"
+        );
+    }
+    // The edit itself is sound: the saved values load.
+    assert!(load(&edited("correntropy", json!([["sigma", "0.25"]]))).is_ok());
 }

@@ -3,10 +3,10 @@
 
 use autoencoders::data::{CsvOptions, HeaderMode, LabelColumn, Scaler};
 use autoencoders::{
-    Activation, BuiltinCorruption, BuiltinRegularizer, Checkpointing, Contractive, Corruption,
-    Decay, DenseBuilder, Error, GaussianNoise, Init, KlSparsity, L1Sparsity, L2Sparsity,
-    LearningRateSchedule, Masking, NoCorruption, NoRegularizer, ReconstructionLoss, Regularizer,
-    SaltAndPepper, TrainingConfig, WeightDecay,
+    Activation, BuiltinCorruption, BuiltinLoss, BuiltinRegularizer, Checkpointing, Contractive,
+    Correntropy, Corruption, Decay, DenseBuilder, Error, GaussianNoise, Init, KlSparsity,
+    L1Sparsity, L2Sparsity, LearningRateSchedule, Masking, NoCorruption, NoRegularizer,
+    ReconstructionLoss, Regularizer, SaltAndPepper, TrainingConfig, WeightDecay,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -145,6 +145,14 @@ fn regularizers_and_corruptions_round_trip_under_their_names() {
     round_trip(&Masking::new(1.0).unwrap());
     round_trip(&SaltAndPepper::new(0.0).unwrap());
     round_trip(&NoCorruption);
+    for loss in [
+        BuiltinLoss::default(),
+        ReconstructionLoss::CrossEntropy.into(),
+        Correntropy::new(0.1 + 0.2).unwrap().into(),
+    ] {
+        round_trip(&loss);
+    }
+    round_trip(&Correntropy::new(0.5).unwrap());
 }
 
 #[test]
@@ -239,6 +247,12 @@ fn invalid_penalties_and_corruptions_are_refused() {
     refused_saying::<L1Sparsity>(r#"{"weight": 1, "wieght": 2}"#, "unknown field");
     refused_saying::<KlSparsity>(r#"{"weight": 1}"#, "missing field `target`");
     refused_saying::<BuiltinCorruption>(r#""dropout""#, "unknown variant");
+    refused::<BuiltinLoss>(
+        r#"{"correntropy": {"sigma": 0}}"#,
+        Correntropy::new(0.0).unwrap_err(),
+    );
+    refused::<Correntropy>(r#"{"sigma": -1}"#, Correntropy::new(-1.0).unwrap_err());
+    refused_saying::<BuiltinLoss>(r#"{"huber": {"delta": 1}}"#, "unknown variant");
 }
 
 #[test]

@@ -29,6 +29,7 @@ fn help_documents_every_flag() {
         "--encoder-activation",
         "--decoder-activation",
         "--loss",
+        "--correntropy-sigma",
         "--tied",
         "--sparsity-l1",
         "--sparsity-kl",
@@ -73,6 +74,10 @@ fn bad_flags_exit_with_code_2_and_say_why() {
         vec!["--optimizer", "adam", "--momentum", "0.9"],
         vec!["--batch-size", "0"],
         vec!["--lr", "0"],
+        vec!["--loss", "correntropy", "--correntropy-sigma", "0"],
+        vec!["--loss", "correntropy", "--correntropy-sigma", "NaN"],
+        // σ without the loss it sets would be ignored.
+        vec!["--correntropy-sigma", "0.5"],
         // The bundled digits have no label column: the flag would be ignored.
         vec!["--label-column", "0"],
         // A sigmoid decoder cannot output standardised data.
@@ -344,4 +349,39 @@ fn stream_in_the_in_memory_order_saves_the_model_training_in_memory_saves() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_correntropy_loss_trains_saves_and_loads_with_its_sigma() {
+    let dir = std::env::temp_dir().join(format!("autoencoders-train-cor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (sigma, expected) in [(Some("0.5"), 0.5), (None, 0.2)] {
+        let path = dir.join("model.safetensors");
+        let mut args = vec![
+            "--limit",
+            "200",
+            "--hidden",
+            "8",
+            "--epochs",
+            "1",
+            "--loss",
+            "correntropy",
+        ];
+        if let Some(sigma) = sigma {
+            args.extend(["--correntropy-sigma", sigma]);
+        }
+        args.extend(["--save", path.to_str().unwrap()]);
+        let output = train(&args);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let model = DynamicAutoencoder::<f32>::load(&path).unwrap();
+        assert_eq!(
+            *model.loss(),
+            autoencoders::Correntropy::new(expected).unwrap()
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -4,13 +4,16 @@
 use crate::{Failure, flag};
 use autoencoders::data::Scaler;
 use autoencoders::{
-    Activation, Adam, BuiltinCorruption, BuiltinRegularizer, Contractive, DenseBuilder,
-    DynamicAutoencoder, GaussianNoise, KlSparsity, L1Sparsity, Masking, Optimizer,
+    Activation, Adam, BuiltinCorruption, BuiltinLoss, BuiltinRegularizer, Contractive, Correntropy,
+    DenseBuilder, DynamicAutoencoder, GaussianNoise, KlSparsity, L1Sparsity, Masking, Optimizer,
     ReconstructionLoss, SaltAndPepper, Scalar, Sgd, TrainingConfig, WeightDecay,
 };
 use clap::{Args, ValueEnum};
 use rand::Rng;
 use std::path::PathBuf;
+
+/// The kernel width of `--loss correntropy` without `--correntropy-sigma` (R's `ruta` default).
+pub const DEFAULT_CORRENTROPY_SIGMA: f64 = 0.2;
 
 /// The flags of a one-layer dense autoencoder, its scaling and its training.
 #[derive(Args, Debug)]
@@ -30,6 +33,9 @@ pub struct ModelFlags {
     /// Reconstruction loss.
     #[arg(long, value_enum, default_value_t = LossFlag::SquaredError)]
     pub loss: LossFlag,
+    /// Kernel width σ of `--loss correntropy`, in the scaled data's units (default 0.2).
+    #[arg(long, value_name = "σ", allow_negative_numbers = true)]
+    pub correntropy_sigma: Option<f64>,
     /// Tie the decoder's weights to the encoder's (transposed).
     #[arg(long)]
     pub tied: bool,
@@ -137,6 +143,8 @@ pub enum LossFlag {
     SquaredError,
     /// Binary cross-entropy.
     CrossEntropy,
+    /// Correntropy Σ[1 − exp(−r²/(2σ²))], robust to outliers (σ: --correntropy-sigma).
+    Correntropy,
 }
 
 /// An optimiser, as a flag value.
@@ -197,6 +205,11 @@ impl ModelFlags {
         if self.batch_size == 0 {
             return Err(Failure::Usage("--batch-size must be at least 1".into()));
         }
+        if self.correntropy_sigma.is_some() && !matches!(self.loss, LossFlag::Correntropy) {
+            return Err(Failure::Usage(
+                "--correntropy-sigma applies to --loss correntropy only".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -242,9 +255,14 @@ impl ModelFlags {
             (_, _, Some(p)) => flag(SaltAndPepper::new(p), "salt-and-pepper")?.into(),
             _ => BuiltinCorruption::None,
         };
-        let loss = match self.loss {
-            LossFlag::SquaredError => ReconstructionLoss::SquaredError,
-            LossFlag::CrossEntropy => ReconstructionLoss::CrossEntropy,
+        let loss: BuiltinLoss = match self.loss {
+            LossFlag::SquaredError => ReconstructionLoss::SquaredError.into(),
+            LossFlag::CrossEntropy => ReconstructionLoss::CrossEntropy.into(),
+            LossFlag::Correntropy => flag(
+                Correntropy::new(self.correntropy_sigma.unwrap_or(DEFAULT_CORRENTROPY_SIGMA)),
+                "correntropy-sigma",
+            )?
+            .into(),
         };
         let mut model: DynamicAutoencoder<T> = flag(
             DenseBuilder::new(input_dim, self.hidden)

@@ -12,17 +12,22 @@ use super::pretraining::{stop_reason, stop_reason_name};
 use super::record::PartsRecord;
 use super::{ModelFileProblem, TensorFile, read_file, write_atomically};
 use crate::{
-    Activation, Autoencoder, BuiltinCorruption, BuiltinRegularizer, Corruption, Decoder,
-    DenseDecoder, DenseEncoder, Encoder, Error, Loss, PretrainedStack, Regularizer, Result, Scalar,
-    StackedDecoder, StackedEncoder,
+    Activation, Autoencoder, BuiltinCorruption, BuiltinLoss, BuiltinRegularizer, Corruption,
+    Decoder, DenseDecoder, DenseEncoder, Encoder, Error, Loss, PretrainedStack, Regularizer,
+    Result, Scalar, StackedDecoder, StackedEncoder,
 };
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The model type a saved deep autoencoder loads as: stacks of dense layers, with the
-/// regularizers and corruption chosen at run time.
-pub type DeepAutoencoder<T> =
-    Autoencoder<StackedEncoder<T>, StackedDecoder<T>, Vec<BuiltinRegularizer>, BuiltinCorruption>;
+/// regularizers, corruption and loss chosen at run time.
+pub type DeepAutoencoder<T> = Autoencoder<
+    StackedEncoder<T>,
+    StackedDecoder<T>,
+    Vec<BuiltinRegularizer>,
+    BuiltinCorruption,
+    BuiltinLoss,
+>;
 
 impl<T, R, C, L> Autoencoder<StackedEncoder<T>, StackedDecoder<T>, R, C, L>
 where

@@ -147,7 +147,8 @@ where
     /// let model: DynamicAutoencoder<f64> = DenseBuilder::new(4, 2)
     ///     .build::<f64, _>(&mut ChaCha8Rng::seed_from_u64(0))?
     ///     .with_regularizer(vec![])
-    ///     .with_corruption(Default::default());
+    ///     .with_corruption(Default::default())
+    ///     .with_loss(Default::default());
     /// let detector = AnomalyDetector::fit(model, &x, Threshold::Contamination(0.1))?;
     /// let path = std::env::temp_dir().join("autoencoders-doc-detector.safetensors");
     /// detector.save(&path, Some(&scaler))?;

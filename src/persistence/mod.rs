@@ -68,8 +68,8 @@ pub(crate) use atomic::write_atomically;
 pub(crate) use atomic::write_atomically_with;
 
 use crate::{
-    Activation, Autoencoder, BuiltinCorruption, BuiltinRegularizer, Corruption, DenseBuilder,
-    DenseDecoder, DenseEncoder, Error, Loss, Precision, Regularizer, Result, Scalar,
+    Activation, Autoencoder, BuiltinCorruption, BuiltinLoss, BuiltinRegularizer, Corruption,
+    DenseBuilder, DenseDecoder, DenseEncoder, Error, Loss, Precision, Regularizer, Result, Scalar,
 };
 use nalgebra::{DMatrix, DVector};
 use offsets::check_offsets_fit;
@@ -102,10 +102,15 @@ fn problem_of(error: SafeTensorError) -> ModelFileProblem {
     }
 }
 
-/// The model type a saved file loads as: dense layers, with the regularizers and corruption
-/// chosen at run time.
-pub type DynamicAutoencoder<T> =
-    Autoencoder<DenseEncoder<T>, DenseDecoder<T>, Vec<BuiltinRegularizer>, BuiltinCorruption>;
+/// The model type a saved file loads as: dense layers, with the regularizers, corruption and
+/// loss chosen at run time.
+pub type DynamicAutoencoder<T> = Autoencoder<
+    DenseEncoder<T>,
+    DenseDecoder<T>,
+    Vec<BuiltinRegularizer>,
+    BuiltinCorruption,
+    BuiltinLoss,
+>;
 
 pub(crate) fn dtype_of<T: Scalar>() -> Dtype {
     match T::PRECISION {

@@ -2,10 +2,10 @@
 
 use super::ModelFileProblem;
 use crate::{
-    Activation, Autoencoder, BuiltinCorruption, BuiltinRegularizer, Contractive, Corruption,
-    DenseDecoder, DenseEncoder, Error, GaussianNoise, KlSparsity, L1Sparsity, L2Sparsity, Loss,
-    Masking, ReconstructionLoss, Regularizer, RegularizerPart, Result, SaltAndPepper, Scalar,
-    WeightDecay,
+    Activation, Autoencoder, BuiltinCorruption, BuiltinLoss, BuiltinRegularizer, Contractive,
+    Correntropy, Corruption, DenseDecoder, DenseEncoder, Error, GaussianNoise, KlSparsity,
+    L1Sparsity, L2Sparsity, Loss, Masking, ReconstructionLoss, Regularizer, RegularizerPart,
+    Result, SaltAndPepper, Scalar, WeightDecay,
 };
 use serde::{Deserialize, Serialize};
 
@@ -27,8 +27,10 @@ pub(crate) struct ModelRecord {
     pub(crate) encoder_activation: String,
     pub(crate) decoder_activation: String,
     pub(crate) tied: bool,
+    #[serde(deserialize_with = "loss_name")]
     pub(crate) loss: String,
-    /// A user loss's hyper-parameters; absent for the built-in ones.
+    /// The loss's hyper-parameters (correntropy's `sigma`, a user loss's); absent for the
+    /// losses without any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) loss_hyper_parameters: HyperParameters,
     pub(crate) regularizers: Vec<RegularizerRecord>,
@@ -159,6 +161,7 @@ fn invalid(detail: String) -> ModelFileProblem {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PartsRecord {
+    #[serde(deserialize_with = "loss_name")]
     pub(crate) loss: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) loss_hyper_parameters: HyperParameters,
@@ -207,7 +210,10 @@ impl PartsRecord {
             },
         };
         let (loss, loss_hyper_parameters) = match model.loss().builtin() {
-            Some(loss) => (loss.name().to_owned(), Vec::new()),
+            Some(loss) => (
+                Loss::<E::Scalar>::name(&loss).to_owned(),
+                hyper_parameters(Loss::<E::Scalar>::hyper_parameters(&loss)),
+            ),
             None => (
                 format!("{CUSTOM_LOSS_PREFIX}{}", model.loss().name()),
                 hyper_parameters(model.loss().hyper_parameters()),
@@ -370,8 +376,8 @@ impl ModelRecord {
         Self::activation(&self.decoder_activation)
     }
 
-    pub(crate) fn loss(&self) -> std::result::Result<ReconstructionLoss, ModelFileProblem> {
-        builtin_loss(&self.loss)
+    pub(crate) fn loss(&self) -> std::result::Result<BuiltinLoss, ModelFileProblem> {
+        builtin_loss(&self.loss, &self.loss_hyper_parameters)
     }
 
     pub(crate) fn regularizers(
@@ -387,8 +393,8 @@ impl ModelRecord {
 
 impl PartsRecord {
     /// The built-in loss recorded, or which user part the caller must supply.
-    pub(crate) fn loss(&self) -> std::result::Result<ReconstructionLoss, ModelFileProblem> {
-        builtin_loss(&self.loss)
+    pub(crate) fn loss(&self) -> std::result::Result<BuiltinLoss, ModelFileProblem> {
+        builtin_loss(&self.loss, &self.loss_hyper_parameters)
     }
 
     /// The built-in regularizers recorded, or which user part the caller must supply.
@@ -404,14 +410,55 @@ impl PartsRecord {
     }
 }
 
-fn builtin_loss(name: &str) -> std::result::Result<ReconstructionLoss, ModelFileProblem> {
+/// The name of the built-in correntropy loss in a record.
+const CORRENTROPY: &str = "correntropy";
+
+/// A record's loss name as read: files written before correntropy was a built-in loss record
+/// it as a user's (`custom:correntropy`, with the same `sigma`), and load as it now saves.
+fn loss_name<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<String, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    Ok(match name.strip_prefix(CUSTOM_LOSS_PREFIX) {
+        Some(CORRENTROPY) => CORRENTROPY.to_owned(),
+        _ => name,
+    })
+}
+
+fn builtin_loss(
+    name: &str,
+    hyper_parameters: &HyperParameters,
+) -> std::result::Result<BuiltinLoss, ModelFileProblem> {
     if let Some(name) = name.strip_prefix(CUSTOM_LOSS_PREFIX) {
         return Err(ModelFileProblem::CustomComponent {
             component: "loss",
             name: name.to_owned(),
         });
     }
-    ReconstructionLoss::from_name(name).ok_or_else(|| invalid(format!("unknown loss `{name}`")))
+    if name == CORRENTROPY {
+        let [(key, value)] = hyper_parameters.as_slice() else {
+            return Err(invalid(format!(
+                "the correntropy loss has {} hyper-parameters, not one (`sigma`)",
+                hyper_parameters.len()
+            )));
+        };
+        let sigma = (key == "sigma")
+            .then(|| value.parse::<f64>().ok())
+            .flatten()
+            .ok_or_else(|| invalid(format!("the correntropy loss's `{key}` = `{value}`")))?;
+        return Correntropy::new(sigma)
+            .map(BuiltinLoss::from)
+            .map_err(|e| invalid(format!("the correntropy loss: {e}")));
+    }
+    let loss = ReconstructionLoss::from_name(name)
+        .ok_or_else(|| invalid(format!("unknown loss `{name}`")))?;
+    if !hyper_parameters.is_empty() {
+        return Err(invalid(format!(
+            "the {name} loss has no hyper-parameters, the record lists {}",
+            hyper_parameters.len()
+        )));
+    }
+    Ok(loss.into())
 }
 
 fn builtin_regularizers(

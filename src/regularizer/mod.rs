@@ -18,7 +18,7 @@ pub use kl_sparsity::KlSparsity;
 pub use weight_decay::WeightDecay;
 
 use crate::validate::{all_finite, check_size};
-use crate::{Activation, Error, Parameter, ReconstructionLoss, Result, Scalar};
+use crate::{Activation, BuiltinLoss, Error, Parameter, Result, Scalar};
 use nalgebra::DMatrix;
 
 /// What a regularizer may look at for one batch of `n` samples.
@@ -185,7 +185,7 @@ pub struct Architecture {
     pub tied: bool,
     /// The reconstruction loss when it is a built-in one, `None` for a user's own
     /// [`Loss`](crate::Loss).
-    pub loss: Option<ReconstructionLoss>,
+    pub loss: Option<BuiltinLoss>,
 }
 
 /// A penalty on the code, the weights, or both, with its exact gradient.

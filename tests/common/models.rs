@@ -35,4 +35,5 @@ pub fn deep() -> DeepAutoencoder<f32> {
         .unwrap()
         .with_regularizer(Vec::new())
         .with_corruption(autoencoders::BuiltinCorruption::None)
+        .with_loss(autoencoders::BuiltinLoss::default())
 }
