@@ -886,3 +886,44 @@ fn a_streamed_csv_file_holds_what_read_csv_reads_with_the_same_errors() {
         Err(Error::NoDataRows { .. })
     ));
 }
+
+#[test]
+fn a_scaled_value_that_overflows_names_its_sample_and_column_in_every_order() {
+    let folder = Folder::new("overflow");
+    let path = folder.join("wide-values");
+    // 150 samples of 3 f32 values; sample 130's third value scales past f32's range (3e38
+    // divided by 1e-3), two chunks of 64 samples in.
+    let (n, d, row, column) = (150usize, 3usize, 130usize, 2usize);
+    let mut body = Vec::new();
+    for i in 0..n * d {
+        let v: f32 = if i == row * d + column { 3e38 } else { 0.5 };
+        body.extend_from_slice(&v.to_be_bytes());
+    }
+    std::fs::write(&path, idx_bytes(0x0D, &[n as u32, d as u32], &body)).unwrap();
+    let scaler = FittedScaler::standard(vec![0.0; d], vec![1e-3; d]).unwrap();
+    for order in [
+        StreamOrder::InMemory,
+        StreamOrder::Buffer { buffer: 16 },
+        StreamOrder::Blocks {
+            block: 32,
+            buffer: 8,
+        },
+    ] {
+        let mut stream = Stream::<f32>::idx(&path, order)
+            .unwrap()
+            .with_scaler(scaler.clone())
+            .unwrap();
+        let (mut batch, mut labels) = (DMatrix::zeros(0, 0), Vec::new());
+        let epoch = |stream: &mut Stream<f32>, batch: &mut _, labels: &mut _| {
+            stream.start_epoch(false, &mut rng(0))?;
+            while stream.next_batch(7, batch, labels)? > 0 {}
+            Ok::<_, Error>(())
+        };
+        match epoch(&mut stream, &mut batch, &mut labels) {
+            Err(Error::NonFiniteData {
+                row: r, column: c, ..
+            }) => assert_eq!((r, c), (row, column), "{order:?}"),
+            other => panic!("{order:?}: {other:?}"),
+        }
+    }
+}

@@ -530,7 +530,7 @@ impl<T: Scalar> Stream<T> {
     }
 
     /// Reads samples `first..first + count` (consecutive) as the file holds them, to be
-    /// converted by [`convert_sample`](Self::convert_sample), with their labels into
+    /// converted by [`convert_samples`](Self::convert_samples), with their labels into
     /// `self.chunk_labels`.
     fn read_run(&mut self, first: usize, count: usize) -> Result<()> {
         self.raw.clear();
@@ -550,23 +550,26 @@ impl<T: Scalar> Stream<T> {
         }
     }
 
-    /// Converts (and scales) sample `at` of the run last read into `out` (`features` values).
-    fn convert_sample(&self, at: usize, out: &mut [T]) -> Result<()> {
+    /// Converts (and scales) samples `at..at + out.len() / features` of the run last read into
+    /// `out`, in one pass.
+    fn convert_samples(&self, at: usize, out: &mut [T]) -> Result<()> {
         let d = self.features;
-        let sample = self.chunk_first + at;
+        let (from, to) = (at * d, at * d + out.len());
+        let first = self.chunk_first + at;
         if self.csv.is_none() && self.element == Element::U8 {
-            convert(&self.bytes[at * d..(at + 1) * d], sample, &self.affine, out)
+            convert(&self.bytes[from..to], d, first, &self.affine, out)
         } else {
-            convert(&self.raw[at * d..(at + 1) * d], sample, &self.affine, out)
+            convert(&self.raw[from..to], d, first, &self.affine, out)
         }
     }
 
-    /// Appends sample `at` of the run last read, converted, to `self.picked`.
-    fn pick(&mut self, at: usize) -> Result<()> {
+    /// Appends the first `count` samples of the run last read, converted, to `self.picked`:
+    /// one resize and one pass, however small the samples are.
+    fn pick(&mut self, count: usize) -> Result<()> {
         let start = self.picked.len();
-        self.picked.resize(start + self.features, T::zero());
+        self.picked.resize(start + count * self.features, T::zero());
         let mut picked = std::mem::take(&mut self.picked);
-        let result = self.convert_sample(at, &mut picked[start..]);
+        let result = self.convert_samples(0, &mut picked[start..]);
         self.picked = picked;
         result
     }
@@ -704,7 +707,7 @@ impl<T: Scalar> Stream<T> {
         }
         let at = self.chunk_next;
         let mut buffer = std::mem::take(&mut self.buffer);
-        let converted = self.convert_sample(at, &mut buffer[slot * d..(slot + 1) * d]);
+        let converted = self.convert_samples(at, &mut buffer[slot * d..(slot + 1) * d]);
         self.buffer = buffer;
         converted?;
         if let Some(&label) = self.chunk_labels.get(at) {
@@ -783,9 +786,7 @@ impl<T: Scalar> BatchSource<T> for Stream<T> {
                 while done < k {
                     let count = self.chunk_samples().min(k - done);
                     self.read_run(first + done, count)?;
-                    for at in 0..count {
-                        self.pick(at)?;
-                    }
+                    self.pick(count)?;
                     labels.extend_from_slice(&self.chunk_labels);
                     done += count;
                 }
@@ -797,7 +798,7 @@ impl<T: Scalar> BatchSource<T> for Stream<T> {
                 for i in 0..k {
                     let r = self.permutation[self.position + i];
                     self.read_run(r, 1)?;
-                    self.pick(0)?;
+                    self.pick(1)?;
                     labels.extend_from_slice(&self.chunk_labels);
                 }
                 self.position += k;
@@ -1172,13 +1173,14 @@ impl Raw for f64 {
     }
 }
 
-/// Converts the values `raw` of one sample (sample `sample` of the file) to `T` as the
-/// in-memory readers convert them and, with `affine` (the shifts and divisors), scales them as
+/// Converts the values `raw` of whole samples of `features` values (the first of them sample
+/// `first` of the file) to `T` as the in-memory readers convert them and, with `affine` (the shifts and divisors), scales them as
 /// [`FittedScaler::transform`] scales (in `f64`), into `out`. Plain loops over slices, which
 /// vectorise, with the check for overflow after them.
 fn convert<T: Scalar, R: Raw>(
     raw: &[R],
-    sample: usize,
+    features: usize,
+    first: usize,
     affine: &Option<(Vec<f64>, Vec<f64>)>,
     out: &mut [T],
 ) -> Result<()> {
@@ -1188,20 +1190,26 @@ fn convert<T: Scalar, R: Raw>(
         }
         return Ok(());
     };
-    for (((o, &r), &shift), &divisor) in out.iter_mut().zip(raw).zip(shifts).zip(divisors) {
-        let v = T::cast(r.value()).as_f64();
-        let scaled = (v - shift) / divisor;
-        *o = T::cast(if divisor == 0.0 { 0.0 } else { scaled });
+    for (sample, values) in out
+        .chunks_exact_mut(features)
+        .zip(raw.chunks_exact(features))
+    {
+        for (((o, &r), &shift), &divisor) in sample.iter_mut().zip(values).zip(shifts).zip(divisors)
+        {
+            let v = T::cast(r.value()).as_f64();
+            let scaled = (v - shift) / divisor;
+            *o = T::cast(if divisor == 0.0 { 0.0 } else { scaled });
+        }
     }
     if crate::validate::all_finite(out) {
         return Ok(());
     }
     match out.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
-        Some(column) => Err(Error::NonFiniteData {
+        Some(at) => Err(Error::NonFiniteData {
             what: "scaled data",
-            row: sample,
-            column,
+            row: first + at / features,
+            column: at % features,
         }),
     }
 }
