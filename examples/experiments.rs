@@ -205,9 +205,14 @@ fn with_shifted_copies(x: &DMatrix<f32>, labels: &[usize]) -> (DMatrix<f32>, Vec
 /// One layer of the stacked denoising autoencoders: masking p = 0.25, cross-entropy, `epochs`
 /// epochs of SGD (η = 0.1) in batches of 32.
 fn denoising_layer(size: usize, epochs: usize) -> LayerSpec<f32> {
+    masking_layer(size, epochs, 0.25)
+}
+
+/// A denoising layer as [`denoising_layer`], with masking probability `masking`.
+fn masking_layer(size: usize, epochs: usize, masking: f64) -> LayerSpec<f32> {
     LayerSpec::new(size)
         .with_loss(ReconstructionLoss::CrossEntropy)
-        .with_corruption(Masking::new(0.25).expect("valid"))
+        .with_corruption(Masking::new(masking).expect("valid"))
         .with_training(
             TrainingConfig::default()
                 .with_epochs(epochs)
@@ -754,6 +759,8 @@ struct FineTuningSetting {
     hidden: usize,
     /// Pretraining epochs per layer.
     pretraining_epochs: usize,
+    /// The masking probability of the denoising autoencoders.
+    masking: f64,
     /// The initial fine-tuning rate (SGD, momentum 0.9).
     rate: f64,
     /// Fine-tuning updates of 32 digits.
@@ -767,9 +774,10 @@ struct FineTuningSetting {
 impl FineTuningSetting {
     fn describe(&self) -> String {
         format!(
-            "784-{h}-{h}-10, {p} pretraining epochs, η = {r}{c}, {u} updates, patience {q}",
+            "784-{h}-{h}-10, {p} pretraining epochs, masking {m}, η = {r}{c}, {u} updates, patience {q}",
             h = self.hidden,
             p = self.pretraining_epochs,
+            m = self.masking,
             r = self.rate,
             c = if self.cosine {
                 " cosine to 0"
@@ -790,10 +798,10 @@ fn pretrain_and_fine_tune(
     seed: u64,
 ) -> Res<Classifier<StackedEncoder<f32>>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let (hidden, epochs) = (setting.hidden, setting.pretraining_epochs);
+    let (hidden, epochs, masking) = (setting.hidden, setting.pretraining_epochs, setting.masking);
     let stack = LayerwisePretrainer::new()
-        .with_layer(denoising_layer(hidden, epochs))
-        .with_layer(denoising_layer(hidden, epochs))
+        .with_layer(masking_layer(hidden, epochs, masking))
+        .with_layer(masking_layer(hidden, epochs, masking))
         .pretrain(train.0, &mut rng)?;
     let mut classifier = Classifier::new(stack.encoder, 10, Init::GlorotUniform, &mut rng)?;
     let schedule = if setting.cosine {
@@ -840,6 +848,7 @@ fn fine_tuning(digits: &Digits<f32>, args: &Args) -> Res<()> {
     let base = FineTuningSetting {
         hidden: if args.quick { 50 } else { 500 },
         pretraining_epochs: if args.quick { 1 } else { 10 },
+        masking: 0.25,
         rate: 0.05,
         updates: if args.quick { 200 } else { 5470 }, // 25 epochs of 7,000 digits
         cosine: false,
@@ -868,6 +877,15 @@ fn fine_tuning(digits: &Digits<f32>, args: &Args) -> Res<()> {
             rate: 0.1,
             patience: 15,
             pretraining_epochs: base.pretraining_epochs * 3,
+            ..base
+        },
+        FineTuningSetting {
+            updates: long,
+            cosine: true,
+            rate: 0.1,
+            patience: 15,
+            pretraining_epochs: base.pretraining_epochs * 3,
+            masking: 0.4,
             ..base
         },
     ];
