@@ -49,8 +49,8 @@ pub enum ModelFileProblem {
     /// The file lacks our metadata (use `load_weights` for plain state dicts).
     #[error("no `autoencoders` metadata (for weights saved elsewhere use load_weights)")]
     MissingMetadata,
-    /// A model file where a checkpoint was expected: no `autoencoders.checkpoint` metadata.
-    #[error("no `autoencoders.checkpoint` metadata: a saved model, not a checkpoint")]
+    /// A model file where a checkpoint was expected: no checkpoint record in its metadata.
+    #[error("no checkpoint record in the metadata: a saved model, not a checkpoint")]
     NotACheckpoint,
     /// Our metadata is not what this version writes.
     #[error("invalid `autoencoders` metadata: {detail}")]

@@ -475,7 +475,13 @@ fn a_checkpoint_is_safetensors_with_optimizer_tensors_named_by_parameter() {
 
     let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let metadata = metadata.metadata().as_ref().unwrap();
-    let record: serde_json::Value = serde_json::from_str(&metadata[CHECKPOINT_KEY]).unwrap();
+    // One metadata key, `autoencoders`, whose envelope holds the checkpoint's record under
+    // the section named by its record key.
+    let keys: Vec<&String> = metadata.keys().collect();
+    assert_eq!(keys, ["autoencoders"]);
+    let envelope: serde_json::Value = serde_json::from_str(&metadata["autoencoders"]).unwrap();
+    let section = CHECKPOINT_KEY.strip_prefix("autoencoders.").unwrap();
+    let record = &envelope[section];
     assert_eq!(record["epochs_done"], 2);
     assert_eq!(record["optimizer"]["kind"], "adam");
     assert_eq!(record["generator"]["algorithm"], "ChaCha8");

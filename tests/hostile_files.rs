@@ -572,9 +572,10 @@ fn missing_or_invalid_metadata_is_refused() {
 
 #[test]
 fn a_damaged_whole_file_checksum_key_is_refused_not_taken_for_an_old_file() {
-    // One flipped bit (`n` 0x6e → `l` 0x6c) turns the checksum's key into a foreign one; the
-    // file would then read as one written before the whole-file checksum existed.
-    let bytes = valid_file();
+    // One flipped bit (`n` 0x6e → `l` 0x6c) turns the checksum's key of a file of the old
+    // layout into a foreign one; the file would then read as one written before the
+    // whole-file checksum existed.
+    let bytes = valid().legacy().to_bytes();
     let at = bytes
         .windows(common::model_file::WHOLE_FILE_KEY.len())
         .position(|w| w == common::model_file::WHOLE_FILE_KEY.as_bytes())
@@ -587,12 +588,39 @@ fn a_damaged_whole_file_checksum_key_is_refused_not_taken_for_an_old_file() {
     };
     assert!(detail.contains("autoelcoders.crc32"), "{detail}");
     // A file written before the whole-file checksum, with the crate's keys only, still loads.
-    let mut old = valid();
+    let mut old = valid().legacy();
     old.header["__metadata__"]
         .as_object_mut()
         .unwrap()
         .remove(common::model_file::WHOLE_FILE_KEY);
     assert!(load(&old.to_bytes()).is_ok());
+    // In the envelope, a flipped bit in the checksum's section name makes it a section the
+    // crate does not write, named in the refusal; one in `format` or `model` is refused too.
+    let bytes = valid_file();
+    for (name, damaged) in [("crc32", "crc12"), ("format", "formav"), ("model", "mode,")] {
+        let quoted = format!("\\\"{name}\\\":");
+        let at = bytes
+            .windows(quoted.len())
+            .position(|w| w == quoted.as_bytes())
+            .unwrap_or_else(|| panic!("{quoted} not in the file"));
+        let mut flipped = bytes.clone();
+        let (from, to) = name
+            .bytes()
+            .zip(damaged.bytes())
+            .enumerate()
+            .find(|(_, (a, b))| a != b)
+            .map(|(i, (a, b))| (at + 2 + i, a ^ b))
+            .unwrap();
+        assert_eq!(to.count_ones(), 1, "one bit");
+        flipped[from] ^= to;
+        let found = problem(load(&flipped));
+        if name == "crc32" {
+            let ModelFileProblem::InvalidMetadata { detail } = &found else {
+                panic!("{name}: {found:?}");
+            };
+            assert!(detail.contains(damaged), "{detail}");
+        }
+    }
 }
 
 #[test]

@@ -133,13 +133,30 @@ fn tensors_have_pytorch_names_shapes_and_dtypes() {
     );
     assert_eq!(header["encoder.weight"]["dtype"], "F64");
     let metadata = header["__metadata__"].as_object().unwrap();
-    // The model record and the whole-file checksum; the writer lists them in sorted order, so
-    // files are deterministic (see `saving_twice_gives_the_same_bytes`).
-    let mut keys: Vec<&str> = metadata.keys().map(String::as_str).collect();
-    keys.sort();
-    assert_eq!(keys, ["autoencoders", "autoencoders.crc32"]);
-    let meta: serde_json::Value =
-        serde_json::from_str(metadata["autoencoders"].as_str().unwrap()).unwrap();
+    // One metadata key, `autoencoders`: the envelope, its format, the model record and the
+    // whole-file checksum as sections, written in sorted order so that files are
+    // deterministic (see `saving_twice_gives_the_same_bytes`).
+    let keys: Vec<&str> = metadata.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["autoencoders"]);
+    let envelope_text = metadata["autoencoders"].as_str().unwrap();
+    assert!(
+        envelope_text.starts_with("{\"crc32\":\""),
+        "{envelope_text}"
+    );
+    assert!(
+        envelope_text.contains("\",\"format\":2,\"model\":{"),
+        "{envelope_text}"
+    );
+    let envelope: serde_json::Value = serde_json::from_str(envelope_text).unwrap();
+    let sections: Vec<&str> = envelope
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(sections, ["crc32", "format", "model"]);
+    assert_eq!(envelope["crc32"].as_str().unwrap().len(), 8);
+    let meta = &envelope["model"];
     assert_eq!(meta["crc32"].as_str().unwrap().len(), 8);
     assert_eq!(meta["tied"], true);
     assert_eq!(meta["encoder_activation"], "tanh");

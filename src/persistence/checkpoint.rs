@@ -19,10 +19,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The metadata key holding the checkpoint's training state as JSON.
+/// The record key of the checkpoint's training state, JSON: the section `checkpoint` of the
+/// metadata's envelope (a metadata key of its own in older files).
 pub const CHECKPOINT_KEY: &str = "autoencoders.checkpoint";
-/// The metadata key holding the CRC-32 (IEEE, 8 hex digits) of the JSON under
-/// [`CHECKPOINT_KEY`].
+/// The record key of the CRC-32 (IEEE, 8 hex digits) of the JSON under [`CHECKPOINT_KEY`]:
+/// the section `checkpoint.crc32`.
 pub const CHECKPOINT_CHECKSUM_KEY: &str = "autoencoders.checkpoint.crc32";
 
 /// The version of the checkpoint record this crate writes.
@@ -51,18 +52,19 @@ const GENERATOR: &str = "ChaCha8";
 /// | the model's tensors, as [`save_parameters`](Autoencoder::save_parameters) writes them (for a one-layer dense model, as [`save`](Autoencoder::save) does) | |
 /// | `optimizer.<state>.<parameter>`, e.g. `optimizer.m.encoder.weight` | the parameter's |
 ///
-/// and three metadata entries:
-/// - `autoencoders`: the model — for one dense layer each way its architecture, as in a saved
+/// and, in the envelope under the metadata key `autoencoders` (see [the module](super)), the
+/// whole-file `crc32` and three sections:
+/// - `model`: the model — for one dense layer each way its architecture, as in a saved
 ///   model; for any other model (a stack, a user's own layers) the parameters record, with
 ///   each tensor's name and shape and the loss, regularizers and corruption — whose `crc32`
 ///   covers the whole tensor data section (model and optimiser tensors);
-/// - `autoencoders.checkpoint`: JSON with `format_version`, `epochs_done`, `config`
+/// - `checkpoint`: JSON with `format_version`, `epochs_done`, `config`
 ///   (`epochs`, `batch_size`, `shuffle`), `generator` (`algorithm` `"ChaCha8"`, `seed` as 64 hex
 ///   digits, `stream`, `word_pos`), `optimizer` (`kind`, `hyper_parameters`, `counters` and the
 ///   names of its `tensors`), `history` (one report per epoch; a non-finite value is written as
 ///   the string `"NaN"`, `"inf"` or `"-inf"`), and `training_data` and `validation_data`
 ///   (`rows`, `columns` and the `crc32` of the values);
-/// - `autoencoders.checkpoint.crc32`: the CRC-32 of that JSON text.
+/// - `checkpoint.crc32`: the CRC-32 of that JSON text.
 ///
 /// Files are written crash-safely: to a temporary file in the same folder, fsynced, renamed
 /// over the previous checkpoint, and the folder fsynced. A write that fails half-way leaves the

@@ -208,7 +208,7 @@ impl<T: Scalar> DeepAutoencoder<T> {
     }
 }
 
-/// The metadata key of a saved [`PretrainedStack`]'s own record: JSON with `format_version`,
+/// The record key (section `pretrained` of the envelope) of a saved [`PretrainedStack`]'s own record: JSON with `format_version`,
 /// `tied` (whether each layer's decoder was tied) and `histories` (each layer's `history` and
 /// `stop_reason`).
 pub const PRETRAINED_KEY: &str = "autoencoders.pretrained";

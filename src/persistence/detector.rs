@@ -1,8 +1,8 @@
 //! Anomaly detectors saved with their threshold, training scores and scaler.
 //!
 //! A detector's file is its model's file (the tensors and the `autoencoders` record, as
-//! [`Autoencoder::save`] writes them) with one more metadata key, [`DETECTOR_KEY`], holding
-//! the detector as JSON: `format_version` (1), `threshold`, `training_scores` (the scores of
+//! [`Autoencoder::save`] writes them) with one more section in its metadata, `detector`
+//! ([`DETECTOR_KEY`]), holding the detector as JSON: `format_version` (1), `threshold`, `training_scores` (the scores of
 //! the data it was fitted on, in order) and `scaler` (`null`, or the fitted scaler: `kind`
 //! `identity` or `bytes` with `input_dim`, `min-max` with `minimum` and `maximum`, `standard`
 //! with `mean` and `std_dev`). The whole-file checksum covers it, so an edited threshold is
@@ -19,10 +19,11 @@ use crate::{
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The metadata key holding a saved detector's threshold, training scores and scaler.
+/// The record key of a saved detector's threshold, training scores and scaler: the section
+/// `detector` of the metadata's envelope (a metadata key of its own in older files).
 ///
-/// A detector's file is its model's file (the tensors and the `autoencoders` record, as
-/// [`Autoencoder::save`] writes them) with this key too, holding the detector as JSON:
+/// A detector's file is its model's file (the tensors and the model record, as
+/// [`Autoencoder::save`] writes them) with this record too, holding the detector as JSON:
 /// `format_version` (1), `threshold`, `training_scores` (the scores of the data it was fitted
 /// on, in order) and `scaler` (`null`, or the fitted scaler: `kind` `identity` or `bytes` with
 /// `input_dim`, `min-max` with `minimum` and `maximum`, `standard` with `mean` and `std_dev`).

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::path::Path;
 
-/// The metadata key of an L-BFGS checkpoint's record: JSON with `format_version`, the L-BFGS
+/// The record key (section `lbfgs` of the envelope) of an L-BFGS checkpoint's record: JSON with `format_version`, the L-BFGS
 /// `settings`, the model's scalar `dtype` and tensor `names` and `shapes`, the objective
 /// `value` at the point, the `iterations` and `evaluations` so far, the number of remembered
 /// `pairs`, the training `data`'s fingerprint and the `stop` reason when the run had stopped.

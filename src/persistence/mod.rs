@@ -10,23 +10,40 @@
 //! | `decoder.bias` | `[input_dim]` | |
 //!
 //! row-major, little-endian, in the model's dtype (`F32` or `F64`), so that
-//! `torch.nn.Linear.load_state_dict` takes them as they are. The architecture (activations,
-//! tying, loss, regularizers, corruption) goes in the file's metadata as JSON under the one key
-//! `autoencoders`, with a CRC-32 of the tensor data in its field `crc32`, so that loading
-//! rebuilds the same model and detects damage. A second metadata key,
-//! [`WHOLE_FILE_KEY`] (`autoencoders.crc32`), holds the CRC-32 of the whole file: the header in
-//! a canonical form (without that key) and the data, so an edit of the metadata (an activation,
-//! a digit of λ) or of a tensor's dtype, shape or offsets is detected too; files written before
-//! it existed are checked by their data checksum alone, and must then hold no metadata key but
-//! the crate's own (a damaged checksum key would otherwise pass for such a file). A key listed
-//! twice in any JSON object of the header is refused ([`ModelFileProblem::DuplicateKey`]), as are metadata keys starting
-//! with `autoencoders` that the crate does not write. The writer lists the metadata keys
-//! sorted and the tensors by name, so the same model, or the same checkpoint, always gives the
-//! same bytes.
+//! `torch.nn.Linear.load_state_dict` takes them as they are. Everything else goes in the file's
+//! metadata under **one key**, [`METADATA_KEY`] (`autoencoders`), as a JSON object, the
+//! *envelope*, its fields sorted:
+//!
+//! ```text
+//! {"checkpoint":{…},"checkpoint.crc32":"…","crc32":"…","format":2,"model":{…}}
+//! ```
+//!
+//! `format` is the envelope's version (2); each other field is a *section*: `model`, the
+//! architecture (activations, tying, loss, regularizers, corruption) with a CRC-32 of the tensor
+//! data in its own field `crc32`, so that loading rebuilds the same model and detects damage;
+//! `crc32`, the CRC-32 of the whole file — the header in a canonical form (the envelope without
+//! that section) and the data — so an edit of the metadata (an activation, a digit of λ) or of a
+//! tensor's dtype, shape or offsets is detected too; and, in the files that have them, the
+//! records of a checkpoint (`checkpoint`, `checkpoint.crc32`), a detector (`detector`), a
+//! pretrained stack (`pretrained`), a pretraining run (`pretraining`), a robust autoencoder's
+//! run (`robust`) or an L-BFGS run (`lbfgs`). A tool reads a section as
+//! `json.loads(metadata["autoencoders"])["checkpoint"]`. The record keys of the crate
+//! ([`WHOLE_FILE_KEY`], [`CHECKPOINT_KEY`], [`DETECTOR_KEY`], …) name
+//! the sections: `autoencoders.` and the section's name (`autoencoders` for `model`).
+//!
+//! Files written before the envelope (up to 0.x of 2026-12-04) held each record as a metadata
+//! key of its own, named by its record key; they load as before. Those written before the
+//! whole-file checksum are checked by their data checksum alone, and must then hold no metadata
+//! key but the crate's own (a damaged checksum key would otherwise pass for such a file). A key
+//! listed twice in any JSON object of the header is refused
+//! ([`ModelFileProblem::DuplicateKey`]), as are sections and metadata keys starting with
+//! `autoencoders` that the crate does not write, a key of the crate's beside the envelope, and
+//! the envelope under another key (a damaged key). The writer sorts the sections and lists the
+//! tensors by name, so the same model, or the same checkpoint, always gives the same bytes.
 //! Files are written crash-safely (temporary file, fsync, rename, fsync of the folder).
 //!
 //! A [`Checkpoint`] is the same file with the optimiser's tensors added and the training state
-//! in two more metadata entries; its type documents the layout.
+//! in two more sections; its type documents the layout.
 //!
 //! Any model — deep, stacked, with a user's own layers or parts, an autoencoder or a
 //! classifier — saves its parameters with
@@ -77,7 +94,9 @@ use record::ModelRecord;
 use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
 use std::path::Path;
 
-/// The metadata key holding the model's architecture as JSON.
+/// The one metadata key of the crate's files, holding the envelope of their records (see the
+/// [module documentation](self)); also the record key of the model's architecture, the
+/// envelope's section `model`.
 pub const METADATA_KEY: &str = "autoencoders";
 /// The field of that JSON holding the CRC-32 (IEEE, 8 hex digits) of the tensor data section.
 pub const CHECKSUM_FIELD: &str = "crc32";
@@ -217,7 +236,8 @@ pub fn write_file_atomically(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()>
     write_atomically(path.as_ref(), bytes)
 }
 
-/// The metadata keys this crate writes.
+/// The record keys this crate writes: the sections of the envelope, and the metadata keys of
+/// the files written before it.
 const KNOWN_KEYS: [&str; 9] = [
     METADATA_KEY,
     detector::DETECTOR_KEY,
@@ -253,6 +273,9 @@ pub(crate) fn model_error(file: &str, problem: ModelFileProblem) -> Error {
 pub(crate) struct TensorFile<'a> {
     file: &'a str,
     header: safetensors::tensor::Metadata,
+    /// Where the crate's records are, by record key (see [`header`]'s docs), and any other
+    /// metadata.
+    records: std::collections::BTreeMap<String, header::Place>,
     data: &'a [u8],
     tensor_count: usize,
 }
@@ -295,7 +318,8 @@ impl<'a> TensorFile<'a> {
                 )
             })
             .collect();
-        let whole_file_checked = header::verify(&sorted, &layout, data).map_err(fail)?;
+        let (records, whole_file_checked) =
+            header::verify(&sorted, &layout, data, &KNOWN_KEYS).map_err(fail)?;
         // A file of the crate without the whole-file checksum is one written before it existed,
         // and those held the crate's keys only: any other key then is more likely the checksum's
         // own key damaged (one flipped bit turns `autoencoders.crc32` into a foreign key) than
@@ -312,7 +336,7 @@ impl<'a> TensorFile<'a> {
                 ),
             }));
         }
-        let stored = match sorted.get(METADATA_KEY) {
+        let stored = match records.get(METADATA_KEY).map(|place| place.text(&sorted)) {
             Some(json) => Some(ModelRecord::checksum_field(json).map_err(fail)?),
             None => None,
         };
@@ -340,18 +364,25 @@ impl<'a> TensorFile<'a> {
         Ok(Self {
             file,
             header: parsed,
+            records,
             data,
             tensor_count,
         })
     }
 
-    /// The metadata value under `key`.
+    /// The record under record key `key` (in the envelope, or a metadata key of its own in
+    /// a file written before it).
     pub(crate) fn metadata(&self, key: &str) -> Option<&str> {
-        self.header
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(key))
-            .map(String::as_str)
+        let place = self.records.get(key)?;
+        Some(match place {
+            header::Place::Within { key, range } => self
+                .header
+                .metadata()
+                .as_ref()
+                .and_then(|m| m.get(key))
+                .and_then(|value| value.get(range.clone()))?,
+            header::Place::Text(text) => text,
+        })
     }
 
     /// How many tensors the file holds.

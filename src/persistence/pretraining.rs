@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::ops::ControlFlow;
 use std::path::Path;
 
-/// The metadata key of a pretraining checkpoint's record: JSON with `format_version`, the
+/// The record key (section `pretraining` of the envelope) of a pretraining checkpoint's record: JSON with `format_version`, the
 /// `finished` layers (each with its `parameters`, names and shapes, its `history` and its
 /// `stop_reason`), and `current_finished`, the stop reason of the layer in the checkpoint when
 /// that layer has finished too.

@@ -18,7 +18,7 @@ use rand::rngs::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The metadata key of a robust autoencoder checkpoint's record: JSON with `format_version`,
+/// The record key (section `robust` of the envelope) of a robust autoencoder checkpoint's record: JSON with `format_version`,
 /// `lambda`, `shrinkage`, the data's `rows` and `columns`, the outer iterations' `reports` and
 /// the `stop` reason when the run had stopped.
 pub const ROBUST_KEY: &str = "autoencoders.robust";

@@ -51,7 +51,11 @@ def forward(tensors, encoder_activation, decoder_activation, x):
 
 def evaluate(model_path, n, out_path):
     with safe_open(model_path, framework="np") as f:
+        # The one metadata key holds the envelope of the file's records; the model's is
+        # `model`. Files written before the envelope held the model record there itself.
         meta = json.loads(f.metadata()["autoencoders"])
+        if "format" in meta:
+            meta = meta["model"]
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     x = test_digits(n)
     x_hat = forward(tensors, meta["encoder_activation"], meta["decoder_activation"], x)
