@@ -18,7 +18,7 @@ Same data, models, objective, optimiser, budget and estimators as
 It prints one line per model and seed (`model=... seed=... elbo=... iwae=... log_likelihood=...
 seconds_per_epoch=...`), then the table with mean +- population standard deviation over seeds.
 
-Run: python3 benches/peers/torch_vae.py [--seeds 3] [--epochs 30] [--threads 1] [--quick]
+Run: python3 benches/peers/torch_vae.py [--seeds 3] [--first-seed 0] [--epochs 30] [--threads 1] [--quick]
      [--rows 0,1,2,3,4] [--ll-samples 5000]
 """
 
@@ -166,7 +166,8 @@ def summary(values):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="how many seeds")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first seed")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--ll-samples", type=int, default=5000)
     parser.add_argument("--threads", type=int, default=1)
@@ -209,7 +210,7 @@ def main():
     results = {}
     rows = [SETTINGS[int(r)] for r in args.rows.split(",")]
     for setting in rows:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             r = run(setting, seed, train, test, epochs, ll_samples)
             results.setdefault(describe(setting), []).append(r)
             print(
