@@ -13,7 +13,8 @@ use crate::{
 };
 use nalgebra::{ComplexField, DMatrix, DVector};
 use num_traits::{One, Zero};
-use rand::Rng;
+use rand::rngs::ChaCha8Rng;
+use rand::{Rng, RngExt, SeedableRng};
 use std::ops::ControlFlow;
 
 /// What one epoch of supervised training did.
@@ -64,6 +65,26 @@ pub struct Classifier<E: Encoder> {
     frozen: bool,
     /// Weight decay over every weight matrix, `None` for none.
     decay: Option<WeightDecay>,
+    /// Dropout probabilities of the input and of the hidden layers in training, 0 for none.
+    dropout: Dropout,
+}
+
+/// The dropout of a [`Classifier`]'s training (Srivastava et al. 2014), in its inverted form:
+/// each training batch drops each input value with probability `input` and each unit of every
+/// hidden layer (the encoder's own, by [`Encoder::forward_with_dropout`], and its code, the
+/// softmax layer's input) with probability `hidden`, and scales the values it keeps by
+/// `1/(1 − p)`, so that the model is used as it is, without dropout, for predictions, losses
+/// and validation.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Dropout {
+    input: f64,
+    hidden: f64,
+}
+
+impl Dropout {
+    fn any(self) -> bool {
+        self.input > 0.0 || self.hidden > 0.0
+    }
 }
 
 /// Buffers for one batch, reused.
@@ -80,6 +101,14 @@ struct Workspace<E: Encoder> {
     /// The model's tensor names and kinds, for weight decay.
     names: Vec<String>,
     kinds: Vec<TensorKind>,
+    /// This batch's dropout, when drawn: the input with its dropped values zeroed and its kept
+    /// ones scaled (`None` without input dropout), the scale of each code unit, 0 or
+    /// `1/(1 − p)`, and the seed of the encoder's own masks (`None` without hidden dropout).
+    dropped_input: Option<DMatrix<E::Scalar>>,
+    code_scale: Option<DMatrix<E::Scalar>>,
+    hidden_seed: Option<u64>,
+    /// The code after dropout, the softmax layer's input.
+    dropped_code: DMatrix<E::Scalar>,
 }
 
 impl<E: Encoder> Workspace<E> {
@@ -94,6 +123,10 @@ impl<E: Encoder> Workspace<E> {
             grad_head: classifier.head.clone(),
             names: classifier.parameter_names(),
             kinds: classifier.parameter_kinds(),
+            dropped_input: None,
+            code_scale: None,
+            hidden_seed: None,
+            dropped_code: DMatrix::zeros(0, 0),
         }
     }
 }
@@ -152,6 +185,7 @@ impl<E: Encoder> Classifier<E> {
             head,
             frozen: false,
             decay: None,
+            dropout: Dropout::default(),
         })
     }
 
@@ -173,6 +207,132 @@ impl<E: Encoder> Classifier<E> {
             None
         };
         Ok(self)
+    }
+
+    /// Dropout in training (Srivastava et al. 2014): every training batch drops each input
+    /// value with probability `input`, and each unit of every hidden layer with probability
+    /// `hidden` — the code, which the softmax layer reads, and the hidden layers inside the
+    /// encoder (those of a [`StackedEncoder`](crate::StackedEncoder), by
+    /// [`Encoder::forward_with_dropout`]) — independently, and scales what it keeps by
+    /// `1/(1 − p)` (inverted dropout). The masks are drawn from the training generator, so
+    /// seeded runs repeat bit for bit at any thread count, sharded or not. Predictions,
+    /// [`loss`](Self::loss), [`gradient`](Self::gradient) and the validation reports use the
+    /// model without dropout; the training reports (loss and accuracy) are those of the
+    /// dropped-out batches.
+    ///
+    /// A frozen encoder with dropout runs on every batch instead of once (its codes change
+    /// with the masks); only the softmax layer trains.
+    ///
+    /// ```
+    /// use autoencoders::{Activation, Classifier, Init, Sgd, StackedEncoder, TrainingConfig};
+    /// use nalgebra::DMatrix;
+    /// use rand::{SeedableRng, rngs::ChaCha8Rng};
+    ///
+    /// let mut rng = ChaCha8Rng::seed_from_u64(0);
+    /// let x = DMatrix::from_fn(40, 2, |i, j| if (i % 2 == 0) == (j == 0) { 1.0 } else { 0.0 });
+    /// let labels: Vec<usize> = (0..40).map(|i| i % 2).collect();
+    /// let encoder = StackedEncoder::<f64>::random(&[2, 16, 16], Activation::Tanh, Init::GlorotUniform, &mut rng)?;
+    /// let mut classifier = Classifier::new(encoder, 2, Init::GlorotUniform, &mut rng)?
+    ///     .with_dropout(0.0, 0.5)?;
+    /// let config = TrainingConfig::default().with_epochs(50).with_batch_size(8);
+    /// classifier.fit(&x, &labels, &config, &mut Sgd::new(0.5)?, &mut rng)?;
+    /// assert_eq!(classifier.accuracy(&x, &labels)?, 1.0);
+    /// assert_eq!(classifier.dropout(), (0.0, 0.5));
+    /// # Ok::<(), autoencoders::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperParameter`] unless both probabilities are in `[0, 1)`.
+    pub fn with_dropout(mut self, input: f64, hidden: f64) -> Result<Self> {
+        let valid = |p: f64| (0.0..1.0).contains(&p);
+        check_param("input dropout", input, valid(input), "a value in [0, 1)")?;
+        check_param("hidden dropout", hidden, valid(hidden), "a value in [0, 1)")?;
+        self.dropout = Dropout { input, hidden };
+        Ok(self)
+    }
+
+    /// The dropout probabilities of the input and of the hidden layers in training (0 for
+    /// none).
+    pub fn dropout(&self) -> (f64, f64) {
+        (self.dropout.input, self.dropout.hidden)
+    }
+
+    /// The training objective of one batch under dropout, and its gradient, as
+    /// [`gradient`](Self::gradient) gives them without: the masks are drawn from `rng` as a
+    /// training batch draws them, so the same generator state gives the same masks (and a
+    /// finite-difference check of this gradient holds the masks fixed by reseeding). Without
+    /// dropout it is [`gradient`](Self::gradient), and draws nothing.
+    ///
+    /// # Errors
+    /// As [`loss`](Self::loss).
+    #[allow(clippy::type_complexity)]
+    pub fn gradient_with_dropout<G: Rng + ?Sized>(
+        &self,
+        x: &DMatrix<E::Scalar>,
+        labels: &[usize],
+        rng: &mut G,
+    ) -> Result<(E::Scalar, Vec<Vec<E::Scalar>>)> {
+        check_data(x, self.encoder.input_dim(), "data")?;
+        self.check_labels(x, labels, "labels")?;
+        let mut ws = Workspace::new(self);
+        self.draw_dropout(x, &mut ws, rng);
+        let (loss, _) = self.evaluate(x, labels, &mut ws, true)?;
+        Ok((loss, Self::gradients_of(&ws)))
+    }
+
+    /// Draws a training batch's dropout into `ws` (or clears it, without dropout), in this
+    /// order: the input's mask, column by column; the code's; the seed of the masks inside
+    /// the encoder.
+    fn draw_dropout<G: Rng + ?Sized>(
+        &self,
+        x: &DMatrix<E::Scalar>,
+        ws: &mut Workspace<E>,
+        rng: &mut G,
+    ) {
+        let Dropout { input, hidden } = self.dropout;
+        let n = x.nrows();
+        ws.dropped_input = (input > 0.0).then(|| {
+            let mut dropped = ws
+                .dropped_input
+                .take()
+                .unwrap_or_else(|| DMatrix::zeros(0, 0));
+            resize(&mut dropped, n, x.ncols());
+            let keep = E::Scalar::cast(1.0 / (1.0 - input));
+            for (d, &v) in dropped.iter_mut().zip(x.iter()) {
+                *d = if rng.random_bool(input) {
+                    E::Scalar::zero()
+                } else {
+                    v * keep
+                };
+            }
+            dropped
+        });
+        ws.code_scale = (hidden > 0.0).then(|| {
+            let mut scale = ws.code_scale.take().unwrap_or_else(|| DMatrix::zeros(0, 0));
+            resize(&mut scale, n, self.encoder.code_dim());
+            let keep = E::Scalar::cast(1.0 / (1.0 - hidden));
+            for s in scale.iter_mut() {
+                *s = if rng.random_bool(hidden) {
+                    E::Scalar::zero()
+                } else {
+                    keep
+                };
+            }
+            scale
+        });
+        ws.hidden_seed = (hidden > 0.0).then(|| rng.next_u64());
+    }
+
+    /// The gradients `ws` holds, one flat tensor per entry of [`parameters`](Self::parameters).
+    fn gradients_of(ws: &Workspace<E>) -> Vec<Vec<E::Scalar>> {
+        let mut gradient: Vec<Vec<E::Scalar>> = ws
+            .grad_encoder
+            .parameters()
+            .into_iter()
+            .map(<[_]>::to_vec)
+            .collect();
+        gradient.extend(ws.grad_head.parameters().into_iter().map(<[_]>::to_vec));
+        gradient
     }
 
     /// The encoder.
@@ -230,6 +390,7 @@ impl<E: Encoder> Classifier<E> {
             head: DenseEncoder::from_parts(weights, bias, Activation::Linear)?,
             frozen: false,
             decay: None,
+            dropout: Dropout::default(),
         })
     }
 
@@ -316,14 +477,7 @@ impl<E: Encoder> Classifier<E> {
         self.check_labels(x, labels, "labels")?;
         let mut ws = Workspace::new(self);
         let (loss, _) = self.evaluate(x, labels, &mut ws, true)?;
-        let mut gradient: Vec<Vec<E::Scalar>> = ws
-            .grad_encoder
-            .parameters()
-            .into_iter()
-            .map(<[_]>::to_vec)
-            .collect();
-        gradient.extend(ws.grad_head.parameters().into_iter().map(<[_]>::to_vec));
-        Ok((loss, gradient))
+        Ok((loss, Self::gradients_of(&ws)))
     }
 
     /// Every trainable tensor: the encoder's, then the head's weights and bias.
@@ -424,6 +578,12 @@ impl<E: Encoder> Classifier<E> {
 
     /// Everything [`fit_lbfgs`](Self::fit_lbfgs) checks before any work.
     pub(crate) fn check_lbfgs(&self, x: &DMatrix<E::Scalar>, labels: &[usize]) -> Result<()> {
+        check_param(
+            "dropout with L-BFGS",
+            self.dropout.input.max(self.dropout.hidden),
+            !self.dropout.any(),
+            "0: L-BFGS needs a deterministic objective (train with dropout by minibatches)",
+        )?;
         check_data(x, self.encoder.input_dim(), "training data")?;
         self.check_labels(x, labels, "training labels")
     }
@@ -762,8 +922,9 @@ impl<E: Encoder> Classifier<E> {
         G: Rng + ?Sized,
         B: Observer<SupervisedReport> + ?Sized,
     {
-        // A frozen encoder's codes never change: compute them once and train the head on them.
-        let codes = if self.frozen {
+        // A frozen encoder's codes never change: compute them once and train the head on them
+        // (unless they drop out, which changes them every batch).
+        let codes = if self.frozen && !self.dropout.any() {
             Some(self.encoder.encode(x)?)
         } else {
             None
@@ -787,16 +948,24 @@ impl<E: Encoder> Classifier<E> {
         )
     }
 
-    /// The settings a checkpoint of the classifier records: weight decay and whether the
-    /// encoder is frozen.
+    /// The settings a checkpoint of the classifier records: weight decay, whether the
+    /// encoder is frozen, and the dropout probabilities when not 0 (so a checkpoint written
+    /// without dropout reads as it did before dropout existed).
     pub(crate) fn settings(&self) -> Vec<(String, String)> {
-        vec![
+        let mut settings = vec![
             ("frozen".to_owned(), self.frozen.to_string()),
             (
                 "weight_decay".to_owned(),
                 format!("{:?}", self.decay.map_or(0.0, |d| d.weight())),
             ),
-        ]
+        ];
+        let Dropout { input, hidden } = self.dropout;
+        for (name, p) in [("dropout_input", input), ("dropout_hidden", hidden)] {
+            if p > 0.0 {
+                settings.push((name.to_owned(), format!("{p:?}")));
+            }
+        }
+        settings
     }
 
     /// One optimiser step; when refused (it would make a value non-finite), whether the
@@ -889,10 +1058,25 @@ impl<E: Encoder> Classifier<E> {
 
     /// Encoder forward and logits into `ws`.
     fn forward(&self, x: &DMatrix<E::Scalar>, ws: &mut Workspace<E>) -> Result<()> {
-        self.encoder.forward(x, &mut ws.trace, &mut ws.pass);
-        check_code_pass(&self.encoder, x.nrows(), &ws.pass)?;
+        self.encode_into(x, ws)?;
         self.head.forward(&ws.pass.code, &mut (), &mut ws.head_pass);
         Ok(())
+    }
+
+    /// Encoder forward into `ws` (with the batch's dropout inside the encoder, when drawn),
+    /// its output's shape checked.
+    fn encode_into(&self, x: &DMatrix<E::Scalar>, ws: &mut Workspace<E>) -> Result<()> {
+        match ws.hidden_seed {
+            None => self.encoder.forward(x, &mut ws.trace, &mut ws.pass),
+            Some(seed) => self.encoder.forward_with_dropout(
+                x,
+                &mut ws.trace,
+                &mut ws.pass,
+                self.dropout.hidden,
+                &mut ChaCha8Rng::seed_from_u64(seed),
+            ),
+        }
+        check_code_pass(&self.encoder, x.nrows(), &ws.pass)
     }
 
     /// Loss and number of correct predictions of a batch; with `backward`, every gradient.
@@ -903,28 +1087,64 @@ impl<E: Encoder> Classifier<E> {
         ws: &mut Workspace<E>,
         backward: bool,
     ) -> Result<(E::Scalar, usize)> {
-        self.forward(x, ws)?;
-        // Borrow the codes out of the workspace while the head writes its gradients into it.
-        let codes = std::mem::replace(&mut ws.pass.code, DMatrix::zeros(0, 0));
-        let (loss, hits) = self.head_loss(&codes, labels, ws, backward);
-        ws.pass.code = codes;
-        if backward {
-            // ∂J/∂z = ∂J/∂h ⊙ s'(z) at the code layer, then through the encoder.
-            self.encoder.code_layer().activation.scale_by_derivative(
-                ws.pass.pre_activation.as_slice(),
-                ws.pass.code.as_slice(),
-                ws.grad_code.as_mut_slice(),
-            );
-            self.encoder.backward(
-                x,
-                &mut ws.trace,
-                &ws.pass,
-                &ws.grad_code,
-                None,
-                &mut ws.grad_encoder,
-            );
-        }
+        // The batch's dropped-out input, when drawn, is the encoder's input; borrowed out of
+        // the workspace, as the codes are below, while the passes write into it.
+        let dropped_input = ws.dropped_input.take();
+        let input = dropped_input.as_ref().unwrap_or(x);
+        let result = self.encode_into(input, ws).map(|()| {
+            // Borrow the codes out of the workspace while the head writes its gradients into it.
+            let codes = std::mem::replace(&mut ws.pass.code, DMatrix::zeros(0, 0));
+            let (loss, hits) = self.head_on_codes(&codes, labels, ws, backward);
+            ws.pass.code = codes;
+            if backward {
+                // ∂J/∂z = ∂J/∂h ⊙ s'(z) at the code layer, then through the encoder.
+                self.encoder.code_layer().activation.scale_by_derivative(
+                    ws.pass.pre_activation.as_slice(),
+                    ws.pass.code.as_slice(),
+                    ws.grad_code.as_mut_slice(),
+                );
+                self.encoder.backward(
+                    input,
+                    &mut ws.trace,
+                    &ws.pass,
+                    &ws.grad_code,
+                    None,
+                    &mut ws.grad_encoder,
+                );
+            }
+            (loss, hits)
+        });
+        ws.dropped_input = dropped_input;
+        let (loss, hits) = result?;
         Ok((loss + self.decay(ws, backward, true), hits))
+    }
+
+    /// The head's forward pass and loss on `codes`, through the batch's code dropout when
+    /// drawn; with `backward`, the head's gradients and `∂J/∂h` of the codes before dropout
+    /// in `ws.grad_code`.
+    fn head_on_codes(
+        &self,
+        codes: &DMatrix<E::Scalar>,
+        labels: &[usize],
+        ws: &mut Workspace<E>,
+        backward: bool,
+    ) -> (E::Scalar, usize) {
+        let Some(scale) = ws.code_scale.take() else {
+            self.head.forward(codes, &mut (), &mut ws.head_pass);
+            return self.head_loss(codes, labels, ws, backward);
+        };
+        let mut dropped = std::mem::replace(&mut ws.dropped_code, DMatrix::zeros(0, 0));
+        dropped.clone_from(codes);
+        dropped.component_mul_assign(&scale);
+        self.head.forward(&dropped, &mut (), &mut ws.head_pass);
+        let result = self.head_loss(&dropped, labels, ws, backward);
+        if backward {
+            // ∂J/∂h = ∂J/∂h̃ ⊙ m/(1 − p).
+            ws.grad_code.component_mul_assign(&scale);
+        }
+        ws.dropped_code = dropped;
+        ws.code_scale = Some(scale);
+        result
     }
 
     /// Like `evaluate`, for precomputed codes (frozen encoder).
@@ -935,8 +1155,7 @@ impl<E: Encoder> Classifier<E> {
         ws: &mut Workspace<E>,
         backward: bool,
     ) -> (E::Scalar, usize) {
-        self.head.forward(codes, &mut (), &mut ws.head_pass);
-        let (loss, hits) = self.head_loss(codes, labels, ws, backward);
+        let (loss, hits) = self.head_on_codes(codes, labels, ws, backward);
         (loss + self.decay(ws, backward, false), hits)
     }
 
@@ -1041,9 +1260,10 @@ impl<E: Encoder> Learner<E::Scalar> for ClassifierLearner<'_, '_, E> {
         x: &DMatrix<E::Scalar>,
         labels: &[usize],
         ws: &mut Workspace<E>,
-        _rng: &mut G,
+        rng: &mut G,
         totals: &mut (f64, usize),
     ) -> Result<bool> {
+        self.model.draw_dropout(x, ws, rng);
         let (loss, hits) = if self.frozen_codes {
             self.model.evaluate_head(x, labels, ws, true)
         } else {

@@ -115,6 +115,30 @@ pub trait Encoder: Clone + fmt::Debug {
         pass: &mut CodePass<Self::Scalar>,
     );
 
+    /// [`forward`](Self::forward) of a training batch with dropout inside the encoder: each
+    /// unit of every *hidden* layer's output — what a layer above reads, not the code — is
+    /// dropped with probability `probability` and kept scaled by `1/(1 − probability)`, the
+    /// masks drawn from `rng`; `trace` records them, so that
+    /// [`backward`](Self::backward) and [`backward_input`](Self::backward_input) differentiate
+    /// the dropped-out pass. A later [`forward`](Self::forward) on the same trace drops
+    /// nothing. The caller ([`Classifier::with_dropout`](crate::Classifier::with_dropout))
+    /// drops the code itself.
+    ///
+    /// The provided method has no hidden layers to drop and is [`forward`](Self::forward),
+    /// drawing nothing; [`StackedEncoder`](crate::StackedEncoder) drops between its layers
+    /// and asks each layer to drop inside itself.
+    fn forward_with_dropout(
+        &self,
+        x: &DMatrix<Self::Scalar>,
+        trace: &mut Self::Trace,
+        pass: &mut CodePass<Self::Scalar>,
+        probability: f64,
+        rng: &mut dyn rand::Rng,
+    ) {
+        let _ = (probability, rng);
+        self.forward(x, trace, pass);
+    }
+
     /// Backward pass: given `∂J/∂z` of the code layer (`n × code_dim`) and an extra gradient on
     /// the code layer's weights (from regularizers and tied decoders), *sets* every parameter
     /// gradient in `grad`. `trace` is the forward pass's, and may serve as scratch space.

@@ -3,14 +3,14 @@
 
 use crate::decoder::{as_tied, check_decoder_output};
 use crate::encoder::check_code_pass;
-use crate::linalg::{Op, gemm};
+use crate::linalg::{Op, gemm, resize};
 use crate::validate::{check_data, check_nonzero, check_output_shapes};
 use crate::{
     Activation, CodeLayer, CodePass, Decoder, DenseDecoder, DenseEncoder, Encoder, Error, Init,
     Result, Scalar, TensorKind,
 };
 use nalgebra::DMatrix;
-use rand::Rng;
+use rand::{Rng, RngExt};
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -42,12 +42,45 @@ pub struct StackedEncoder<T: Scalar, E: Encoder<Scalar = T> = DenseEncoder<T>> {
 }
 
 /// What a [`StackedEncoder`]'s forward pass keeps: each layer's own trace, each hidden layer's
-/// `z` and `h`, and scratch space for the backward pass.
+/// `z` and `h` (and, in a pass with dropout, each hidden layer's mask and dropped-out output),
+/// and scratch space for the backward pass.
 pub struct StackTrace<T: Scalar, E: Encoder<Scalar = T> = DenseEncoder<T>> {
     traces: Vec<E::Trace>,
     hidden: Vec<CodePass<T>>,
+    dropout: HiddenDropout<T>,
     grad: DMatrix<T>,
     grad_input: DMatrix<T>,
+}
+
+/// The dropout of a pass's hidden layers: for each, the scale of every unit (0 or
+/// `1/(1 − p)`) and the output the layer above read, `h ⊙ scale`. Empty in a pass without
+/// dropout.
+#[derive(Clone, Debug)]
+struct HiddenDropout<T: Scalar> {
+    scales: Vec<DMatrix<T>>,
+    dropped: Vec<DMatrix<T>>,
+}
+
+impl<T: Scalar> HiddenDropout<T> {
+    /// The input of layer `l` in the pass recorded by `hidden` and `self`.
+    fn layer_input<'a>(
+        &'a self,
+        x: &'a DMatrix<T>,
+        hidden: &'a [CodePass<T>],
+        l: usize,
+    ) -> &'a DMatrix<T> {
+        match l.checked_sub(1) {
+            None => x,
+            Some(below) => self.dropped.get(below).unwrap_or(&hidden[below].code),
+        }
+    }
+
+    /// `∂J/∂h_{l−1} = ∂J/∂(h_{l−1} ⊙ scale) ⊙ scale`, in place, when the pass dropped units.
+    fn through_mask(&self, l: usize, grad: &mut DMatrix<T>) {
+        if let Some(scale) = self.scales.get(l - 1) {
+            grad.component_mul_assign(scale);
+        }
+    }
 }
 
 impl<T: Scalar, E: Encoder<Scalar = T>> Default for StackTrace<T, E> {
@@ -55,6 +88,10 @@ impl<T: Scalar, E: Encoder<Scalar = T>> Default for StackTrace<T, E> {
         Self {
             traces: Vec::new(),
             hidden: Vec::new(),
+            dropout: HiddenDropout {
+                scales: Vec::new(),
+                dropped: Vec::new(),
+            },
             grad: DMatrix::zeros(0, 0),
             grad_input: DMatrix::zeros(0, 0),
         }
@@ -66,6 +103,7 @@ impl<T: Scalar, E: Encoder<Scalar = T>> Clone for StackTrace<T, E> {
         Self {
             traces: self.traces.clone(),
             hidden: self.hidden.clone(),
+            dropout: self.dropout.clone(),
             grad: self.grad.clone(),
             grad_input: self.grad_input.clone(),
         }
@@ -172,11 +210,6 @@ impl<T: Scalar> StackedEncoder<T> {
 }
 
 impl<T: Scalar, E: Encoder<Scalar = T>> StackedEncoder<T, E> {
-    /// The input of layer `l` in the pass recorded by `hidden`.
-    fn layer_input<'a>(x: &'a DMatrix<T>, hidden: &'a [CodePass<T>], l: usize) -> &'a DMatrix<T> {
-        if l == 0 { x } else { &hidden[l - 1].code }
-    }
-
     /// `∂J/∂z_{l−1} = ∂J/∂h_{l−1} ⊙ s'(z_{l−1})`, in place.
     fn through_activation(&self, hidden: &[CodePass<T>], l: usize, grad: &mut DMatrix<T>) {
         let below = &hidden[l - 1];
@@ -211,7 +244,7 @@ impl<T: Scalar, E: Encoder<Scalar = T>> Encoder for StackedEncoder<T, E> {
         let top = self.layers.len() - 1;
         match trace.traces.get(top) {
             Some(last) if trace.hidden.len() == top => {
-                let input = Self::layer_input(x, &trace.hidden, top);
+                let input = trace.dropout.layer_input(x, &trace.hidden, top);
                 self.layers[top].code_input(input, last)
             }
             _ => x,
@@ -220,7 +253,14 @@ impl<T: Scalar, E: Encoder<Scalar = T>> Encoder for StackedEncoder<T, E> {
 
     fn forward(&self, x: &DMatrix<T>, trace: &mut StackTrace<T, E>, pass: &mut CodePass<T>) {
         let top = self.layers.len() - 1;
-        let StackTrace { traces, hidden, .. } = trace;
+        let StackTrace {
+            traces,
+            hidden,
+            dropout,
+            ..
+        } = trace;
+        dropout.scales.clear();
+        dropout.dropped.clear();
         traces.resize_with(top + 1, E::Trace::default);
         hidden.resize_with(top, CodePass::default);
         for (l, (layer, layer_trace)) in
@@ -232,6 +272,58 @@ impl<T: Scalar, E: Encoder<Scalar = T>> Encoder for StackedEncoder<T, E> {
         }
         let input = hidden.last().map_or(x, |p| &p.code);
         self.layers[top].forward(input, &mut traces[top], pass);
+    }
+
+    /// Drops units of every hidden layer's output (each layer's own hidden layers too, by its
+    /// [`forward_with_dropout`](Encoder::forward_with_dropout)), the masks drawn layer by
+    /// layer from the bottom, each column by column; the code is not dropped.
+    fn forward_with_dropout(
+        &self,
+        x: &DMatrix<T>,
+        trace: &mut StackTrace<T, E>,
+        pass: &mut CodePass<T>,
+        probability: f64,
+        rng: &mut dyn Rng,
+    ) {
+        let top = self.layers.len() - 1;
+        let StackTrace {
+            traces,
+            hidden,
+            dropout,
+            ..
+        } = trace;
+        traces.resize_with(top + 1, E::Trace::default);
+        hidden.resize_with(top, CodePass::default);
+        dropout.scales.resize_with(top, || DMatrix::zeros(0, 0));
+        dropout.dropped.resize_with(top, || DMatrix::zeros(0, 0));
+        let keep = T::cast(1.0 / (1.0 - probability));
+        for l in 0..=top {
+            let (below, rest) = dropout.dropped.split_at_mut(l);
+            let input = below.last().unwrap_or(x);
+            let (layer, layer_trace) = (&self.layers[l], &mut traces[l]);
+            if l == top {
+                layer.forward_with_dropout(input, layer_trace, pass, probability, rng);
+                break;
+            }
+            let out = &mut hidden[l];
+            layer.forward_with_dropout(input, layer_trace, out, probability, rng);
+            let (rows, cols) = out.code.shape();
+            let (scale, dropped) = (&mut dropout.scales[l], &mut rest[0]);
+            resize(scale, rows, cols);
+            resize(dropped, rows, cols);
+            for ((s, d), &h) in scale
+                .iter_mut()
+                .zip(dropped.iter_mut())
+                .zip(out.code.iter())
+            {
+                *s = if rng.random_bool(probability) {
+                    T::zero()
+                } else {
+                    keep
+                };
+                *d = h * *s;
+            }
+        }
     }
 
     fn backward(
@@ -247,12 +339,13 @@ impl<T: Scalar, E: Encoder<Scalar = T>> Encoder for StackedEncoder<T, E> {
         let StackTrace {
             traces,
             hidden,
+            dropout,
             grad: g,
             grad_input,
         } = trace;
         g.clone_from(grad_pre_activation);
         for l in (0..=top).rev() {
-            let input = Self::layer_input(x, hidden, l);
+            let input = dropout.layer_input(x, hidden, l);
             let layer_pass = if l == top { pass } else { &hidden[l] };
             let extra = if l == top { grad_code_weights } else { None };
             if l > 0 {
@@ -275,6 +368,7 @@ impl<T: Scalar, E: Encoder<Scalar = T>> Encoder for StackedEncoder<T, E> {
                 &mut grad.layers[l],
             );
             if l > 0 {
+                dropout.through_mask(l, grad_input);
                 self.through_activation(hidden, l, grad_input);
                 std::mem::swap(g, grad_input);
             }
@@ -291,13 +385,19 @@ impl<T: Scalar, E: Encoder<Scalar = T>> Encoder for StackedEncoder<T, E> {
         grad_input: &mut DMatrix<T>,
     ) -> Result<()> {
         let top = self.layers.len() - 1;
-        let StackTrace { traces, hidden, .. } = trace;
+        let StackTrace {
+            traces,
+            hidden,
+            dropout,
+            ..
+        } = trace;
         let mut g = grad_pre_activation.clone();
         let mut below = DMatrix::zeros(0, 0);
         for l in (1..=top).rev() {
             let layer_pass = if l == top { pass } else { &hidden[l] };
-            let input = Self::layer_input(x, hidden, l);
+            let input = dropout.layer_input(x, hidden, l);
             self.layers[l].backward_input(input, &traces[l], layer_pass, &g, &mut below)?;
+            dropout.through_mask(l, &mut below);
             self.through_activation(hidden, l, &mut below);
             std::mem::swap(&mut g, &mut below);
         }
@@ -349,7 +449,9 @@ impl<T: Scalar, E: Encoder<Scalar = T>> Encoder for StackedEncoder<T, E> {
         for s in 0..x.nrows() {
             let mut jacobian: Option<DMatrix<T>> = None;
             for l in (0..=top).rev() {
-                let input = Self::layer_input(x, &trace.hidden, l)
+                let input = trace
+                    .dropout
+                    .layer_input(x, &trace.hidden, l)
                     .rows(s, 1)
                     .into_owned();
                 let layer = self.layers[l]

@@ -345,7 +345,8 @@ fn a_checkpoint_of_two_ranks_resumes_on_three_or_on_one_with_the_bits_of_a_run_w
 }
 
 #[test]
-fn the_vae_and_the_classifier_give_the_single_process_bits_on_three_ranks() {
+fn the_vae_and_the_classifier_with_and_without_dropout_give_the_single_process_bits_on_three_ranks()
+{
     use autoencoders::{Activation, Classifier, DenseVae, Init, Likelihood};
     let x = uniform(101, 12, 0.0, 1.0, &mut rng(1));
     let labels: Vec<usize> = (0..101).map(|i| i % 3).collect();
@@ -396,11 +397,33 @@ fn the_vae_and_the_classifier_give_the_single_process_bits_on_three_ranks() {
             &mut rng(6),
         )
         .unwrap();
+    // Dropout masks come from each shard's own generator, so they too are the same on any
+    // number of ranks.
+    let dropped = classifier.clone().with_dropout(0.2, 0.3).unwrap();
+    let mut reference_dropped = dropped.clone();
+    reference_dropped
+        .fit(
+            &x,
+            &labels,
+            &config,
+            &mut Sgd::new(0.05).unwrap(),
+            &mut rng(6),
+        )
+        .unwrap();
+    assert_ne!(
+        flat(reference_dropped.parameters()),
+        flat(reference_classifier.parameters())
+    );
     let handles: Vec<_> = Threads::group(3)
         .into_iter()
         .map(|communicator| {
-            let (mut vae, mut classifier, x, labels) =
-                (vae.clone(), classifier.clone(), x.clone(), labels.clone());
+            let (mut vae, mut classifier, mut dropped, x, labels) = (
+                vae.clone(),
+                classifier.clone(),
+                dropped.clone(),
+                x.clone(),
+                labels.clone(),
+            );
             std::thread::spawn(move || {
                 vae.fit_parallel(
                     &mut InMemory::new(&x),
@@ -423,13 +446,29 @@ fn the_vae_and_the_classifier_give_the_single_process_bits_on_three_ranks() {
                         &mut (),
                     )
                     .unwrap();
-                (flat(vae.parameters()), flat(classifier.parameters()))
+                dropped
+                    .fit_parallel(
+                        &mut InMemory::with_labels(&x, &labels).unwrap(),
+                        None,
+                        &config,
+                        &communicator,
+                        &mut Sgd::new(0.05).unwrap(),
+                        &mut rng(6),
+                        &mut (),
+                    )
+                    .unwrap();
+                (
+                    flat(vae.parameters()),
+                    flat(classifier.parameters()),
+                    flat(dropped.parameters()),
+                )
             })
         })
         .collect();
     for h in handles {
-        let (v, c) = h.join().unwrap();
+        let (v, c, d) = h.join().unwrap();
         assert_eq!(v, flat(reference_vae.parameters()));
         assert_eq!(c, flat(reference_classifier.parameters()));
+        assert_eq!(d, flat(reference_dropped.parameters()));
     }
 }

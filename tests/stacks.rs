@@ -164,6 +164,66 @@ fn classifier_gradients_match_finite_differences() {
 }
 
 #[test]
+fn classifier_dropout_gradients_match_finite_differences_with_the_masks_held() {
+    let x = uniform(7, 6, 0.0, 1.0, &mut rng(7));
+    let labels = [0, 2, 1, 1, 0, 2, 2];
+    for activation in Activation::ALL {
+        for (input, hidden, weight_decay) in [(0.3, 0.0, 0.0), (0.0, 0.5, 0.3), (0.25, 0.5, 0.3)] {
+            let mut c = classifier(activation, weight_decay, false)
+                .with_dropout(input, hidden)
+                .unwrap();
+            let what =
+                format!("classifier {activation:?} dropout {input}/{hidden} λ={weight_decay}");
+            // The same generator state draws the same masks, so the objective is a function
+            // of the parameters alone while the differences are taken.
+            let objective = |c: &Classifier<StackedEncoder<f64>>| {
+                c.gradient_with_dropout(&x, &labels, &mut rng(9)).unwrap().0
+            };
+            let (loss, analytic) = c.gradient_with_dropout(&x, &labels, &mut rng(9)).unwrap();
+            assert_ne!(
+                loss,
+                c.loss(&x, &labels).unwrap(),
+                "{what}: the masks drop something"
+            );
+            let numeric = numeric_gradient(&mut c, |c| c.parameters_mut(), |c| objective(c));
+            assert_holds(compare(&analytic, &numeric), &what);
+            // The gradient without dropout, planted in its place, is caught.
+            let (_, plain) = c.gradient(&x, &labels).unwrap();
+            assert!(
+                !compare(&plain, &numeric).holds(),
+                "{what}: planted error missed"
+            );
+        }
+    }
+    // A stack of stacks drops inside each inner stack too, and passes the gradient down
+    // through the masks of the one above the bottom (its `backward_input`).
+    let mut r = rng(10);
+    let inner = |sizes: &[usize], r: &mut _| {
+        StackedEncoder::<f64>::random(sizes, Activation::Tanh, Init::GlorotUniform, r).unwrap()
+    };
+    let layers = vec![inner(&[6, 5, 5], &mut r), inner(&[5, 4, 4], &mut r)];
+    let nested = StackedEncoder::new(layers).unwrap();
+    let mut c = Classifier::new(nested, 3, Init::GlorotUniform, &mut r)
+        .unwrap()
+        .with_dropout(0.2, 0.4)
+        .unwrap();
+    let (_, analytic) = c.gradient_with_dropout(&x, &labels, &mut rng(11)).unwrap();
+    let numeric = numeric_gradient(
+        &mut c,
+        |c| c.parameters_mut(),
+        |c| {
+            c.gradient_with_dropout(&x, &labels, &mut rng(11))
+                .unwrap()
+                .0
+        },
+    );
+    assert_holds(
+        compare(&analytic, &numeric),
+        "a stack of stacks with dropout",
+    );
+}
+
+#[test]
 fn pretraining_fine_tuning_and_probes_on_real_digits() {
     let digits = bundled_digits::<f32>().unwrap();
     let x = digits.train_images.rows(0, 1000).into_owned();

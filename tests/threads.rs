@@ -78,6 +78,11 @@ fn one_layer_f64() -> u64 {
 
 /// A 784-500-500-10 classifier in `f32`, trained by SGD with momentum.
 fn classifier() -> u64 {
+    classifier_with_dropout(0.0, 0.0)
+}
+
+/// The same classifier, trained with dropout of the input and the code.
+fn classifier_with_dropout(input: f64, code: f64) -> u64 {
     let (x, labels) = digits::<f32>(800);
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let stack = StackedEncoder::random(
@@ -87,7 +92,10 @@ fn classifier() -> u64 {
         &mut rng,
     )
     .unwrap();
-    let mut model = Classifier::new(stack, 10, Init::GlorotUniform, &mut rng).unwrap();
+    let mut model = Classifier::new(stack, 10, Init::GlorotUniform, &mut rng)
+        .unwrap()
+        .with_dropout(input, code)
+        .unwrap();
     let config = TrainingConfig::default().with_epochs(2).with_batch_size(64);
     let mut sgd = Sgd::new(0.05).unwrap().with_momentum(0.9).unwrap();
     model.fit(&x, &labels, &config, &mut sgd, &mut rng).unwrap();
@@ -111,6 +119,10 @@ fn workloads() -> Vec<(&'static str, u64)> {
         ),
         ("f64 tied KL Adam", one_layer_f64()),
         ("f32 classifier 784-500-500-10", classifier()),
+        (
+            "f32 classifier 784-500-500-10 with dropout",
+            classifier_with_dropout(0.2, 0.5),
+        ),
     ]
 }
 

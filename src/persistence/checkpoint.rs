@@ -1154,7 +1154,7 @@ impl<T: Scalar> Checkpoint<T> {
 
 /// A classifier's training run saved after an epoch by
 /// [`Classifier::fit_resumable`](crate::Classifier::fit_resumable): the classifier's tensors
-/// and settings (weight decay, a frozen encoder), the optimiser's state, the generator, the
+/// and settings (weight decay, a frozen encoder, dropout), the optimiser's state, the generator, the
 /// run's settings, the history and fingerprints of the labelled data, from which the run
 /// continues bit for bit.
 ///
@@ -1229,7 +1229,7 @@ impl<T: Scalar> Checkpoint<T, SupervisedReport> {
         let (run, values) = self.saved.resume_named(
             &model.parameters_record(),
             "the model (not a classifier)",
-            "the classifier's weight decay or frozen encoder",
+            "the classifier's weight decay, frozen encoder or dropout",
             optimizer,
         )?;
         assign(model.parameters_mut(), values);
