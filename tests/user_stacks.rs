@@ -1431,7 +1431,7 @@ fn a_classifier_over_a_user_stack_resumes_in_a_new_process_bit_for_bit() {
     assert!(matches!(
         checkpoint().resume(&mut decayed, adam()),
         Err(Error::CheckpointMismatch {
-            what: "the classifier's weight decay or frozen encoder"
+            what: "the classifier's weight decay, frozen encoder or dropout"
         })
     ));
     let mut model = user_classifier(101);
