@@ -109,7 +109,7 @@ enum Experiment {
     DaeCae,
     /// The pretrained 784-500-500-10 network on all labels without augmentation: fine-tuning
     /// settings chosen on a validation split (learning-rate schedule, budget in updates,
-    /// early stopping), then the chosen one's test error.
+    /// early stopping, the pretraining's masking, dropout), then the chosen one's test error.
     FineTuning,
     /// Variational autoencoders on the digits: test ELBO, IWAE bound and importance-sampled
     /// log-likelihood for latent sizes 2, 10 and 20 (784-400-latent) and the 784-200-200-50
@@ -769,12 +769,14 @@ struct FineTuningSetting {
     cosine: bool,
     /// Epochs without a better validation loss before fine-tuning stops.
     patience: usize,
+    /// Dropout probabilities of the input and of the hidden layers in the fine-tuning.
+    dropout: (f64, f64),
 }
 
 impl FineTuningSetting {
     fn describe(&self) -> String {
         format!(
-            "784-{h}-{h}-10, {p} pretraining epochs, masking {m}, η = {r}{c}, {u} updates, patience {q}",
+            "784-{h}-{h}-10, {p} pretraining epochs, masking {m}, η = {r}{c}, {u} updates, patience {q}{d}",
             h = self.hidden,
             p = self.pretraining_epochs,
             m = self.masking,
@@ -786,6 +788,10 @@ impl FineTuningSetting {
             },
             u = self.updates,
             q = self.patience,
+            d = match self.dropout {
+                (0.0, 0.0) => String::new(),
+                (input, hidden) => format!(", dropout {input} / {hidden}"),
+            },
         )
     }
 }
@@ -803,7 +809,8 @@ fn pretrain_and_fine_tune(
         .with_layer(masking_layer(hidden, epochs, masking))
         .with_layer(masking_layer(hidden, epochs, masking))
         .pretrain(train.0, &mut rng)?;
-    let mut classifier = Classifier::new(stack.encoder, 10, Init::GlorotUniform, &mut rng)?;
+    let mut classifier = Classifier::new(stack.encoder, 10, Init::GlorotUniform, &mut rng)?
+        .with_dropout(setting.dropout.0, setting.dropout.1)?;
     let schedule = if setting.cosine {
         LearningRateSchedule::cosine(setting.rate, 0.0, setting.updates)?
     } else {
@@ -853,6 +860,7 @@ fn fine_tuning(digits: &Digits<f32>, args: &Args) -> Res<()> {
         updates: if args.quick { 200 } else { 5470 }, // 25 epochs of 7,000 digits
         cosine: false,
         patience: 1000,
+        dropout: (0.0, 0.0),
     };
     let long = if args.quick { 400 } else { 21_880 }; // 100 epochs
     let grid = [
@@ -886,6 +894,56 @@ fn fine_tuning(digits: &Digits<f32>, args: &Args) -> Res<()> {
             patience: 15,
             pretraining_epochs: base.pretraining_epochs * 3,
             masking: 0.4,
+            ..base
+        },
+        FineTuningSetting {
+            updates: long,
+            cosine: true,
+            rate: 0.1,
+            patience: 15,
+            pretraining_epochs: base.pretraining_epochs * 3,
+            masking: 0.4,
+            dropout: (0.2, 0.5),
+            ..base
+        },
+        FineTuningSetting {
+            updates: long,
+            cosine: true,
+            rate: 0.05,
+            patience: 15,
+            pretraining_epochs: base.pretraining_epochs * 3,
+            masking: 0.4,
+            dropout: (0.2, 0.5),
+            ..base
+        },
+        FineTuningSetting {
+            updates: long,
+            cosine: true,
+            rate: 0.1,
+            patience: 15,
+            pretraining_epochs: base.pretraining_epochs * 3,
+            masking: 0.4,
+            dropout: (0.1, 0.2),
+            ..base
+        },
+        FineTuningSetting {
+            updates: long,
+            cosine: true,
+            rate: 0.1,
+            patience: 15,
+            pretraining_epochs: base.pretraining_epochs * 3,
+            masking: 0.4,
+            dropout: (0.3, 0.3),
+            ..base
+        },
+        FineTuningSetting {
+            updates: long,
+            cosine: true,
+            rate: 0.1,
+            patience: 15,
+            pretraining_epochs: base.pretraining_epochs * 3,
+            masking: 0.4,
+            dropout: (0.4, 0.3),
             ..base
         },
     ];
