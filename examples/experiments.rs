@@ -863,88 +863,51 @@ fn fine_tuning(digits: &Digits<f32>, args: &Args) -> Res<()> {
         dropout: (0.0, 0.0),
     };
     let long = if args.quick { 400 } else { 21_880 }; // 100 epochs
+    let cosine = FineTuningSetting {
+        updates: long,
+        cosine: true,
+        rate: 0.1,
+        patience: 15,
+        ..base
+    };
+    // Three times the pretraining, with stronger masking: the base of the dropout rows.
+    let masked = FineTuningSetting {
+        pretraining_epochs: base.pretraining_epochs * 3,
+        masking: 0.4,
+        ..cosine
+    };
     let grid = [
         base,
+        cosine,
         FineTuningSetting {
-            updates: long,
-            cosine: true,
-            rate: 0.1,
-            patience: 15,
-            ..base
-        },
-        FineTuningSetting {
-            updates: long,
-            cosine: true,
             rate: 0.05,
-            patience: 15,
-            ..base
+            ..cosine
         },
         FineTuningSetting {
-            updates: long,
-            cosine: true,
-            rate: 0.1,
-            patience: 15,
-            pretraining_epochs: base.pretraining_epochs * 3,
-            ..base
+            masking: 0.25,
+            ..masked
         },
+        masked,
         FineTuningSetting {
-            updates: long,
-            cosine: true,
-            rate: 0.1,
-            patience: 15,
-            pretraining_epochs: base.pretraining_epochs * 3,
-            masking: 0.4,
-            ..base
-        },
-        FineTuningSetting {
-            updates: long,
-            cosine: true,
-            rate: 0.1,
-            patience: 15,
-            pretraining_epochs: base.pretraining_epochs * 3,
-            masking: 0.4,
             dropout: (0.2, 0.5),
-            ..base
+            ..masked
         },
         FineTuningSetting {
-            updates: long,
-            cosine: true,
             rate: 0.05,
-            patience: 15,
-            pretraining_epochs: base.pretraining_epochs * 3,
-            masking: 0.4,
             dropout: (0.2, 0.5),
-            ..base
+            ..masked
         },
         FineTuningSetting {
-            updates: long,
-            cosine: true,
-            rate: 0.1,
-            patience: 15,
-            pretraining_epochs: base.pretraining_epochs * 3,
-            masking: 0.4,
             dropout: (0.1, 0.2),
-            ..base
+            ..masked
         },
         FineTuningSetting {
-            updates: long,
-            cosine: true,
-            rate: 0.1,
-            patience: 15,
-            pretraining_epochs: base.pretraining_epochs * 3,
-            masking: 0.4,
             dropout: (0.3, 0.3),
-            ..base
+            ..masked
         },
         FineTuningSetting {
-            updates: long,
-            cosine: true,
-            rate: 0.1,
-            patience: 15,
-            pretraining_epochs: base.pretraining_epochs * 3,
-            masking: 0.4,
             dropout: (0.4, 0.3),
-            ..base
+            ..masked
         },
     ];
     let validation_errors = args.parallel(&grid, |setting| {
