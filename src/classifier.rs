@@ -5,7 +5,7 @@ use crate::encoder::check_code_pass;
 use crate::linalg::resize;
 use crate::source::{BatchSource, InMemory};
 use crate::training::{Learner, check_source, run};
-use crate::validate::{all_finite, check_data, check_nonzero, check_param};
+use crate::validate::{all_finite, check_data, check_dropout, check_nonzero, check_param};
 use crate::{
     Activation, CodePass, ConfusionMatrix, DenseEncoder, Encoder, Error, History, IdentityEncoder,
     Init, Observer, Optimizer, Parameter, Regularizer, Result, Scalar, TensorKind, TrainingConfig,
@@ -244,9 +244,8 @@ impl<E: Encoder> Classifier<E> {
     /// # Errors
     /// [`Error::InvalidHyperParameter`] unless both probabilities are in `[0, 1)`.
     pub fn with_dropout(mut self, input: f64, hidden: f64) -> Result<Self> {
-        let valid = |p: f64| (0.0..1.0).contains(&p);
-        check_param("input dropout", input, valid(input), "a value in [0, 1)")?;
-        check_param("hidden dropout", hidden, valid(hidden), "a value in [0, 1)")?;
+        check_dropout("input dropout", input)?;
+        check_dropout("hidden dropout", hidden)?;
         self.dropout = Dropout { input, hidden };
         Ok(self)
     }
@@ -1074,7 +1073,7 @@ impl<E: Encoder> Classifier<E> {
                 &mut ws.pass,
                 self.dropout.hidden,
                 &mut ChaCha8Rng::seed_from_u64(seed),
-            ),
+            )?,
         }
         check_code_pass(&self.encoder, x.nrows(), &ws.pass)
     }

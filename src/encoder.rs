@@ -127,6 +127,9 @@ pub trait Encoder: Clone + fmt::Debug {
     /// The provided method has no hidden layers to drop and is [`forward`](Self::forward),
     /// drawing nothing; [`StackedEncoder`](crate::StackedEncoder) drops between its layers
     /// and asks each layer to drop inside itself.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperParameter`] unless `probability` is in `[0, 1)`, before any work.
     fn forward_with_dropout(
         &self,
         x: &DMatrix<Self::Scalar>,
@@ -134,9 +137,11 @@ pub trait Encoder: Clone + fmt::Debug {
         pass: &mut CodePass<Self::Scalar>,
         probability: f64,
         rng: &mut dyn rand::Rng,
-    ) {
-        let _ = (probability, rng);
+    ) -> Result<()> {
+        crate::validate::check_dropout("dropout probability", probability)?;
+        let _ = rng;
         self.forward(x, trace, pass);
+        Ok(())
     }
 
     /// Backward pass: given `∂J/∂z` of the code layer (`n × code_dim`) and an extra gradient on

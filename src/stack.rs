@@ -284,7 +284,8 @@ impl<T: Scalar, E: Encoder<Scalar = T>> Encoder for StackedEncoder<T, E> {
         pass: &mut CodePass<T>,
         probability: f64,
         rng: &mut dyn Rng,
-    ) {
+    ) -> Result<()> {
+        crate::validate::check_dropout("dropout probability", probability)?;
         let top = self.layers.len() - 1;
         let StackTrace {
             traces,
@@ -297,16 +298,11 @@ impl<T: Scalar, E: Encoder<Scalar = T>> Encoder for StackedEncoder<T, E> {
         dropout.scales.resize_with(top, || DMatrix::zeros(0, 0));
         dropout.dropped.resize_with(top, || DMatrix::zeros(0, 0));
         let keep = T::cast(1.0 / (1.0 - probability));
-        for l in 0..=top {
+        for l in 0..top {
             let (below, rest) = dropout.dropped.split_at_mut(l);
             let input = below.last().unwrap_or(x);
-            let (layer, layer_trace) = (&self.layers[l], &mut traces[l]);
-            if l == top {
-                layer.forward_with_dropout(input, layer_trace, pass, probability, rng);
-                break;
-            }
             let out = &mut hidden[l];
-            layer.forward_with_dropout(input, layer_trace, out, probability, rng);
+            self.layers[l].forward_with_dropout(input, &mut traces[l], out, probability, rng)?;
             let (rows, cols) = out.code.shape();
             let (scale, dropped) = (&mut dropout.scales[l], &mut rest[0]);
             resize(scale, rows, cols);
@@ -324,6 +320,8 @@ impl<T: Scalar, E: Encoder<Scalar = T>> Encoder for StackedEncoder<T, E> {
                 *d = h * *s;
             }
         }
+        let input = dropout.dropped.last().unwrap_or(x);
+        self.layers[top].forward_with_dropout(input, &mut traces[top], pass, probability, rng)
     }
 
     fn backward(

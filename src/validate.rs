@@ -60,6 +60,16 @@ pub(crate) fn check_unit_interval<T: Scalar>(x: &DMatrix<T>, what: &'static str)
 }
 
 /// Checks a hyper-parameter: finite and `valid` (the caller's range test), else names it.
+/// A dropout probability: finite, in `[0, 1)`.
+pub(crate) fn check_dropout(name: &'static str, probability: f64) -> Result<()> {
+    check_param(
+        name,
+        probability,
+        (0.0..1.0).contains(&probability),
+        "a value in [0, 1)",
+    )
+}
+
 pub(crate) fn check_param(
     name: &'static str,
     value: f64,

@@ -183,20 +183,49 @@ fn a_stack_drops_its_hidden_layers_only_while_asked() {
     let mut pass = CodePass::default();
     stack.forward(&x, &mut trace, &mut pass);
     let plain = pass.code.clone();
-    stack.forward_with_dropout(&x, &mut trace, &mut pass, 0.5, &mut rng(4));
+    stack
+        .forward_with_dropout(&x, &mut trace, &mut pass, 0.5, &mut rng(4))
+        .unwrap();
     assert_ne!(pass.code, plain, "the hidden layers dropped nothing");
     let dropped = pass.code.clone();
-    stack.forward_with_dropout(&x, &mut trace, &mut pass, 0.5, &mut rng(4));
+    stack
+        .forward_with_dropout(&x, &mut trace, &mut pass, 0.5, &mut rng(4))
+        .unwrap();
     assert_eq!(pass.code, dropped, "the same generator, the same masks");
     // Probability 0 drops nothing; a later plain pass on the same trace drops nothing either.
-    stack.forward_with_dropout(&x, &mut trace, &mut pass, 0.0, &mut rng(4));
+    stack
+        .forward_with_dropout(&x, &mut trace, &mut pass, 0.0, &mut rng(4))
+        .unwrap();
     assert_eq!(pass.code, plain);
-    stack.forward_with_dropout(&x, &mut trace, &mut pass, 0.5, &mut rng(4));
+    stack
+        .forward_with_dropout(&x, &mut trace, &mut pass, 0.5, &mut rng(4))
+        .unwrap();
     stack.forward(&x, &mut trace, &mut pass);
     assert_eq!(pass.code, plain);
+    // A probability outside [0, 1) is a typed error, for a stack and for one layer, and
+    // leaves the pass as it was.
+    for p in [1.0, -0.5, f64::NAN] {
+        assert!(matches!(
+            stack.forward_with_dropout(&x, &mut trace, &mut pass, p, &mut rng(4)),
+            Err(Error::InvalidHyperParameter { .. })
+        ));
+        assert!(matches!(
+            stack.layers()[0].forward_with_dropout(
+                &x,
+                &mut (),
+                &mut CodePass::default(),
+                p,
+                &mut rng(4)
+            ),
+            Err(Error::InvalidHyperParameter { .. })
+        ));
+        assert_eq!(pass.code, plain);
+    }
     // One layer has no hidden layer to drop: its pass with dropout is its plain pass.
     let layer = &stack.layers()[0];
     let (mut one, mut one_pass) = ((), CodePass::default());
-    layer.forward_with_dropout(&x, &mut one, &mut one_pass, 0.5, &mut rng(4));
+    layer
+        .forward_with_dropout(&x, &mut one, &mut one_pass, 0.5, &mut rng(4))
+        .unwrap();
     assert_eq!(one_pass.code, layer.encode(&x).unwrap());
 }
