@@ -1,7 +1,7 @@
 //! A softmax output layer on top of an encoder, trained by backpropagation through every layer:
 //! supervised fine-tuning, training from scratch, and linear probes.
 
-use crate::encoder::check_code_pass;
+use crate::encoder::{DropoutScale, check_code_pass};
 use crate::linalg::resize;
 use crate::source::{BatchSource, InMemory};
 use crate::training::{Learner, check_source, run};
@@ -14,7 +14,7 @@ use crate::{
 use nalgebra::{ComplexField, DMatrix, DVector};
 use num_traits::{One, Zero};
 use rand::rngs::ChaCha8Rng;
-use rand::{Rng, RngExt, SeedableRng};
+use rand::{Rng, SeedableRng};
 use std::ops::ControlFlow;
 
 /// What one epoch of supervised training did.
@@ -296,26 +296,20 @@ impl<E: Encoder> Classifier<E> {
                 .take()
                 .unwrap_or_else(|| DMatrix::zeros(0, 0));
             resize(&mut dropped, n, x.ncols());
-            let keep = E::Scalar::cast(1.0 / (1.0 - input));
+            let draw = DropoutScale::<E::Scalar>::new(input);
             for (d, &v) in dropped.iter_mut().zip(x.iter()) {
-                *d = if rng.random_bool(input) {
-                    E::Scalar::zero()
-                } else {
-                    v * keep
-                };
+                let s = draw.draw(rng);
+                // A dropped value is +0 whatever the sign of `v`.
+                *d = if s.is_zero() { s } else { v * s };
             }
             dropped
         });
         ws.code_scale = (hidden > 0.0).then(|| {
             let mut scale = ws.code_scale.take().unwrap_or_else(|| DMatrix::zeros(0, 0));
             resize(&mut scale, n, self.encoder.code_dim());
-            let keep = E::Scalar::cast(1.0 / (1.0 - hidden));
+            let draw = DropoutScale::new(hidden);
             for s in scale.iter_mut() {
-                *s = if rng.random_bool(hidden) {
-                    E::Scalar::zero()
-                } else {
-                    keep
-                };
+                *s = draw.draw(rng);
             }
             scale
         });

@@ -4,7 +4,7 @@ use crate::linalg::{Op, affine_forward, column_sums, gemm, resize};
 use crate::validate::{check_data, check_nonzero, check_output_shapes};
 use crate::{Activation, Error, Init, Result, Scalar, TensorKind};
 use nalgebra::{DMatrix, DVector};
-use rand::Rng;
+use rand::{Rng, RngExt};
 use std::fmt;
 
 /// The layer that produces the code: what regularizers may look at.
@@ -668,6 +668,33 @@ impl<T: Scalar> Encoder for IdentityEncoder<T> {
     fn jacobian(&self, x: &DMatrix<T>) -> Result<Vec<DMatrix<T>>> {
         check_data(x, self.dim, "data to differentiate the encoder at")?;
         Ok(vec![DMatrix::identity(self.dim, self.dim); x.nrows()])
+    }
+}
+
+/// Inverted dropout's draw for one unit, the one rule of the classifier's and the stacks'
+/// masks: 0 with probability `p`, `1/(1 − p)` otherwise, from one `random_bool(p)`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DropoutScale<T: Scalar> {
+    probability: f64,
+    keep: T,
+}
+
+impl<T: Scalar> DropoutScale<T> {
+    /// For a probability in `[0, 1)`, checked by the caller.
+    pub(crate) fn new(probability: f64) -> Self {
+        Self {
+            probability,
+            keep: T::cast(1.0 / (1.0 - probability)),
+        }
+    }
+
+    /// The next unit's scale.
+    pub(crate) fn draw<R: Rng + ?Sized>(self, rng: &mut R) -> T {
+        if rng.random_bool(self.probability) {
+            T::zero()
+        } else {
+            self.keep
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! pretraining builds, and the mirrored decoder that unrolls it into a deep autoencoder.
 
 use crate::decoder::{as_tied, check_decoder_output};
-use crate::encoder::check_code_pass;
+use crate::encoder::{DropoutScale, check_code_pass};
 use crate::linalg::{Op, gemm, resize};
 use crate::validate::{check_data, check_nonzero, check_output_shapes};
 use crate::{
@@ -10,7 +10,7 @@ use crate::{
     Result, Scalar, TensorKind,
 };
 use nalgebra::DMatrix;
-use rand::{Rng, RngExt};
+use rand::Rng;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -297,7 +297,7 @@ impl<T: Scalar, E: Encoder<Scalar = T>> Encoder for StackedEncoder<T, E> {
         hidden.resize_with(top, CodePass::default);
         dropout.scales.resize_with(top, || DMatrix::zeros(0, 0));
         dropout.dropped.resize_with(top, || DMatrix::zeros(0, 0));
-        let keep = T::cast(1.0 / (1.0 - probability));
+        let draw = DropoutScale::new(probability);
         for l in 0..top {
             let (below, rest) = dropout.dropped.split_at_mut(l);
             let input = below.last().unwrap_or(x);
@@ -312,11 +312,7 @@ impl<T: Scalar, E: Encoder<Scalar = T>> Encoder for StackedEncoder<T, E> {
                 .zip(dropped.iter_mut())
                 .zip(out.code.iter())
             {
-                *s = if rng.random_bool(probability) {
-                    T::zero()
-                } else {
-                    keep
-                };
+                *s = draw.draw(rng);
                 *d = h * *s;
             }
         }

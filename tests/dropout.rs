@@ -91,11 +91,27 @@ fn seeded_runs_with_dropout_repeat_bit_for_bit_and_differ_from_runs_without() {
             "{input}/{hidden} dropped nothing"
         );
         assert_ne!(bits(&first), bits(&trained(model(), 4)), "{input}/{hidden}");
-        // Predictions do not drop out: the same input gives the same output every time.
-        let (x, _) = data();
-        assert_eq!(
-            first.predict_proba(&x).unwrap(),
-            first.predict_proba(&x).unwrap()
+        // Validation does not drop out: the last epoch's validation loss is the trained
+        // model's loss, without dropout, on the validation digits.
+        let (x, labels) = data();
+        let (vx, vy) = (x.rows(0, 20).into_owned(), &labels[..20]);
+        let mut watched = model();
+        let history = watched
+            .fit_with(
+                &x,
+                &labels,
+                Some((&vx, vy)),
+                &config(),
+                &mut Sgd::new(0.1).unwrap(),
+                &mut rng(3),
+                &mut (),
+            )
+            .unwrap();
+        let reported = history.last().unwrap().validation_loss.unwrap();
+        let loss = watched.loss(&vx, vy).unwrap();
+        assert!(
+            (reported - loss).abs() <= 1e-12 * loss.abs(),
+            "{input}/{hidden}: validation {reported} against {loss}"
         );
         assert_eq!(first.dropout(), (input, hidden));
     }

@@ -81,8 +81,8 @@ fn classifier() -> u64 {
     classifier_with_dropout(0.0, 0.0)
 }
 
-/// The same classifier, trained with dropout of the input and the code.
-fn classifier_with_dropout(input: f64, code: f64) -> u64 {
+/// The same classifier, trained with dropout of the input and the hidden units.
+fn classifier_with_dropout(input: f64, hidden: f64) -> u64 {
     let (x, labels) = digits::<f32>(800);
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let stack = StackedEncoder::random(
@@ -94,7 +94,7 @@ fn classifier_with_dropout(input: f64, code: f64) -> u64 {
     .unwrap();
     let mut model = Classifier::new(stack, 10, Init::GlorotUniform, &mut rng)
         .unwrap()
-        .with_dropout(input, code)
+        .with_dropout(input, hidden)
         .unwrap();
     let config = TrainingConfig::default().with_epochs(2).with_batch_size(64);
     let mut sgd = Sgd::new(0.05).unwrap().with_momentum(0.9).unwrap();
